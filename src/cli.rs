@@ -1,0 +1,430 @@
+//! The command line as `../shared/CLI.md` defines it: global kube flags, one variant per command.
+//!
+//! Raw flags are parsed here once; commands turn them into validated settings before touching
+//! the cluster, so the rest of the program never sees a half-checked option.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Roll out new versions of machine-learning models on Kubernetes safely.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-modelroll",
+    bin_name = "kubectl modelroll",
+    version,
+    disable_version_flag = true,
+    propagate_version = true,
+    about = "Roll out new versions of machine-learning models on Kubernetes safely: rolling updates, canaries, traffic shifting, promotion and abort.",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after the subcommand, as kubectl accepts them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// The kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The kubeconfig cluster to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// The kubeconfig user to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Namespace (else the context's namespace, else `default`)
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Timeout of a single API request, kubectl's format (`30s`, `1m`, `0` = none)
+    #[arg(long, global = true, value_name = "DUR")]
+    pub request_timeout: Option<String>,
+
+    /// Log to stderr; repeat (-vv) to show each API request
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Never prompt; take the offered choice
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rolling update of the model's image(s); waits and shows progress
+    SetImage(SetImageArgs),
+    /// One screen: tracks, revisions, images, model versions, ready pods, traffic, phase, problems
+    Status(StatusArgs),
+    /// Every model under modelroll's care in the namespace
+    List(ListArgs),
+    /// Revisions: number, image(s), model version, change cause, age
+    History(HistoryArgs),
+    /// Roll back to the previous (or a given) revision; waits and shows progress
+    Undo(UndoArgs),
+    /// Start a canary of a new model version
+    Canary(CanaryArgs),
+    /// Move traffic to the canary, at once or in steps
+    Shift(ShiftArgs),
+    /// Make the canary the new stable and clean up
+    Promote(PromoteArgs),
+    /// Send all traffic back to stable and remove the canary
+    Abort(AbortArgs),
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+    /// Serve a simulated Kubernetes cluster on loopback
+    Playground(PlaygroundArgs),
+    /// Run the whole lifecycle on an in-process playground and narrate it
+    Demo(DemoArgs),
+    /// Print version, git commit and build target
+    Version(VersionArgs),
+    /// Answer kubectl's plugin completion protocol (used by kubectl_complete-modelroll)
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+/// `-o` for commands that read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReadOutput {
+    #[default]
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// `-o` for commands that write (used with `--dry-run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriteOutput {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    #[default]
+    None,
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RouterChoice {
+    #[default]
+    Auto,
+    Replicas,
+    Istio,
+    #[value(name = "gateway-api")]
+    GatewayApi,
+    Knative,
+}
+
+/// Flags shared by the commands that change things.
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// How long to wait for the change to complete
+    #[arg(long, value_name = "DUR", default_value = "10m")]
+    pub timeout: String,
+
+    /// Return once the change is accepted, without waiting
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Print the objects that would be written and write nothing
+    #[arg(long, value_enum, value_name = "none|client|server", default_value = "none", num_args = 0..=1, default_missing_value = "client", require_equals = true)]
+    pub dry_run: DryRun,
+
+    /// Output format of --dry-run
+    #[arg(short = 'o', long, value_enum, value_name = "yaml|json")]
+    pub output: Option<WriteOutput>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetImageArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// New image(s): IMAGE (single container), CONTAINER=IMAGE, or *=IMAGE for every container
+    #[arg(required = true, value_name = "[CONTAINER=]IMAGE")]
+    pub images: Vec<String>,
+
+    /// maxSurge of the RollingUpdate strategy (N or P%), written in the same update
+    #[arg(long, value_name = "N|P%")]
+    pub max_surge: Option<String>,
+
+    /// maxUnavailable of the RollingUpdate strategy (N or P%), written in the same update
+    #[arg(long, value_name = "N|P%")]
+    pub max_unavailable: Option<String>,
+
+    /// Model version, set as pod template label modelroll.io/model-version
+    #[arg(long, value_name = "V")]
+    pub model_version: Option<String>,
+
+    /// On failure or timeout, undo to the previous revision and wait for it
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+
+    /// Fail when a new pod stays Unschedulable this long
+    #[arg(long, value_name = "DUR", default_value = "2m")]
+    pub unschedulable_timeout: String,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// Redraw on every change until interrupted
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: ReadOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List across all namespaces
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: ReadOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: ReadOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// Revision to roll back to (default: the previous one)
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<i64>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// Image of the canary: IMAGE or CONTAINER=IMAGE
+    #[arg(long, required = true, value_name = "[CONTAINER=]IMAGE")]
+    pub image: String,
+
+    /// Traffic weight (0-100) given to the canary once it is ready
+    #[arg(long, value_name = "W", default_value = "0", allow_hyphen_values = true)]
+    pub weight: String,
+
+    /// How traffic is split between stable and canary
+    #[arg(long, value_enum, default_value = "auto")]
+    pub router: RouterChoice,
+
+    /// An existing VirtualService or HTTPRoute to manage
+    #[arg(long, value_name = "NAME")]
+    pub route: Option<String>,
+
+    /// Model version of the canary (pod template label modelroll.io/model-version)
+    #[arg(long, value_name = "V")]
+    pub model_version: Option<String>,
+
+    /// Container whose image the canary changes
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["weight", "steps"])))]
+pub struct ShiftArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    /// Traffic weight (0-100) for the canary
+    #[arg(long, value_name = "W", allow_hyphen_values = true)]
+    pub weight: Option<String>,
+
+    /// Increasing weights to step through, e.g. 10,25,50,100
+    #[arg(long, value_name = "W1,W2,...")]
+    pub steps: Option<String>,
+
+    /// Time to hold each step while watching the canary
+    #[arg(long, value_name = "DUR", requires = "steps")]
+    pub interval: Option<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    /// The model: NAME, deploy/NAME or ksvc/NAME
+    pub target: String,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to print a completion script for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaygroundArgs {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, short = 'p', default_value_t = 0)]
+    pub port: u16,
+
+    /// Where to write the playground's kubeconfig
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig_out: Option<std::path::PathBuf>,
+
+    /// Number of simulated nodes
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+
+    /// nvidia.com/gpu allocatable on each node
+    #[arg(long, default_value_t = 4)]
+    pub gpus_per_node: u32,
+
+    /// How long a pod takes to become ready (per pod, annotation playground.modelroll.io/ready-after overrides it)
+    #[arg(long, value_name = "DUR", default_value = "2s")]
+    pub ready_after: String,
+
+    /// Load CustomResourceDefinition files from this directory (recursively) at start
+    #[arg(long, value_name = "DIR")]
+    pub crds: Vec<std::path::PathBuf>,
+
+    /// Register compact built-in CRDs for these groups: istio, gateway-api, knative
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub with: Vec<String>,
+
+    /// Faults for reliability tests, e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Router for the canary acts
+    #[arg(long, value_enum, default_value = "istio")]
+    pub router: RouterChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<WriteOutput>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The words of the command line after `modelroll`, the last one being completed
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_parse_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "kubectl-modelroll",
+            "status",
+            "fraud",
+            "-n",
+            "ml",
+            "--context",
+            "prod",
+            "-vv",
+            "--yes",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.namespace.as_deref(), Some("ml"));
+        assert_eq!(cli.global.context.as_deref(), Some("prod"));
+        assert_eq!(cli.global.verbose, 2);
+        assert!(cli.global.yes);
+    }
+
+    #[test]
+    fn shift_needs_weight_or_steps() {
+        assert!(Cli::try_parse_from(["kubectl-modelroll", "shift", "m"]).is_err());
+        assert!(Cli::try_parse_from(["kubectl-modelroll", "shift", "m", "--weight", "10"]).is_ok());
+    }
+
+    #[test]
+    fn dry_run_takes_its_value_with_equals() {
+        let cli = Cli::try_parse_from(["kubectl-modelroll", "abort", "m", "--dry-run=server", "-o", "yaml"])
+            .unwrap();
+        match cli.command {
+            Command::Abort(a) => {
+                assert_eq!(a.write.dry_run, DryRun::Server);
+                assert_eq!(a.write.output, Some(WriteOutput::Yaml));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! One module per command; each reads as the story of its operation.
+
+pub mod abort;
+pub mod canary;
+pub mod complete;
+pub mod completion;
+pub mod demo;
+pub mod history;
+pub mod list;
+pub mod playground;
+pub mod promote;
+pub mod set_image;
+pub mod shift;
+pub mod status;
+pub mod undo;
+pub mod version;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cluster::Cluster;
+use crate::error::Result;
+
+/// What every command gets: the global flags, and a way to connect.
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// Connect to the cluster named by the global flags.
+    ///
+    /// # Errors
+    /// See [`Cluster::connect`].
+    pub async fn cluster(&self) -> Result<Cluster> {
+        Cluster::connect(&self.global).await
+    }
+}
+
+/// Run the parsed command line.
+///
+/// # Errors
+/// The command's error, carrying its exit code.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::SetImage(args) => set_image::run(&ctx, args).await,
+        Command::Status(args) => status::run(&ctx, args).await,
+        Command::List(args) => list::run(&ctx, args).await,
+        Command::History(args) => history::run(&ctx, args).await,
+        Command::Undo(args) => undo::run(&ctx, args).await,
+        Command::Canary(args) => canary::run(&ctx, args).await,
+        Command::Shift(args) => shift::run(&ctx, args).await,
+        Command::Promote(args) => promote::run(&ctx, args).await,
+        Command::Abort(args) => abort::run(&ctx, args).await,
+        Command::Completion(args) => completion::run(&ctx, args),
+        Command::Playground(args) => playground::run(&ctx, args).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Version(args) => version::run(&ctx, args),
+        Command::Complete(args) => complete::run(&ctx, args).await,
+    }
+}

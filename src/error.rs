@@ -1,0 +1,74 @@
+//! The program's error: what failed, in one sentence, and the exit code CLI.md gives it.
+
+use std::fmt;
+
+/// Exit codes of `../shared/CLI.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// 0: done.
+    Ok = 0,
+    /// 1: the operation failed in the cluster (rollout failed, unreachable, forbidden, ...).
+    Failed = 1,
+    /// 2: bad usage or input (bad flag, bad weight, target not found, router not available).
+    Usage = 2,
+    /// 130: interrupted.
+    Interrupted = 130,
+}
+
+/// An error that ends the command: a plain sentence for the user, an exit code, and the cause
+/// chain (shown with `-v`).
+#[derive(Debug)]
+pub struct Error {
+    pub code: ExitCode,
+    pub message: String,
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Bad usage or input: exit 2, nothing was changed.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: ExitCode::Usage, message: message.into(), source: None }
+    }
+
+    /// The operation failed in the cluster: exit 1.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { code: ExitCode::Failed, message: message.into(), source: None }
+    }
+
+    /// The user interrupted a wait: exit 130.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self { code: ExitCode::Interrupted, message: message.into(), source: None }
+    }
+
+    /// Keep `source` as the cause shown with `-v`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The message followed by every cause, one per line (for `-v`).
+    pub fn chain(&self) -> String {
+        let mut out = self.message.clone();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(c) = cause {
+            out.push_str(&format!("\n  caused by: {c}"));
+            cause = c.source();
+        }
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

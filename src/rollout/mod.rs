@@ -1,0 +1,1 @@
+//! Pure rollout logic, no IO: image references, strategy resolution, GPU fit, weight math, plans.

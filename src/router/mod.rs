@@ -1,0 +1,1 @@
+//! Traffic routers behind one trait: replicas, istio, gateway-api, knative.

@@ -1,0 +1,1 @@
+//! Integration tests: krew_completion.

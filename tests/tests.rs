@@ -1,0 +1,11 @@
+//! The integration tests: one binary, one module per area, shared helpers in `common`.
+
+mod common;
+
+mod canary;
+mod demo;
+mod foundation;
+mod krew_completion;
+mod playground_api;
+mod playground_controllers;
+mod rolling;
