@@ -187,6 +187,56 @@ pub fn promote_change_cause(images: &BTreeMap<String, String>, model_version: Op
     }
 }
 
+/// The canary's images from `--image [CONTAINER=]IMAGE` and `--container`: a bare image needs a
+/// pod with one container (an unnamed one, as Knative allows, is keyed "").
+///
+/// # Errors
+/// A sentence naming the containers to choose from, or the conflict between the two flags.
+pub fn canary_images(
+    template: &Value,
+    image: &str,
+    container: Option<&str>,
+) -> Result<BTreeMap<String, String>, String> {
+    let (named, image) = match image.split_once('=') {
+        Some((c, i)) => (Some(c), i),
+        None => (None, image),
+    };
+    if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "invalid image {image:?}: give an image reference such as registry.example/model:v2"
+        ));
+    }
+    let containers: Vec<&Value> = template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let names: Vec<String> =
+        containers.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect();
+    let chosen = match (named, container) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!("--container {b} and --image {a}=… name different containers; give one"));
+        }
+        (Some(c), _) | (None, Some(c)) => c.to_string(),
+        (None, None) if containers.len() == 1 => names.first().cloned().unwrap_or_default(),
+        (None, None) => {
+            return Err(format!(
+                "the pod has {} containers ({}): name one with --container NAME or --image NAME=IMAGE",
+                containers.len(),
+                names.join(", ")
+            ));
+        }
+    };
+    let all_names = container_names(template);
+    if !chosen.is_empty() && !all_names.contains(&chosen) {
+        return Err(format!(
+            "the pod template has no container {chosen:?}; containers are: {}",
+            all_names.join(", ")
+        ));
+    }
+    Ok(BTreeMap::from([(chosen, image.to_string())]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +299,25 @@ mod tests {
         let promoted = promoted_template(&untracked, &canary["spec"]["template"]);
         assert_eq!(promoted["metadata"]["labels"].get(TRACK_LABEL), None);
         assert_eq!(promote_change_cause(&images, Some("v2")), "promote model=r/fraud:v2 (model v2)");
+    }
+
+    #[test]
+    fn canary_images_pick_the_container() {
+        let t = &stable()["spec"]["template"];
+        assert_eq!(
+            canary_images(t, "model=r/m:v2", None).unwrap(),
+            BTreeMap::from([("model".into(), "r/m:v2".into())])
+        );
+        assert_eq!(canary_images(t, "r/m:v2", Some("proxy")).unwrap()["proxy"], "r/m:v2");
+        assert!(canary_images(t, "r/m:v2", None).unwrap_err().contains("model, proxy"));
+        assert!(canary_images(t, "nope=r/m:v2", None).unwrap_err().contains("no container \"nope\""));
+        assert!(canary_images(t, "model=r/m:v2", Some("proxy")).is_err());
+        assert!(canary_images(t, "model=", None).is_err());
+        let single = json!({"spec": {"containers": [{"image": "a:1"}]}});
+        assert_eq!(
+            canary_images(&single, "a:2", None).unwrap(),
+            BTreeMap::from([(String::new(), "a:2".into())])
+        );
     }
 
     #[test]
