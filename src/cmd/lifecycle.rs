@@ -288,10 +288,18 @@ fn selector_of(d: &Deployment) -> String {
         .unwrap_or_default()
 }
 
-async fn interrupted(what: &str) -> Error {
-    Error::interrupted(format!(
-        "interrupted while {what}; the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo"
-    ))
+/// Run a wait so that Ctrl-C ends it with exit 130 and a line saying how to carry on.
+async fn interruptible<T>(what: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    crate::interruptible(what, work).await.map_err(|e| {
+        if e.code == crate::error::ExitCode::Interrupted {
+            Error::interrupted(format!(
+                "{}; the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo",
+                e.message
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 /// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
@@ -300,6 +308,61 @@ async fn interrupted(what: &str) -> Error {
 /// # Errors
 /// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
 pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
+    interruptible(
+        &format!("waiting for {role} deployment {name}"),
+        wait_deployment_unguarded(w, name, role, deadline),
+    )
+    .await
+}
+
+/// Wait until Knative Revision `name` is Ready.
+///
+/// # Errors
+/// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
+pub async fn wait_revision(
+    w: &Writer,
+    revision_kind: &ApiResource,
+    name: &str,
+    deadline: Deadline,
+) -> Result<()> {
+    interruptible(
+        &format!("waiting for revision {name}"),
+        wait_revision_unguarded(w, revision_kind, name, deadline),
+    )
+    .await
+}
+
+/// Watch the canary's pods for `hold`: returns `Some(reason)` as soon as one crashes, restarts,
+/// turns unready or fails to start; `None` when the interval passes quietly. `tick` is called
+/// about every second with the time left (for the step bar).
+///
+/// # Errors
+/// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
+pub async fn watch_canary(
+    w: &Writer,
+    pods_of: &CanaryPods,
+    hold: Duration,
+    tick: impl FnMut(Duration),
+) -> Result<Option<String>> {
+    interruptible("holding a step", watch_canary_unguarded(w, pods_of, hold, tick)).await
+}
+
+/// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
+/// Service without reaching them).
+///
+/// # Errors
+/// Exit 1 on timeout, 130 on Ctrl-C.
+pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
+    interruptible("waiting for the canary pods to go away", wait_pods_gone_unguarded(w, selector, deadline))
+        .await
+}
+
+/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
+/// A pod that cannot start (crash loop, image pull error) ends the wait at once.
+///
+/// # Errors
+/// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
+async fn wait_deployment_unguarded(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
     let client = w.cluster.client.clone();
     let ns = w.namespace().to_string();
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
@@ -328,8 +391,6 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
     let mut current = first;
     let mut seen_pods: BTreeMap<String, Pod> = BTreeMap::new();
     let mut last_line = String::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline.0) => {
@@ -338,7 +399,6 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
                     "timed out waiting for {role} deployment {name}: {ready}/{desired} ready; see `kubectl describe deployment {name}`"
                 )));
             }
-            _ = &mut ctrl_c => return Err(interrupted(&format!("waiting for {role} deployment {name}")).await),
             event = deployment_events.next() => match event {
                 Some(Ok(Event::Apply(d) | Event::InitApply(d))) => current = d,
                 Some(Ok(Event::Delete(_))) => return Err(Error::failed(format!("deployment {name} was deleted while waiting for it"))),
@@ -385,7 +445,7 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
 ///
 /// # Errors
 /// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
-pub async fn wait_revision(
+async fn wait_revision_unguarded(
     w: &Writer,
     revision_kind: &ApiResource,
     name: &str,
@@ -405,15 +465,12 @@ pub async fn wait_revision(
     )
     .default_backoff()
     .boxed();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     say(&format!("waiting for revision {name} to be ready"));
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline.0) => {
                 return Err(Error::failed(format!("timed out waiting for revision {name} to be ready; see `kubectl describe revision {name}`")));
             }
-            _ = &mut ctrl_c => return Err(interrupted(&format!("waiting for revision {name}")).await),
             event = events.next() => match event {
                 Some(Ok(Event::Apply(r) | Event::InitApply(r))) => {
                     let value = serde_json::to_value(&r).unwrap_or_default();
@@ -468,7 +525,7 @@ pub enum CanaryPods {
 ///
 /// # Errors
 /// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
-pub async fn watch_canary(
+async fn watch_canary_unguarded(
     w: &Writer,
     pods_of: &CanaryPods,
     hold: Duration,
@@ -494,13 +551,10 @@ pub async fn watch_canary(
     let mut baseline: BTreeMap<String, (i32, bool)> = BTreeMap::new();
     let end = Instant::now() + hold;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => return Ok(None),
             _ = ticker.tick() => tick(end.saturating_duration_since(Instant::now())),
-            _ = &mut ctrl_c => return Err(interrupted("holding a step").await),
             event = events.next() => match event {
                 Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
                     if p.metadata.deletion_timestamp.is_some() {
@@ -621,14 +675,12 @@ pub async fn pull_weight(
 ///
 /// # Errors
 /// Exit 1 on timeout, 130 on Ctrl-C.
-pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
+async fn wait_pods_gone_unguarded(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
     let mut events =
         watcher::watcher(pods, watcher::Config::default().labels(selector)).default_backoff().boxed();
     let mut alive: BTreeMap<String, ()> = BTreeMap::new();
     let mut listed = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         if listed && alive.is_empty() {
             return Ok(());
@@ -637,7 +689,6 @@ pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> R
             _ = tokio::time::sleep_until(deadline.0) => {
                 return Err(Error::failed(format!("timed out waiting for the canary pods ({selector}) to go away")));
             }
-            _ = &mut ctrl_c => return Err(interrupted("waiting for the canary pods to go away").await),
             event = events.next() => match event {
                 Some(Ok(Event::Init)) => { alive.clear(); listed = false; }
                 Some(Ok(Event::InitApply(p) | Event::Apply(p))) => { alive.insert(p.metadata.name.unwrap_or_default(), ()); }
