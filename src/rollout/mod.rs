@@ -1,1 +1,5 @@
-//! Pure rollout logic, no IO: image references, strategy resolution, GPU fit, weight math, plans.
+//! Pure rollout logic: decisions without IO (weights, canary state, plans).
+
+pub mod canary;
+pub mod state;
+pub mod weights;
