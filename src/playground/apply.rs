@@ -145,14 +145,23 @@ fn field_set_meta(meta: &Value) -> Value {
 fn leaves(set: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     let Some(map) = set.as_object() else { return };
     let children: Vec<(&String, &Value)> = map.iter().filter(|(k, _)| k.as_str() != ".").collect();
-    if children.is_empty() || map.contains_key(".") {
-        if !prefix.is_empty() {
-            out.push(prefix.clone());
-        }
+    if (children.is_empty() || map.contains_key(".")) && !prefix.is_empty() {
+        out.push(prefix.clone());
     }
     for (k, v) in children {
         prefix.push(k.clone());
         leaves(v, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// Paths to every node of a field set.
+fn nodes(set: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(map) = set.as_object() else { return };
+    for (k, v) in map.iter().filter(|(k, _)| k.as_str() != ".") {
+        prefix.push(k.clone());
+        out.push(prefix.clone());
+        nodes(v, prefix, out);
         prefix.pop();
     }
 }
@@ -365,11 +374,7 @@ pub fn apply(
         let live = value_at(current, leaf);
         let wanted = value_at(&applied, leaf);
         let differs = match (live, wanted) {
-            (Some(l), Some(w)) => {
-                !(l.is_object() && w.is_object())
-                    && !(l.is_array() && leaf.last().is_some_and(|p| p.starts_with("k:")))
-                    && l != w
-            }
+            (Some(l), Some(w)) => !(l.is_object() && w.is_object()) && l != w,
             _ => false,
         };
         if !differs {
@@ -404,18 +409,21 @@ pub fn apply(
         .find(|e| e["manager"] == json!(manager) && e["operation"] == "Apply")
         .map(|e| e["fieldsV1"].clone());
     if let Some(old_set) = old_set {
-        let mut old_leaves = Vec::new();
-        leaves(&old_set, &mut Vec::new(), &mut old_leaves);
-        for leaf in old_leaves {
-            if set_contains(&new_set, &leaf) {
+        let mut old_nodes = Vec::new();
+        nodes(&old_set, &mut Vec::new(), &mut old_nodes);
+        old_nodes.sort_by_key(Vec::len);
+        for node in old_nodes {
+            let metadata_container = node.first().is_some_and(|f| f == "f:metadata") && node.len() <= 2;
+            if set_contains(&new_set, &node) || metadata_container {
                 continue;
             }
+            // A node another manager owns (or owns something under) stays.
             let owned_elsewhere = managed.iter().any(|e| {
                 !(e["manager"] == json!(manager) && e["operation"] == "Apply")
-                    && set_contains(&e["fieldsV1"], &leaf)
+                    && set_contains(&e["fieldsV1"], &node)
             });
             if !owned_elsewhere {
-                remove_at(&mut object, &leaf);
+                remove_at(&mut object, &node);
             }
         }
     }
@@ -488,7 +496,7 @@ pub fn record_update(ty: &ResourceType, old: &Value, new: &mut Value, manager: &
     let changed: Vec<Vec<String>> = after_leaves
         .into_iter()
         .filter(|leaf| {
-            !leaf.first().is_some_and(|f| f == "f:status")
+            leaf.first().is_none_or(|f| f != "f:status")
                 && (!set_contains(&before, leaf) || value_at(old, leaf) != value_at(new, leaf))
         })
         .collect();

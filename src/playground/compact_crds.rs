@@ -30,7 +30,10 @@ pub fn crds_for(group: &str) -> Result<Vec<Value>, String> {
         yaml.apply_merge().map_err(|e| format!("compact CRDs for {group} do not parse: {e}"))?;
         let value: Value =
             serde_json::to_value(yaml).map_err(|e| format!("compact CRDs for {group} are not JSON: {e}"))?;
-        out.push(value);
+        match value["items"].as_array() {
+            Some(items) if value["kind"] == "List" => out.extend(items.iter().cloned()),
+            _ => out.push(value),
+        }
     }
     Ok(out)
 }

@@ -278,6 +278,16 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"), None)
     }
 
+    /// 415 for a request body in a serialization the playground does not read (protobuf, CBOR).
+    pub fn unsupported_body(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+            None,
+        )
+    }
+
     /// 410 for a watch or continue from a resourceVersion the watch cache no longer holds.
     pub fn gone(requested: u64, oldest: u64) -> Self {
         Self::new(410, "Expired", format!("too old resource version: {requested} ({oldest})"), None)

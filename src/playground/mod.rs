@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod errors;
 pub mod faults;
 pub mod nodes;
+pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod schema;
@@ -20,6 +21,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod tables;
+pub mod tls;
 pub mod validation;
 
 use std::collections::BTreeMap;
@@ -90,6 +92,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Crds(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A running playground.
@@ -146,7 +150,8 @@ impl Playground {
         let address =
             listener.local_addr().map_err(|source| StartError::Bind { port: config.port, source })?;
         config.port = address.port();
-        let url = format!("http://{address}");
+        let url = format!("https://{address}");
+        let cert = tls::generate().map_err(StartError::Tls)?;
         let tokens = Tokens {
             admin: format!("admin-{}", uuid::Uuid::new_v4().simple()),
             viewer: format!("viewer-{}", uuid::Uuid::new_v4().simple()),
@@ -158,7 +163,7 @@ impl Playground {
                 true,
             ),
         };
-        write_kubeconfig(&kubeconfig_path, &url, &tokens)
+        write_kubeconfig(&kubeconfig_path, &url, &cert.ca_pem, &tokens)
             .map_err(|source| StartError::Kubeconfig { path: kubeconfig_path.clone(), source })?;
         let requests = Arc::new(RequestCounter::default());
         let mut users = BTreeMap::new();
@@ -172,11 +177,7 @@ impl Playground {
             address: address.to_string(),
         });
         let app = server::router(api);
-        let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
-                tracing::error!("playground server stopped: {err}");
-            }
-        });
+        let server = tokio::spawn(serve_tls(listener, cert.server_config, app));
         let controllers = if config.controllers {
             controllers::start(&store, &config)
         } else {
@@ -206,9 +207,44 @@ impl Drop for Playground {
     }
 }
 
-/// The kubeconfig of a playground: cluster `playground`, users `admin` and `viewer`, contexts
-/// `playground` (current) and `playground-viewer`.
-pub fn kubeconfig_yaml(url: &str, tokens: &Tokens) -> String {
+/// Accept TLS connections and serve each with HTTP/1.1 until the task is aborted.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+    app: axum::Router,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!("playground accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        // Connections live in this task's set, so aborting the server ends them too.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// The kubeconfig of a playground: cluster `playground` (with its CA), users
+/// `playground-admin` and `playground-viewer`, contexts `playground` (current) and
+/// `playground-viewer`.
+pub fn kubeconfig_yaml(url: &str, ca_pem: &str, tokens: &Tokens) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
         "apiVersion: v1
 kind: Config
@@ -217,6 +253,7 @@ clusters:
 - name: playground
   cluster:
     server: {url}
+    certificate-authority-data: {ca}
 users:
 - name: playground-admin
   user:
@@ -242,11 +279,11 @@ current-context: playground
     )
 }
 
-fn write_kubeconfig(path: &std::path::Path, url: &str, tokens: &Tokens) -> std::io::Result<()> {
+fn write_kubeconfig(path: &std::path::Path, url: &str, ca_pem: &str, tokens: &Tokens) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, kubeconfig_yaml(url, tokens))?;
+    std::fs::write(path, kubeconfig_yaml(url, ca_pem, tokens))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

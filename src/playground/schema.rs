@@ -133,13 +133,12 @@ fn prune_object(
 
 fn prune_value(schema: &Value, value: &mut Value, path: &str, dropped: &mut Vec<String>) {
     match value {
-        Value::Object(map) => {
+        Value::Object(map)
             if schema["properties"].is_object()
                 || schema.get("additionalProperties").is_some_and(Value::is_object)
-                || schema["type"] == "object"
-            {
-                prune_object(schema, map, path, false, dropped);
-            }
+                || schema["type"] == "object" =>
+        {
+            prune_object(schema, map, path, false, dropped);
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {

@@ -117,8 +117,7 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
             return status_response(&ApiError::bad_request(format!("cannot read the request body: {e}")))
         }
     };
-    let segments: Vec<String> =
-        path.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s)).collect();
+    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["version"] => return json_response(StatusCode::OK, &version()),
@@ -127,6 +126,19 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         ["api", "v1"] => return resource_list_response(&server.store, "", "v1"),
         ["apis", group] => return api_group(&server.store, group),
         ["apis", group, version] => return resource_list_response(&server.store, group, version),
+        ["openapi", "v3"] => return json_response(StatusCode::OK, &super::openapi::root(&server.store)),
+        ["openapi", "v3", "api", version] | ["openapi", "v3", "apis", "", version] => {
+            return match super::openapi::document(&server.store, "", version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            return match super::openapi::document(&server.store, group, version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
         ["openapi", ..] => return status_response(&ApiError::no_route()),
         _ => {}
     }
@@ -406,6 +418,9 @@ impl Call<'_> {
             return Err(ApiError::bad_request("the body of the request is empty"));
         }
         let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if content_type.contains("protobuf") || content_type.contains("cbor") {
+            return Err(ApiError::unsupported_body(content_type));
+        }
         if content_type.contains("yaml") {
             serde_yaml::from_slice(&self.body)
                 .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
@@ -440,9 +455,9 @@ impl Call<'_> {
             ("patch", _) => self.patch(&resource, &ty, subresource),
             ("delete", Subresource::Main) => self.delete(&resource, &ty),
             ("deletecollection", Subresource::Main) => self.delete_collection(&resource, &ty),
-            _ => Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource"
-            ))),
+            _ => Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            )),
         }
     }
 
@@ -1073,14 +1088,16 @@ fn get_path<'a>(object: &'a Value, path: &str) -> &'a Value {
 }
 
 fn set_path(object: &mut Value, path: &str, value: Value) {
+    let parts: Vec<&str> = path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()).collect();
+    let Some((last, parents)) = parts.split_last() else { return };
     let mut v = object;
-    for part in path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()) {
-        if !v[part].is_object() && !v[part].is_null() {
-            return;
+    for part in parents {
+        if !v[*part].is_object() {
+            v[*part] = json!({});
         }
-        v = &mut v[part];
+        v = &mut v[*part];
     }
-    *v = value;
+    v[*last] = value;
 }
 
 /// A label selector object as the query string the Scale status carries.

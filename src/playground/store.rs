@@ -667,7 +667,7 @@ impl Store {
         name: &str,
         options: &DeleteOptions,
     ) -> Result<Deleted, ApiError> {
-        loop {
+        {
             let ty = self.resource_type(resource)?;
             let namespace = if ty.namespaced { namespace } else { "" };
             let key = (namespace.to_string(), name.to_string());
@@ -786,7 +786,7 @@ impl Store {
                 ))));
             }
             let stored = commit(&self.shared, &mut state, &ty, key, Some(object), EventType::Modified);
-            return Ok(Deleted::Pending(Arc::unwrap_or_clone(present(&stored, &ty, &resource.version))));
+            Ok(Deleted::Pending(Arc::unwrap_or_clone(present(&stored, &ty, &resource.version))))
         }
     }
 
