@@ -148,7 +148,12 @@ async fn deployment_canary(
             };
             let router = router::select(w, &selection).await?;
             if router.needs_track_label() && !has_stable_track(template) {
-                confirm(
+                if w.is_dry_run() {
+                    say(&format!(
+                        "deployment {name}'s pod template would get the label modelroll.io/track=stable (its pods restart once)"
+                    ));
+                } else {
+                    confirm(
                     ctx,
                     &format!(
                         "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
@@ -156,6 +161,7 @@ async fn deployment_canary(
                     ),
                     "(or add the label modelroll.io/track=stable to the pod template yourself)",
                 )?;
+                }
                 w.update(&deployment_kind(), name, |d| {
                     d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);
                     Ok(())

@@ -183,7 +183,7 @@ pub fn spec_replicas(deployment: &Value) -> i32 {
     deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as i32
 }
 
-/// Set a Deployment's replicas (no-op when already so).
+/// Set a Deployment's replicas (no-op when already so, or when it is gone).
 ///
 /// # Errors
 /// When the update is refused.
@@ -192,8 +192,7 @@ pub async fn scale(w: &Writer, name: &str, replicas: i32) -> Result<()> {
         d["spec"]["replicas"] = json!(replicas);
         Ok(())
     })
-    .await?
-    .ok_or_else(|| Error::failed(format!("deployment {name} disappeared")))?;
+    .await?;
     Ok(())
 }
 
