@@ -137,17 +137,20 @@ fn kubectl_finds_the_plugin_and_runs_it() {
 // --- the connection against loopback stub API servers ---
 
 /// An HTTP server on 127.0.0.1 that answers every request with one status and body, and
-/// remembers what it was asked ("GET /path?query").
+/// remembers what it was asked ("GET /path?query") and with which Authorization header.
 struct StubApiServer {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<String>>>,
+    authorizations: Arc<Mutex<Vec<String>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl StubApiServer {
     fn start(status: u16, body: serde_json::Value) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let seen_auth = authorizations.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -157,10 +160,13 @@ impl StubApiServer {
             runtime.block_on(async move {
                 let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
                     let seen = seen.clone();
+                    let seen_auth = seen_auth.clone();
                     let body = body.clone();
                     async move {
                         let uri = request.uri().to_string();
                         seen.lock().unwrap().push(format!("{} {uri}", request.method()));
+                        let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+                        seen_auth.lock().unwrap().push(authorization.unwrap_or_default().to_string());
                         let status = http::StatusCode::from_u16(status).unwrap();
                         (status, [("content-type", "application/json")], body.to_string())
                     }
@@ -173,11 +179,15 @@ impl StubApiServer {
                     .await;
             });
         });
-        Self { addr, requests, _shutdown: shutdown }
+        Self { addr, requests, authorizations, _shutdown: shutdown }
     }
 
     fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().unwrap().clone()
     }
 }
 
@@ -230,6 +240,37 @@ fn unauthorized_names_the_server_and_context_and_exits_1() {
         format!("the API server {url} (context \"loopback\") rejected your credentials (401 Unauthorized) when trying to get deployment \"fraud\"; log in again or fix the user in your kubeconfig")
     );
     assert_eq!(server.requests(), ["GET /apis/apps/v1/namespaces/ml/deployments/fraud"]);
+    // The kubeconfig's token went along.
+    assert_eq!(server.authorizations(), ["Bearer not-a-real-token"]);
+}
+
+#[test]
+fn exec_credential_plugins_supply_the_token() {
+    let server = StubApiServer::start(401, status_body(401, "Unauthorized", "Unauthorized"));
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("credential-plugin");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-exec-plugin\"}}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: exec\n\
+             clusters:\n- name: loopback\n  cluster:\n    server: http://{}\n\
+             users:\n- name: sso\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never\n\
+             contexts:\n- name: exec\n  context:\n    cluster: loopback\n    user: sso\n",
+            server.addr,
+            plugin.display()
+        ),
+    )
+    .unwrap();
+    let err = get_deployment_error(&kubeconfig);
+    assert_eq!(err.code, ExitCode::Failed);
+    assert_eq!(server.authorizations(), ["Bearer from-exec-plugin"]);
 }
 
 #[test]
