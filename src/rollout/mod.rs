@@ -1,1 +1,9 @@
 //! Pure rollout logic, no IO: image references, strategy resolution, GPU fit, weight math, plans.
+
+pub mod gpu;
+pub mod image;
+pub mod progress;
+pub mod quantity;
+pub mod strategy;
+pub mod revision;
+pub mod status;
