@@ -299,6 +299,11 @@ pub fn classify(
     progress
 }
 
+/// Whether a not-ready pod's state fails the rollout now (the rules of [`classify`]).
+pub fn pod_failure_of(pod: &PodProgress, now: Timestamp, unschedulable_timeout: Duration) -> Option<Failure> {
+    pod_failure(&pod.name, &pod.phase, pod.since, now, unschedulable_timeout)
+}
+
 fn pod_failure(
     name: &str,
     phase: &PodPhase,
