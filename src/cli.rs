@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// Flags accepted before or after the subcommand, as kubectl accepts them.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)
     #[arg(long, global = true, value_name = "PATH")]
@@ -346,7 +346,7 @@ pub struct PlaygroundArgs {
     pub ready_after: String,
 
     /// Load CustomResourceDefinition files from this directory (recursively) at start
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub crds: Vec<std::path::PathBuf>,
 
     /// Register compact built-in CRDs for these groups: istio, gateway-api, knative

@@ -12,29 +12,48 @@ pub mod router;
 pub mod ui;
 pub mod watch;
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use clap::Parser;
 
-use crate::error::ExitCode;
+use crate::error::{Error, ExitCode, Result};
 
 /// Parse the command line, run the command, print the error if any, and return the exit code.
 pub fn main_entry() -> i32 {
-    let cli = match cli::Cli::try_parse() {
+    exit_quietly_on_broken_pipe();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // kubectl's completion protocol passes the half-typed line, flags and all, after
+    // `__complete`; it must not be parsed (or rejected) as our own flags.
+    if args.get(1).is_some_and(|arg| arg == "__complete") {
+        let words = args[2..].iter().map(|w| w.to_string_lossy().into_owned()).collect();
+        return match new_runtime() {
+            Ok(runtime) => {
+                runtime.block_on(cmd::complete::respond(words));
+                0
+            }
+            Err(_) => 0,
+        };
+    }
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { ExitCode::Usage as i32 } else { 0 };
+            // Help and version go to stdout; a closed pipe there is no error (`--help | head`).
             let _ = err.print();
             return code;
         }
     };
     let verbose = cli.global.verbose;
     ui::init_logging(verbose, cli.global.no_color);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match new_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
             return ExitCode::Failed as i32;
         }
     };
+    runtime.spawn(exit_on_unguarded_interrupt());
     match runtime.block_on(cmd::run(cli)) {
         Ok(()) => 0,
         Err(err) => {
@@ -46,4 +65,61 @@ pub fn main_entry() -> i32 {
             err.code as i32
         }
     }
+}
+
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// How many [`interruptible`] sections are running; while there is one, it answers Ctrl-C.
+static INTERRUPTIBLE_SECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Run `work` until it finishes or the user presses Ctrl-C, which ends it with
+/// [`Error::interrupted`] ("interrupted while {what}", exit 130). Dropping `work` cancels it, so
+/// use this around waits, after the cluster writes that must not be cut in half.
+///
+/// # Errors
+/// The error of `work`, or exit 130 on Ctrl-C.
+pub async fn interruptible<T>(what: &str, work: impl Future<Output = Result<T>>) -> Result<T> {
+    struct Section;
+    impl Drop for Section {
+        fn drop(&mut self) {
+            INTERRUPTIBLE_SECTIONS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    INTERRUPTIBLE_SECTIONS.fetch_add(1, Ordering::SeqCst);
+    let _section = Section;
+    tokio::select! {
+        result = work => result,
+        Ok(()) = tokio::signal::ctrl_c() => Err(Error::interrupted(format!("interrupted while {what}"))),
+    }
+}
+
+/// Once any code listens for Ctrl-C, the process no longer dies of SIGINT; so outside
+/// [`interruptible`] sections, Ctrl-C ends the program here with exit 130.
+async fn exit_on_unguarded_interrupt() {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        if INTERRUPTIBLE_SECTIONS.load(Ordering::SeqCst) == 0 {
+            eprintln!("error: interrupted");
+            std::process::exit(ExitCode::Interrupted as i32);
+        }
+    }
+}
+
+/// `println!` panics when stdout is a closed pipe; results go through [`ui::print_stdout`], and
+/// this catches any other write to stdout, so that `| head` never shows a panic.
+fn exit_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
 }

@@ -1,1 +1,320 @@
-//! Integration tests: foundation.
+//! The base: help, version, broken pipes, kubectl's plugin mechanism, and how the connection
+//! reports an API server that refuses or cannot be reached (against loopback stub servers).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use modelroll::cli::GlobalArgs;
+use modelroll::cluster::Cluster;
+use modelroll::error::ExitCode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-modelroll");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("KUBECONFIG").output().expect("run kubectl-modelroll")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Real kubectl: `$KUBECTL`, else `kubectl` on PATH.
+fn kubectl() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|candidate| candidate.is_file()).expect(
+        "these tests need kubectl >= 1.26: set $KUBECTL or put kubectl on PATH (.ci/run installs one)",
+    )
+}
+
+#[test]
+fn help_lists_every_command_of_cli_md() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(help.starts_with("Roll out new versions of machine-learning models"), "{help}");
+    assert!(help.contains("Usage: kubectl modelroll [OPTIONS] <COMMAND>"), "{help}");
+    for command in [
+        "set-image",
+        "status",
+        "list",
+        "history",
+        "undo",
+        "canary",
+        "shift",
+        "promote",
+        "abort",
+        "completion",
+        "playground",
+        "demo",
+        "version",
+    ] {
+        let line = help.lines().find(|l| l.trim_start().starts_with(&format!("{command} ")));
+        let line = line.unwrap_or_else(|| panic!("--help does not list {command}:\n{help}"));
+        assert!(line.split_whitespace().count() > 2, "{command} has no description: {line}");
+    }
+    assert!(!help.contains("__complete"));
+    for flag in [
+        "--kubeconfig",
+        "--context",
+        "--cluster",
+        "--user",
+        "--namespace",
+        "--request-timeout",
+        "--verbose",
+        "--no-color",
+        "--yes",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn global_flags_work_after_the_command_and_bad_usage_exits_2() {
+    let out =
+        run(&["version", "-n", "ml", "--context", "x", "-vv", "--no-color", "-y", "--request-timeout", "5s"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["version", "--frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--frobnicate"));
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn version_reports_version_commit_and_target() {
+    let out = run(&["version"]);
+    assert!(out.status.success());
+    let line = text(&out.stdout);
+    assert!(line.starts_with(&format!("kubectl-modelroll {} (commit ", env!("CARGO_PKG_VERSION"))), "{line}");
+    let out = run(&["version", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("version -o json is JSON");
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert!(json["gitCommit"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(json["target"].as_str().is_some_and(|t| t.contains('-')), "{json}");
+}
+
+/// `kubectl-modelroll ARGS | head` with `head` already gone: exit 0, nothing on stderr.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    for args in [&["--help"][..], &["version"], &["completion", "bash"], &["status", "--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN).args(args).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
+fn kubectl_finds_the_plugin_and_runs_it() {
+    let kubectl = kubectl();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(BIN, dir.path().join("kubectl-modelroll")).unwrap();
+    // Only our directory and kubectl's own on PATH, so other plugins cannot interfere.
+    let kubectl_dir = kubectl.parent().unwrap();
+    let path = std::env::join_paths([dir.path(), kubectl_dir]).unwrap();
+
+    let out = Command::new(&kubectl).args(["plugin", "list"]).env("PATH", &path).output().unwrap();
+    let listed = text(&out.stdout);
+    assert!(
+        listed.lines().any(|l| l.trim() == dir.path().join("kubectl-modelroll").display().to_string()),
+        "kubectl plugin list did not find kubectl-modelroll:\n{listed}\n{}",
+        text(&out.stderr)
+    );
+
+    let out = Command::new(&kubectl).args(["modelroll", "version"]).env("PATH", &path).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("kubectl-modelroll "), "{}", text(&out.stdout));
+}
+
+// --- the connection against loopback stub API servers ---
+
+/// An HTTP server on 127.0.0.1 that answers every request with one status and body, and
+/// remembers what it was asked ("GET /path?query").
+struct StubApiServer {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<String>>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl StubApiServer {
+    fn start(status: u16, body: serde_json::Value) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+                    let seen = seen.clone();
+                    let body = body.clone();
+                    async move {
+                        let uri = request.uri().to_string();
+                        seen.lock().unwrap().push(format!("{} {uri}", request.method()));
+                        let status = http::StatusCode::from_u16(status).unwrap();
+                        (status, [("content-type", "application/json")], body.to_string())
+                    }
+                });
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Self { addr, requests, _shutdown: shutdown }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn status_body(code: u16, reason: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code,
+        "details": {"name": "fraud", "group": "apps", "kind": "deployments"},
+    })
+}
+
+/// A kubeconfig whose current context `loopback` points at `server`, namespace `ml`.
+fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: loopback\n\
+         clusters:\n- name: loopback\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n\
+         users:\n- name: alice\n  user:\n    token: not-a-real-token\n\
+         contexts:\n- name: loopback\n  context:\n    cluster: loopback\n    user: alice\n    namespace: ml\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What every command does: connect with the flags, ask, and translate the error.
+fn get_deployment_error(kubeconfig: &Path) -> modelroll::error::Error {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let global = GlobalArgs {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            request_timeout: Some("10s".into()),
+            ..Default::default()
+        };
+        let cluster = Cluster::connect(&global).await.expect("connect");
+        let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        let err = deployments.get("fraud").await.expect_err("the stub server refuses");
+        cluster.api_error(err, "get deployment \"fraud\"")
+    })
+}
+
+#[test]
+fn unauthorized_names_the_server_and_context_and_exits_1() {
+    let server = StubApiServer::start(401, status_body(401, "Unauthorized", "Unauthorized"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{}", server.addr);
+    let err = get_deployment_error(&write_kubeconfig(dir.path(), &url));
+    assert_eq!(err.code, ExitCode::Failed);
+    assert_eq!(
+        err.message,
+        format!("the API server {url} (context \"loopback\") rejected your credentials (401 Unauthorized) when trying to get deployment \"fraud\"; log in again or fix the user in your kubeconfig")
+    );
+    assert_eq!(server.requests(), ["GET /apis/apps/v1/namespaces/ml/deployments/fraud"]);
+}
+
+#[test]
+fn forbidden_names_the_verb_and_resource_rbac_denied_and_exits_1() {
+    let message = "deployments.apps \"fraud\" is forbidden: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"";
+    let server = StubApiServer::start(403, status_body(403, "Forbidden", message));
+    let dir = tempfile::tempdir().unwrap();
+    let err = get_deployment_error(&write_kubeconfig(dir.path(), &format!("http://{}", server.addr)));
+    assert_eq!(err.code, ExitCode::Failed);
+    assert_eq!(
+        err.message,
+        "forbidden by RBAC: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"; ask your cluster administrator for a Role that allows it"
+    );
+}
+
+#[test]
+fn not_found_names_the_namespace_and_exits_2() {
+    let server =
+        StubApiServer::start(404, status_body(404, "NotFound", "deployments.apps \"fraud\" not found"));
+    let dir = tempfile::tempdir().unwrap();
+    let err = get_deployment_error(&write_kubeconfig(dir.path(), &format!("http://{}", server.addr)));
+    assert_eq!(err.code, ExitCode::Usage);
+    assert_eq!(
+        err.message,
+        "deployments.apps \"fraud\" not found in namespace \"ml\"; check the name, or choose the namespace with -n"
+    );
+}
+
+#[test]
+fn connection_refused_names_the_server_and_context_and_exits_1() {
+    // A port that was just free: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("https://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let err = get_deployment_error(&write_kubeconfig(dir.path(), &url));
+    assert_eq!(err.code, ExitCode::Failed);
+    assert_eq!(
+        err.message,
+        format!("cannot reach the API server {url} (context \"loopback\") to get deployment \"fraud\": connection refused; check that the cluster is up and that your kubeconfig points at it")
+    );
+}
+
+#[test]
+fn a_tls_failure_says_tls_and_exits_1() {
+    // A plain-HTTP server behind an https:// URL: the TLS handshake fails.
+    let server = StubApiServer::start(200, serde_json::json!({}));
+    let url = format!("https://{}", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &url);
+    let err = get_deployment_error(&kubeconfig);
+    assert_eq!(err.code, ExitCode::Failed);
+    let prefix = format!("TLS with the API server {url} (context \"loopback\") failed when trying to get deployment \"fraud\": ");
+    assert!(err.message.starts_with(&prefix), "{}", err.message);
+    assert!(
+        err.message
+            .ends_with("check certificate-authority-data (and the client certificate) in your kubeconfig"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn request_timeout_bounds_each_request() {
+    // A listener that accepts and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &url);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let err = runtime.block_on(async {
+        let global = GlobalArgs {
+            kubeconfig: Some(kubeconfig.clone()),
+            request_timeout: Some("300ms".into()),
+            ..Default::default()
+        };
+        let cluster = Cluster::connect(&global).await.unwrap();
+        let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        cluster.api_error(deployments.get("fraud").await.unwrap_err(), "get deployment \"fraud\"")
+    });
+    drop(listener);
+    assert_eq!(err.code, ExitCode::Failed);
+    assert!(
+        err.message
+            .starts_with(&format!("the API server {url} (context \"loopback\") did not answer within 300ms")),
+        "{}",
+        err.message
+    );
+}

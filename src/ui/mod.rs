@@ -3,11 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request.
+/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's own.
 pub fn init_logging(verbose: u8, no_color: bool) {
     let filter = match verbose {
         0 => "warn",
         1 => "warn,modelroll=debug",
+        2 => "warn,modelroll=trace",
         _ => "warn,modelroll=trace,kube_client=debug,kube=debug",
     };
     let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
