@@ -226,7 +226,10 @@ fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok())) else {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
             if r.operator == "Gt" {
@@ -252,7 +255,10 @@ fn tolerates(t: &Toleration, taint: &Taint) -> bool {
     }
     match t.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
-        "Equal" | "" => !key.is_empty() && t.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
+        "Equal" | "" => {
+            !key.is_empty()
+                && t.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default()
+        }
         _ => false,
     }
 }
@@ -278,8 +284,7 @@ impl Fit {
                 };
                 *reasons.entry(key).or_default() += 1;
             }
-            let detail =
-                reasons.iter().map(|(why, n)| format!("{n} {why}")).collect::<Vec<_>>().join(", ");
+            let detail = reasons.iter().map(|(why, n)| format!("{n} {why}")).collect::<Vec<_>>().join(", ");
             return format!(
                 "{what} cannot be scheduled: none of the {} nodes is Ready, schedulable and open to the pod ({detail})",
                 self.excluded.len()
@@ -309,7 +314,10 @@ impl Fit {
             .map(|(r, v)| format!("{} {r}", format_millis(r, *v)))
             .collect::<Vec<_>>()
             .join(" and ");
-        format!("{what} needs {needs} together on one node; no node among {} has all of it free", nodes_word(eligible))
+        format!(
+            "{what} needs {needs} together on one node; no node among {} has all of it free",
+            nodes_word(eligible)
+        )
     }
 }
 
@@ -370,7 +378,12 @@ mod tests {
             },
             spec: Some(NodeSpec::default()),
             status: Some(NodeStatus {
-                allocatable: Some(q(&[("cpu", "8"), ("memory", "64Gi"), ("nvidia.com/gpu", gpus), ("pods", "110")])),
+                allocatable: Some(q(&[
+                    ("cpu", "8"),
+                    ("memory", "64Gi"),
+                    ("nvidia.com/gpu", gpus),
+                    ("pods", "110"),
+                ])),
                 conditions: Some(vec![NodeCondition {
                     type_: "Ready".into(),
                     status: "True".into(),
@@ -415,7 +428,10 @@ mod tests {
         let mut s = gpu_pod("2");
         s.init_containers = Some(vec![Container {
             name: "fetch".into(),
-            resources: Some(ResourceRequirements { requests: Some(q(&[("cpu", "4")])), ..Default::default() }),
+            resources: Some(ResourceRequirements {
+                requests: Some(q(&[("cpu", "4")])),
+                ..Default::default()
+            }),
             ..Default::default()
         }]);
         let r = pod_requests(&s);
@@ -436,7 +452,9 @@ mod tests {
         assert_eq!(
             plan,
             SurgePlan::Deadlock {
-                message: "maxSurge 1 needs 2 nvidia.com/gpu on one node; the largest free block is 0 on 3 nodes".into()
+                message:
+                    "maxSurge 1 needs 2 nvidia.com/gpu on one node; the largest free block is 0 on 3 nodes"
+                        .into()
             }
         );
         // With a replica allowed down, it proceeds (with a warning).
@@ -447,7 +465,10 @@ mod tests {
         pods[0].status.as_mut().unwrap().phase = Some("Succeeded".into());
         let f = fit(&nodes, &pods, &gpu_pod("2"));
         assert_eq!(f.pods_fit(), 1);
-        assert_eq!(plan_surge(&f, ResolvedRollingUpdate { max_surge: 1, max_unavailable: 0 }), SurgePlan::Fits);
+        assert_eq!(
+            plan_surge(&f, ResolvedRollingUpdate { max_surge: 1, max_unavailable: 0 }),
+            SurgePlan::Fits
+        );
     }
 
     #[test]
@@ -458,7 +479,10 @@ mod tests {
         let f = fit(&nodes, &pods, &gpu_pod("2"));
         assert_eq!(f.pods_fit(), 0);
         assert_eq!(fit(&nodes, &pods, &gpu_pod("1")).pods_fit(), 3);
-        let plan = plan_surge(&fit(&nodes, &pods, &gpu_pod("1")), ResolvedRollingUpdate { max_surge: 5, max_unavailable: 0 });
+        let plan = plan_surge(
+            &fit(&nodes, &pods, &gpu_pod("1")),
+            ResolvedRollingUpdate { max_surge: 5, max_unavailable: 0 },
+        );
         assert!(matches!(plan, SurgePlan::Partial { fit: 3, surge: 5, .. }), "{plan:?}");
     }
 
@@ -469,8 +493,12 @@ mod tests {
         let mut cordoned = node("n2", "4");
         cordoned.spec.as_mut().unwrap().unschedulable = Some(true);
         let mut tainted = node("n3", "4");
-        tainted.spec.as_mut().unwrap().taints =
-            Some(vec![Taint { key: "gpu".into(), value: Some("true".into()), effect: "NoSchedule".into(), ..Default::default() }]);
+        tainted.spec.as_mut().unwrap().taints = Some(vec![Taint {
+            key: "gpu".into(),
+            value: Some("true".into()),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        }]);
         let mut other_pool = node("n4", "4");
         other_pool.metadata.labels = Some([("pool".to_string(), "cpu".to_string())].into());
         let mut template = gpu_pod("1");

@@ -123,9 +123,8 @@ fn check_tag(tag: &str) -> Result<(), String> {
 fn check_registry(registry: &str) -> Result<(), String> {
     let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
         // [IPv6]:port
-        let (addr, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("the registry {registry:?} has an unclosed '['"))?;
+        let (addr, after) =
+            rest.split_once(']').ok_or_else(|| format!("the registry {registry:?} has an unclosed '['"))?;
         if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
             return Err(format!("the registry {registry:?} is not a valid IPv6 address"));
         }
@@ -154,7 +153,10 @@ fn check_registry(registry: &str) -> Result<(), String> {
         }
     }
     if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u32>().map_or(true, |p| p > 65535) {
+        if port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u32>().map_or(true, |p| p > 65535)
+        {
             return Err(format!("the registry port {port:?} is not a number from 0 to 65535"));
         }
     }
@@ -242,7 +244,8 @@ impl ImageAssignment {
             }
             None => (ContainerChoice::Only, arg),
         };
-        let parsed = ImageRef::parse(image).map_err(|why| format!("invalid image reference {image:?}: {why}"))?;
+        let parsed =
+            ImageRef::parse(image).map_err(|why| format!("invalid image reference {image:?}: {why}"))?;
         Ok(Self { container, image: parsed, text: image.to_string() })
     }
 }
@@ -268,7 +271,9 @@ pub fn parse_assignments(args: &[String]) -> Result<Vec<ImageAssignment>, String
         }
     }
     if assignments.len() > 1 && assignments.iter().any(|a| a.container == ContainerChoice::Only) {
-        return Err("a bare IMAGE cannot be combined with others: name the containers with CONTAINER=IMAGE".into());
+        return Err(
+            "a bare IMAGE cannot be combined with others: name the containers with CONTAINER=IMAGE".into()
+        );
     }
     Ok(assignments)
 }
@@ -480,7 +485,8 @@ mod tests {
     #[test]
     fn named_star_and_init_containers() {
         let mut s = spec();
-        let a = parse_assignments(&["*=fraud:v2".into(), "proxy=envoy:2".into(), "fetch=fetch:2".into()]).unwrap();
+        let a = parse_assignments(&["*=fraud:v2".into(), "proxy=envoy:2".into(), "fetch=fetch:2".into()])
+            .unwrap();
         let changes = apply_images(&mut s, &a, "d").unwrap();
         assert_eq!(s["containers"][0]["image"], "fraud:v2");
         assert_eq!(s["containers"][1]["image"], "envoy:2");
@@ -489,8 +495,9 @@ mod tests {
         assert_eq!(s["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], "1");
         assert_eq!(changes.len(), 3);
         assert!(changes.iter().any(|c| c.container == "proxy" && c.to == "envoy:2"));
-        let err = apply_images(&mut s, &parse_assignments(&["server=x:1".into()]).unwrap(), "deployment \"fraud\"")
-            .unwrap_err();
+        let err =
+            apply_images(&mut s, &parse_assignments(&["server=x:1".into()]).unwrap(), "deployment \"fraud\"")
+                .unwrap_err();
         assert_eq!(
             err,
             "deployment \"fraud\" has no container \"server\"; containers are: model, proxy (init containers: fetch)"

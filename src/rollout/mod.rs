@@ -4,6 +4,6 @@ pub mod gpu;
 pub mod image;
 pub mod progress;
 pub mod quantity;
-pub mod strategy;
 pub mod revision;
 pub mod status;
+pub mod strategy;

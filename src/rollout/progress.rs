@@ -16,8 +16,13 @@ pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 pub const CRASHLOOP_RESTARTS: i32 = 3;
 
 /// Container waiting reasons that mean the pod will not start without a change.
-const FATAL_WAITING: &[&str] =
-    &["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"];
+const FATAL_WAITING: &[&str] = &[
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+];
 
 /// Why a rollout failed, naming the pod when one is to blame.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -42,15 +47,25 @@ impl std::fmt::Display for Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodPhase {
     /// Not scheduled; the scheduler's message when it gave one.
-    Pending { reason: Option<String>, message: Option<String> },
+    Pending {
+        reason: Option<String>,
+        message: Option<String>,
+    },
     PullingImage,
     /// Containers being created (image present) or init containers running.
-    Starting { reason: String },
+    Starting {
+        reason: String,
+    },
     /// Running but not ready: the model is loading.
     Loading,
-    CrashLoop { restarts: i32 },
+    CrashLoop {
+        restarts: i32,
+    },
     /// Another waiting reason (ImagePullBackOff, CreateContainerConfigError, ...).
-    Waiting { reason: String, message: Option<String> },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
     Terminating,
 }
 
@@ -135,12 +150,15 @@ impl RolloutProgress {
 
 /// The ReplicaSet running the Deployment's current template, if the controller made it yet:
 /// the one whose template equals the Deployment's, ignoring `pod-template-hash`.
-pub fn new_replica_set<'a>(deployment: &Deployment, replica_sets: &'a [ReplicaSet]) -> Option<&'a ReplicaSet> {
+pub fn new_replica_set<'a>(
+    deployment: &Deployment,
+    replica_sets: &'a [ReplicaSet],
+) -> Option<&'a ReplicaSet> {
     let template = deployment.spec.as_ref().map(|s| template_without_hash(&s.template))?;
-    replica_sets
-        .iter()
-        .filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref()))
-        .find(|rs| rs.spec.as_ref().and_then(|s| s.template.as_ref()).map(template_without_hash) == Some(template.clone()))
+    replica_sets.iter().filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref())).find(|rs| {
+        rs.spec.as_ref().and_then(|s| s.template.as_ref()).map(template_without_hash)
+            == Some(template.clone())
+    })
 }
 
 /// A pod template as JSON without the `pod-template-hash` label, for comparison and for undo.
@@ -163,7 +181,10 @@ pub fn strip_hash(template: &mut serde_json::Value) {
 }
 
 /// Whether `meta` has an owner reference to `uid` (true when the uid is unknown).
-pub fn owned_by(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, uid: Option<&str>) -> bool {
+pub fn owned_by(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    uid: Option<&str>,
+) -> bool {
     let Some(uid) = uid else { return true };
     meta.owner_references.iter().flatten().any(|o| o.uid == uid)
 }
@@ -219,7 +240,10 @@ pub fn classify(
     progress.waiting_for = if !observed {
         Some("waiting for the deployment spec update to be observed".to_string())
     } else if status.updated_replicas.unwrap_or(0) < desired {
-        Some(format!("{} out of {desired} new replicas have been updated", status.updated_replicas.unwrap_or(0)))
+        Some(format!(
+            "{} out of {desired} new replicas have been updated",
+            status.updated_replicas.unwrap_or(0)
+        ))
     } else if status.replicas.unwrap_or(0) > status.updated_replicas.unwrap_or(0) {
         Some(format!(
             "{} old replicas are pending termination",
@@ -236,16 +260,18 @@ pub fn classify(
     };
 
     if observed {
-        let deadline = status
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+        let deadline =
+            status.conditions.iter().flatten().find(|c| {
+                c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            });
         if let Some(c) = deadline {
             progress.failure = Some(Failure {
                 reason: "ProgressDeadlineExceeded".into(),
                 pod: None,
-                message: c.message.clone().unwrap_or_else(|| "the deployment exceeded its progress deadline".into()),
+                message: c
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "the deployment exceeded its progress deadline".into()),
             });
         }
     }
@@ -283,7 +309,8 @@ pub fn classify(
     }
 
     if progress.waiting_for.is_some() && !ready_durations.is_empty() {
-        let average = ready_durations.iter().sum::<Duration>() / u32::try_from(ready_durations.len()).unwrap_or(1);
+        let average =
+            ready_durations.iter().sum::<Duration>() / u32::try_from(ready_durations.len()).unwrap_or(1);
         let remaining = (desired - progress.ready).max(0);
         let in_flight = i32::try_from(progress.pods.len()).unwrap_or(1).max(1);
         let waves = u32::try_from((remaining + in_flight - 1) / in_flight).unwrap_or(0);
@@ -311,14 +338,18 @@ fn pod_failure(
     now: Timestamp,
     unschedulable_timeout: Duration,
 ) -> Option<Failure> {
-    let failure = |reason: &str, message: String| Some(Failure { reason: reason.into(), pod: Some(name.into()), message });
+    let failure = |reason: &str, message: String| {
+        Some(Failure { reason: reason.into(), pod: Some(name.into()), message })
+    };
     match phase {
         PodPhase::Waiting { reason, message } if FATAL_WAITING.contains(&reason.as_str()) => {
             failure(reason, message.clone().unwrap_or_else(|| "the container cannot start".into()))
         }
         PodPhase::CrashLoop { restarts } if *restarts >= CRASHLOOP_RESTARTS => failure(
             "CrashLoopBackOff",
-            format!("the container keeps crashing ({restarts} restarts); see `kubectl logs {name} --previous`"),
+            format!(
+                "the container keeps crashing ({restarts} restarts); see `kubectl logs {name} --previous`"
+            ),
         ),
         PodPhase::Pending { reason: Some(reason), message } if reason == "Unschedulable" => {
             let waited = since.map(|t| elapsed(t, now)).unwrap_or_default();
@@ -356,8 +387,12 @@ pub fn pod_phase(pod: &Pod) -> (PodPhase, Option<Timestamp>) {
         );
     }
     // Init containers first, then the main containers: the first that is not running tells.
-    let statuses: Vec<&ContainerStatus> =
-        status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()).collect();
+    let statuses: Vec<&ContainerStatus> = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .collect();
     for cs in &statuses {
         let Some(state) = &cs.state else { continue };
         if let Some(waiting) = &state.waiting {
@@ -372,7 +407,9 @@ pub fn pod_phase(pod: &Pod) -> (PodPhase, Option<Timestamp>) {
             return match reason.as_str() {
                 "CrashLoopBackOff" => (PodPhase::CrashLoop { restarts: cs.restart_count }, since),
                 "ContainerCreating" if cs.image_id.is_empty() => (PodPhase::PullingImage, created),
-                "ContainerCreating" | "PodInitializing" => (PodPhase::Starting { reason: reason.clone() }, created),
+                "ContainerCreating" | "PodInitializing" => {
+                    (PodPhase::Starting { reason: reason.clone() }, created)
+                }
                 _ => (PodPhase::Waiting { reason, message: waiting.message.clone() }, since),
             };
         }
@@ -428,9 +465,16 @@ pub(crate) mod fixtures {
 
     pub fn template(image: &str) -> PodTemplateSpec {
         PodTemplateSpec {
-            metadata: Some(ObjectMeta { labels: Some([("app".to_string(), "fraud".to_string())].into()), ..Default::default() }),
+            metadata: Some(ObjectMeta {
+                labels: Some([("app".to_string(), "fraud".to_string())].into()),
+                ..Default::default()
+            }),
             spec: Some(PodSpec {
-                containers: vec![Container { name: "model".into(), image: Some(image.into()), ..Default::default() }],
+                containers: vec![Container {
+                    name: "model".into(),
+                    image: Some(image.into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
         }
@@ -458,12 +502,25 @@ pub(crate) mod fixtures {
     }
 
     pub fn owner(uid: &str) -> Option<Vec<OwnerReference>> {
-        Some(vec![OwnerReference { uid: uid.into(), name: "x".into(), kind: "x".into(), api_version: "v1".into(), controller: Some(true), ..Default::default() }])
+        Some(vec![OwnerReference {
+            uid: uid.into(),
+            name: "x".into(),
+            kind: "x".into(),
+            api_version: "v1".into(),
+            controller: Some(true),
+            ..Default::default()
+        }])
     }
 
     pub fn replica_set(image: &str, revision: i64, replicas: i32, ready: i32, available: i32) -> ReplicaSet {
         let mut t = template(image);
-        t.metadata.as_mut().unwrap().labels.as_mut().unwrap().insert(POD_TEMPLATE_HASH.into(), format!("h{revision}"));
+        t.metadata
+            .as_mut()
+            .unwrap()
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(POD_TEMPLATE_HASH.into(), format!("h{revision}"));
         ReplicaSet {
             metadata: ObjectMeta {
                 name: Some(format!("fraud-h{revision}")),
@@ -546,7 +603,10 @@ pub(crate) mod fixtures {
             name: "model".into(),
             restart_count: restarts,
             state: Some(ContainerState {
-                waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message: Some(format!("{reason} message")) }),
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.into()),
+                    message: Some(format!("{reason} message")),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -670,7 +730,11 @@ mod tests {
         let pods = vec![unschedulable(pod("fraud-x", "rs2", 100), 100)];
         let p = classify(&d, &rss, &pods, at(219), MINUTES_2);
         assert!(p.failure.is_none());
-        assert!(p.pods[0].describe(at(219)).starts_with("Pending (Unschedulable: 0/3 nodes are available"), "{:?}", p.pods[0]);
+        assert!(
+            p.pods[0].describe(at(219)).starts_with("Pending (Unschedulable: 0/3 nodes are available"),
+            "{:?}",
+            p.pods[0]
+        );
         let f = classify(&d, &rss, &pods, at(220), MINUTES_2).failure.unwrap();
         assert_eq!(f.reason, "Unschedulable");
         assert!(f.message.contains("Insufficient nvidia.com/gpu"));
@@ -687,7 +751,10 @@ mod tests {
             ..Default::default()
         }]);
         let d = deployment("fraud:v2", 3, 2, s);
-        assert_eq!(classify(&d, &rss, &[], at(110), MINUTES_2).failure.unwrap().reason, "ProgressDeadlineExceeded");
+        assert_eq!(
+            classify(&d, &rss, &[], at(110), MINUTES_2).failure.unwrap().reason,
+            "ProgressDeadlineExceeded"
+        );
     }
 
     #[test]

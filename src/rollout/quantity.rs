@@ -72,7 +72,8 @@ pub fn format_millis(resource: &str, millis: Millis) -> String {
         return format!("{millis}m");
     }
     let units = millis / 1000;
-    let binary = resource == "memory" || resource.starts_with("hugepages-") || resource == "ephemeral-storage";
+    let binary =
+        resource == "memory" || resource.starts_with("hugepages-") || resource == "ephemeral-storage";
     if binary && units != 0 {
         for (suffix, shift) in [("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
             let unit = 1i128 << shift;

@@ -271,7 +271,9 @@ mod tests {
             undo_target("fraud", &rss, Some("d-uid"), Some(7)).unwrap_err(),
             "deployment \"fraud\" has no revision 7; its revisions are: 1, 2, 3"
         );
-        assert!(undo_target("fraud", &rss[..1], Some("d-uid"), None).unwrap_err().contains("no earlier revision"));
+        assert!(undo_target("fraud", &rss[..1], Some("d-uid"), None)
+            .unwrap_err()
+            .contains("no earlier revision"));
     }
 
     #[test]

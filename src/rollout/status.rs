@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::rollout::progress::{classify, pod_phase, pod_ready, PodPhase, PodProgress};
-use crate::rollout::revision::{revisions, MODEL_VERSION_LABEL};
+use crate::rollout::revision::{revisions, Revision, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::strategy::RollingUpdate;
 
 /// `apiVersion` of the `-o json|yaml` document.
@@ -121,7 +121,12 @@ impl std::fmt::Display for StrategyStatus {
             None => "-".into(),
         };
         if self.type_ == "RollingUpdate" {
-            write!(f, "RollingUpdate (maxSurge {}, maxUnavailable {})", show(&self.max_surge), show(&self.max_unavailable))
+            write!(
+                f,
+                "RollingUpdate (maxSurge {}, maxUnavailable {})",
+                show(&self.max_surge),
+                show(&self.max_unavailable)
+            )
         } else {
             f.write_str(&self.type_)
         }
@@ -164,6 +169,9 @@ pub struct RevisionStatus {
     pub ready: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic_percent: Option<i64>,
+    /// `kubernetes.io/change-cause` of the revision (shown by `history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_cause: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<Timestamp>,
     pub current: bool,
@@ -179,6 +187,25 @@ pub struct PodProblem {
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
+}
+
+impl RevisionStatus {
+    /// A Deployment revision as a row.
+    pub fn from_revision(r: &Revision) -> Self {
+        Self {
+            revision: Some(r.revision),
+            name: r.replica_set.clone(),
+            track: None,
+            images: images(r.images.clone()),
+            model_version: r.model_version.clone(),
+            replicas: r.replicas,
+            ready: r.ready,
+            traffic_percent: None,
+            change_cause: r.change_cause.clone(),
+            created: r.created,
+            current: r.current,
+        }
+    }
 }
 
 fn images(list: Vec<(String, String)>) -> Vec<ContainerImage> {
@@ -230,22 +257,8 @@ pub fn deployment_status(
     );
     let status = deployment.status.clone().unwrap_or_default();
     let all = revisions(deployment, replica_sets);
-    let mut revision_rows: Vec<RevisionStatus> = all
-        .iter()
-        .filter(|r| r.replicas > 0 || r.current)
-        .map(|r| RevisionStatus {
-            revision: Some(r.revision),
-            name: r.replica_set.clone(),
-            track: None,
-            images: images(r.images.clone()),
-            model_version: r.model_version.clone(),
-            replicas: r.replicas,
-            ready: r.ready,
-            traffic_percent: None,
-            created: r.created,
-            current: r.current,
-        })
-        .collect();
+    let mut revision_rows: Vec<RevisionStatus> =
+        all.iter().filter(|r| r.replicas > 0 || r.current).map(RevisionStatus::from_revision).collect();
     revision_rows.reverse();
     // Pods' revisions via their ReplicaSet.
     let rs_revision = |pod: &Pod| -> Option<i64> {
@@ -335,7 +348,8 @@ pub fn knative_traffic(ksvc: &Value) -> Vec<(String, i64, Option<String>)> {
     let traffic = ksvc.pointer("/status/traffic").or_else(|| ksvc.pointer("/spec/traffic"));
     let mut out: Vec<(String, i64, Option<String>)> = Vec::new();
     for t in traffic.and_then(Value::as_array).into_iter().flatten() {
-        let name = t["revisionName"].as_str().or(if t["latestRevision"] == true { latest_ready } else { None });
+        let name =
+            t["revisionName"].as_str().or(if t["latestRevision"] == true { latest_ready } else { None });
         let Some(name) = name else { continue };
         let percent = t["percent"].as_i64().unwrap_or(0);
         let tag = t["tag"].as_str().map(str::to_string);
@@ -352,29 +366,18 @@ pub fn knative_traffic(ksvc: &Value) -> Vec<(String, i64, Option<String>)> {
     out
 }
 
-/// The status of a Knative Service from itself, its Revisions and their pods.
-pub fn knative_status(namespace: &str, ksvc: &Value, revisions: &[Value], pods: &[Pod], now: Timestamp) -> ModelStatus {
-    let name = ksvc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    let generation = ksvc.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-    let observed = ksvc.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
-    let ready = condition_of(ksvc, "Ready");
-    let (phase, reason) = match &ready {
-        _ if observed < generation => (Phase::Progressing, Some("waiting for the new spec to be observed".to_string())),
-        Some((s, _, _)) if s == "True" => (Phase::Healthy, None),
-        Some((s, reason, message)) if s == "False" => {
-            (Phase::Degraded, Some(format!("{}: {}", reason.clone().unwrap_or_default(), message.clone().unwrap_or_default())))
-        }
-        Some((_, reason, message)) => {
-            (Phase::Progressing, message.clone().or(reason.clone()).or(Some("the service is not ready yet".into())))
-        }
-        None => (Phase::Progressing, Some("the service has no status yet".to_string())),
-    };
+/// Every Revision of a Knative Service as a row, newest first, with its pods and traffic.
+pub fn knative_revision_rows(ksvc: &Value, revisions: &[Value], pods: &[Pod]) -> Vec<RevisionStatus> {
     let traffic = knative_traffic(ksvc);
     let latest_ready = ksvc.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
     let pods_of = |rev: &str| -> Vec<&Pod> {
         pods.iter()
             .filter(|p| {
-                p.metadata.labels.as_ref().and_then(|l| l.get("serving.knative.dev/revision")).map(String::as_str)
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("serving.knative.dev/revision"))
+                    .map(String::as_str)
                     == Some(rev)
             })
             .collect()
@@ -382,7 +385,8 @@ pub fn knative_status(namespace: &str, ksvc: &Value, revisions: &[Value], pods: 
     let mut rows: Vec<RevisionStatus> = revisions
         .iter()
         .map(|r| {
-            let rev_name = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let rev_name =
+                r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
             let labels = r.pointer("/metadata/labels");
             let generation = labels
                 .and_then(|l| l.get("serving.knative.dev/configurationGeneration"))
@@ -404,6 +408,11 @@ pub fn knative_status(namespace: &str, ksvc: &Value, revisions: &[Value], pods: 
                 replicas: i32::try_from(replicas).unwrap_or(i32::MAX),
                 ready: i32::try_from(ready_pods).unwrap_or(i32::MAX),
                 traffic_percent: traffic.iter().find(|(n, _, _)| *n == rev_name).map(|(_, p, _)| *p),
+                change_cause: r
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(CHANGE_CAUSE))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 created: r
                     .pointer("/metadata/creationTimestamp")
                     .and_then(Value::as_str)
@@ -411,6 +420,40 @@ pub fn knative_status(namespace: &str, ksvc: &Value, revisions: &[Value], pods: 
                 current: Some(rev_name.as_str()) == latest_ready,
             }
         })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse((r.revision, r.created)));
+    rows
+}
+
+/// The status of a Knative Service from itself, its Revisions and their pods.
+pub fn knative_status(
+    namespace: &str,
+    ksvc: &Value,
+    revisions: &[Value],
+    pods: &[Pod],
+    now: Timestamp,
+) -> ModelStatus {
+    let name = ksvc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let generation = ksvc.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let observed = ksvc.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+    let ready = condition_of(ksvc, "Ready");
+    let (phase, reason) = match &ready {
+        _ if observed < generation => {
+            (Phase::Progressing, Some("waiting for the new spec to be observed".to_string()))
+        }
+        Some((s, _, _)) if s == "True" => (Phase::Healthy, None),
+        Some((s, reason, message)) if s == "False" => (
+            Phase::Degraded,
+            Some(format!("{}: {}", reason.clone().unwrap_or_default(), message.clone().unwrap_or_default())),
+        ),
+        Some((_, reason, message)) => (
+            Phase::Progressing,
+            message.clone().or(reason.clone()).or(Some("the service is not ready yet".into())),
+        ),
+        None => (Phase::Progressing, Some("the service has no status yet".to_string())),
+    };
+    let mut rows: Vec<RevisionStatus> = knative_revision_rows(ksvc, revisions, pods)
+        .into_iter()
         .filter(|r| r.replicas > 0 || r.traffic_percent.is_some_and(|p| p > 0) || r.current)
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse((r.revision, r.created)));
@@ -476,7 +519,10 @@ mod tests {
         assert_eq!(v["kind"], "ModelStatus");
         assert_eq!(v["target"], json!({"kind": "Deployment", "name": "fraud", "namespace": "ml"}));
         assert_eq!(v["phase"], "Progressing");
-        assert_eq!(v["strategy"], json!({"type": "RollingUpdate", "maxSurge": "25%", "maxUnavailable": "25%"}));
+        assert_eq!(
+            v["strategy"],
+            json!({"type": "RollingUpdate", "maxSurge": "25%", "maxUnavailable": "25%"})
+        );
         assert_eq!(v["replicas"], json!({"desired": 2, "updated": 2, "ready": 2, "available": 2}));
         assert_eq!(v["revisions"][0]["images"], json!([{"container": "model", "image": "fraud:v2"}]));
         assert!(v.get("canary").is_none());

@@ -23,9 +23,8 @@ impl IntOrPercent {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if let Some(number) = text.strip_suffix('%') {
-            let percent: i32 = number
-                .parse()
-                .map_err(|_| format!("{text:?} is not a whole number of percent"))?;
+            let percent: i32 =
+                number.parse().map_err(|_| format!("{text:?} is not a whole number of percent"))?;
             if !(0..=100).contains(&percent) {
                 return Err(format!("{text:?} is outside 0%..100%"));
             }
@@ -102,7 +101,10 @@ pub struct RollingUpdate {
 
 impl Default for RollingUpdate {
     fn default() -> Self {
-        Self { max_surge: IntOrPercent::Percent(DEFAULT_PERCENT), max_unavailable: IntOrPercent::Percent(DEFAULT_PERCENT) }
+        Self {
+            max_surge: IntOrPercent::Percent(DEFAULT_PERCENT),
+            max_unavailable: IntOrPercent::Percent(DEFAULT_PERCENT),
+        }
     }
 }
 
@@ -134,7 +136,11 @@ impl RollingUpdate {
     ///
     /// # Errors
     /// `maxSurge` and `maxUnavailable` both zero.
-    pub fn with(self, max_surge: Option<IntOrPercent>, max_unavailable: Option<IntOrPercent>) -> Result<Self, String> {
+    pub fn with(
+        self,
+        max_surge: Option<IntOrPercent>,
+        max_unavailable: Option<IntOrPercent>,
+    ) -> Result<Self, String> {
         let result = Self {
             max_surge: max_surge.unwrap_or(self.max_surge),
             max_unavailable: max_unavailable.unwrap_or(self.max_unavailable),
@@ -231,7 +237,10 @@ mod tests {
         };
         assert_eq!(
             RollingUpdate::of_deployment(Some(&rolling)).unwrap(),
-            Some(RollingUpdate { max_surge: IntOrPercent::Int(1), max_unavailable: IntOrPercent::Percent(0) })
+            Some(RollingUpdate {
+                max_surge: IntOrPercent::Int(1),
+                max_unavailable: IntOrPercent::Percent(0)
+            })
         );
     }
 }

@@ -43,7 +43,9 @@ fn bar_style(color: bool) -> ProgressStyle {
     } else {
         "  {prefix:>10} [{bar:30}] {pos}/{len}"
     };
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 fn line_style() -> ProgressStyle {
@@ -99,9 +101,11 @@ impl RolloutDisplay {
         let Some(bars) = self.bars.as_mut() else { return };
         let desired = u64::try_from(progress.desired.max(0)).unwrap_or(0);
         let count = |n: i32| u64::try_from(n.max(0)).unwrap_or(0);
-        for (bar, value) in
-            [(&bars.updated, progress.updated), (&bars.ready, progress.ready), (&bars.available, progress.available)]
-        {
+        for (bar, value) in [
+            (&bars.updated, progress.updated),
+            (&bars.ready, progress.ready),
+            (&bars.available, progress.available),
+        ] {
             bar.set_length(desired);
             bar.set_position(count(value).min(desired));
         }
@@ -131,7 +135,8 @@ impl RolloutDisplay {
         for (line, pod) in bars.pods.iter().zip(&progress.pods) {
             let text = format!("  {}  {}", pod.name, pod.describe(now));
             let text = console::truncate_str(&text, width - 1, "…").to_string();
-            let text = if terminal.color && is_trouble(&pod.phase) { style(text).red().to_string() } else { text };
+            let text =
+                if terminal.color && is_trouble(&pod.phase) { style(text).red().to_string() } else { text };
             line.set_message(text);
         }
     }

@@ -5,7 +5,7 @@ use comfy_table::{presets, ContentArrangement, Table};
 use jiff::Timestamp;
 
 use crate::rollout::progress::{elapsed, short_duration};
-use crate::rollout::revision::{images_text, Revision};
+use crate::rollout::revision::images_text;
 use crate::rollout::status::{ModelStatus, RevisionStatus};
 
 /// A borderless table: `headers` then `rows`, each line right-trimmed, ending in a newline.
@@ -41,7 +41,8 @@ pub fn age(created: Option<Timestamp>, now: Timestamp) -> String {
 }
 
 fn revision_images(r: &RevisionStatus) -> String {
-    let pairs: Vec<(String, String)> = r.images.iter().map(|i| (i.container.clone(), i.image.clone())).collect();
+    let pairs: Vec<(String, String)> =
+        r.images.iter().map(|i| (i.container.clone(), i.image.clone())).collect();
     images_text(&pairs)
 }
 
@@ -120,53 +121,39 @@ pub fn status_screen(status: &ModelStatus, now: Timestamp, wide: bool) -> String
     out
 }
 
-/// The `history` table of a Deployment; the current revision marked.
-pub fn history_table(revisions: &[Revision], now: Timestamp, wide: bool) -> String {
+/// The `history` table, oldest revision first, the current one marked. With traffic (Knative),
+/// a TRAFFIC column; `wide` adds the ReplicaSet / Revision name.
+pub fn history_table(revisions: &[RevisionStatus], now: Timestamp, wide: bool) -> String {
+    let has_traffic = revisions.iter().any(|r| r.traffic_percent.is_some());
     let mut headers = vec!["REVISION", "IMAGE(S)", "MODEL-VERSION", "CHANGE-CAUSE", "CREATED", "REPLICAS"];
+    if has_traffic {
+        headers.push("TRAFFIC");
+    }
     if wide {
-        headers.push("REPLICASET");
+        headers.push("NAME");
     }
     let rows: Vec<Vec<String>> = revisions
         .iter()
         .map(|r| {
             let mut row = vec![
-                format!("{}{}", r.revision, if r.current { " (current)" } else { "" }),
-                images_text(&r.images),
-                r.model_version.clone().unwrap_or_else(|| "-".into()),
-                r.change_cause.clone().unwrap_or_else(|| "<none>".into()),
-                age(r.created, now),
-                format!("{}/{}", r.ready, r.replicas),
-            ];
-            if wide {
-                row.push(r.replica_set.clone());
-            }
-            row
-        })
-        .collect();
-    render(&headers, &rows)
-}
-
-/// The `history` table of a Knative Service: one row per revision with its traffic.
-pub fn knative_history_table(revisions: &[RevisionStatus], causes: &[Option<String>], now: Timestamp) -> String {
-    let headers = ["REVISION", "NAME", "IMAGE(S)", "MODEL-VERSION", "CHANGE-CAUSE", "CREATED", "TRAFFIC", "READY"];
-    let rows: Vec<Vec<String>> = revisions
-        .iter()
-        .zip(causes.iter().chain(std::iter::repeat(&None)))
-        .map(|(r, cause)| {
-            vec![
                 format!(
                     "{}{}",
                     r.revision.map_or_else(|| "-".to_string(), |n| n.to_string()),
                     if r.current { " (current)" } else { "" }
                 ),
-                r.name.clone(),
                 revision_images(r),
                 r.model_version.clone().unwrap_or_else(|| "-".into()),
-                cause.clone().unwrap_or_else(|| "<none>".into()),
+                r.change_cause.clone().unwrap_or_else(|| "<none>".into()),
                 age(r.created, now),
-                r.traffic_percent.map_or("0%".into(), |p| format!("{p}%")),
                 format!("{}/{}", r.ready, r.replicas),
-            ]
+            ];
+            if has_traffic {
+                row.push(r.traffic_percent.map_or("0%".into(), |p| format!("{p}%")));
+            }
+            if wide {
+                row.push(r.name.clone());
+            }
+            row
         })
         .collect();
     render(&headers, &rows)
@@ -183,7 +170,8 @@ mod tests {
 
     #[test]
     fn tables_look_like_kubectl() {
-        let out = render(&["NAME", "READY"], &[vec!["fraud".into(), "3/3".into()], vec!["x".into(), "1/1".into()]]);
+        let out =
+            render(&["NAME", "READY"], &[vec!["fraud".into(), "3/3".into()], vec!["x".into(), "1/1".into()]]);
         assert_eq!(out, "NAME    READY\nfraud   3/3\nx       1/1\n");
     }
 
