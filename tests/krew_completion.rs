@@ -1,1 +1,349 @@
-//! Integration tests: krew_completion.
+//! Where users meet the plugin: the krew manifest and archives (checked against krew-index's
+//! rules), the committed completion scripts (fresh), and kubectl's plugin completion.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use modelroll::cli::Shell;
+use modelroll::cmd::completion::file_name;
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-modelroll");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Real kubectl: `$KUBECTL`, else `kubectl` on PATH.
+fn kubectl() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|candidate| candidate.is_file()).expect(
+        "these tests need kubectl >= 1.26: set $KUBECTL or put kubectl on PATH (.ci/run installs one)",
+    )
+}
+
+// --- completion scripts ---
+
+#[test]
+fn committed_completion_scripts_are_fresh() {
+    let bless = std::env::var_os("MODELROLL_BLESS").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Powershell, Shell::Elvish] {
+        let name = format!("{shell:?}").to_lowercase();
+        let out = Command::new(BIN).args(["completion", &name]).output().unwrap();
+        assert!(out.status.success(), "completion {name}: {}", text(&out.stderr));
+        assert!(!out.stdout.is_empty(), "completion {name} printed nothing");
+        let path = Path::new(ROOT).join("completions").join(file_name(shell));
+        if bless {
+            std::fs::write(&path, &out.stdout).unwrap();
+        } else if std::fs::read(&path).ok().as_deref() != Some(&out.stdout[..]) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale completion scripts: {}; regenerate them with `MODELROLL_BLESS=1 cargo test --test tests committed_completion_scripts_are_fresh` and commit them",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn the_bash_script_completes_subcommands_in_bash() {
+    let script = Path::new(ROOT).join("completions").join(file_name(Shell::Bash));
+    // Source the script and ask it as bash would for `kubectl-modelroll pro<TAB>`.
+    let probe = format!(
+        "source {}; COMP_WORDS=(kubectl-modelroll pro); COMP_CWORD=1; _kubectl__modelroll kubectl-modelroll pro kubectl-modelroll; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = Command::new("bash").args(["--norc", "-c", &probe]).output().expect("bash");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "promote");
+}
+
+/// A directory holding `kubectl-modelroll` and the completion shim, as a user installs them,
+/// and a PATH with it and kubectl's directory only.
+struct PluginPath {
+    dir: tempfile::TempDir,
+    path: std::ffi::OsString,
+}
+
+impl PluginPath {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(BIN, dir.path().join("kubectl-modelroll")).unwrap();
+        let shim = Path::new(ROOT).join("completions/kubectl_complete-modelroll");
+        std::fs::copy(&shim, dir.path().join("kubectl_complete-modelroll")).unwrap();
+        let kubectl = kubectl();
+        let path = std::env::join_paths([
+            dir.path(),
+            kubectl.parent().unwrap(),
+            Path::new("/usr/bin"),
+            Path::new("/bin"),
+        ])
+        .unwrap();
+        Self { dir, path }
+    }
+
+    fn kubectl_complete(&self, words: &[&str], kubeconfig: Option<&Path>) -> Output {
+        let mut command = Command::new(kubectl());
+        command
+            .arg("__complete")
+            .arg("modelroll")
+            .args(words)
+            .env("PATH", &self.path)
+            .env_remove("KUBECONFIG");
+        if let Some(kubeconfig) = kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        // No kubeconfig of the user's leaks in.
+        command.env("HOME", self.dir.path());
+        command.output().unwrap()
+    }
+}
+
+#[test]
+fn the_shim_is_executable_and_answers_kubectls_protocol() {
+    use std::os::unix::fs::PermissionsExt;
+    let shim = Path::new(ROOT).join("completions/kubectl_complete-modelroll");
+    let mode = std::fs::metadata(&shim).unwrap().permissions().mode();
+    assert!(mode & 0o111 != 0, "completions/kubectl_complete-modelroll is not executable");
+    let plugin_path = PluginPath::new();
+    let out = Command::new(plugin_path.dir.path().join("kubectl_complete-modelroll"))
+        .args(["canary", "fraud", "--router", ""])
+        .env("PATH", &plugin_path.path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "auto\nreplicas\nistio\ngateway-api\nknative\n:4\n");
+}
+
+#[test]
+fn kubectl_completes_the_plugins_subcommands_and_flags() {
+    let plugin_path = PluginPath::new();
+    let out = plugin_path.kubectl_complete(&[""], None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for line in [
+        "promote\tMake the canary the new stable and clean up",
+        "set-image\tRolling update of the model's image(s); waits and shows progress",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "kubectl __complete modelroll '' lacks {line:?}:\n{stdout}"
+        );
+    }
+    assert!(stdout.ends_with(":4\n"), "{stdout}");
+    assert!(!stdout.contains("__complete"));
+
+    let out = plugin_path.kubectl_complete(&["shift", "fraud", "--st"], None);
+    assert_eq!(text(&out.stdout), "--steps\tIncreasing weights to step through, e.g. 10,25,50,100\n:4\n");
+}
+
+// --- krew ---
+
+/// The release targets and the krew platform each becomes.
+const TARGETS: [(&str, &str, &str); 6] = [
+    ("x86_64-unknown-linux-musl", "linux", "amd64"),
+    ("aarch64-unknown-linux-musl", "linux", "arm64"),
+    ("x86_64-apple-darwin", "darwin", "amd64"),
+    ("aarch64-apple-darwin", "darwin", "arm64"),
+    ("x86_64-pc-windows-msvc", "windows", "amd64"),
+    ("aarch64-pc-windows-msvc", "windows", "arm64"),
+];
+
+fn package(args: &[&str]) -> String {
+    let out =
+        Command::new("bash").arg(Path::new(ROOT).join("scripts/package.sh")).args(args).output().unwrap();
+    assert!(out.status.success(), "package.sh {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The names stored in a .zip (read from its central directory).
+fn zip_entries(bytes: &[u8]) -> Vec<String> {
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+    let end = (0..=bytes.len() - 22)
+        .rev()
+        .find(|&at| bytes[at..at + 4] == [0x50, 0x4b, 0x05, 0x06])
+        .expect("a zip archive ends with an end-of-central-directory record");
+    let mut at = u32_at(end + 16);
+    let mut names = Vec::new();
+    for _ in 0..u16_at(end + 10) {
+        assert_eq!(bytes[at..at + 4], [0x50, 0x4b, 0x01, 0x02], "central directory entry");
+        let name_len = u16_at(at + 28);
+        names.push(String::from_utf8_lossy(&bytes[at + 46..at + 46 + name_len]).into_owned());
+        at += 46 + name_len + u16_at(at + 30) + u16_at(at + 32);
+    }
+    names
+}
+
+fn archive_entries(path: &Path) -> BTreeSet<String> {
+    let names = if path.extension().is_some_and(|e| e == "zip") {
+        zip_entries(&std::fs::read(path).unwrap())
+    } else {
+        let out = Command::new("tar").arg("-tzf").arg(path).output().expect("tar");
+        assert!(out.status.success(), "tar -tzf {}: {}", path.display(), text(&out.stderr));
+        text(&out.stdout).lines().map(str::to_string).collect()
+    };
+    names.into_iter().map(|n| n.trim_start_matches("./").to_string()).collect()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let digest = Sha256::digest(std::fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_rendered_krew_manifest_passes_krew_index_rules_and_the_host_archive_works() {
+    let dist = tempfile::tempdir().unwrap();
+    let dist_dir = dist.path().to_str().unwrap();
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+
+    // The host's archive carries the binary these tests run (a debug build: building a
+    // release one here would take minutes); the other platforms' binaries can only be built by
+    // the release workflow, so their archives carry a stand-in file under the binary's name.
+    let host = package(&["archive", "--binary", BIN, "--version", &version, "--out", dist_dir]);
+    let host_archive = PathBuf::from(host.split_whitespace().next().unwrap());
+    let stand_in = dist.path().join("stand-in");
+    std::fs::write(&stand_in, "stand-in for a binary built by the release workflow\n").unwrap();
+    for (target, os, arch) in TARGETS {
+        let suffix = if os == "windows" { "zip" } else { "tar.gz" };
+        if host_archive.ends_with(format!("kubectl-modelroll_{version}_{os}_{arch}.{suffix}")) {
+            continue;
+        }
+        package(&[
+            "archive",
+            "--target",
+            target,
+            "--binary",
+            stand_in.to_str().unwrap(),
+            "--version",
+            &version,
+            "--out",
+            dist_dir,
+        ]);
+    }
+    let base_url = "https://downloads.example.test/modelroll";
+    let rendered = package(&["manifest", "--version", &version, "--base-url", base_url, "--dist", dist_dir]);
+    let manifest: serde_json::Value = serde_yaml::from_str(&rendered).expect("the rendered manifest is YAML");
+
+    // Plugin identity: name = file name, krew's name and version rules.
+    assert_eq!(manifest["apiVersion"], "krew.googlecontainertools.github.com/v1alpha2");
+    assert_eq!(manifest["kind"], "Plugin");
+    let name = manifest["metadata"]["name"].as_str().unwrap();
+    assert_eq!(
+        Path::new(ROOT).join("krew").join(format!("{name}.yaml")),
+        Path::new(ROOT).join("krew/modelroll.yaml")
+    );
+    assert!(regex::Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").unwrap().is_match(name), "plugin name {name}");
+    let spec = &manifest["spec"];
+    let semver = regex::Regex::new(
+        r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$",
+    )
+    .unwrap();
+    assert!(semver.is_match(spec["version"].as_str().unwrap()), "version {}", spec["version"]);
+    assert_eq!(spec["version"], version.as_str());
+    assert!(spec["homepage"].as_str().unwrap().starts_with("https://"));
+    let short = spec["shortDescription"].as_str().unwrap();
+    assert!(
+        !short.is_empty() && short.len() <= 50 && short.split_whitespace().count() <= 8,
+        "shortDescription {short:?}"
+    );
+    let description = spec["description"].as_str().unwrap();
+    assert!(description.len() > short.len(), "the description says what the plugin is for");
+    assert!(
+        !description.split_whitespace().any(|w| w.starts_with('-')),
+        "the description lists no flags: {description}"
+    );
+
+    let platforms = spec["platforms"].as_array().unwrap();
+    let sha256_pattern = regex::Regex::new("^[a-f0-9]{64}$").unwrap();
+    let mut matched: Vec<(String, String)> = Vec::new();
+    for platform in platforms {
+        // Selectors: matchLabels with os and arch, nothing else.
+        let selector = platform["selector"].as_object().unwrap();
+        assert_eq!(selector.keys().collect::<Vec<_>>(), ["matchLabels"], "{selector:?}");
+        let labels = selector["matchLabels"].as_object().unwrap();
+        let mut keys: Vec<&String> = labels.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["arch", "os"], "{labels:?}");
+        let (os, arch) = (labels["os"].as_str().unwrap(), labels["arch"].as_str().unwrap());
+        matched.push((os.to_string(), arch.to_string()));
+
+        // uri, sha256 (format and match with the archive), archive kind.
+        let uri = platform["uri"].as_str().unwrap();
+        let file = uri
+            .strip_prefix(&format!("{base_url}/"))
+            .unwrap_or_else(|| panic!("uri {uri} not under {base_url}"));
+        let expected_suffix = if os == "windows" { ".zip" } else { ".tar.gz" };
+        assert!(file.ends_with(expected_suffix), "{os} archive {file}");
+        let archive = dist.path().join(file);
+        let sha256 = platform["sha256"].as_str().unwrap();
+        assert!(sha256_pattern.is_match(sha256), "sha256 {sha256}");
+        assert_eq!(sha256, sha256_hex(&archive), "sha256 of {file}");
+
+        // What krew copies out of the archive holds the bin and a license.
+        let entries = archive_entries(&archive);
+        let mut installed = BTreeSet::new();
+        for copy in platform["files"].as_array().unwrap() {
+            let from = copy["from"].as_str().unwrap();
+            assert_eq!(copy["to"], ".", "{copy}");
+            assert!(entries.contains(from), "{file} lacks {from}: {entries:?}");
+            installed.insert(from.to_string());
+        }
+        let bin = platform["bin"].as_str().unwrap();
+        let expected_bin = if os == "windows" { "kubectl-modelroll.exe" } else { "kubectl-modelroll" };
+        assert_eq!(bin, expected_bin);
+        assert!(installed.contains(bin), "{file}: bin {bin} is not among the files krew installs");
+        assert!(
+            installed.iter().any(|f| f.to_uppercase().starts_with("LICENSE")),
+            "{file}: no license installed"
+        );
+    }
+    // Every os/arch pair is matched by exactly one platform: complete and not overlapping.
+    matched.sort();
+    let mut expected: Vec<(String, String)> =
+        TARGETS.iter().map(|(_, os, arch)| (os.to_string(), arch.to_string())).collect();
+    expected.sort();
+    assert_eq!(matched, expected);
+
+    // The host's archive unpacks to a working plugin.
+    let unpacked = tempfile::tempdir().unwrap();
+    let out =
+        Command::new("tar").arg("-xzf").arg(&host_archive).arg("-C").arg(unpacked.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for file in ["LICENSE", "README.md"] {
+        assert!(unpacked.path().join(file).is_file(), "the archive lacks {file}");
+    }
+    let out = Command::new(unpacked.path().join("kubectl-modelroll")).arg("version").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("kubectl-modelroll {}", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
+fn the_manifest_refuses_bad_versions_and_missing_archives() {
+    let dist = tempfile::tempdir().unwrap();
+    let script = Path::new(ROOT).join("scripts/package.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["manifest", "--version", "1.0", "--dist"])
+        .arg(dist.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a v-prefixed semantic version"), "{}", text(&out.stderr));
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["manifest", "--version", "v1.0.0", "--dist"])
+        .arg(dist.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing archives"), "{}", text(&out.stderr));
+}

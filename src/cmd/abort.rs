@@ -1,13 +1,83 @@
-//! `abort`: send all traffic back to stable and remove the canary.
+//! `abort`: weight back to stable first, at once; then the canary objects go and the stable
+//! replicas and routes are restored to what they were. Knative: 100% to the stable revision and
+//! a template that will not recreate the canary.
 
 use crate::cli::AbortArgs;
+use crate::cluster::Target;
+use crate::cmd::lifecycle::{
+    canary_selector, load, print_dry_run, pull_weight, say, wait_deployment, wait_pods_gone, write_state,
+    Deadline, WriteSettings,
+};
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::rollout::canary::canary_name;
+use crate::rollout::state::{Phase, CANARY_OF_ANNOTATION};
+use crate::router::writer::Writer;
+use crate::router::{self, deployment_kind, End};
 
 /// Run `abort`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: AbortArgs) -> Result<()> {
-    Err(Error::usage("`abort` is not available yet in this build"))
+/// Exit 2 when there is no canary; exit 1 when a write is refused or waiting fails.
+pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let settings = WriteSettings::parse(&args.write)?;
+    let deadline = Deadline::after(settings.timeout);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let model = load(&w, &target).await?;
+    let dry = w.is_dry_run();
+    let Some(mut state) = model.state.clone() else {
+        // A canary Deployment left without state (e.g. the state was removed by hand).
+        if let Target::Deployment(name) = &target {
+            let orphan = w.get(&deployment_kind(), &canary_name(name)).await?;
+            if orphan.is_some_and(|c| {
+                c.pointer(&format!("/metadata/annotations/{}", CANARY_OF_ANNOTATION.replace('/', "~1")))
+                    .is_some()
+            }) {
+                w.delete(&deployment_kind(), &canary_name(name)).await?;
+                if dry {
+                    print_dry_run(&w, settings.output);
+                } else {
+                    crate::ui::print_stdout(&format!(
+                        "{target}: removed the leftover canary deployment {}\n",
+                        canary_name(name)
+                    ));
+                }
+                return Ok(());
+            }
+        }
+        return Err(model.require_state("abort").unwrap_err());
+    };
+    let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
+    say(&format!("{target}: all traffic back to stable"));
+    state.phase = Phase::Aborting;
+    pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+    match &target {
+        Target::Deployment(name) => {
+            let canary = w.get(&deployment_kind(), &state.canary).await?;
+            w.delete(&deployment_kind(), &state.canary).await?;
+            if let (Some(selector), false) = (canary.as_ref().and_then(canary_selector), dry) {
+                // Routes go back to the model's Service only once no canary pod can be reached.
+                wait_pods_gone(&w, &selector, deadline).await?;
+            }
+            router.restore(&w, End::Abort).await?;
+            write_state(&w, &model, None).await?;
+            if !dry && !settings.no_wait {
+                wait_deployment(&w, name, "stable", deadline).await?;
+            }
+        }
+        Target::KnativeService(_) => {
+            router.restore(&w, End::Abort).await?;
+            write_state(&w, &model, None).await?;
+        }
+    }
+    if dry {
+        print_dry_run(&w, settings.output);
+    } else {
+        crate::ui::print_stdout(&format!(
+            "{target}: canary {} aborted; all traffic is on stable and the routes are as before\n",
+            state.canary
+        ));
+    }
+    Ok(())
 }

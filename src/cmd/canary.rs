@@ -1,13 +1,359 @@
-//! `canary`: start a canary of a new model version.
+//! `canary`: bring up a canary of a new model version, wait until it is ready, and only then give
+//! it its weight. Run twice, it is a no-op; interrupted, it carries on from the recorded state.
 
-use crate::cli::CanaryArgs;
+use serde_json::Value;
+
+use crate::cli::{CanaryArgs, RouterChoice};
+use crate::cluster::Target;
+use crate::cmd::lifecycle::{
+    self, confirm, load, move_weight, print_dry_run, say, spec_replicas, wait_deployment, write_state,
+    Deadline, Model, WriteSettings,
+};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::canary::{
+    canary_deployment, canary_images, canary_name, has_stable_track, with_stable_track,
+};
+use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
+use crate::rollout::weights::parse_weight;
+use crate::router::writer::Writer;
+use crate::router::{self, deployment_kind, knative, Router, Selection};
 
 /// Run `canary`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: CanaryArgs) -> Result<()> {
-    Err(Error::usage("`canary` is not available yet in this build"))
+/// Exit 2 for bad input or a canary of another image already running (nothing changed); exit 1
+/// when the canary does not become ready (it gets no weight) or the cluster refuses a write.
+pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
+    let weight = parse_weight(&args.weight).map_err(Error::usage)?;
+    let target = Target::parse(&args.target)?;
+    let settings = WriteSettings::parse(&args.write)?;
+    if let Some(version) = &args.model_version {
+        check_label_value(version)?;
+    }
+    if matches!(target, Target::KnativeService(_))
+        && !matches!(args.router, RouterChoice::Auto | RouterChoice::Knative)
+    {
+        return Err(Error::usage(format!(
+            "{target} is a Knative Service: its canary uses the knative router"
+        )));
+    }
+    let deadline = Deadline::after(settings.timeout);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let model = load(&w, &target).await?;
+    match target {
+        Target::Deployment(_) => {
+            deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline).await?
+        }
+        Target::KnativeService(_) => knative_canary(&w, &model, &args, weight, &settings, deadline).await?,
+    }
+    if w.is_dry_run() {
+        print_dry_run(&w, settings.output);
+    }
+    Ok(())
+}
+
+/// A model version is a label value: up to 63 characters, alphanumerics with `-_.` inside.
+fn check_label_value(value: &str) -> Result<()> {
+    let ok = value.len() <= 63
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && value.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && value.chars().last().is_none_or(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid --model-version {value:?}: a label value has up to 63 letters, digits, '-', '_' or '.', and starts and ends with a letter or digit"
+        )))
+    }
+}
+
+/// What to do with a canary already recorded: `None` = nothing left to do.
+fn resume(
+    model: &Model,
+    state: &RolloutState,
+    images: &std::collections::BTreeMap<String, String>,
+    args: &CanaryArgs,
+    weight: u32,
+) -> Result<Option<RolloutState>> {
+    let same_version = args.model_version.is_none() || args.model_version == state.model_version;
+    if &state.images != images || !same_version {
+        return Err(Error::usage(format!(
+            "{} already has a canary running {}; `kubectl modelroll promote {}` or `kubectl modelroll abort {}` it first",
+            model.target,
+            state.images_text(),
+            model.target,
+            model.target
+        )));
+    }
+    match state.phase {
+        Phase::Promoting => Err(Error::usage(format!(
+            "{} is being promoted; run `kubectl modelroll promote {}` again to finish",
+            model.target, model.target
+        ))),
+        Phase::Aborting => Err(Error::usage(format!(
+            "the canary of {} is being aborted; run `kubectl modelroll abort {}` again to finish",
+            model.target, model.target
+        ))),
+        Phase::Canary if state.weight == weight => Ok(None),
+        _ => Ok(Some(state.clone())),
+    }
+}
+
+fn already_running(w: &Writer, model: &Model, state: &RolloutState) {
+    let message = format!(
+        "{}: canary {} already runs {} with weight {}%; nothing to do\n",
+        model.target,
+        state.canary,
+        state.images_text(),
+        state.weight
+    );
+    if w.is_dry_run() {
+        say(message.trim_end());
+    } else {
+        crate::ui::print_stdout(&message);
+    }
+}
+
+async fn deployment_canary(
+    ctx: &Context,
+    w: &Writer,
+    model: &Model,
+    args: &CanaryArgs,
+    weight: u32,
+    settings: &WriteSettings,
+    deadline: Deadline,
+) -> Result<()> {
+    let name = model.name();
+    let template = &model.object["spec"]["template"];
+    let images = canary_images(template, &args.image, args.container.as_deref()).map_err(Error::usage)?;
+    let mut state = match &model.state {
+        Some(recorded) => match resume(model, recorded, &images, args, weight)? {
+            Some(state) => state,
+            None => {
+                already_running(w, model, recorded);
+                return Ok(());
+            }
+        },
+        None => {
+            let labels = template
+                .pointer("/metadata/labels")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default();
+            let selection = Selection {
+                model: name,
+                choice: args.router,
+                route: args.route.as_deref(),
+                template_labels: &labels,
+            };
+            let router = router::select(w, &selection).await?;
+            if router.needs_track_label() && !has_stable_track(template) {
+                confirm(
+                    ctx,
+                    &format!(
+                        "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
+                        router.routing().name()
+                    ),
+                    "(or add the label modelroll.io/track=stable to the pod template yourself)",
+                )?;
+                w.update(&deployment_kind(), name, |d| {
+                    d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);
+                    Ok(())
+                })
+                .await?;
+                if !w.is_dry_run() {
+                    wait_deployment(w, name, "stable", deadline).await?;
+                }
+            }
+            let state = RolloutState {
+                routing: router.routing().clone(),
+                canary: canary_name(name),
+                weight: 0,
+                images: images.clone(),
+                model_version: args.model_version.clone(),
+                start_time: lifecycle::now(),
+                phase: Phase::Starting,
+                stable_replicas: spec_replicas(&model.object),
+            };
+            // Recorded before anything is created, so an interrupted run can always be finished.
+            write_state(w, model, Some(&state)).await?;
+            state
+        }
+    };
+    let router = router::from_routing(w, name, &state.routing, &state.canary).await?;
+    router.prepare(w).await?;
+    if state.phase == Phase::Starting {
+        // Pin the routes to stable before a canary pod exists.
+        router.set_weight(w, 0).await?;
+    }
+    let existing = w.get(&deployment_kind(), &state.canary).await?;
+    if existing.is_none() {
+        let stable = w.get(&deployment_kind(), name).await?.unwrap_or(Value::Null);
+        let first_size = router.replicas(state.stable_replicas, weight).1;
+        let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
+            .map_err(Error::usage)?;
+        say(&format!(
+            "creating canary deployment {} ({}, {} replicas)",
+            state.canary,
+            state.images_text(),
+            first_size
+        ));
+        w.create(&deployment_kind(), object).await?;
+    }
+    if settings.no_wait {
+        if !w.is_dry_run() {
+            crate::ui::print_stdout(&format!(
+                "{}: canary deployment {} created; it gets weight once ready: `kubectl modelroll shift {} --weight {weight}`\n",
+                model.target, state.canary, model.target
+            ));
+        }
+        return Ok(());
+    }
+    move_weight(w, model, router.as_ref(), &mut state, weight, deadline)
+        .await
+        .map_err(|e| no_weight(e, model))?;
+    if !w.is_dry_run() {
+        crate::ui::print_stdout(&format!(
+            "{}: canary deployment {} is ready ({}), weight {weight}% via the {} router{}\n",
+            model.target,
+            state.canary,
+            state.images_text(),
+            router.routing().name(),
+            objects_text(router.as_ref(), name)
+        ));
+    }
+    Ok(())
+}
+
+fn objects_text(router: &dyn Router, model: &str) -> String {
+    let objects = router.routing().objects(model);
+    if objects.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", objects.join(", "))
+    }
+}
+
+/// A canary that failed to come up has no weight: say so and how to clean up.
+fn no_weight(err: Error, model: &Model) -> Error {
+    if err.code == crate::error::ExitCode::Failed {
+        Error {
+            message: format!(
+                "{}; the canary has no traffic. `kubectl modelroll abort {}` removes it",
+                err.message, model.target
+            ),
+            ..err
+        }
+    } else {
+        err
+    }
+}
+
+async fn knative_canary(
+    w: &Writer,
+    model: &Model,
+    args: &CanaryArgs,
+    weight: u32,
+    settings: &WriteSettings,
+    deadline: Deadline,
+) -> Result<()> {
+    let name = model.name();
+    let ksvc = &model.object;
+    let images = canary_images(&ksvc["spec"]["template"], &args.image, args.container.as_deref())
+        .map_err(Error::usage)?;
+    let mut state = match &model.state {
+        Some(recorded) => match resume(model, recorded, &images, args, weight)? {
+            Some(state) => state,
+            None => {
+                already_running(w, model, recorded);
+                return Ok(());
+            }
+        },
+        None => {
+            let stable_revision = knative::stable_revision(ksvc).ok_or_else(|| {
+                Error::usage(format!(
+                    "ksvc {name} has no ready revision yet; wait for it before starting a canary"
+                ))
+            })?;
+            let revision = canary_revision_name(name, args.model_version.as_deref(), &images);
+            if revision == stable_revision {
+                return Err(Error::usage(format!(
+                    "revision {revision} already serves ksvc {name}; give the canary another --model-version"
+                )));
+            }
+            let state = RolloutState {
+                routing: Routing::Knative {
+                    stable_revision,
+                    original_traffic: ksvc["spec"]["traffic"].clone(),
+                    original_template: ksvc["spec"]["template"].clone(),
+                },
+                canary: revision,
+                weight: 0,
+                images: images.clone(),
+                model_version: args.model_version.clone(),
+                start_time: lifecycle::now(),
+                phase: Phase::Starting,
+                stable_replicas: 0,
+            };
+            write_state(w, model, Some(&state)).await?;
+            state
+        }
+    };
+    let (service_kind, revision_kind) = router::knative_kinds(w).await?;
+    let Routing::Knative { original_template, .. } = &state.routing else {
+        return Err(Error::usage(format!("the canary of ksvc {name} was not started by the knative router")));
+    };
+    let template = knative::canary_template(
+        original_template,
+        &state.canary,
+        &state.images,
+        state.model_version.as_deref(),
+    )?;
+    let router = knative::Knative {
+        routing: state.routing.clone(),
+        service_kind,
+        revision_kind: revision_kind.clone(),
+        model: name.to_string(),
+        canary_revision: state.canary.clone(),
+    };
+    say(&format!("ksvc {name}: new revision {} ({}) with no traffic", state.canary, state.images_text()));
+    router.start(w, &template).await?;
+    if settings.no_wait {
+        if !w.is_dry_run() {
+            crate::ui::print_stdout(&format!(
+                "{}: revision {} requested; it gets weight once ready: `kubectl modelroll shift {} --weight {weight}`\n",
+                model.target, state.canary, model.target
+            ));
+        }
+        return Ok(());
+    }
+    if !w.is_dry_run() {
+        lifecycle::wait_revision(w, &revision_kind, &state.canary, deadline)
+            .await
+            .map_err(|e| no_weight(e, model))?;
+    }
+    move_weight(w, model, &router, &mut state, weight, deadline).await.map_err(|e| no_weight(e, model))?;
+    if !w.is_dry_run() {
+        crate::ui::print_stdout(&format!(
+            "{}: canary revision {} is ready ({}), weight {weight}% (tag canary)\n",
+            model.target,
+            state.canary,
+            state.images_text()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_versions_are_label_values() {
+        assert!(check_label_value("v2").is_ok());
+        assert!(check_label_value("2024-05.1").is_ok());
+        assert!(check_label_value("-v2").is_err());
+        assert!(check_label_value("v 2").is_err());
+        assert!(check_label_value(&"a".repeat(64)).is_err());
+    }
 }

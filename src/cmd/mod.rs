@@ -6,6 +6,7 @@ pub mod complete;
 pub mod completion;
 pub mod demo;
 pub mod history;
+pub mod lifecycle;
 pub mod list;
 pub mod objects;
 pub mod playground;

@@ -1,13 +1,106 @@
-//! `promote`: make the canary the new stable and clean up.
+//! `promote`: the canary's version becomes stable. The stable Deployment takes the canary's pod
+//! template through a normal rolling update (capacity never below stable's replicas: the canary
+//! keeps serving meanwhile), then all traffic returns to stable, then the canary objects go and
+//! the routes get back the shape they had before the canary. Knative: 100% to the new revision.
+
+use serde_json::json;
 
 use crate::cli::PromoteArgs;
+use crate::cluster::Target;
+use crate::cmd::lifecycle::{
+    load, print_dry_run, say, wait_deployment, wait_revision, write_state, Deadline, WriteSettings,
+};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::canary::{promote_change_cause, promoted_template};
+use crate::rollout::state::Phase;
+use crate::router::writer::Writer;
+use crate::router::{self, deployment_kind, End};
 
 /// Run `promote`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: PromoteArgs) -> Result<()> {
-    Err(Error::usage("`promote` is not available yet in this build"))
+/// Exit 2 when there is no canary; exit 1 when the stable rollout fails or a write is refused.
+pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let settings = WriteSettings::parse(&args.write)?;
+    let deadline = Deadline::after(settings.timeout);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let model = load(&w, &target).await?;
+    let mut state = model.require_state("promote")?;
+    if state.phase == Phase::Aborting {
+        return Err(Error::usage(format!(
+            "the canary of {target} is being aborted; run `kubectl modelroll abort {target}` again to finish"
+        )));
+    }
+    let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
+    let dry = w.is_dry_run();
+    match &target {
+        Target::Deployment(name) => {
+            let canary = w.get(&deployment_kind(), &state.canary).await?;
+            if state.phase != Phase::Promoting {
+                if canary.is_none() {
+                    return Err(Error::failed(format!(
+                        "the canary deployment {} is missing; run `kubectl modelroll abort {target}` and start again",
+                        state.canary
+                    )));
+                }
+                if !dry {
+                    wait_deployment(&w, &state.canary, "canary", deadline).await?;
+                }
+                state.phase = Phase::Promoting;
+                write_state(&w, &model, Some(&state)).await?;
+            }
+            if let Some(canary) = &canary {
+                let cause = promote_change_cause(&state.images, state.model_version.as_deref());
+                say(&format!("deployment {name} takes the canary's template ({})", state.images_text()));
+                w.update(&deployment_kind(), name, |stable| {
+                    let template =
+                        promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
+                    if stable["spec"]["template"] != template {
+                        stable["spec"]["template"] = template;
+                        if !stable["metadata"]["annotations"].is_object() {
+                            stable["metadata"]["annotations"] = json!({});
+                        }
+                        stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
+                    }
+                    stable["spec"]["replicas"] = json!(state.stable_replicas);
+                    Ok(())
+                })
+                .await?;
+            }
+            if settings.no_wait && !dry {
+                crate::ui::print_stdout(&format!(
+                    "{target}: stable is rolling out the canary's version; run `kubectl modelroll promote {target}` again to finish\n"
+                ));
+                return Ok(());
+            }
+            if !dry {
+                wait_deployment(&w, name, "stable", deadline).await?;
+            }
+            router.restore(&w, End::Promote).await?;
+            w.delete(&deployment_kind(), &state.canary).await?;
+        }
+        Target::KnativeService(_) => {
+            if state.phase != Phase::Promoting {
+                if !dry {
+                    let (_, revision_kind) = router::knative_kinds(&w).await?;
+                    wait_revision(&w, &revision_kind, &state.canary, deadline).await?;
+                }
+                state.phase = Phase::Promoting;
+                write_state(&w, &model, Some(&state)).await?;
+            }
+            router.restore(&w, End::Promote).await?;
+        }
+    }
+    write_state(&w, &model, None).await?;
+    if dry {
+        print_dry_run(&w, settings.output);
+    } else {
+        crate::ui::print_stdout(&format!(
+            "{target} promoted: {} now serves all traffic; the canary is removed\n",
+            state.images_text()
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,754 @@
+//! Steps shared by `canary`, `shift`, `promote` and `abort`: reading the model and its recorded
+//! state, writing that state (the one place the annotation is written), scaling the tracks,
+//! waiting for a track to be ready, watching a canary through an interval, and printing what a
+//! dry run would write.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::cli::{DryRun, WriteArgs, WriteOutput};
+use crate::cluster::{parse_duration, Target};
+use crate::cmd::Context;
+use crate::error::{Error, Result};
+use crate::rollout::canary::{canary_name, gitops_manager};
+use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION, TRACK_LABEL};
+use crate::router::writer::{display_name, Writer};
+use crate::router::{self, deployment_kind, knative, Router};
+
+/// Validated write flags.
+pub struct WriteSettings {
+    pub timeout: Duration,
+    pub no_wait: bool,
+    pub dry_run: DryRun,
+    pub output: Option<WriteOutput>,
+}
+
+impl WriteSettings {
+    /// Check `--timeout`, `--dry-run` and `-o` before anything touches the cluster.
+    ///
+    /// # Errors
+    /// Exit 2 for a bad duration or `-o` without `--dry-run`.
+    pub fn parse(args: &WriteArgs) -> Result<Self> {
+        let timeout = parse_duration(&args.timeout).map_err(|e| Error::usage(format!("--timeout: {e}")))?;
+        if args.output.is_some() && args.dry_run == DryRun::None {
+            return Err(Error::usage(
+                "-o yaml|json prints what --dry-run would write: add --dry-run=client or --dry-run=server",
+            ));
+        }
+        Ok(Self { timeout, no_wait: args.no_wait, dry_run: args.dry_run, output: args.output })
+    }
+}
+
+/// The stable object of a model (Deployment or ksvc) as read, and its canary state.
+pub struct Model {
+    pub target: Target,
+    pub kind: ApiResource,
+    pub object: Value,
+    pub state: Option<RolloutState>,
+}
+
+impl Model {
+    pub fn name(&self) -> &str {
+        self.target.name()
+    }
+
+    pub fn display(&self) -> String {
+        display_name(&self.kind, self.name())
+    }
+
+    /// The recorded canary, or exit 2 saying how to start one.
+    ///
+    /// # Errors
+    /// Exit 2 when there is no canary.
+    pub fn require_state(&self, verb: &str) -> Result<RolloutState> {
+        self.state.clone().ok_or_else(|| {
+            Error::usage(format!(
+                "{} has no canary to {verb}; start one with `kubectl modelroll canary {} --image IMAGE`",
+                self.target, self.target
+            ))
+        })
+    }
+}
+
+/// Read the target and its recorded state.
+///
+/// # Errors
+/// Exit 2 when the target does not exist or its state annotation is broken.
+pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
+    let kind = match target {
+        Target::Deployment(_) => deployment_kind(),
+        Target::KnativeService(_) => router::knative_kinds(w).await?.0,
+    };
+    let object = w.get(&kind, target.name()).await?.ok_or_else(|| {
+        Error::usage(format!(
+            "{} not found in namespace {}",
+            display_name(&kind, target.name()),
+            w.namespace()
+        ))
+    })?;
+    let annotations: Option<BTreeMap<String, String>> =
+        object.pointer("/metadata/annotations").and_then(|a| serde_json::from_value(a.clone()).ok());
+    let state = RolloutState::from_annotations(annotations.as_ref()).map_err(Error::usage)?;
+    if let Some(tool) = gitops_manager(&object) {
+        say(&format!(
+            "warning: {} is managed by {tool}; its next sync will undo imperative changes such as this canary",
+            display_name(&kind, target.name())
+        ));
+    }
+    Ok(Model { target: target.clone(), kind, object, state })
+}
+
+/// Write (or with `None`, remove) the `modelroll.io/rollout` annotation. The one writer of it.
+///
+/// # Errors
+/// When the update is refused or conflicts cannot be resolved.
+pub async fn write_state(w: &Writer, model: &Model, state: Option<&RolloutState>) -> Result<()> {
+    let value = state.map(RolloutState::to_annotation);
+    w.update(&model.kind, model.name(), |object| {
+        match &value {
+            Some(text) => {
+                if !object["metadata"]["annotations"].is_object() {
+                    object["metadata"]["annotations"] = json!({});
+                }
+                object["metadata"]["annotations"][ROLLOUT_ANNOTATION] = json!(text);
+            }
+            None => {
+                if let Some(a) = object["metadata"]["annotations"].as_object_mut() {
+                    a.remove(ROLLOUT_ANNOTATION);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?
+    .ok_or_else(|| Error::failed(format!("{} disappeared", model.display())))?;
+    Ok(())
+}
+
+/// Now, as RFC 3339.
+pub fn now() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// A progress line on stderr: timestamped when stderr is not a terminal.
+pub fn say(message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{message}");
+    } else {
+        let time = jiff::Zoned::now().strftime("%H:%M:%S");
+        eprintln!("{time} {message}");
+    }
+}
+
+/// Ask before a step with a side effect; `--yes` answers for the user. Without a terminal,
+/// fails naming `--yes`.
+///
+/// # Errors
+/// Exit 1 when declined or when there is no terminal to ask on.
+pub fn confirm(ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
+    if ctx.global.yes {
+        say(&format!("{question} yes (--yes)"));
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::failed(format!(
+            "{question} There is no terminal to ask on: run again with --yes {flag_hint}"
+        )));
+    }
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
+    if yes {
+        Ok(())
+    } else {
+        Err(Error::failed("nothing changed: declined"))
+    }
+}
+
+/// Spec replicas of a Deployment as JSON.
+pub fn spec_replicas(deployment: &Value) -> i32 {
+    deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as i32
+}
+
+/// Set a Deployment's replicas (no-op when already so).
+///
+/// # Errors
+/// When the update is refused.
+pub async fn scale(w: &Writer, name: &str, replicas: i32) -> Result<()> {
+    w.update(&deployment_kind(), name, |d| {
+        d["spec"]["replicas"] = json!(replicas);
+        Ok(())
+    })
+    .await?
+    .ok_or_else(|| Error::failed(format!("deployment {name} disappeared")))?;
+    Ok(())
+}
+
+/// Where the waits stop: `--timeout` from the start of the command.
+#[derive(Clone, Copy)]
+pub struct Deadline(pub Instant);
+
+impl Deadline {
+    pub fn after(timeout: Duration) -> Self {
+        Self(Instant::now() + timeout)
+    }
+}
+
+/// Why a pod of a track is failing, if it is: image pull errors, config errors, crash loops.
+pub fn pod_problem(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() == Some("Failed") {
+        return Some(format!("pod {name} failed"));
+    }
+    for cs in
+        status.container_statuses.iter().flatten().chain(status.init_container_statuses.iter().flatten())
+    {
+        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.clone());
+        match waiting.as_deref() {
+            Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "CreateContainerConfigError") => {
+                return Some(format!(
+                    "pod {name}: container {} is in {}",
+                    cs.name,
+                    waiting.unwrap_or_default()
+                ));
+            }
+            Some("CrashLoopBackOff") => {
+                return Some(format!(
+                    "pod {name}: container {} is in CrashLoopBackOff ({} restarts)",
+                    cs.name, cs.restart_count
+                ));
+            }
+            _ => {}
+        }
+        if cs.restart_count >= 3 {
+            return Some(format!("pod {name}: container {} restarted {} times", cs.name, cs.restart_count));
+        }
+    }
+    None
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map_or(0, |c| c.iter().map(|c| c.restart_count).sum())
+}
+
+/// Whether a Deployment has finished rolling out, as `kubectl rollout status` means it; with
+/// (ready, desired) for the progress line.
+pub fn deployment_done(d: &Deployment) -> (bool, i32, i32) {
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let generation = d.metadata.generation.unwrap_or(0);
+    let Some(status) = d.status.as_ref() else {
+        return (desired == 0 && generation == 0, 0, desired);
+    };
+    let ready = status.ready_replicas.unwrap_or(0);
+    let done = status.observed_generation.unwrap_or(0) >= generation
+        && status.updated_replicas.unwrap_or(0) == desired
+        && status.replicas.unwrap_or(0) == desired
+        && status.available_replicas.unwrap_or(0) >= desired
+        && ready >= desired;
+    (done, ready, desired)
+}
+
+/// Whether a pod carries a template's labels, its track included (absent on both counts).
+pub fn pod_of_template(pod: &Pod, template_labels: &BTreeMap<String, String>) -> bool {
+    let empty = BTreeMap::new();
+    let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
+    template_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && labels.get(TRACK_LABEL) == template_labels.get(TRACK_LABEL)
+}
+
+fn selector_of(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.as_ref())
+        .map(|l| l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+/// Run a wait so that Ctrl-C ends it with exit 130 and a line saying how to carry on.
+async fn interruptible<T>(what: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    crate::interruptible(what, work).await.map_err(|e| {
+        if e.code == crate::error::ExitCode::Interrupted {
+            Error::interrupted(format!(
+                "{}; the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo",
+                e.message
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
+/// A pod that cannot start (crash loop, image pull error) ends the wait at once.
+///
+/// # Errors
+/// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
+pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
+    interruptible(
+        &format!("waiting for {role} deployment {name}"),
+        wait_deployment_unguarded(w, name, role, deadline),
+    )
+    .await
+}
+
+/// Wait until Knative Revision `name` is Ready.
+///
+/// # Errors
+/// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
+pub async fn wait_revision(
+    w: &Writer,
+    revision_kind: &ApiResource,
+    name: &str,
+    deadline: Deadline,
+) -> Result<()> {
+    interruptible(
+        &format!("waiting for revision {name}"),
+        wait_revision_unguarded(w, revision_kind, name, deadline),
+    )
+    .await
+}
+
+/// Watch the canary's pods for `hold`: returns `Some(reason)` as soon as one crashes, restarts,
+/// turns unready or fails to start; `None` when the interval passes quietly. `tick` is called
+/// about every second with the time left (for the step bar).
+///
+/// # Errors
+/// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
+pub async fn watch_canary(
+    w: &Writer,
+    pods_of: &CanaryPods,
+    hold: Duration,
+    tick: impl FnMut(Duration),
+) -> Result<Option<String>> {
+    interruptible("holding a step", watch_canary_unguarded(w, pods_of, hold, tick)).await
+}
+
+/// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
+/// Service without reaching them).
+///
+/// # Errors
+/// Exit 1 on timeout, 130 on Ctrl-C.
+pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
+    interruptible("waiting for the canary pods to go away", wait_pods_gone_unguarded(w, selector, deadline))
+        .await
+}
+
+/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
+/// A pod that cannot start (crash loop, image pull error) ends the wait at once.
+///
+/// # Errors
+/// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
+async fn wait_deployment_unguarded(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
+    let client = w.cluster.client.clone();
+    let ns = w.namespace().to_string();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let first = deployments
+        .get_opt(name)
+        .await
+        .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?
+        .ok_or_else(|| Error::failed(format!("deployment {name} disappeared")))?;
+    if deployment_done(&first).0 {
+        return Ok(());
+    }
+    let selector = selector_of(&first);
+    let template_labels: BTreeMap<String, String> = first
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let mut deployment_events =
+        watcher::watcher(deployments, watcher::Config::default().fields(&format!("metadata.name={name}")))
+            .default_backoff()
+            .boxed();
+    let mut pod_events =
+        watcher::watcher(pods, watcher::Config::default().labels(&selector)).default_backoff().boxed();
+    let mut current = first;
+    let mut seen_pods: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut last_line = String::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.0) => {
+                let (_, ready, desired) = deployment_done(&current);
+                return Err(Error::failed(format!(
+                    "timed out waiting for {role} deployment {name}: {ready}/{desired} ready; see `kubectl describe deployment {name}`"
+                )));
+            }
+            event = deployment_events.next() => match event {
+                Some(Ok(Event::Apply(d) | Event::InitApply(d))) => current = d,
+                Some(Ok(Event::Delete(_))) => return Err(Error::failed(format!("deployment {name} was deleted while waiting for it"))),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::debug!("watch of deployment {name}: {e}"),
+                None => return Err(Error::failed(format!("the watch of deployment {name} ended"))),
+            },
+            event = pod_events.next() => match event {
+                Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
+                    seen_pods.insert(p.metadata.name.clone().unwrap_or_default(), p);
+                }
+                Some(Ok(Event::Delete(p))) => {
+                    seen_pods.remove(&p.metadata.name.clone().unwrap_or_default());
+                }
+                Some(Ok(Event::Init)) => seen_pods.clear(),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::debug!("watch of pods of {name}: {e}"),
+                None => return Err(Error::failed(format!("the watch of the pods of deployment {name} ended"))),
+            },
+        }
+        let (done, ready, desired) = deployment_done(&current);
+        if done {
+            say(&format!("{role} deployment {name}: {ready}/{desired} ready"));
+            return Ok(());
+        }
+        // Only pods of the current template count: old ones may be going away, and a stable
+        // selector may also match the other track's pods.
+        if let Some(problem) = seen_pods
+            .values()
+            .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_of_template(p, &template_labels))
+            .find_map(pod_problem)
+        {
+            return Err(Error::failed(format!("{role} deployment {name} cannot become ready: {problem}")));
+        }
+        let line = format!("{role} deployment {name}: {ready}/{desired} ready");
+        if line != last_line {
+            say(&line);
+            last_line = line;
+        }
+    }
+}
+
+/// Wait until Knative Revision `name` is Ready.
+///
+/// # Errors
+/// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
+async fn wait_revision_unguarded(
+    w: &Writer,
+    revision_kind: &ApiResource,
+    name: &str,
+    deadline: Deadline,
+) -> Result<()> {
+    let client = w.cluster.client.clone();
+    let ns = w.namespace().to_string();
+    let revisions: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, revision_kind);
+    let mut events =
+        watcher::watcher(revisions, watcher::Config::default().fields(&format!("metadata.name={name}")))
+            .default_backoff()
+            .boxed();
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let mut pod_events = watcher::watcher(
+        pods,
+        watcher::Config::default().labels(&format!("{}={name}", knative::REVISION_LABEL)),
+    )
+    .default_backoff()
+    .boxed();
+    say(&format!("waiting for revision {name} to be ready"));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.0) => {
+                return Err(Error::failed(format!("timed out waiting for revision {name} to be ready; see `kubectl describe revision {name}`")));
+            }
+            event = events.next() => match event {
+                Some(Ok(Event::Apply(r) | Event::InitApply(r))) => {
+                    let value = serde_json::to_value(&r).unwrap_or_default();
+                    match revision_ready(&value) {
+                        Some(Ok(())) => {
+                            say(&format!("revision {name} is ready"));
+                            return Ok(());
+                        }
+                        Some(Err(reason)) => return Err(Error::failed(format!("revision {name} cannot become ready: {reason}"))),
+                        None => {}
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::debug!("watch of revision {name}: {e}"),
+                None => return Err(Error::failed(format!("the watch of revision {name} ended"))),
+            },
+            event = pod_events.next() => {
+                if let Some(Ok(Event::Apply(p) | Event::InitApply(p))) = event {
+                    if let Some(problem) = pod_problem(&p) {
+                        return Err(Error::failed(format!("revision {name} cannot become ready: {problem}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Some(Ok)` when a Revision is Ready, `Some(Err(reason))` when it failed, `None` while pending.
+pub fn revision_ready(revision: &Value) -> Option<std::result::Result<(), String>> {
+    let conditions = revision.pointer("/status/conditions")?.as_array()?;
+    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    match ready["status"].as_str() {
+        Some("True") => Some(Ok(())),
+        Some("False") => Some(Err(format!(
+            "{}: {}",
+            ready["reason"].as_str().unwrap_or("NotReady"),
+            ready["message"].as_str().unwrap_or("")
+        ))),
+        _ => None,
+    }
+}
+
+/// What the canary's pods are selected by while watching them through an interval.
+pub enum CanaryPods {
+    Deployment(String),
+    Revision(String),
+}
+
+/// Watch the canary's pods for `hold`: returns `Some(reason)` as soon as one crashes, restarts,
+/// turns unready or fails to start; `None` when the interval passes quietly. `tick` is called
+/// about every second with the time left (for the step bar).
+///
+/// # Errors
+/// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
+async fn watch_canary_unguarded(
+    w: &Writer,
+    pods_of: &CanaryPods,
+    hold: Duration,
+    mut tick: impl FnMut(Duration),
+) -> Result<Option<String>> {
+    let client = w.cluster.client.clone();
+    let ns = w.namespace().to_string();
+    let selector = match pods_of {
+        CanaryPods::Deployment(name) => {
+            let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+            let d = deployments
+                .get(name)
+                .await
+                .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
+            selector_of(&d)
+        }
+        CanaryPods::Revision(name) => format!("{}={name}", knative::REVISION_LABEL),
+    };
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let mut events =
+        watcher::watcher(pods, watcher::Config::default().labels(&selector)).default_backoff().boxed();
+    // Per pod: restarts and readiness when first seen (a pod may be replaced, never degrade).
+    let mut baseline: BTreeMap<String, (i32, bool)> = BTreeMap::new();
+    let end = Instant::now() + hold;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => return Ok(None),
+            _ = ticker.tick() => tick(end.saturating_duration_since(Instant::now())),
+            event = events.next() => match event {
+                Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
+                    if p.metadata.deletion_timestamp.is_some() {
+                        continue;
+                    }
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    if let Some(problem) = pod_problem(&p) {
+                        return Ok(Some(problem));
+                    }
+                    let (restarts_now, ready_now) = (restarts(&p), pod_ready(&p));
+                    match baseline.get(&name) {
+                        Some(&(r, _)) if restarts_now > r => {
+                            return Ok(Some(format!("pod {name} restarted ({restarts_now} restarts)")));
+                        }
+                        Some(&(_, true)) if !ready_now => {
+                            return Ok(Some(format!("pod {name} turned unready")));
+                        }
+                        _ => {}
+                    }
+                    let entry = baseline.entry(name).or_insert((restarts_now, ready_now));
+                    entry.1 |= ready_now;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
+                None => return Err(Error::failed("the watch of the canary's pods ended")),
+            },
+        }
+    }
+}
+
+/// Move the canary to `weight`: capacity first (scale up and wait for ready; for the replicas
+/// router the canary grows before stable shrinks), then the weight on the routes, then the
+/// state, then scale down what is no longer needed.
+///
+/// # Errors
+/// Exit 1 when a track does not become ready (weight unchanged) or a write fails.
+pub async fn move_weight(
+    w: &Writer,
+    model: &Model,
+    router: &dyn Router,
+    state: &mut RolloutState,
+    weight: u32,
+    deadline: Deadline,
+) -> Result<()> {
+    let dry = w.is_dry_run();
+    let is_knative = matches!(model.target, Target::KnativeService(_));
+    let (stable_target, canary_target) = router.replicas(state.stable_replicas, weight);
+    if is_knative {
+        if !dry && weight > 0 {
+            let (_, revision_kind) = router::knative_kinds(w).await?;
+            wait_revision(w, &revision_kind, &state.canary, deadline).await?;
+        }
+    } else {
+        let stable = w.get(&deployment_kind(), model.name()).await?.unwrap_or(Value::Null);
+        let canary = w.get(&deployment_kind(), &state.canary).await?.ok_or_else(|| {
+            Error::failed(format!(
+                "the canary deployment {} is missing; run `kubectl modelroll abort {}` and start again",
+                state.canary, model.target
+            ))
+        })?;
+        if canary_target > spec_replicas(&canary) {
+            say(&format!("scaling canary deployment {} to {canary_target} for {weight}%", state.canary));
+            scale(w, &state.canary, canary_target).await?;
+        }
+        if !dry && (weight > 0 || canary_target > 0) {
+            wait_deployment(w, &state.canary, "canary", deadline).await?;
+        }
+        if stable_target > spec_replicas(&stable) {
+            say(&format!("scaling stable deployment {} back to {stable_target}", model.name()));
+            scale(w, model.name(), stable_target).await?;
+            if !dry {
+                wait_deployment(w, model.name(), "stable", deadline).await?;
+            }
+        }
+    }
+    router.set_weight(w, weight).await?;
+    state.weight = weight;
+    state.phase = Phase::Canary;
+    write_state(w, model, Some(state)).await?;
+    if !is_knative {
+        let stable = w.get(&deployment_kind(), model.name()).await?.unwrap_or(Value::Null);
+        if stable_target < spec_replicas(&stable) {
+            say(&format!("scaling stable deployment {} to {stable_target}", model.name()));
+            scale(w, model.name(), stable_target).await?;
+        }
+        let canary = w.get(&deployment_kind(), &state.canary).await?.unwrap_or(Value::Null);
+        if router.routing().name() == "replicas" && canary_target < spec_replicas(&canary) {
+            scale(w, &state.canary, canary_target).await?;
+        }
+    }
+    say(&format!("{}: canary weight {weight}%", model.target));
+    Ok(())
+}
+
+/// Send all weight back to stable at once (a canary that went bad, or an abort).
+///
+/// # Errors
+/// When a write fails.
+pub async fn pull_weight(
+    w: &Writer,
+    model: &Model,
+    router: &dyn Router,
+    state: &mut RolloutState,
+) -> Result<()> {
+    if router.routing().name() == "replicas" {
+        // The weight is the pod ratio: stable back to its size and the canary out, at once.
+        scale(w, model.name(), state.stable_replicas).await?;
+        scale(w, &state.canary, 0).await?;
+    } else {
+        router.set_weight(w, 0).await?;
+    }
+    state.weight = 0;
+    write_state(w, model, Some(state)).await
+}
+
+/// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
+/// Service without reaching them).
+///
+/// # Errors
+/// Exit 1 on timeout, 130 on Ctrl-C.
+async fn wait_pods_gone_unguarded(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
+    let mut events =
+        watcher::watcher(pods, watcher::Config::default().labels(selector)).default_backoff().boxed();
+    let mut alive: BTreeMap<String, ()> = BTreeMap::new();
+    let mut listed = false;
+    loop {
+        if listed && alive.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.0) => {
+                return Err(Error::failed(format!("timed out waiting for the canary pods ({selector}) to go away")));
+            }
+            event = events.next() => match event {
+                Some(Ok(Event::Init)) => { alive.clear(); listed = false; }
+                Some(Ok(Event::InitApply(p) | Event::Apply(p))) => { alive.insert(p.metadata.name.unwrap_or_default(), ()); }
+                Some(Ok(Event::Delete(p))) => { alive.remove(&p.metadata.name.unwrap_or_default()); }
+                Some(Ok(Event::InitDone)) => listed = true,
+                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
+                None => return Err(Error::failed("the watch of the canary's pods ended")),
+            },
+        }
+    }
+}
+
+/// The label selector of the canary Deployment's pods, if it exists.
+pub fn canary_selector(canary: &Value) -> Option<String> {
+    let labels = canary.pointer("/spec/selector/matchLabels")?.as_object()?;
+    Some(
+        labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// Print what a dry run would write: the objects as YAML or JSON, or one line per object.
+pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
+    let objects = w.written();
+    let mut text = String::new();
+    match output {
+        Some(WriteOutput::Yaml) => {
+            for object in &objects {
+                text.push_str("---\n");
+                text.push_str(&serde_yaml::to_string(object).unwrap_or_default());
+            }
+        }
+        Some(WriteOutput::Json) => {
+            let value = if objects.len() == 1 {
+                objects[0].clone()
+            } else {
+                json!({"apiVersion": "v1", "kind": "List", "items": objects})
+            };
+            text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+        }
+        None => {
+            let mode = if w.dry_run == DryRun::Server { "server dry run" } else { "dry run" };
+            for object in &objects {
+                let kind = object["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
+                let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                text.push_str(&format!("{kind}/{name} written ({mode})\n"));
+            }
+        }
+    }
+    for deleted in w.deleted() {
+        say(&format!("would delete {deleted}"));
+    }
+    crate::ui::print_stdout(&text);
+}
+
+/// The name of the canary Deployment of a Deployment target.
+pub fn canary_deployment_name(model: &Model) -> String {
+    canary_name(model.name())
+}

@@ -1,0 +1,336 @@
+//! The canary Deployment and what promotion writes into the stable one, computed from the stable
+//! Deployment (as JSON) without IO: pod template with the new images and track labels, selectors,
+//! and the GitOps tracking marks that make imperative changes short-lived.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::state::{CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, TRACK_LABEL};
+
+/// Name of the canary Deployment of `model`.
+pub fn canary_name(model: &str) -> String {
+    format!("{model}-canary")
+}
+
+/// Labels and annotations by which Argo CD and Flux track the objects they sync.
+const GITOPS_LABELS: [(&str, &str); 3] = [
+    ("argocd.argoproj.io/instance", "Argo CD"),
+    ("kustomize.toolkit.fluxcd.io/name", "Flux"),
+    ("helm.toolkit.fluxcd.io/name", "Flux"),
+];
+const GITOPS_ANNOTATIONS: [(&str, &str); 2] =
+    [("argocd.argoproj.io/tracking-id", "Argo CD"), ("kustomize.toolkit.fluxcd.io/checksum", "Flux")];
+
+/// Which GitOps tool, if any, tracks an object (by its labels and annotations).
+pub fn gitops_manager(object: &Value) -> Option<&'static str> {
+    let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
+    let annotations = object.pointer("/metadata/annotations").and_then(Value::as_object);
+    for (key, tool) in GITOPS_LABELS {
+        if labels.is_some_and(|l| l.contains_key(key)) {
+            return Some(tool);
+        }
+    }
+    for (key, tool) in GITOPS_ANNOTATIONS {
+        if annotations.is_some_and(|a| a.contains_key(key)) {
+            return Some(tool);
+        }
+    }
+    None
+}
+
+/// Names of the containers (and init containers) of a pod template.
+pub fn container_names(template: &Value) -> Vec<String> {
+    ["/spec/containers", "/spec/initContainers"]
+        .iter()
+        .filter_map(|p| template.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Images of the containers of a pod template, container → image.
+pub fn template_images(template: &Value) -> BTreeMap<String, String> {
+    template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["name"].as_str()?.to_string(), c["image"].as_str()?.to_string())))
+        .collect()
+}
+
+/// Set `images` (container → image) in a pod template.
+///
+/// # Errors
+/// The name of a container the template does not have, with the ones it has.
+pub fn set_images(template: &mut Value, images: &BTreeMap<String, String>) -> Result<(), String> {
+    let names = container_names(template);
+    for (container, image) in images {
+        let mut found = false;
+        for list in ["containers", "initContainers"] {
+            if let Some(items) = template["spec"][list].as_array_mut() {
+                for c in items.iter_mut().filter(|c| c["name"] == container.as_str()) {
+                    c["image"] = json!(image);
+                    found = true;
+                }
+            }
+        }
+        if !found {
+            return Err(format!(
+                "the pod template has no container {container:?}; containers are: {}",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn set_label(template: &mut Value, key: &str, value: &str) {
+    if !template["metadata"].is_object() {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"]["labels"].is_object() {
+        template["metadata"]["labels"] = json!({});
+    }
+    template["metadata"]["labels"][key] = json!(value);
+}
+
+/// Whether a pod template carries `modelroll.io/track: stable`.
+pub fn has_stable_track(template: &Value) -> bool {
+    template.pointer("/metadata/labels").and_then(|l| l.get(TRACK_LABEL)).and_then(Value::as_str)
+        == Some("stable")
+}
+
+/// The stable pod template with `modelroll.io/track: stable` added (restarts the stable pods once).
+pub fn with_stable_track(template: &Value) -> Value {
+    let mut t = template.clone();
+    set_label(&mut t, TRACK_LABEL, "stable");
+    t
+}
+
+/// The canary Deployment of `stable` (a Deployment as JSON): its pod template with the new
+/// images and `modelroll.io/track: canary`, a selector narrowed by the track, `replicas` pods.
+///
+/// # Errors
+/// When an image names a container the template does not have.
+pub fn canary_deployment(
+    stable: &Value,
+    images: &BTreeMap<String, String>,
+    model_version: Option<&str>,
+    replicas: i32,
+) -> Result<Value, String> {
+    let model = stable.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let namespace = stable.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null);
+    let mut template = stable["spec"]["template"].clone();
+    set_images(&mut template, images)?;
+    set_label(&mut template, TRACK_LABEL, "canary");
+    if let Some(version) = model_version {
+        set_label(&mut template, MODEL_VERSION_LABEL, version);
+    }
+    let mut selector = stable["spec"]["selector"].clone();
+    if !selector["matchLabels"].is_object() {
+        selector["matchLabels"] = json!({});
+    }
+    selector["matchLabels"][TRACK_LABEL] = json!("canary");
+    let mut labels: Map<String, Value> =
+        stable.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    labels.retain(|k, _| !GITOPS_LABELS.iter().any(|(g, _)| g == k) && k != "app.kubernetes.io/instance");
+    labels.insert(TRACK_LABEL.to_string(), json!("canary"));
+    let mut spec = json!({
+        "replicas": replicas,
+        "selector": selector,
+        "template": template,
+    });
+    for field in ["strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"] {
+        if let Some(v) = stable["spec"].get(field) {
+            spec[field] = v.clone();
+        }
+    }
+    Ok(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": canary_name(model),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {CANARY_OF_ANNOTATION: model},
+        },
+        "spec": spec,
+    }))
+}
+
+/// The stable pod template after promotion: the canary's template, with the track label the
+/// stable template had (or none, if it had none).
+pub fn promoted_template(stable_template: &Value, canary_template: &Value) -> Value {
+    let mut t = canary_template.clone();
+    let stable_track = stable_template.pointer("/metadata/labels").and_then(|l| l.get(TRACK_LABEL)).cloned();
+    if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        match stable_track {
+            Some(track) => {
+                labels.insert(TRACK_LABEL.to_string(), track);
+            }
+            None => {
+                labels.remove(TRACK_LABEL);
+            }
+        }
+    }
+    t
+}
+
+/// `kubernetes.io/change-cause` of a promotion: `promote model=registry/fraud:v2 (model v2)`.
+pub fn promote_change_cause(images: &BTreeMap<String, String>, model_version: Option<&str>) -> String {
+    let images: Vec<String> = images.iter().map(|(c, i)| format!("{c}={i}")).collect();
+    match model_version {
+        Some(v) => format!("promote {} (model {v})", images.join(" ")),
+        None => format!("promote {}", images.join(" ")),
+    }
+}
+
+/// The canary's images from `--image [CONTAINER=]IMAGE` and `--container`: a bare image needs a
+/// pod with one container (an unnamed one, as Knative allows, is keyed "").
+///
+/// # Errors
+/// A sentence naming the containers to choose from, or the conflict between the two flags.
+pub fn canary_images(
+    template: &Value,
+    image: &str,
+    container: Option<&str>,
+) -> Result<BTreeMap<String, String>, String> {
+    let (named, image) = match image.split_once('=') {
+        Some((c, i)) => (Some(c), i),
+        None => (None, image),
+    };
+    if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "invalid image {image:?}: give an image reference such as registry.example/model:v2"
+        ));
+    }
+    let containers: Vec<&Value> = template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let names: Vec<String> =
+        containers.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect();
+    let chosen = match (named, container) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!("--container {b} and --image {a}=… name different containers; give one"));
+        }
+        (Some(c), _) | (None, Some(c)) => c.to_string(),
+        (None, None) if containers.len() == 1 => names.first().cloned().unwrap_or_default(),
+        (None, None) => {
+            return Err(format!(
+                "the pod has {} containers ({}): name one with --container NAME or --image NAME=IMAGE",
+                containers.len(),
+                names.join(", ")
+            ));
+        }
+    };
+    let all_names = container_names(template);
+    if !chosen.is_empty() && !all_names.contains(&chosen) {
+        return Err(format!(
+            "the pod template has no container {chosen:?}; containers are: {}",
+            all_names.join(", ")
+        ));
+    }
+    Ok(BTreeMap::from([(chosen, image.to_string())]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stable() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "fraud", "namespace": "ml", "labels": {"app": "fraud", "argocd.argoproj.io/instance": "prod"},
+                         "resourceVersion": "7", "uid": "u"},
+            "spec": {
+                "replicas": 4,
+                "selector": {"matchLabels": {"app": "fraud"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": {"app": "fraud", TRACK_LABEL: "stable"}},
+                    "spec": {"containers": [{"name": "model", "image": "r/fraud:v1"}, {"name": "proxy", "image": "envoy:1"}]}
+                }
+            },
+            "status": {"readyReplicas": 4}
+        })
+    }
+
+    #[test]
+    fn canary_has_new_image_track_and_narrow_selector() {
+        let images = BTreeMap::from([("model".to_string(), "r/fraud:v2".to_string())]);
+        let canary = canary_deployment(&stable(), &images, Some("v2"), 1).unwrap();
+        assert_eq!(canary["metadata"]["name"], "fraud-canary");
+        assert_eq!(canary["metadata"]["namespace"], "ml");
+        assert_eq!(canary["metadata"].get("resourceVersion"), None);
+        assert_eq!(canary["metadata"]["labels"].get("argocd.argoproj.io/instance"), None);
+        assert_eq!(canary["spec"]["replicas"], 1);
+        assert_eq!(canary["spec"]["selector"]["matchLabels"], json!({"app": "fraud", TRACK_LABEL: "canary"}));
+        let t = &canary["spec"]["template"];
+        assert_eq!(t["metadata"]["labels"][TRACK_LABEL], "canary");
+        assert_eq!(t["metadata"]["labels"][MODEL_VERSION_LABEL], "v2");
+        assert_eq!(t["spec"]["containers"][0]["image"], "r/fraud:v2");
+        assert_eq!(t["spec"]["containers"][1]["image"], "envoy:1");
+        assert_eq!(canary["spec"]["strategy"]["rollingUpdate"]["maxSurge"], 1);
+        assert_eq!(canary.get("status"), None);
+    }
+
+    #[test]
+    fn unknown_container_lists_the_ones_there_are() {
+        let images = BTreeMap::from([("server".to_string(), "x:1".to_string())]);
+        let err = canary_deployment(&stable(), &images, None, 1).unwrap_err();
+        assert!(err.contains("no container \"server\"") && err.contains("model, proxy"), "{err}");
+    }
+
+    #[test]
+    fn promotion_keeps_stable_track() {
+        let images = BTreeMap::from([("model".to_string(), "r/fraud:v2".to_string())]);
+        let canary = canary_deployment(&stable(), &images, Some("v2"), 1).unwrap();
+        let promoted = promoted_template(&stable()["spec"]["template"], &canary["spec"]["template"]);
+        assert_eq!(promoted["metadata"]["labels"][TRACK_LABEL], "stable");
+        assert_eq!(promoted["spec"]["containers"][0]["image"], "r/fraud:v2");
+        let mut untracked = stable()["spec"]["template"].clone();
+        untracked["metadata"]["labels"].as_object_mut().unwrap().remove(TRACK_LABEL);
+        assert!(!has_stable_track(&untracked));
+        assert!(has_stable_track(&with_stable_track(&untracked)));
+        let promoted = promoted_template(&untracked, &canary["spec"]["template"]);
+        assert_eq!(promoted["metadata"]["labels"].get(TRACK_LABEL), None);
+        assert_eq!(promote_change_cause(&images, Some("v2")), "promote model=r/fraud:v2 (model v2)");
+    }
+
+    #[test]
+    fn canary_images_pick_the_container() {
+        let t = &stable()["spec"]["template"];
+        assert_eq!(
+            canary_images(t, "model=r/m:v2", None).unwrap(),
+            BTreeMap::from([("model".into(), "r/m:v2".into())])
+        );
+        assert_eq!(canary_images(t, "r/m:v2", Some("proxy")).unwrap()["proxy"], "r/m:v2");
+        assert!(canary_images(t, "r/m:v2", None).unwrap_err().contains("model, proxy"));
+        assert!(canary_images(t, "nope=r/m:v2", None).unwrap_err().contains("no container \"nope\""));
+        assert!(canary_images(t, "model=r/m:v2", Some("proxy")).is_err());
+        assert!(canary_images(t, "model=", None).is_err());
+        let single = json!({"spec": {"containers": [{"image": "a:1"}]}});
+        assert_eq!(
+            canary_images(&single, "a:2", None).unwrap(),
+            BTreeMap::from([(String::new(), "a:2".into())])
+        );
+    }
+
+    #[test]
+    fn gitops_tracking_is_recognised() {
+        assert_eq!(gitops_manager(&stable()), Some("Argo CD"));
+        assert_eq!(
+            gitops_manager(&json!({"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "apps"}}})),
+            Some("Flux")
+        );
+        assert_eq!(
+            gitops_manager(&json!({"metadata": {"annotations": {"argocd.argoproj.io/tracking-id": "x"}}})),
+            Some("Argo CD")
+        );
+        assert_eq!(gitops_manager(&json!({"metadata": {}})), None);
+    }
+}

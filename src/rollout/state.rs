@@ -1,0 +1,292 @@
+//! The state of a canary in progress, kept as JSON in the `modelroll.io/rollout` annotation of
+//! the stable Deployment or ksvc: everything a later `shift`, `promote`, `abort` or `status` needs,
+//! including the shape the routes had before the canary so that they can be restored exactly.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The annotation that carries [`RolloutState`].
+pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
+/// The pod template label naming the track of a pod.
+pub const TRACK_LABEL: &str = "modelroll.io/track";
+/// The pod template label naming the model version a pod serves.
+pub const MODEL_VERSION_LABEL: &str = "modelroll.io/model-version";
+/// Annotation on the canary Deployment naming the stable one.
+pub const CANARY_OF_ANNOTATION: &str = "modelroll.io/canary-of";
+/// Field manager of every write.
+pub const FIELD_MANAGER: &str = "kubectl-modelroll";
+
+/// Where a canary is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// The canary is being brought up; it has no weight yet.
+    Starting,
+    /// The canary is up and carries `weight`.
+    Canary,
+    /// The stable track is taking the canary's version.
+    Promoting,
+    /// Traffic is going back to stable and the canary is being removed.
+    Aborting,
+}
+
+/// The router that carries the weight, and what it must remember to restore the routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "router", rename_all = "kebab-case")]
+pub enum Routing {
+    /// Weight is the ratio of ready pods behind the model's Service.
+    Replicas {
+        /// The model's Service (for display).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// VirtualService route weights to DestinationRule subsets.
+    #[serde(rename_all = "camelCase")]
+    Istio {
+        virtual_service: String,
+        /// The model's Service.
+        service: String,
+        /// `spec.http` of the VirtualService before the canary.
+        original_http: serde_json::Value,
+        destination_rule: String,
+        /// True when modelroll created the DestinationRule (it is deleted at the end).
+        destination_rule_created: bool,
+        /// `spec.subsets` of an existing DestinationRule before the canary (null when absent).
+        #[serde(default)]
+        original_subsets: serde_json::Value,
+    },
+    /// HTTPRoute backendRef weights to Services `NAME-stable` and `NAME-canary`.
+    #[serde(rename_all = "camelCase")]
+    GatewayApi {
+        http_route: String,
+        /// The model's Service, the backend the route had.
+        service: String,
+        /// `spec.rules` of the HTTPRoute before the canary.
+        original_rules: serde_json::Value,
+    },
+    /// `spec.traffic` of the ksvc: stable revision by name, canary revision tagged `canary`.
+    #[serde(rename_all = "camelCase")]
+    Knative {
+        stable_revision: String,
+        /// `spec.traffic` before the canary (null when absent).
+        #[serde(default)]
+        original_traffic: serde_json::Value,
+        /// `spec.template` before the canary.
+        original_template: serde_json::Value,
+    },
+}
+
+impl Routing {
+    /// The router's name as `--router` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Replicas { .. } => "replicas",
+            Self::Istio { .. } => "istio",
+            Self::GatewayApi { .. } => "gateway-api",
+            Self::Knative { .. } => "knative",
+        }
+    }
+
+    /// The route objects the router manages, as `kind/name`.
+    pub fn objects(&self, model: &str) -> Vec<String> {
+        match self {
+            Self::Replicas { service } => service.iter().map(|s| format!("service/{s}")).collect(),
+            Self::Istio { virtual_service, destination_rule, .. } => vec![
+                format!("virtualservice/{virtual_service}"),
+                format!("destinationrule/{destination_rule}"),
+            ],
+            Self::GatewayApi { http_route, .. } => vec![
+                format!("httproute/{http_route}"),
+                format!("service/{model}-stable"),
+                format!("service/{model}-canary"),
+            ],
+            Self::Knative { .. } => vec![format!("ksvc/{model}")],
+        }
+    }
+}
+
+/// JSON state of a canary in progress (annotation `modelroll.io/rollout`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutState {
+    #[serde(flatten)]
+    pub routing: Routing,
+    /// The canary object: Deployment `NAME-canary`, or the canary Revision of a ksvc.
+    pub canary: String,
+    /// The canary's weight, as last set on the routes (0–100).
+    pub weight: u32,
+    /// Container → image of the canary.
+    pub images: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// RFC 3339 time the canary was started.
+    pub start_time: String,
+    pub phase: Phase,
+    /// Replicas of the stable Deployment before the canary (restored by abort and promote).
+    #[serde(default)]
+    pub stable_replicas: i32,
+}
+
+impl RolloutState {
+    /// The annotation value: compact JSON. This is the one place the annotation is encoded.
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).expect("rollout state serializes")
+    }
+
+    /// Read the state from an object's annotations; `Ok(None)` when there is no canary.
+    ///
+    /// # Errors
+    /// A sentence when the annotation is present but not valid state.
+    pub fn from_annotations(annotations: Option<&BTreeMap<String, String>>) -> Result<Option<Self>, String> {
+        let Some(text) = annotations.and_then(|a| a.get(ROLLOUT_ANNOTATION)) else {
+            return Ok(None);
+        };
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            format!(
+                "the {ROLLOUT_ANNOTATION} annotation is not valid modelroll state ({e}); fix or remove it"
+            )
+        })
+    }
+
+    /// What `status` and `list` call the phase: `Starting`, `Canary (25%)`, `Promoting`, `Aborting`.
+    pub fn phase_text(&self) -> String {
+        match self.phase {
+            Phase::Starting => "Starting canary".to_string(),
+            Phase::Canary => format!("Canary ({}%)", self.weight),
+            Phase::Promoting => "Promoting".to_string(),
+            Phase::Aborting => "Aborting".to_string(),
+        }
+    }
+
+    /// `container=image, …` of the canary, for messages.
+    pub fn images_text(&self) -> String {
+        self.images.iter().map(|(c, i)| format!("{c}={i}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A short, stable hash of the canary images, used to name a Knative revision when no model
+/// version is given.
+pub fn images_hash(images: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (c, i) in images {
+        hasher.update(c.as_bytes());
+        hasher.update(b"=");
+        hasher.update(i.as_bytes());
+        hasher.update(b"\n");
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of the canary Revision of ksvc `service`: `SERVICE-<model version>` (made a valid
+/// DNS label) or `SERVICE-<hash of the images>`.
+pub fn canary_revision_name(
+    service: &str,
+    model_version: Option<&str>,
+    images: &BTreeMap<String, String>,
+) -> String {
+    let suffix = model_version
+        .map(|v| {
+            v.to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect::<String>()
+                .trim_matches('-')
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| images_hash(images));
+    let mut name = format!("{service}-{suffix}");
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RolloutState {
+        RolloutState {
+            routing: Routing::Istio {
+                virtual_service: "fraud".into(),
+                service: "fraud".into(),
+                original_http: serde_json::json!([{"route": [{"destination": {"host": "fraud"}}]}]),
+                destination_rule: "fraud".into(),
+                destination_rule_created: true,
+                original_subsets: serde_json::Value::Null,
+            },
+            canary: "fraud-canary".into(),
+            weight: 25,
+            images: BTreeMap::from([("model".into(), "registry.example/fraud:v2".into())]),
+            model_version: Some("v2".into()),
+            start_time: "2026-01-01T00:00:00Z".into(),
+            phase: Phase::Canary,
+            stable_replicas: 4,
+        }
+    }
+
+    #[test]
+    fn state_round_trips_through_the_annotation() {
+        let state = sample();
+        let text = state.to_annotation();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["router"], "istio");
+        assert_eq!(value["canary"], "fraud-canary");
+        assert_eq!(value["weight"], 25);
+        assert_eq!(value["phase"], "Canary");
+        assert_eq!(value["startTime"], "2026-01-01T00:00:00Z");
+        assert_eq!(value["stableReplicas"], 4);
+        assert_eq!(value["images"]["model"], "registry.example/fraud:v2");
+        let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), text)]);
+        assert_eq!(RolloutState::from_annotations(Some(&annotations)).unwrap(), Some(state));
+        assert_eq!(RolloutState::from_annotations(None).unwrap(), None);
+    }
+
+    #[test]
+    fn broken_annotation_is_reported() {
+        let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), "{".to_string())]);
+        let err = RolloutState::from_annotations(Some(&annotations)).unwrap_err();
+        assert!(err.contains("modelroll.io/rollout"), "{err}");
+    }
+
+    #[test]
+    fn every_router_round_trips() {
+        for routing in [
+            Routing::Replicas { service: Some("m".into()) },
+            Routing::GatewayApi {
+                http_route: "r".into(),
+                service: "m".into(),
+                original_rules: serde_json::json!([]),
+            },
+            Routing::Knative {
+                stable_revision: "m-00001".into(),
+                original_traffic: serde_json::Value::Null,
+                original_template: serde_json::json!({"spec": {}}),
+            },
+        ] {
+            let mut state = sample();
+            state.routing = routing;
+            let text = state.to_annotation();
+            let back: RolloutState = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, state);
+        }
+    }
+
+    #[test]
+    fn phases_read_as_status_shows_them() {
+        let mut state = sample();
+        assert_eq!(state.phase_text(), "Canary (25%)");
+        state.phase = Phase::Promoting;
+        assert_eq!(state.phase_text(), "Promoting");
+    }
+
+    #[test]
+    fn revision_names_are_dns_labels() {
+        let images = BTreeMap::from([("model".to_string(), "r/m:v2".to_string())]);
+        assert_eq!(canary_revision_name("fraud", Some("V2.1"), &images), "fraud-v2-1");
+        let hashed = canary_revision_name("fraud", None, &images);
+        assert!(hashed.starts_with("fraud-") && hashed.len() == "fraud-".len() + 8, "{hashed}");
+        assert_eq!(hashed, canary_revision_name("fraud", None, &images));
+    }
+}

@@ -1,0 +1,182 @@
+//! Traffic weight math of a canary: parsing weights and steps, splitting 100 between stable and
+//! canary, and how many pods each track needs for its share.
+
+/// A traffic split between the stable and the canary track; the two always add up to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub stable: u32,
+    pub canary: u32,
+}
+
+impl Split {
+    /// The split that gives `canary_weight` (clamped to 0–100) to the canary.
+    pub fn with_canary(canary_weight: u32) -> Self {
+        let canary = canary_weight.min(100);
+        Self { stable: 100 - canary, canary }
+    }
+}
+
+/// Parse a traffic weight: an integer from 0 to 100.
+///
+/// # Errors
+/// A sentence saying what is wrong with `text`.
+pub fn parse_weight(text: &str) -> Result<u32, String> {
+    let trimmed = text.trim();
+    match trimmed.parse::<i64>() {
+        Ok(w) if (0..=100).contains(&w) => Ok(w as u32),
+        Ok(_) => Err(format!("invalid weight {trimmed:?}: a weight is a whole number from 0 to 100")),
+        Err(_) => Err(format!("invalid weight {trimmed:?}: a weight is a whole number from 0 to 100")),
+    }
+}
+
+/// Parse `--steps W1,W2,…`: weights from 1 to 100, strictly increasing.
+///
+/// # Errors
+/// A sentence naming the bad step.
+pub fn parse_steps(text: &str) -> Result<Vec<u32>, String> {
+    let mut steps = Vec::new();
+    for part in text.split(',') {
+        let weight = parse_weight(part).map_err(|e| format!("invalid --steps {text:?}: {e}"))?;
+        if let Some(&last) = steps.last() {
+            if weight <= last {
+                return Err(format!(
+                    "invalid --steps {text:?}: steps must increase ({weight} comes after {last})"
+                ));
+            }
+        }
+        steps.push(weight);
+    }
+    if steps.is_empty() {
+        return Err(format!("invalid --steps {text:?}: give at least one weight"));
+    }
+    Ok(steps)
+}
+
+/// Replicas router: how `total` pods are split so that the canary's share of pods is its weight.
+/// canary = round(total × weight / 100), stable = total − canary, and while 0 < weight < 100 each
+/// track keeps at least one pod (which may take one pod more than `total` when `total` is 1).
+pub fn replica_split(total: i32, weight: u32) -> (i32, i32) {
+    let total = total.max(0);
+    let weight = weight.min(100) as i64;
+    let mut canary = ((total as i64 * weight + 50) / 100) as i32;
+    let mut stable = total - canary;
+    if weight > 0 && weight < 100 {
+        if canary == 0 {
+            canary = 1;
+            stable = (total - 1).max(1);
+        }
+        if stable == 0 {
+            stable = 1;
+            canary = (total - 1).max(1);
+        }
+    }
+    (stable, canary)
+}
+
+/// Mesh and gateway routers: pods the canary needs to carry `weight`% of what `stable_replicas`
+/// pods carry today; at least one, so that a canary at weight 0 can be seen ready first.
+pub fn canary_capacity(stable_replicas: i32, weight: u32) -> i32 {
+    let stable = stable_replicas.max(1) as i64;
+    let needed = (stable * weight.min(100) as i64 + 99) / 100;
+    needed.max(1) as i32
+}
+
+/// The weight the canary actually gets when traffic follows ready pods (replicas router).
+pub fn effective_weight(stable_ready: i32, canary_ready: i32) -> u32 {
+    let total = stable_ready.max(0) + canary_ready.max(0);
+    if total == 0 {
+        return 0;
+    }
+    ((canary_ready.max(0) as i64 * 100 + total as i64 / 2) / total as i64) as u32
+}
+
+/// Split a route's weight `route_weight` (the share the model's backend had) between stable and
+/// canary: the canary gets its part, rounded, and stable the rest, so nothing is lost.
+pub fn split_route_weight(route_weight: u32, split: Split) -> (u32, u32) {
+    let canary = ((route_weight as u64 * split.canary as u64 + 50) / 100) as u32;
+    (route_weight - canary, canary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_whole_numbers_from_0_to_100() {
+        assert_eq!(parse_weight("0"), Ok(0));
+        assert_eq!(parse_weight("100"), Ok(100));
+        assert_eq!(parse_weight(" 25 "), Ok(25));
+        for bad in ["-1", "101", "abc", "", "2.5", "10%"] {
+            assert!(parse_weight(bad).is_err(), "{bad}");
+        }
+        assert!(parse_weight("101").unwrap_err().contains("0 to 100"));
+    }
+
+    #[test]
+    fn steps_must_increase() {
+        assert_eq!(parse_steps("10,25,50,100"), Ok(vec![10, 25, 50, 100]));
+        assert_eq!(parse_steps("50"), Ok(vec![50]));
+        assert!(parse_steps("10,10").unwrap_err().contains("must increase"));
+        assert!(parse_steps("50,25").unwrap_err().contains("must increase"));
+        assert!(parse_steps("10,abc").is_err());
+        assert!(parse_steps("10,101").is_err());
+        assert!(parse_steps("").is_err());
+    }
+
+    #[test]
+    fn replica_split_rounds_and_keeps_one_of_each() {
+        assert_eq!(replica_split(4, 0), (4, 0));
+        assert_eq!(replica_split(4, 25), (3, 1));
+        assert_eq!(replica_split(4, 50), (2, 2));
+        assert_eq!(replica_split(4, 100), (0, 4));
+        // 25% of 7 is 1.75 → 2.
+        assert_eq!(replica_split(7, 25), (5, 2));
+        // 10% of 4 rounds to 0, but a canary with weight has a pod.
+        assert_eq!(replica_split(4, 10), (3, 1));
+        // 95% of 4 rounds to 4, but stable keeps one pod while the canary is below 100.
+        assert_eq!(replica_split(4, 95), (1, 3));
+        assert_eq!(replica_split(1, 50), (1, 1));
+        assert_eq!(replica_split(2, 1), (1, 1));
+        for n in 0..20 {
+            for w in 0..=100 {
+                let (s, c) = replica_split(n, w);
+                assert!(s >= 0 && c >= 0);
+                if w > 0 && w < 100 {
+                    assert!(s >= 1 && c >= 1, "n={n} w={w}");
+                } else {
+                    assert_eq!(s + c, n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn canary_capacity_covers_its_share() {
+        assert_eq!(canary_capacity(4, 0), 1);
+        assert_eq!(canary_capacity(4, 10), 1);
+        assert_eq!(canary_capacity(4, 30), 2);
+        assert_eq!(canary_capacity(4, 100), 4);
+        assert_eq!(canary_capacity(0, 50), 1);
+    }
+
+    #[test]
+    fn effective_weight_follows_ready_pods() {
+        assert_eq!(effective_weight(3, 1), 25);
+        assert_eq!(effective_weight(0, 0), 0);
+        assert_eq!(effective_weight(0, 2), 100);
+        assert_eq!(effective_weight(2, 1), 33);
+    }
+
+    #[test]
+    fn splits_add_up_to_100() {
+        for w in 0..=100 {
+            let s = Split::with_canary(w);
+            assert_eq!(s.stable + s.canary, 100);
+            let (a, b) = split_route_weight(100, s);
+            assert_eq!((a, b), (s.stable, s.canary));
+            let (a, b) = split_route_weight(40, s);
+            assert_eq!(a + b, 40);
+        }
+        assert_eq!(Split::with_canary(250).canary, 100);
+    }
+}

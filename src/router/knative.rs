@@ -1,0 +1,272 @@
+//! The `knative` router: the canary is a new Revision of the ksvc (named from the model version or
+//! a short hash), and `spec.traffic` splits between the stable revision by name and the canary
+//! revision tagged `canary`.
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use kube::discovery::ApiResource;
+use serde_json::{json, Value};
+
+use super::writer::Writer;
+use super::{End, Router};
+use crate::error::{Error, Result};
+use crate::rollout::state::{Routing, MODEL_VERSION_LABEL};
+use crate::rollout::weights::Split;
+
+pub const GROUP: &str = "serving.knative.dev";
+/// Label Knative puts on a revision's pods.
+pub const REVISION_LABEL: &str = "serving.knative.dev/revision";
+
+/// The revision that serves the ksvc today: the one revision holding all traffic by name, else
+/// the latest ready revision.
+pub fn stable_revision(ksvc: &Value) -> Option<String> {
+    let pinned = ksvc.pointer("/spec/traffic").and_then(Value::as_array).and_then(|traffic| {
+        let full: Vec<&Value> = traffic.iter().filter(|t| t["percent"].as_u64() == Some(100)).collect();
+        match full.as_slice() {
+            [only] => only["revisionName"].as_str().map(str::to_string),
+            _ => None,
+        }
+    });
+    pinned.or_else(|| {
+        ksvc.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(str::to_string)
+    })
+}
+
+/// The ksvc template for the canary: the stable template with the new images, named `revision`.
+pub fn canary_template(
+    template: &Value,
+    revision: &str,
+    images: &BTreeMap<String, String>,
+    model_version: Option<&str>,
+) -> Result<Value> {
+    let mut template = template.clone();
+    template["metadata"]["name"] = json!(revision);
+    if let Some(version) = model_version {
+        template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(version);
+    }
+    let containers = template
+        .pointer_mut("/spec/containers")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| Error::usage("the ksvc template has no containers"))?;
+    let single = containers.len() == 1;
+    for (name, image) in images {
+        let found = containers.iter_mut().find(|c| {
+            c["name"].as_str() == Some(name) || (single && (name.is_empty() || c.get("name").is_none()))
+        });
+        match found {
+            Some(container) => container["image"] = json!(image),
+            None => return Err(Error::usage(format!("the ksvc template has no container {name:?}"))),
+        }
+    }
+    Ok(template)
+}
+
+/// `spec.traffic` during the canary: stable by name, the canary tagged `canary`.
+pub fn canary_traffic(stable: &str, canary: &str, split: Split) -> Value {
+    json!([
+        {"revisionName": stable, "percent": split.stable},
+        {"revisionName": canary, "percent": split.canary, "tag": "canary"}
+    ])
+}
+
+/// `spec.traffic` after promotion: the shape before the canary with the stable revision's
+/// entries moved to the canary revision (null stays null: all traffic to the latest revision,
+/// which is now the canary's).
+pub fn promoted_traffic(original: &Value, stable: &str, canary: &str) -> Value {
+    match original.as_array() {
+        None => Value::Null,
+        Some(entries) => Value::Array(
+            entries
+                .iter()
+                .map(|t| {
+                    let mut t = t.clone();
+                    if t["revisionName"] == stable {
+                        t["revisionName"] = json!(canary);
+                    }
+                    t
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// `spec.traffic` after abort: everything to the stable revision by name, so that no revision
+/// made from a later template takes traffic.
+pub fn aborted_traffic(stable: &str) -> Value {
+    json!([{"revisionName": stable, "percent": 100}])
+}
+
+fn set_traffic(ksvc: &mut Value, traffic: Value) {
+    if traffic.is_null() {
+        if let Some(spec) = ksvc["spec"].as_object_mut() {
+            spec.remove("traffic");
+        }
+    } else {
+        ksvc["spec"]["traffic"] = traffic;
+    }
+}
+
+/// The knative router.
+pub struct Knative {
+    pub routing: Routing,
+    pub service_kind: ApiResource,
+    pub revision_kind: ApiResource,
+    pub model: String,
+    pub canary_revision: String,
+}
+
+impl Knative {
+    fn parts(&self) -> (&str, &Value, &Value) {
+        match &self.routing {
+            Routing::Knative { stable_revision, original_traffic, original_template } => {
+                (stable_revision, original_traffic, original_template)
+            }
+            _ => unreachable!("knative router built from knative routing"),
+        }
+    }
+
+    /// Bring up the canary revision: the new template and the traffic pinned to the stable
+    /// revision in one update, so the new revision never takes traffic by being the latest.
+    ///
+    /// # Errors
+    /// When the ksvc is gone or the write is refused.
+    pub async fn start(&self, w: &Writer, template: &Value) -> Result<()> {
+        let (stable, _, _) = self.parts();
+        let traffic = canary_traffic(stable, &self.canary_revision, Split::with_canary(0));
+        w.update(&self.service_kind, &self.model, |ksvc| {
+            ksvc["spec"]["template"] = template.clone();
+            // Keep a weight already given (a re-run) rather than resetting it.
+            let current_canary = ksvc.pointer("/spec/traffic").and_then(Value::as_array).is_some_and(|t| {
+                t.iter().any(|e| e["revisionName"] == self.canary_revision.as_str() && e["tag"] == "canary")
+            });
+            if !current_canary {
+                ksvc["spec"]["traffic"] = traffic.clone();
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| Error::usage(format!("ksvc {} not found", self.model)))?;
+        Ok(())
+    }
+}
+
+impl Router for Knative {
+    fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    fn prepare<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<()>> {
+        // Everything happens in `start`, in the same update as the new template.
+        async { Ok(()) }.boxed()
+    }
+
+    fn set_weight<'a>(&'a self, w: &'a Writer, canary_weight: u32) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let (stable, _, _) = self.parts();
+            let traffic = canary_traffic(stable, &self.canary_revision, Split::with_canary(canary_weight));
+            w.update(&self.service_kind, &self.model, |ksvc| {
+                ksvc["spec"]["traffic"] = traffic.clone();
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::failed(format!("ksvc {} is gone", self.model)))?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn restore<'a>(&'a self, w: &'a Writer, end: End) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let (stable, original_traffic, original_template) = self.parts();
+            match end {
+                End::Promote => {
+                    let traffic = promoted_traffic(original_traffic, stable, &self.canary_revision);
+                    w.update(&self.service_kind, &self.model, |ksvc| {
+                        set_traffic(ksvc, traffic.clone());
+                        Ok(())
+                    })
+                    .await?;
+                }
+                End::Abort => {
+                    // Weight back first, at once; then a template that will not recreate the canary.
+                    w.update(&self.service_kind, &self.model, |ksvc| {
+                        set_traffic(ksvc, aborted_traffic(stable));
+                        Ok(())
+                    })
+                    .await?;
+                    w.update(&self.service_kind, &self.model, |ksvc| {
+                        if ksvc.pointer("/spec/template/metadata/name").and_then(Value::as_str)
+                            == Some(self.canary_revision.as_str())
+                        {
+                            ksvc["spec"]["template"] = original_template.clone();
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                    w.delete(&self.revision_kind, &self.canary_revision).await?;
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ksvc() -> Value {
+        json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": "fraud", "namespace": "ml"},
+            "spec": {
+                "template": {"metadata": {"labels": {"app": "fraud"}},
+                             "spec": {"containers": [{"image": "r/fraud:v1"}]}},
+                "traffic": [{"latestRevision": true, "percent": 100}]
+            },
+            "status": {"latestReadyRevisionName": "fraud-00001"}
+        })
+    }
+
+    #[test]
+    fn stable_revision_is_the_pinned_or_latest_ready_one() {
+        assert_eq!(stable_revision(&ksvc()).as_deref(), Some("fraud-00001"));
+        let mut pinned = ksvc();
+        pinned["spec"]["traffic"] = json!([{"revisionName": "fraud-v1", "percent": 100}]);
+        assert_eq!(stable_revision(&pinned).as_deref(), Some("fraud-v1"));
+    }
+
+    #[test]
+    fn canary_template_is_named_and_has_the_new_image() {
+        let images = BTreeMap::from([(String::new(), "r/fraud:v2".to_string())]);
+        let t = canary_template(&ksvc()["spec"]["template"], "fraud-v2", &images, Some("v2")).unwrap();
+        assert_eq!(t["metadata"]["name"], "fraud-v2");
+        assert_eq!(t["metadata"]["labels"][MODEL_VERSION_LABEL], "v2");
+        assert_eq!(t["spec"]["containers"][0]["image"], "r/fraud:v2");
+        let missing = BTreeMap::from([("sidecar".to_string(), "x:1".to_string())]);
+        let mut two = ksvc()["spec"]["template"].clone();
+        two["spec"]["containers"] = json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]);
+        assert!(canary_template(&two, "fraud-v2", &missing, None).is_err());
+    }
+
+    #[test]
+    fn traffic_shapes() {
+        let t = canary_traffic("fraud-00001", "fraud-v2", Split::with_canary(20));
+        assert_eq!(t[0]["percent"].as_u64().unwrap() + t[1]["percent"].as_u64().unwrap(), 100);
+        assert_eq!(t[1]["tag"], "canary");
+        assert_eq!(t[0].get("tag"), None);
+        let original = ksvc()["spec"]["traffic"].clone();
+        assert_eq!(promoted_traffic(&original, "fraud-00001", "fraud-v2"), original);
+        let pinned = json!([{"revisionName": "fraud-00001", "percent": 100}]);
+        assert_eq!(
+            promoted_traffic(&pinned, "fraud-00001", "fraud-v2"),
+            json!([{"revisionName": "fraud-v2", "percent": 100}])
+        );
+        assert_eq!(promoted_traffic(&Value::Null, "a", "b"), Value::Null);
+        assert_eq!(aborted_traffic("fraud-00001"), pinned);
+    }
+}

@@ -1,0 +1,39 @@
+//! The `replicas` router: no route object; the model's Service keeps selecting both tracks and the
+//! canary's weight is its share of the ready pods (canary = round(N × W / 100), stable = N − canary).
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::writer::Writer;
+use super::{End, Router};
+use crate::error::Result;
+use crate::rollout::state::Routing;
+use crate::rollout::weights::replica_split;
+
+/// The replicas router: all its work is scaling the two Deployments (see `Router::replicas`).
+pub struct Replicas {
+    pub routing: Routing,
+}
+
+impl Router for Replicas {
+    fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    fn replicas(&self, stable_replicas: i32, canary_weight: u32) -> (i32, i32) {
+        replica_split(stable_replicas, canary_weight)
+    }
+
+    fn prepare<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<()>> {
+        async { Ok(()) }.boxed()
+    }
+
+    fn set_weight<'a>(&'a self, _w: &'a Writer, _canary_weight: u32) -> BoxFuture<'a, Result<()>> {
+        // The weight is the pod ratio, set by scaling before and after this call.
+        async { Ok(()) }.boxed()
+    }
+
+    fn restore<'a>(&'a self, _w: &'a Writer, _end: End) -> BoxFuture<'a, Result<()>> {
+        async { Ok(()) }.boxed()
+    }
+}
