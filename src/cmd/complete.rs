@@ -463,7 +463,8 @@ async fn targets(cluster: &Cluster, canary_only: bool, prefix: &str) -> kube::Re
                 continue;
             }
             // A canary Deployment is handled through its stable one.
-            if deployment.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(CANARY_OF_ANNOTATION)) {
+            if deployment.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(CANARY_OF_ANNOTATION))
+            {
                 continue;
             }
             if canary_only && !has_canary(deployment) {
