@@ -1,1 +1,2 @@
 //! A simulated Kubernetes API server with controllers, served on loopback.
+pub mod controllers;
