@@ -20,6 +20,7 @@ use crate::router::{self, deployment_kind, End};
 /// # Errors
 /// Exit 2 when there is no canary; exit 1 when a write is refused or waiting fails.
 pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
+    crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
