@@ -1,0 +1,255 @@
+//! The EndpointSlice controller's decisions: one `discovery.k8s.io/v1` slice per Service with a
+//! selector, listing the pods it selects that have an IP, with ready/serving/terminating.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::deployment::controller_ref;
+use super::replicaset::is_pod_ready;
+
+/// Label naming the Service a slice belongs to.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// Label naming the controller that manages a slice.
+pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+/// This controller's value of [`MANAGED_BY_LABEL`].
+pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
+
+/// Whether a Service gets managed slices: it has a selector and is not ExternalName.
+pub fn service_selector(service: &Service) -> Option<&BTreeMap<String, String>> {
+    let spec = service.spec.as_ref()?;
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return None;
+    }
+    spec.selector.as_ref().filter(|s| !s.is_empty())
+}
+
+/// Whether a Service's selector selects a pod.
+pub fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+    let labels = pod.metadata.labels.as_ref();
+    selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+/// `ShouldPodBeInEndpoints(pod, includeTerminating=true)`: not terminal, and has an IP.
+fn in_endpoints(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded") | Some("Failed")) {
+        return false;
+    }
+    status.and_then(|s| s.pod_ip.as_deref()).is_some_and(|ip| !ip.is_empty())
+}
+
+fn resolve_target_port(target: Option<&IntOrString>, port: i32, pod: &Pod) -> Option<i32> {
+    match target {
+        None => Some(port),
+        Some(IntOrString::Int(n)) => Some(*n),
+        Some(IntOrString::String(name)) => pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .flat_map(|c| c.ports.iter().flatten())
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .map(|p| p.container_port),
+    }
+}
+
+/// The endpoints and ports a Service's slice should list, given the pods in its namespace that
+/// its selector selects (any order).
+pub fn desired_endpoints(service: &Service, pods: &[&Pod]) -> (Vec<Endpoint>, Vec<EndpointPort>) {
+    let spec = service.spec.clone().unwrap_or_default();
+    let publish_not_ready = spec.publish_not_ready_addresses.unwrap_or(false);
+    let service_ports = spec.ports.unwrap_or_default();
+    let mut pods: Vec<&Pod> = pods.iter().copied().filter(|p| in_endpoints(p)).collect();
+    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let mut ports: Option<Vec<EndpointPort>> = None;
+    let mut endpoints = Vec::new();
+    for pod in pods {
+        let resolved: Option<Vec<EndpointPort>> = service_ports
+            .iter()
+            .map(|p| {
+                resolve_target_port(p.target_port.as_ref(), p.port, pod).map(|port| EndpointPort {
+                    name: Some(p.name.clone().unwrap_or_default()),
+                    port: Some(port),
+                    protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".into())),
+                    app_protocol: p.app_protocol.clone(),
+                })
+            })
+            .collect();
+        // Pods whose named ports resolve differently would go to another slice; we keep one.
+        let Some(resolved) = resolved else { continue };
+        if ports.as_ref().is_some_and(|p| *p != resolved) {
+            continue;
+        }
+        ports.get_or_insert(resolved);
+        let serving = is_pod_ready(pod);
+        let terminating = pod.metadata.deletion_timestamp.is_some();
+        let ready = publish_not_ready || (serving && !terminating);
+        let status = pod.status.clone().unwrap_or_default();
+        let addresses = match status.pod_ips.filter(|ips| !ips.is_empty()) {
+            Some(ips) => ips.into_iter().map(|ip| ip.ip).filter(|ip| !ip.contains(':')).take(1).collect(),
+            None => status.pod_ip.into_iter().collect(),
+        };
+        endpoints.push(Endpoint {
+            addresses,
+            conditions: Some(EndpointConditions {
+                ready: Some(ready),
+                serving: Some(serving),
+                terminating: Some(terminating),
+            }),
+            node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                name: pod.metadata.name.clone(),
+                namespace: pod.metadata.namespace.clone(),
+                uid: pod.metadata.uid.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    let ports = ports.unwrap_or_else(|| {
+        if endpoints.is_empty() {
+            Vec::new()
+        } else {
+            service_ports
+                .iter()
+                .map(|p| EndpointPort {
+                    name: p.name.clone(),
+                    port: Some(p.port),
+                    protocol: p.protocol.clone(),
+                    app_protocol: None,
+                })
+                .collect()
+        }
+    });
+    (endpoints, ports)
+}
+
+/// A new slice for a Service (the store gives it a name from `generateName`).
+pub fn new_slice(service: &Service, endpoints: Vec<Endpoint>, ports: Vec<EndpointPort>) -> EndpointSlice {
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let mut labels = service.metadata.labels.clone().unwrap_or_default();
+    labels.insert(SERVICE_NAME_LABEL.into(), name.clone());
+    labels.insert(MANAGED_BY_LABEL.into(), CONTROLLER_NAME.into());
+    EndpointSlice {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{name}-")),
+            namespace: service.metadata.namespace.clone(),
+            labels: Some(labels),
+            owner_references: Some(vec![controller_ref("v1", "Service", &service.metadata)]),
+            ..Default::default()
+        },
+        address_type: "IPv4".into(),
+        endpoints,
+        ports: Some(ports).filter(|p| !p.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        Container, ContainerPort, PodCondition, PodSpec, PodStatus, ServicePort, ServiceSpec,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn service() -> Service {
+        Service {
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                namespace: Some("ns".into()),
+                uid: Some("svc-uid".into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                selector: Some([("app".to_string(), "web".to_string())].into()),
+                ports: Some(vec![ServicePort {
+                    name: Some("http".into()),
+                    port: 80,
+                    target_port: Some(IntOrString::String("http".into())),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
+    fn pod(name: &str, ip: Option<&str>, ready: bool, deleting: bool) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                labels: Some([("app".to_string(), "web".to_string())].into()),
+                deletion_timestamp: deleting.then_some(Time(jiff::Timestamp::UNIX_EPOCH)),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: Some("node-1".into()),
+                containers: vec![Container {
+                    name: "model".into(),
+                    ports: Some(vec![ContainerPort {
+                        name: Some("http".into()),
+                        container_port: 8080,
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                pod_ip: ip.map(String::from),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".into(),
+                    status: if ready { "True" } else { "False" }.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn lists_pods_with_ips_and_their_conditions() {
+        let pods = [
+            pod("c", Some("10.0.0.3"), true, true),
+            pod("a", Some("10.0.0.1"), true, false),
+            pod("b", Some("10.0.0.2"), false, false),
+            pod("d", None, false, false),
+        ];
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let (endpoints, ports) = desired_endpoints(&service(), &refs);
+        assert_eq!(
+            ports,
+            vec![EndpointPort {
+                name: Some("http".into()),
+                port: Some(8080),
+                protocol: Some("TCP".into()),
+                app_protocol: None
+            }]
+        );
+        let summary: Vec<(String, bool, bool, bool)> = endpoints
+            .iter()
+            .map(|e| {
+                let c = e.conditions.clone().unwrap();
+                (e.addresses[0].clone(), c.ready.unwrap(), c.serving.unwrap(), c.terminating.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("10.0.0.1".into(), true, true, false),
+                ("10.0.0.2".into(), false, false, false),
+                ("10.0.0.3".into(), false, true, true)
+            ]
+        );
+        let slice = new_slice(&service(), endpoints, ports);
+        assert_eq!(slice.metadata.labels.as_ref().unwrap()[SERVICE_NAME_LABEL], "web");
+        assert_eq!(slice.metadata.owner_references.as_ref().unwrap()[0].kind, "Service");
+    }
+}
