@@ -289,6 +289,9 @@ fn groups(store: &Store) -> Vec<(String, Vec<String>)> {
             None => out.push((ty.group.clone(), ty.versions.clone())),
         }
     }
+    for (_, versions) in &mut out {
+        versions.sort_by_key(|v| super::resources::version_priority(v));
+    }
     out
 }
 
@@ -418,7 +421,10 @@ impl Call<'_> {
             return Err(ApiError::bad_request("the body of the request is empty"));
         }
         let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if content_type.contains("protobuf") || content_type.contains("cbor") {
+        if content_type.contains("protobuf") {
+            return super::protobuf::decode(&self.body);
+        }
+        if content_type.contains("cbor") {
             return Err(ApiError::unsupported_body(content_type));
         }
         if content_type.contains("yaml") {
