@@ -26,6 +26,7 @@ pub struct Cli {
 
 /// Flags accepted before or after the subcommand, as kubectl accepts them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)
     #[arg(long, global = true, value_name = "PATH")]

@@ -18,6 +18,7 @@ use crate::cli::{Cli, CompleteArgs, GlobalArgs};
 use crate::cluster::{load_kubeconfig, Cluster};
 use crate::cmd::Context;
 use crate::error::Result;
+use crate::rollout::state::{RolloutState, CANARY_OF_ANNOTATION, ROLLOUT_ANNOTATION};
 
 /// cobra's `ShellCompDirective` bits.
 pub mod directive {
@@ -34,9 +35,6 @@ pub mod directive {
     /// Keep the candidates in the given order.
     pub const KEEP_ORDER: u32 = 32;
 }
-
-/// The stable Deployment or ksvc of a canary in progress carries this annotation.
-pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
 
 /// How long completion may wait for the cluster unless `--request-timeout` says otherwise: a
 /// TAB that hangs is worse than one that offers nothing.
@@ -457,8 +455,6 @@ async fn targets(cluster: &Cluster, canary_only: bool, prefix: &str) -> kube::Re
     if want_deployments {
         let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
         let deployments = api.list_metadata(&ListParams::default()).await?.items;
-        let stable_with_canary: Vec<String> =
-            deployments.iter().filter(|d| has_canary(d)).filter_map(|d| d.metadata.name.clone()).collect();
         for deployment in &deployments {
             let Some(name) = deployment.metadata.name.as_deref() else { continue };
             let labels = deployment.metadata.labels.as_ref();
@@ -466,10 +462,8 @@ async fn targets(cluster: &Cluster, canary_only: bool, prefix: &str) -> kube::Re
             if labels.is_some_and(|l| l.contains_key("serving.knative.dev/service")) {
                 continue;
             }
-            // The canary Deployment of a rollout is handled through its stable one.
-            if name
-                .strip_suffix("-canary")
-                .is_some_and(|stable| stable_with_canary.iter().any(|s| s == stable))
+            // A canary Deployment is handled through its stable one.
+            if deployment.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(CANARY_OF_ANNOTATION))
             {
                 continue;
             }
@@ -508,17 +502,12 @@ fn has_canary<K>(object: &PartialObjectMeta<K>) -> bool {
     object.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(ROLLOUT_ANNOTATION))
 }
 
-/// "Deployment", or "Deployment, canary at 10%" while a canary is in progress.
+/// "Deployment", or "Deployment, Canary (10%)" while a canary is in progress.
 fn describe<K>(kind: &str, object: &PartialObjectMeta<K>) -> String {
-    let Some(state) = object.metadata.annotations.as_ref().and_then(|a| a.get(ROLLOUT_ANNOTATION)) else {
-        return kind.to_string();
-    };
-    let weight = serde_json::from_str::<serde_json::Value>(state)
-        .ok()
-        .and_then(|v| v.get("weight").and_then(serde_json::Value::as_u64));
-    match weight {
-        Some(weight) => format!("{kind}, canary at {weight}%"),
-        None => format!("{kind}, canary in progress"),
+    match RolloutState::from_annotations(object.metadata.annotations.as_ref()) {
+        Ok(Some(state)) => format!("{kind}, {}", state.phase_text()),
+        Ok(None) => kind.to_string(),
+        Err(_) => format!("{kind}, canary state unreadable"),
     }
 }
 

@@ -186,7 +186,7 @@ async fn set_deployment(
     if let (Some(rolling), true) = (strategy, replicas > 0) {
         let template: PodSpec = typed(&wanted["spec"]["template"]["spec"], "the new pod template")?;
         if let Some(fallback) =
-            plan_surge(cluster, terminal, name, &template, rolling, replicas, settings).await?
+            plan_surge(cluster, terminal, name, &template, rolling, replicas, settings.yes).await?
         {
             strategy = Some(fallback);
         }
@@ -340,15 +340,18 @@ async fn unchanged(
 }
 
 /// Check that the surge pods can be scheduled. Returns the strategy to use instead when the
-/// user accepted the fallback.
-async fn plan_surge(
+/// user accepted the fallback (`yes`: `--yes` accepts it without asking).
+///
+/// # Errors
+/// Exit 1 when the rollout would deadlock and the fallback was not accepted.
+pub async fn plan_surge(
     cluster: &Cluster,
     terminal: Terminal,
     name: &str,
     template: &PodSpec,
     strategy: RollingUpdate,
     replicas: i32,
-    settings: &Settings,
+    yes: bool,
 ) -> Result<Option<RollingUpdate>> {
     let resolved = strategy.resolve(replicas);
     if resolved.max_surge == 0 {
@@ -397,7 +400,7 @@ async fn plan_surge(
             let refused = format!(
                 "nothing was changed: the rollout of deployment/{name} would deadlock ({message}); rerun with --yes to use maxSurge 0 / maxUnavailable 1, or choose them with --max-surge 0 --max-unavailable 1"
             );
-            if prompt::confirm(terminal, settings.yes, question, &refused)? {
+            if prompt::confirm(terminal, yes, question, &refused)? {
                 ui::note(terminal, &format!("deployment/{name}: using maxSurge 0, maxUnavailable 1"));
                 Ok(Some(NO_SURGE))
             } else {

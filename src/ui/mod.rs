@@ -3,12 +3,13 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's own.
+/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's
+/// own logs too. Below `-vvv` other crates stay quiet: a failure is reported once, as our error.
 pub fn init_logging(verbose: u8, no_color: bool) {
     let filter = match verbose {
-        0 => "warn",
-        1 => "warn,modelroll=debug",
-        2 => "warn,modelroll=trace",
+        0 => "modelroll=warn",
+        1 => "modelroll=debug",
+        2 => "modelroll=trace",
         _ => "warn,modelroll=trace,kube_client=debug,kube=debug",
     };
     let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
