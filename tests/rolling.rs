@@ -621,3 +621,89 @@ fn bad_inputs_exit_2_and_refusals_exit_1_with_nothing_changed() {
         assert_eq!(generation(&c.deployment("fraud")), before, "{mode} wrote");
     }
 }
+
+impl Cluster {
+    fn knative_services(&self) -> Api<kube::api::DynamicObject> {
+        Api::namespaced_with(self.client.clone(), "default", &modelroll::watch::knative_service_resource())
+    }
+
+    /// Wait (with a deadline) until ksvc `name` satisfies `condition`.
+    fn wait_for_ksvc(&self, name: &str, what: &str, condition: impl Fn(&Value) -> bool) {
+        let api = self.knative_services();
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let object = self.runtime.block_on(api.get(name)).expect("get ksvc");
+            if condition(&serde_json::to_value(&object).unwrap()) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "ksvc {name} never became {what}: {object:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn ksvc_ready(ksvc: &Value) -> bool {
+    let generation = ksvc.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let observed = ksvc.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(-1);
+    let ready = ksvc
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    observed >= generation && ready
+}
+
+#[test]
+fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
+    let c = Cluster::start(3, 4, "200ms");
+    let ksvc: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "sentiment", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/sentiment:v1"}]}}}
+    }))
+    .unwrap();
+    c.runtime.block_on(c.knative_services().create(&PostParams::default(), &ksvc)).expect("create ksvc");
+    c.wait_for_ksvc("sentiment", "ready", ksvc_ready);
+
+    let out = c.run(&["set-image", "ksvc/sentiment", "registry.example/sentiment:v2", "--model-version", "v2"]);
+    assert_code(&out, 0, "set-image ksvc");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("revision sentiment-00002 ready; traffic: sentiment-00002 100%"), "{stdout}");
+    assert_timestamped(&text(&out.stderr));
+
+    let out = c.run(&["status", "ksvc/sentiment", "-o", "json"]);
+    assert_code(&out, 0, "status ksvc");
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["target"]["kind"], "KnativeService");
+    assert_eq!(status["phase"], "Healthy");
+    let current = &status["revisions"][0];
+    assert_eq!(current["name"], "sentiment-00002");
+    assert_eq!(current["trafficPercent"], 100);
+    assert_eq!(current["modelVersion"], "v2");
+
+    let out = c.run(&["history", "ksvc/sentiment"]);
+    assert_code(&out, 0, "history ksvc");
+    let table = text(&out.stdout);
+    assert!(table.lines().next().unwrap_or_default().contains("TRAFFIC"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("2 (current)") && l.contains("100%")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("1 ") && l.contains("0%")), "{table}");
+}
+
+#[test]
+fn a_new_pod_unschedulable_past_the_timeout_fails_the_rollout() {
+    let c = Cluster::start(3, 4, "200ms");
+    c.create(model("big", 1, &[("model", "big:v1")], Some(2)));
+    c.wait_rolled_out("big");
+    // The new template asks for 5 GPUs; no node has more than 4.
+    let mut object = serde_json::to_value(c.deployment("big")).unwrap();
+    object["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = json!("5");
+    let d: Deployment = serde_json::from_value(object).unwrap();
+    c.runtime.block_on(c.deployments().replace("big", &PostParams::default(), &d)).unwrap();
+    let out = c.run(&["set-image", "big", "big:v2", "--max-unavailable", "1", "--unschedulable-timeout", "2s"]);
+    assert_code(&out, 1, "unschedulable");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("warning: maxSurge 1 needs 5 nvidia.com/gpu on one node; the largest free block is"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("pod big-") && last.contains("Unschedulable"), "{last}");
+    assert!(last.contains("nvidia.com/gpu"), "the scheduler's reason: {last}");
+}
