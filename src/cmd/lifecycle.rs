@@ -688,3 +688,21 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
 pub fn canary_deployment_name(model: &Model) -> String {
     canary_name(model.name())
 }
+
+/// The canary Deployment named by the rollout state in `annotations` (for `status`); `None`
+/// without a canary. One request, only when a canary is recorded.
+///
+/// # Errors
+/// When the read is refused.
+pub async fn recorded_canary_deployment(
+    cluster: &crate::cluster::Cluster,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> Result<Option<Deployment>> {
+    let Ok(Some(state)) = RolloutState::from_annotations(annotations) else {
+        return Ok(None);
+    };
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    api.get_opt(&state.canary)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))
+}

@@ -11,6 +11,7 @@ use crate::cmd::objects::{
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::canary_status::{raw_annotations, with_recorded_canary};
 use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
 use crate::ui::{self, output, table};
 use crate::watch::{observe_deployment, observe_knative, Step};
@@ -32,13 +33,17 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
             let (_, deployment) = get_deployment(&cluster, name).await?;
             let replica_sets = replica_sets_of(&cluster, &deployment).await?;
             let pods = pods_matching(&cluster, &selector_of(&deployment)?).await?;
-            deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now)
+            let status = deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now);
+            let annotations = deployment.metadata.annotations.as_ref();
+            let canary = crate::cmd::lifecycle::recorded_canary_deployment(&cluster, annotations).await?;
+            with_recorded_canary(status, annotations, canary.as_ref())
         }
         Target::KnativeService(name) => {
             let ksvc = get_knative_service(&cluster, name).await?;
             let revisions = knative_revisions(&cluster, name).await?;
             let pods = pods_matching(&cluster, &format!("serving.knative.dev/service={name}")).await?;
-            knative_status(&cluster.namespace, &ksvc, &revisions, &pods, now)
+            let status = knative_status(&cluster.namespace, &ksvc, &revisions, &pods, now);
+            with_recorded_canary(status, raw_annotations(&ksvc).as_ref(), None)
         }
     };
     ui::print_stdout(&render(&status, args.output, now)?);
@@ -90,9 +95,18 @@ async fn watch(cluster: &Cluster, target: &Target, output: ReadOutput) -> Result
                     return Err(Error::failed(format!("deployment {name:?} was deleted")));
                 };
                 let now = jiff::Timestamp::now();
+                let annotations = current.metadata.annotations.as_ref();
                 show(
-                    deployment_status(&cluster.namespace, current, replica_sets, pods, now),
-                    deployment_status(&cluster.namespace, current, replica_sets, pods, epoch),
+                    with_recorded_canary(
+                        deployment_status(&cluster.namespace, current, replica_sets, pods, now),
+                        annotations,
+                        None,
+                    ),
+                    with_recorded_canary(
+                        deployment_status(&cluster.namespace, current, replica_sets, pods, epoch),
+                        annotations,
+                        None,
+                    ),
                 )
             })
             .await
@@ -107,9 +121,18 @@ async fn watch(cluster: &Cluster, target: &Target, output: ReadOutput) -> Result
                 let revisions: Vec<serde_json::Value> =
                     revisions.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
                 let now = jiff::Timestamp::now();
+                let annotations = raw_annotations(&raw);
                 show(
-                    knative_status(&cluster.namespace, &raw, &revisions, pods, now),
-                    knative_status(&cluster.namespace, &raw, &revisions, pods, epoch),
+                    with_recorded_canary(
+                        knative_status(&cluster.namespace, &raw, &revisions, pods, now),
+                        annotations.as_ref(),
+                        None,
+                    ),
+                    with_recorded_canary(
+                        knative_status(&cluster.namespace, &raw, &revisions, pods, epoch),
+                        annotations.as_ref(),
+                        None,
+                    ),
                 )
             })
             .await

@@ -2,6 +2,7 @@
 //! revisions, status, weight math, canary state, plans.
 
 pub mod canary;
+pub mod canary_status;
 pub mod gpu;
 pub mod image;
 pub mod progress;

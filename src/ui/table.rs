@@ -65,6 +65,9 @@ pub fn status_screen(status: &ModelStatus, now: Timestamp, wide: bool) -> String
         "Replicas:  {} desired, {} updated, {} ready, {} available\n",
         r.desired, r.updated, r.ready, r.available
     ));
+    if let Some(canary) = &status.canary {
+        out.push_str(&crate::rollout::canary_status::canary_lines(canary));
+    }
     out.push('\n');
     let has_track = status.revisions.iter().any(|r| r.track.is_some());
     let has_traffic = status.revisions.iter().any(|r| r.traffic_percent.is_some());
