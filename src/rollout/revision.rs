@@ -145,7 +145,10 @@ pub fn undo_target<'a>(
         .filter_map(|rs| revision_of(&rs.metadata).map(|r| (r, rs)))
         .collect();
     owned.sort_by_key(|(r, _)| *r);
-    let listing = || owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", ");
+    let listing = || match owned.is_empty() {
+        true => "none".to_string(),
+        false => owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", "),
+    };
     match to {
         Some(n) => owned.iter().find(|(r, _)| *r == n).map(|(_, rs)| *rs).ok_or_else(|| {
             format!("deployment {name:?} has no revision {n}; its revisions are: {}", listing())
@@ -154,7 +157,7 @@ pub fn undo_target<'a>(
             if owned.len() < 2 {
                 return Err(format!(
                     "deployment {name:?} has no earlier revision to roll back to (revisions: {})",
-                    if owned.is_empty() { "none".to_string() } else { listing() }
+                    listing()
                 ));
             }
             Ok(owned[owned.len() - 2].1)
