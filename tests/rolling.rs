@@ -392,7 +392,12 @@ fn undo_and_history() {
     assert_code(&out, 0, "history");
     let table = out.stdout.clone();
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("REVISION   IMAGE(S)   MODEL-VERSION   CHANGE-CAUSE"), "{table}");
+    let headers: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        headers,
+        ["REVISION", "IMAGE(S)", "MODEL-VERSION", "CHANGE-CAUSE", "CREATED", "REPLICAS"],
+        "{table}"
+    );
     assert_eq!(lines.len(), 4, "{table}");
     assert!(
         lines[1].starts_with("1 ") && lines[1].contains("fraud:v1") && lines[1].contains("<none>"),

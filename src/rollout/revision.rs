@@ -49,7 +49,10 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
 pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&str>) -> String {
     let mut text = verb.to_string();
     for c in changes {
-        text.push_str(&format!(" {}={}", c.container, c.to));
+        match c.container.as_str() {
+            "" => text.push_str(&format!(" {}", c.to)),
+            name => text.push_str(&format!(" {name}={}", c.to)),
+        }
     }
     if let Some(v) = model_version {
         text.push_str(&format!(" (model {v})"));
