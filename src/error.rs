@@ -54,6 +54,14 @@ impl Error {
         let mut cause: Option<&(dyn std::error::Error + 'static)> =
             self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(c) = cause {
+            // kube prints an API error with a debug dump of its Status; the Status says it plainly.
+            if let Some(kube::Error::Api(status)) = c.downcast_ref::<kube::Error>() {
+                out.push_str(&format!(
+                    "\n  caused by: the API server answered {} {}: {}",
+                    status.code, status.reason, status.message
+                ));
+                break;
+            }
             out.push_str(&format!("\n  caused by: {c}"));
             cause = c.source();
         }

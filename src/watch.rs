@@ -1,1 +1,534 @@
 //! Waits for cluster objects to reach desired states, with deadlines (watch-based, never polling).
+//!
+//! [`wait_for_deployment_rollout`] watches a Deployment, its ReplicaSets and its pods (label
+//! selector of the Deployment) with `kube::runtime::watcher`, re-classifies the rollout on every
+//! change (and once a second, so that time-based failures fire), draws it on a
+//! [`RolloutDisplay`], and returns the moment it is done, has failed, or the deadline passed.
+//! Ctrl-C stops the waiting only (exit 130, via [`crate::interruptible`]); the rollout goes on in
+//! the cluster, and the message says how to follow or undo it.
+//! [`wait_for_knative_revision`] does the same for a Knative Service's new revision.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::{stream, Stream, StreamExt};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Resource;
+
+use crate::cluster::Cluster;
+use crate::error::{Error, ExitCode, Result};
+use crate::rollout::progress::{classify, pod_phase, pod_ready, Failure, PodProgress, RolloutProgress};
+use crate::ui::progress::RolloutDisplay;
+
+/// How long to wait, and for what.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    /// The whole wait (`--timeout`).
+    pub timeout: Duration,
+    /// How long a new pod may stay Unschedulable (`--unschedulable-timeout`).
+    pub unschedulable_timeout: Duration,
+    /// What Ctrl-C tells the user about following or undoing the change, e.g.
+    /// "follow it with `kubectl modelroll status fraud --watch` or undo it with …".
+    pub on_interrupt: String,
+}
+
+/// How a wait ended (Ctrl-C is an `Err` with exit 130).
+#[derive(Debug, Clone)]
+pub enum WaitOutcome {
+    Done(RolloutProgress),
+    Failed(Failure, RolloutProgress),
+    TimedOut(RolloutProgress),
+}
+
+/// Objects of one kind seen by a watcher, by uid; a re-list replaces them at once.
+struct Cache<K> {
+    objects: BTreeMap<String, K>,
+    buffer: Option<BTreeMap<String, K>>,
+    ready: bool,
+}
+
+impl<K: Resource> Cache<K> {
+    fn new() -> Self {
+        Self { objects: BTreeMap::new(), buffer: None, ready: false }
+    }
+
+    fn key(object: &K) -> String {
+        let meta = object.meta();
+        meta.uid.clone().or_else(|| meta.name.clone()).unwrap_or_default()
+    }
+
+    fn apply(&mut self, event: Event<K>) {
+        match event {
+            Event::Apply(o) => {
+                self.objects.insert(Self::key(&o), o);
+            }
+            Event::Delete(o) => {
+                self.objects.remove(&Self::key(&o));
+            }
+            Event::Init => self.buffer = Some(BTreeMap::new()),
+            Event::InitApply(o) => {
+                self.buffer.get_or_insert_with(BTreeMap::new).insert(Self::key(&o), o);
+            }
+            Event::InitDone => {
+                self.objects = self.buffer.take().unwrap_or_default();
+                self.ready = true;
+            }
+        }
+    }
+
+    fn list(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        self.objects.values().cloned().collect()
+    }
+}
+
+enum Change {
+    Deployment(Event<Deployment>),
+    ReplicaSet(Event<ReplicaSet>),
+    Pod(Event<Pod>),
+    Object(Event<DynamicObject>),
+    Revision(Event<DynamicObject>),
+}
+
+/// A watcher error: fatal (exit 1, with the sentence) when the API server refuses us, otherwise
+/// retried by the watcher's backoff.
+fn check_watch_error(cluster: &Cluster, err: watcher::Error, what: &str) -> Result<()> {
+    let api = match &err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => match e {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        },
+        watcher::Error::WatchError(s) => Some(s.code),
+        watcher::Error::NoResourceVersion => None,
+    };
+    match api {
+        Some(401 | 403 | 404) => {
+            let kube_err = match err {
+                watcher::Error::InitialListFailed(e)
+                | watcher::Error::WatchStartFailed(e)
+                | watcher::Error::WatchFailed(e) => e,
+                watcher::Error::WatchError(s) => kube::Error::Api(s),
+                watcher::Error::NoResourceVersion => return Ok(()),
+            };
+            let mut error = cluster.api_error(kube_err, what);
+            error.code = crate::error::ExitCode::Failed;
+            Err(error)
+        }
+        _ => {
+            tracing::debug!("watch of {what} failed, retrying: {err}");
+            Ok(())
+        }
+    }
+}
+
+/// The label selector of a Deployment, as a query string.
+///
+/// # Errors
+/// A selector Kubernetes would not have accepted.
+pub fn label_selector(deployment: &Deployment) -> Result<String> {
+    let selector = deployment.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default();
+    let selector: kube::core::Selector =
+        selector.try_into().map_err(|e: kube::core::ParseExpressionError| {
+            Error::failed(format!("the deployment's label selector is not valid: {e}"))
+        })?;
+    Ok(selector.to_string())
+}
+
+fn interrupted(options: &WaitOptions) -> Error {
+    Error::interrupted(format!(
+        "interrupted: stopped waiting, but the change goes on in the cluster; {}",
+        options.on_interrupt
+    ))
+}
+
+/// Wait for the rollout of `deployment` (as returned by the write that started it) to be done.
+///
+/// # Errors
+/// Exit 130 on Ctrl-C; exit 1 when the API server refuses to let us watch, or the Deployment
+/// is deleted while we wait. Failure and timeout are outcomes, not errors.
+pub async fn wait_for_deployment_rollout(
+    cluster: &Cluster,
+    deployment: &Deployment,
+    options: &WaitOptions,
+    display: &mut RolloutDisplay,
+) -> Result<WaitOutcome> {
+    let what = format!(
+        "waiting for the rollout of deployment {:?}",
+        deployment.metadata.name.as_deref().unwrap_or_default()
+    );
+    crate::interruptible(&what, deployment_rollout(cluster, deployment, options, display))
+        .await
+        .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
+}
+
+async fn deployment_rollout(
+    cluster: &Cluster,
+    deployment: &Deployment,
+    options: &WaitOptions,
+    display: &mut RolloutDisplay,
+) -> Result<WaitOutcome> {
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + options.timeout;
+    observe_deployment(cluster, deployment, |current, replica_sets, pods| {
+        let Some(current) = current else {
+            return Err(Error::failed(format!(
+                "deployment {name:?} was deleted in namespace {:?} while waiting for its rollout",
+                cluster.namespace
+            )));
+        };
+        let now = jiff::Timestamp::now();
+        let progress = classify(current, replica_sets, pods, now, options.unschedulable_timeout);
+        display.update(&progress, now);
+        if let Some(failure) = progress.failure.clone() {
+            return Ok(Step::Stop(WaitOutcome::Failed(failure, progress)));
+        }
+        if progress.done() {
+            return Ok(Step::Stop(WaitOutcome::Done(progress)));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Step::Stop(WaitOutcome::TimedOut(progress)));
+        }
+        Ok(Step::Continue)
+    })
+    .await
+}
+
+/// What an observer callback wants next.
+pub enum Step<T> {
+    Continue,
+    Stop(T),
+}
+
+/// One watch, its events tagged with their kind and its errors with what was watched.
+type ChangeStream =
+    std::pin::Pin<Box<dyn Stream<Item = std::result::Result<Change, (watcher::Error, &'static str)>> + Send>>;
+
+fn boxed<K, F>(
+    stream: impl Stream<Item = std::result::Result<Event<K>, watcher::Error>> + Send + 'static,
+    wrap: F,
+    what: &'static str,
+) -> ChangeStream
+where
+    F: Fn(Event<K>) -> Change + Send + 'static,
+    K: Send + 'static,
+{
+    stream.map(move |r| r.map(&wrap).map_err(|e| (e, what))).boxed()
+}
+
+/// Watch a Deployment (by name), its ReplicaSets and its pods (by its label selector), and call
+/// `on_change` with all of them (the Deployment `None` once deleted) after every change, once
+/// each watch has listed, and once a second (so time-based rules fire without news), until it
+/// says stop. Never polls the API: one list then a watch per kind, re-listing only when a watch
+/// breaks.
+///
+/// # Errors
+/// The API server refuses the watch (401/403/404), or `on_change` fails.
+pub async fn observe_deployment<T>(
+    cluster: &Cluster,
+    deployment: &Deployment,
+    mut on_change: impl FnMut(Option<&Deployment>, &[ReplicaSet], &[Pod]) -> Result<Step<T>>,
+) -> Result<T> {
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let selector = label_selector(deployment)?;
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let by_labels = watcher::Config::default().labels(&selector);
+    let mut events = stream::select_all(vec![
+        boxed(
+            watcher::watcher(deployments, by_name).default_backoff(),
+            Change::Deployment,
+            "watch deployments",
+        ),
+        boxed(
+            watcher::watcher(replica_sets, by_labels.clone()).default_backoff(),
+            Change::ReplicaSet,
+            "watch replicasets",
+        ),
+        boxed(watcher::watcher(pods, by_labels).default_backoff(), Change::Pod, "watch pods"),
+    ]);
+    let mut deployment_cache = Cache::<Deployment>::new();
+    let mut rs_cache = Cache::<ReplicaSet>::new();
+    let mut pod_cache = Cache::<Pod>::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Change::Deployment(e))) => deployment_cache.apply(e),
+                Some(Ok(Change::ReplicaSet(e))) => rs_cache.apply(e),
+                Some(Ok(Change::Pod(e))) => pod_cache.apply(e),
+                Some(Ok(_)) => {}
+                Some(Err((e, what))) => { check_watch_error(cluster, e, what)?; continue; }
+                None => return Err(Error::failed(format!("the watch of deployment {name:?} ended unexpectedly"))),
+            },
+            _ = ticker.tick() => {}
+        }
+        if !(deployment_cache.ready && rs_cache.ready && pod_cache.ready) {
+            continue;
+        }
+        let current = deployment_cache.objects.values().next();
+        if let Step::Stop(result) = on_change(current, &rs_cache.list(), &pod_cache.list())? {
+            return Ok(result);
+        }
+    }
+}
+
+/// Watch a Knative Service (by name), its Revisions and its pods (label
+/// `serving.knative.dev/service`), calling `on_change` as [`observe_deployment`] does.
+///
+/// # Errors
+/// As [`observe_deployment`].
+pub async fn observe_knative<T>(
+    cluster: &Cluster,
+    name: &str,
+    mut on_change: impl FnMut(Option<&DynamicObject>, &[DynamicObject], &[Pod]) -> Result<Step<T>>,
+) -> Result<T> {
+    let services: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource());
+    let revisions: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource());
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let by_service = watcher::Config::default().labels(&format!("serving.knative.dev/service={name}"));
+    let mut events = stream::select_all(vec![
+        boxed(
+            watcher::watcher(services, watcher::Config::default().fields(&format!("metadata.name={name}")))
+                .default_backoff(),
+            Change::Object,
+            "watch knative services",
+        ),
+        boxed(
+            watcher::watcher(revisions, by_service.clone()).default_backoff(),
+            Change::Revision,
+            "watch knative revisions",
+        ),
+        boxed(watcher::watcher(pods, by_service).default_backoff(), Change::Pod, "watch pods"),
+    ]);
+    let mut ksvc_cache = Cache::<DynamicObject>::new();
+    let mut revision_cache = Cache::<DynamicObject>::new();
+    let mut pod_cache = Cache::<Pod>::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Change::Object(e))) => ksvc_cache.apply(e),
+                Some(Ok(Change::Revision(e))) => revision_cache.apply(e),
+                Some(Ok(Change::Pod(e))) => pod_cache.apply(e),
+                Some(Ok(_)) => {}
+                Some(Err((e, what))) => { check_watch_error(cluster, e, what)?; continue; }
+                None => return Err(Error::failed(format!("the watch of ksvc {name:?} ended unexpectedly"))),
+            },
+            _ = ticker.tick() => {}
+        }
+        if !(ksvc_cache.ready && revision_cache.ready && pod_cache.ready) {
+            continue;
+        }
+        let current = ksvc_cache.objects.values().next();
+        if let Step::Stop(result) = on_change(current, &revision_cache.list(), &pod_cache.list())? {
+            return Ok(result);
+        }
+    }
+}
+
+/// The Knative Service API resource.
+pub fn knative_service_resource() -> ApiResource {
+    ApiResource {
+        group: "serving.knative.dev".into(),
+        version: "v1".into(),
+        api_version: "serving.knative.dev/v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    }
+}
+
+/// The Knative Revision API resource.
+pub fn knative_revision_resource() -> ApiResource {
+    ApiResource {
+        group: "serving.knative.dev".into(),
+        version: "v1".into(),
+        api_version: "serving.knative.dev/v1".into(),
+        kind: "Revision".into(),
+        plural: "revisions".into(),
+    }
+}
+
+/// Where a Knative Service's rollout of `generation` stands.
+fn knative_progress(
+    ksvc: &DynamicObject,
+    generation: i64,
+    pods: &[Pod],
+    now: jiff::Timestamp,
+    options: &WaitOptions,
+) -> RolloutProgress {
+    let data = &ksvc.data;
+    let observed =
+        data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()).unwrap_or(0) >= generation;
+    let latest_created = data.pointer("/status/latestCreatedRevisionName").and_then(|v| v.as_str());
+    let latest_ready = data.pointer("/status/latestReadyRevisionName").and_then(|v| v.as_str());
+    let condition = |type_: &str| {
+        data.pointer("/status/conditions")
+            .and_then(|c| c.as_array())
+            .and_then(|c| c.iter().find(|c| c["type"] == type_))
+            .cloned()
+    };
+    let revision_label =
+        |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("serving.knative.dev/revision")).cloned();
+    let new_pods: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| latest_created.is_some() && revision_label(p).as_deref() == latest_created)
+        .collect();
+    let ready = i32::try_from(new_pods.iter().filter(|p| pod_ready(p)).count()).unwrap_or(0);
+    let all_new = i32::try_from(new_pods.len()).unwrap_or(0);
+    let mut progress = RolloutProgress {
+        desired: all_new.max(1),
+        updated: all_new,
+        ready,
+        available: ready,
+        old: i32::try_from(pods.len()).unwrap_or(0) - all_new,
+        revision: latest_created.and_then(|n| n.rsplit('-').next()).and_then(|g| g.parse().ok()),
+        observed,
+        ..Default::default()
+    };
+    let mut pod_lines: Vec<(Option<jiff::Timestamp>, PodProgress)> = new_pods
+        .iter()
+        .filter(|p| !pod_ready(p))
+        .map(|p| {
+            let (phase, since) = pod_phase(p);
+            (
+                p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                PodProgress { name: p.metadata.name.clone().unwrap_or_default(), phase, since },
+            )
+        })
+        .collect();
+    pod_lines.sort_by_key(|(t, p)| (*t, p.name.clone()));
+    progress.pods = pod_lines.into_iter().map(|(_, p)| p).collect();
+    let config_ready = condition("ConfigurationsReady");
+    let failed = config_ready.as_ref().filter(|c| c["status"] == "False");
+    if observed {
+        if let Some(c) = failed {
+            progress.failure = Some(Failure {
+                reason: c["reason"].as_str().unwrap_or("RevisionFailed").to_string(),
+                pod: None,
+                message: c["message"].as_str().unwrap_or("the new revision failed").to_string(),
+            });
+        }
+    }
+    if progress.failure.is_none() {
+        // The same fail-fast rules as for Deployments, on the new revision's pods.
+        for pod in &progress.pods {
+            if let Some(f) = crate::rollout::progress::pod_failure_of(pod, now, options.unschedulable_timeout)
+            {
+                progress.failure = Some(f);
+                break;
+            }
+        }
+    }
+    let ready_true = condition("Ready").is_some_and(|c| c["status"] == "True");
+    progress.waiting_for = if !observed {
+        Some("waiting for the new spec to be observed".into())
+    } else if latest_created.is_none() || latest_created != latest_ready {
+        Some(format!("waiting for revision {} to be ready", latest_created.unwrap_or("(not created yet)")))
+    } else if !ready_true {
+        Some("waiting for the service to be ready".into())
+    } else {
+        None
+    };
+    progress
+}
+
+/// Wait for the revision a Knative Service's `generation` creates to be Ready.
+/// Returns the final Service (for its traffic) with the outcome.
+///
+/// # Errors
+/// As [`wait_for_deployment_rollout`].
+pub async fn wait_for_knative_revision(
+    cluster: &Cluster,
+    name: &str,
+    generation: i64,
+    options: &WaitOptions,
+    display: &mut RolloutDisplay,
+) -> Result<(WaitOutcome, Option<DynamicObject>)> {
+    let what = format!("waiting for the new revision of ksvc {name:?}");
+    crate::interruptible(&what, knative_revision(cluster, name, generation, options, display))
+        .await
+        .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
+}
+
+async fn knative_revision(
+    cluster: &Cluster,
+    name: &str,
+    generation: i64,
+    options: &WaitOptions,
+    display: &mut RolloutDisplay,
+) -> Result<(WaitOutcome, Option<DynamicObject>)> {
+    let deadline = tokio::time::Instant::now() + options.timeout;
+    observe_knative(cluster, name, |ksvc, _revisions, pods| {
+        let Some(ksvc) = ksvc else {
+            return Err(Error::failed(format!(
+                "ksvc {name:?} was deleted while waiting for its new revision"
+            )));
+        };
+        let now = jiff::Timestamp::now();
+        let progress = knative_progress(ksvc, generation, pods, now, options);
+        display.update(&progress, now);
+        let stop = |outcome| Ok(Step::Stop((outcome, Some(ksvc.clone()))));
+        if let Some(failure) = progress.failure.clone() {
+            return stop(WaitOutcome::Failed(failure, progress));
+        }
+        if progress.done() {
+            return stop(WaitOutcome::Done(progress));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return stop(WaitOutcome::TimedOut(progress));
+        }
+        Ok(Step::Continue)
+    })
+    .await
+}
+
+/// Wait for a Deployment rollout on a fresh [`RolloutDisplay`] titled `title`, and end the display
+/// with a line saying how it went. The one function the commands use to follow a rollout.
+///
+/// # Errors
+/// As [`wait_for_deployment_rollout`].
+pub async fn follow_deployment_rollout(
+    cluster: &Cluster,
+    terminal: crate::ui::Terminal,
+    deployment: &Deployment,
+    options: &WaitOptions,
+    title: &str,
+) -> Result<WaitOutcome> {
+    let mut display = RolloutDisplay::new(terminal, title);
+    let outcome = wait_for_deployment_rollout(cluster, deployment, options, &mut display).await;
+    let name = deployment.metadata.name.as_deref().unwrap_or_default();
+    display.finish(&outcome_line(&format!("deployment/{name}"), &outcome, options));
+    outcome
+}
+
+/// The last line of a rollout display.
+pub fn outcome_line(object: &str, outcome: &Result<WaitOutcome>, options: &WaitOptions) -> String {
+    match outcome {
+        Ok(WaitOutcome::Done(p)) => {
+            let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
+            format!("{object} rolled out{revision}: {}/{} ready", p.ready, p.desired)
+        }
+        Ok(WaitOutcome::Failed(f, _)) => format!("{object}: rollout failed: {f}"),
+        Ok(WaitOutcome::TimedOut(p)) => format!(
+            "{object}: rollout timed out after {}: {}",
+            humantime::format_duration(options.timeout),
+            p.waiting_for.as_deref().unwrap_or("not done")
+        ),
+        Err(e) if e.code == ExitCode::Interrupted => format!("{object}: stopped waiting"),
+        Err(e) => format!("{object}: {e}"),
+    }
+}

@@ -22,16 +22,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Real kubectl: `$KUBECTL`, else `kubectl` on PATH.
-fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|candidate| candidate.is_file()).expect(
-        "these tests need kubectl >= 1.26: set $KUBECTL or put kubectl on PATH (.ci/run installs one)",
-    )
-}
+use crate::krew_completion::kubectl;
 
 #[test]
 fn help_lists_every_command_of_cli_md() {
@@ -137,17 +128,20 @@ fn kubectl_finds_the_plugin_and_runs_it() {
 // --- the connection against loopback stub API servers ---
 
 /// An HTTP server on 127.0.0.1 that answers every request with one status and body, and
-/// remembers what it was asked ("GET /path?query").
+/// remembers what it was asked ("GET /path?query") and with which Authorization header.
 struct StubApiServer {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<String>>>,
+    authorizations: Arc<Mutex<Vec<String>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl StubApiServer {
     fn start(status: u16, body: serde_json::Value) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let seen_auth = authorizations.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -157,10 +151,14 @@ impl StubApiServer {
             runtime.block_on(async move {
                 let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
                     let seen = seen.clone();
+                    let seen_auth = seen_auth.clone();
                     let body = body.clone();
                     async move {
                         let uri = request.uri().to_string();
                         seen.lock().unwrap().push(format!("{} {uri}", request.method()));
+                        let authorization =
+                            request.headers().get("authorization").and_then(|v| v.to_str().ok());
+                        seen_auth.lock().unwrap().push(authorization.unwrap_or_default().to_string());
                         let status = http::StatusCode::from_u16(status).unwrap();
                         (status, [("content-type", "application/json")], body.to_string())
                     }
@@ -173,11 +171,15 @@ impl StubApiServer {
                     .await;
             });
         });
-        Self { addr, requests, _shutdown: shutdown }
+        Self { addr, requests, authorizations, _shutdown: shutdown }
     }
 
     fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().unwrap().clone()
     }
 }
 
@@ -202,20 +204,20 @@ fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
     path
 }
 
-/// What every command does: connect with the flags, ask, and translate the error.
-fn get_deployment_error(kubeconfig: &Path) -> modelroll::error::Error {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let global = GlobalArgs {
-            kubeconfig: Some(kubeconfig.to_path_buf()),
-            request_timeout: Some("10s".into()),
-            ..Default::default()
-        };
-        let cluster = Cluster::connect(&global).await.expect("connect");
-        let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-        let err = deployments.get("fraud").await.expect_err("the stub server refuses");
-        cluster.api_error(err, "get deployment \"fraud\"")
-    })
+/// `kubectl-modelroll --kubeconfig KUBECONFIG ARGS…` with no other kubeconfig in sight.
+fn run_with(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("run kubectl-modelroll")
+}
+
+/// Exit code and stderr, the way a user sees a failure.
+fn failure(out: &Output) -> (Option<i32>, String) {
+    (out.status.code(), text(&out.stderr))
 }
 
 #[test]
@@ -223,13 +225,14 @@ fn unauthorized_names_the_server_and_context_and_exits_1() {
     let server = StubApiServer::start(401, status_body(401, "Unauthorized", "Unauthorized"));
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://{}", server.addr);
-    let err = get_deployment_error(&write_kubeconfig(dir.path(), &url));
-    assert_eq!(err.code, ExitCode::Failed);
+    let out = run_with(&write_kubeconfig(dir.path(), &url), &["status", "fraud"]);
     assert_eq!(
-        err.message,
-        format!("the API server {url} (context \"loopback\") rejected your credentials (401 Unauthorized) when trying to get deployment \"fraud\"; log in again or fix the user in your kubeconfig")
+        failure(&out),
+        (Some(1), format!("error: the API server {url} (context \"loopback\") rejected your credentials (401 Unauthorized) when trying to get deployment \"fraud\"; log in again or fix the user in your kubeconfig\n"))
     );
     assert_eq!(server.requests(), ["GET /apis/apps/v1/namespaces/ml/deployments/fraud"]);
+    // The kubeconfig's token went along.
+    assert_eq!(server.authorizations(), ["Bearer not-a-real-token"]);
 }
 
 #[test]
@@ -237,12 +240,27 @@ fn forbidden_names_the_verb_and_resource_rbac_denied_and_exits_1() {
     let message = "deployments.apps \"fraud\" is forbidden: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"";
     let server = StubApiServer::start(403, status_body(403, "Forbidden", message));
     let dir = tempfile::tempdir().unwrap();
-    let err = get_deployment_error(&write_kubeconfig(dir.path(), &format!("http://{}", server.addr)));
-    assert_eq!(err.code, ExitCode::Failed);
+    let kubeconfig = write_kubeconfig(dir.path(), &format!("http://{}", server.addr));
+    let out = run_with(&kubeconfig, &["status", "fraud"]);
     assert_eq!(
-        err.message,
-        "forbidden by RBAC: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"; ask your cluster administrator for a Role that allows it"
+        failure(&out),
+        (Some(1), "error: forbidden by RBAC: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"; ask your cluster administrator for a Role that allows it\n".to_string())
     );
+
+    // -v adds the cause chain.
+    let out = run_with(&kubeconfig, &["status", "fraud", "-v"]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.ends_with("ask your cluster administrator for a Role that allows it\n  caused by: the API server answered 403 Forbidden: deployments.apps \"fraud\" is forbidden: User \"alice\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"ml\"\n"), "{stderr}");
+
+    // -vv logs each request: method, URL, status, duration.
+    let out = run_with(&kubeconfig, &["status", "fraud", "-vv"]);
+    let stderr = text(&out.stderr);
+    let logged = regex::Regex::new(&format!(
+        r"TRACE modelroll::api: GET http://{}/apis/apps/v1/namespaces/ml/deployments/fraud 403 Forbidden in \d+ms",
+        regex::escape(&server.addr.to_string())
+    ))
+    .unwrap();
+    assert!(logged.is_match(&stderr), "{stderr}");
 }
 
 #[test]
@@ -250,12 +268,14 @@ fn not_found_names_the_namespace_and_exits_2() {
     let server =
         StubApiServer::start(404, status_body(404, "NotFound", "deployments.apps \"fraud\" not found"));
     let dir = tempfile::tempdir().unwrap();
-    let err = get_deployment_error(&write_kubeconfig(dir.path(), &format!("http://{}", server.addr)));
-    assert_eq!(err.code, ExitCode::Usage);
+    let kubeconfig = write_kubeconfig(dir.path(), &format!("http://{}", server.addr));
+    let out = run_with(&kubeconfig, &["status", "fraud", "-n", "models"]);
     assert_eq!(
-        err.message,
-        "deployments.apps \"fraud\" not found in namespace \"ml\"; check the name, or choose the namespace with -n"
+        failure(&out),
+        (Some(2), "error: deployments.apps \"fraud\" not found in namespace \"models\"; check the name, or choose the namespace with -n\n".to_string())
     );
+    // -n wins over the context's namespace.
+    assert_eq!(server.requests(), ["GET /apis/apps/v1/namespaces/models/deployments/fraud"]);
 }
 
 #[test]
@@ -264,11 +284,10 @@ fn connection_refused_names_the_server_and_context_and_exits_1() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("https://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
-    let err = get_deployment_error(&write_kubeconfig(dir.path(), &url));
-    assert_eq!(err.code, ExitCode::Failed);
+    let out = run_with(&write_kubeconfig(dir.path(), &url), &["status", "fraud"]);
     assert_eq!(
-        err.message,
-        format!("cannot reach the API server {url} (context \"loopback\") to get deployment \"fraud\": connection refused; check that the cluster is up and that your kubeconfig points at it")
+        failure(&out),
+        (Some(1), format!("error: cannot reach the API server {url} (context \"loopback\") to get deployment \"fraud\": connection refused; check that the cluster is up and that your kubeconfig points at it\n"))
     );
 }
 
@@ -278,17 +297,95 @@ fn a_tls_failure_says_tls_and_exits_1() {
     let server = StubApiServer::start(200, serde_json::json!({}));
     let url = format!("https://{}", server.addr);
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = write_kubeconfig(dir.path(), &url);
+    let out = run_with(&write_kubeconfig(dir.path(), &url), &["status", "fraud"]);
+    let (code, stderr) = failure(&out);
+    assert_eq!(code, Some(1));
+    let prefix = format!("error: TLS with the API server {url} (context \"loopback\") failed when trying to get deployment \"fraud\": ");
+    assert!(stderr.starts_with(&prefix), "{stderr}");
+    assert!(
+        stderr
+            .ends_with("check certificate-authority-data (and the client certificate) in your kubeconfig\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_kubeconfig_or_unknown_context_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let out = run_with(&missing, &["status", "fraud"]);
+    assert_eq!(
+        failure(&out),
+        (
+            Some(2),
+            format!("error: the kubeconfig {} given with --kubeconfig does not exist\n", missing.display())
+        )
+    );
+    let kubeconfig = write_kubeconfig(dir.path(), "https://127.0.0.1:1");
+    let out = run_with(&kubeconfig, &["status", "fraud", "--context", "prod"]);
+    assert_eq!(
+        failure(&out),
+        (
+            Some(2),
+            format!(
+                "error: context \"prod\" is not in kubeconfig {}; contexts are: loopback\n",
+                kubeconfig.display()
+            )
+        )
+    );
+    // KUBECONFIG naming only missing files, no home config, not in a pod.
+    let out = Command::new(BIN)
+        .args(["status", "fraud"])
+        .env("KUBECONFIG", &missing)
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    assert_eq!(
+        failure(&out),
+        (Some(2), format!("error: no cluster configured: no kubeconfig found at {} and this is not a pod in a cluster; pass --kubeconfig PATH or set KUBECONFIG\n", missing.display()))
+    );
+}
+
+/// The exec plugin and token paths run in-process: they need no command to be meaningful.
+fn get_deployment_error(kubeconfig: &Path) -> modelroll::error::Error {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let global = GlobalArgs { kubeconfig: Some(kubeconfig.to_path_buf()), ..Default::default() };
+        let cluster = Cluster::connect(&global).await.expect("connect");
+        let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        let err = deployments.get("fraud").await.expect_err("the stub server refuses");
+        cluster.api_error(err, "get deployment \"fraud\"")
+    })
+}
+
+#[test]
+fn exec_credential_plugins_supply_the_token() {
+    let server = StubApiServer::start(401, status_body(401, "Unauthorized", "Unauthorized"));
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("credential-plugin");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-exec-plugin\"}}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: exec\n\
+             clusters:\n- name: loopback\n  cluster:\n    server: http://{}\n\
+             users:\n- name: sso\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never\n\
+             contexts:\n- name: exec\n  context:\n    cluster: loopback\n    user: sso\n",
+            server.addr,
+            plugin.display()
+        ),
+    )
+    .unwrap();
     let err = get_deployment_error(&kubeconfig);
     assert_eq!(err.code, ExitCode::Failed);
-    let prefix = format!("TLS with the API server {url} (context \"loopback\") failed when trying to get deployment \"fraud\": ");
-    assert!(err.message.starts_with(&prefix), "{}", err.message);
-    assert!(
-        err.message
-            .ends_with("check certificate-authority-data (and the client certificate) in your kubeconfig"),
-        "{}",
-        err.message
-    );
+    assert_eq!(server.authorizations(), ["Bearer from-exec-plugin"]);
 }
 
 #[test]
@@ -297,24 +394,100 @@ fn request_timeout_bounds_each_request() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = write_kubeconfig(dir.path(), &url);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let err = runtime.block_on(async {
-        let global = GlobalArgs {
-            kubeconfig: Some(kubeconfig.clone()),
-            request_timeout: Some("300ms".into()),
-            ..Default::default()
-        };
-        let cluster = Cluster::connect(&global).await.unwrap();
-        let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-        cluster.api_error(deployments.get("fraud").await.unwrap_err(), "get deployment \"fraud\"")
-    });
+    let out =
+        run_with(&write_kubeconfig(dir.path(), &url), &["status", "fraud", "--request-timeout", "300ms"]);
     drop(listener);
-    assert_eq!(err.code, ExitCode::Failed);
+    let (code, stderr) = failure(&out);
+    assert_eq!(code, Some(1));
     assert!(
-        err.message
-            .starts_with(&format!("the API server {url} (context \"loopback\") did not answer within 300ms")),
-        "{}",
-        err.message
+        stderr.starts_with(&format!("error: the API server {url} (context \"loopback\") did not answer within 300ms (--request-timeout) when trying to get deployment \"fraud\"")),
+        "{stderr}"
     );
+}
+
+/// Ctrl-C during a wait ends the command with exit 130 and says what was interrupted.
+#[test]
+fn ctrl_c_during_a_wait_exits_130() {
+    use std::io::Read;
+    let pg = crate::common::Playground::start();
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fraud"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "fraud"}},
+            "template": {"metadata": {"labels": {"app": "fraud"}}, "spec": {"containers": [{"name": "model", "image": "registry.example/fraud:v1"}]}},
+        },
+    });
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&deployment.to_string())).success();
+    let mut child = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(pg.kubeconfig())
+        .args(["status", "fraud", "--watch"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first screen shows that the watch is running.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("status --watch prints a first screen");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "status --watch did not stop on Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("error: interrupted while watching"), "{stderr}");
+}
+
+/// Ctrl-C outside any wait (here: a request the server never answers) also exits 130.
+#[test]
+fn ctrl_c_anywhere_else_exits_130() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &format!("http://{}", listener.local_addr().unwrap()));
+    let mut child = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["status", "fraud"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the request arrives, the command is waiting on the API server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let _connection = loop {
+        match listener.accept() {
+            Ok((connection, _)) => break connection,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(std::time::Instant::now() < deadline, "the request never came");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "status did not stop on Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(130), "error: interrupted\n"));
 }

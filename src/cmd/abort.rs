@@ -20,6 +20,7 @@ use crate::router::{self, deployment_kind, End};
 /// # Errors
 /// Exit 2 when there is no canary; exit 1 when a write is refused or waiting fails.
 pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
+    crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
@@ -49,9 +50,18 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
         return Err(model.require_state("abort").unwrap_err());
     };
     let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
-    say(&format!("{target}: all traffic back to stable"));
-    state.phase = Phase::Aborting;
-    pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+    if state.phase != Phase::Aborting {
+        // A re-run finds the weight already pulled: the phase is recorded right after.
+        say(&format!("{target}: all traffic back to stable"));
+        state.phase = Phase::Aborting;
+        if matches!(target, Target::KnativeService(_)) {
+            // The knative restore below moves the traffic first.
+            state.weight = 0;
+            write_state(&w, &model, Some(&state)).await?;
+        } else {
+            pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+        }
+    }
     match &target {
         Target::Deployment(name) => {
             let canary = w.get(&deployment_kind(), &state.canary).await?;

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::rollout::canary::{
     canary_deployment, canary_images, canary_name, has_stable_track, with_stable_track,
 };
+use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
 use crate::rollout::weights::parse_weight;
 use crate::router::writer::Writer;
@@ -25,11 +26,13 @@ use crate::router::{self, deployment_kind, knative, Router, Selection};
 /// Exit 2 for bad input or a canary of another image already running (nothing changed); exit 1
 /// when the canary does not become ready (it gets no weight) or the cluster refuses a write.
 pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
+    lifecycle::init_terminal(ctx);
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     if let Some(version) = &args.model_version {
-        check_label_value(version)?;
+        check_label_value(version)
+            .map_err(|e| Error::usage(format!("invalid --model-version {version:?}: {e}")))?;
     }
     if matches!(target, Target::KnativeService(_))
         && !matches!(args.router, RouterChoice::Auto | RouterChoice::Knative)
@@ -51,21 +54,6 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
         print_dry_run(&w, settings.output);
     }
     Ok(())
-}
-
-/// A model version is a label value: up to 63 characters, alphanumerics with `-_.` inside.
-fn check_label_value(value: &str) -> Result<()> {
-    let ok = value.len() <= 63
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && value.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
-        && value.chars().last().is_none_or(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "invalid --model-version {value:?}: a label value has up to 63 letters, digits, '-', '_' or '.', and starts and ends with a letter or digit"
-        )))
-    }
 }
 
 /// What to do with a canary already recorded: `None` = nothing left to do.
@@ -126,7 +114,9 @@ async fn deployment_canary(
 ) -> Result<()> {
     let name = model.name();
     let template = &model.object["spec"]["template"];
-    let images = canary_images(template, &args.image, args.container.as_deref()).map_err(Error::usage)?;
+    let images =
+        canary_images(template, &args.image, args.container.as_deref(), &format!("deployment {name:?}"))
+            .map_err(Error::usage)?;
     let mut state = match &model.state {
         Some(recorded) => match resume(model, recorded, &images, args, weight)? {
             Some(state) => state,
@@ -148,7 +138,12 @@ async fn deployment_canary(
             };
             let router = router::select(w, &selection).await?;
             if router.needs_track_label() && !has_stable_track(template) {
-                confirm(
+                if w.is_dry_run() {
+                    say(&format!(
+                        "deployment {name}'s pod template would get the label modelroll.io/track=stable (its pods restart once)"
+                    ));
+                } else {
+                    confirm(
                     ctx,
                     &format!(
                         "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
@@ -156,6 +151,7 @@ async fn deployment_canary(
                     ),
                     "(or add the label modelroll.io/track=stable to the pod template yourself)",
                 )?;
+                }
                 w.update(&deployment_kind(), name, |d| {
                     d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);
                     Ok(())
@@ -259,8 +255,13 @@ async fn knative_canary(
 ) -> Result<()> {
     let name = model.name();
     let ksvc = &model.object;
-    let images = canary_images(&ksvc["spec"]["template"], &args.image, args.container.as_deref())
-        .map_err(Error::usage)?;
+    let images = canary_images(
+        &ksvc["spec"]["template"],
+        &args.image,
+        args.container.as_deref(),
+        &format!("ksvc {name:?}"),
+    )
+    .map_err(Error::usage)?;
     let mut state = match &model.state {
         Some(recorded) => match resume(model, recorded, &images, args, weight)? {
             Some(state) => state,
@@ -342,18 +343,4 @@ async fn knative_canary(
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_versions_are_label_values() {
-        assert!(check_label_value("v2").is_ok());
-        assert!(check_label_value("2024-05.1").is_ok());
-        assert!(check_label_value("-v2").is_err());
-        assert!(check_label_value("v 2").is_err());
-        assert!(check_label_value(&"a".repeat(64)).is_err());
-    }
 }

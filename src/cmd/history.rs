@@ -1,13 +1,75 @@
-//! `history`: the model's revisions.
+//! `history`: the model's revisions, oldest first: number, image(s), model version, change
+//! cause, age, pods; the current one marked. Knative: one row per revision with its traffic.
 
-use crate::cli::HistoryArgs;
+use serde::Serialize;
+
+use crate::cli::{HistoryArgs, ReadOutput};
+use crate::cluster::Target;
+use crate::cmd::objects::{
+    get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of,
+};
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::rollout::revision::revisions;
+use crate::rollout::status::{knative_revision_rows, RevisionStatus, TargetRef, STATUS_API_VERSION};
+use crate::ui::{self, output, table};
+
+/// `history -o json|yaml`: `{apiVersion, kind: ModelHistory, target, revisions: [...]}`, each
+/// revision shaped as in `status` (see [`crate::rollout::status::ModelStatus`]) plus
+/// `changeCause`; oldest first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelHistory {
+    pub api_version: String,
+    pub kind: String,
+    pub target: TargetRef,
+    pub revisions: Vec<RevisionStatus>,
+}
 
 /// Run `history`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: HistoryArgs) -> Result<()> {
-    Err(Error::usage("`history` is not available yet in this build"))
+/// Exit 2 when the target does not exist; exit 1 when the cluster refuses.
+pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let cluster = ctx.cluster().await?;
+    let (kind, rows) = match &target {
+        Target::Deployment(name) => {
+            let (_, deployment) = get_deployment(&cluster, name).await?;
+            let replica_sets = replica_sets_of(&cluster, &deployment).await?;
+            let rows: Vec<RevisionStatus> =
+                revisions(&deployment, &replica_sets).iter().map(RevisionStatus::from_revision).collect();
+            ("Deployment", rows)
+        }
+        Target::KnativeService(name) => {
+            let ksvc = get_knative_service(&cluster, name).await?;
+            let revs = knative_revisions(&cluster, name).await?;
+            let pods = pods_matching(&cluster, &format!("serving.knative.dev/service={name}")).await?;
+            let mut rows = knative_revision_rows(&ksvc, &revs, &pods);
+            rows.reverse();
+            ("KnativeService", rows)
+        }
+    };
+    let history = ModelHistory {
+        api_version: STATUS_API_VERSION.into(),
+        kind: "ModelHistory".into(),
+        target: TargetRef {
+            kind: kind.into(),
+            name: target.name().into(),
+            namespace: cluster.namespace.clone(),
+        },
+        revisions: rows,
+    };
+    let now = jiff::Timestamp::now();
+    let text = match args.output {
+        ReadOutput::Json => output::json(&history)?,
+        ReadOutput::Yaml => output::yaml(&history)?,
+        ReadOutput::Table | ReadOutput::Wide if history.revisions.is_empty() => {
+            format!("{target} has no revisions yet\n")
+        }
+        ReadOutput::Table => table::history_table(&history.revisions, now, false),
+        ReadOutput::Wide => table::history_table(&history.revisions, now, true),
+    };
+    ui::print_stdout(&text);
+    Ok(())
 }

@@ -4,7 +4,6 @@
 //! dry run would write.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -22,9 +21,14 @@ use crate::cluster::{parse_duration, Target};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{canary_name, gitops_manager};
-use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION, TRACK_LABEL};
+use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::router::writer::{display_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
+use crate::ui::Terminal;
+use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
+
+/// How long a new pod may stay Unschedulable before a wait fails (as set-image's default).
+const UNSCHEDULABLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Validated write flags.
 pub struct WriteSettings {
@@ -141,14 +145,21 @@ pub fn now() -> String {
     jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
 }
 
+static TERMINAL: std::sync::OnceLock<Terminal> = std::sync::OnceLock::new();
+
+/// Look at stderr once for the command (call first in each verb).
+pub fn init_terminal(ctx: &Context) -> Terminal {
+    *TERMINAL.get_or_init(|| Terminal::detect(ctx.global.no_color))
+}
+
+/// What stderr is, as [`init_terminal`] found it.
+pub fn terminal() -> Terminal {
+    TERMINAL.get().copied().unwrap_or(Terminal::PLAIN)
+}
+
 /// A progress line on stderr: timestamped when stderr is not a terminal.
 pub fn say(message: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("{message}");
-    } else {
-        let time = jiff::Zoned::now().strftime("%H:%M:%S");
-        eprintln!("{time} {message}");
-    }
+    crate::ui::note(terminal(), message);
 }
 
 /// Ask before a step with a side effect; `--yes` answers for the user. Without a terminal,
@@ -157,24 +168,16 @@ pub fn say(message: &str) {
 /// # Errors
 /// Exit 1 when declined or when there is no terminal to ask on.
 pub fn confirm(ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
+    let refused = format!(
+        "nothing was changed: {question} There is no terminal to ask on: run again with --yes {flag_hint}"
+    );
     if ctx.global.yes {
         say(&format!("{question} yes (--yes)"));
-        return Ok(());
     }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(Error::failed(format!(
-            "{question} There is no terminal to ask on: run again with --yes {flag_hint}"
-        )));
-    }
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
-    if yes {
+    if crate::ui::prompt::confirm(terminal(), ctx.global.yes, question, &refused)? {
         Ok(())
     } else {
-        Err(Error::failed("nothing changed: declined"))
+        Err(Error::failed("nothing was changed: declined"))
     }
 }
 
@@ -183,7 +186,7 @@ pub fn spec_replicas(deployment: &Value) -> i32 {
     deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as i32
 }
 
-/// Set a Deployment's replicas (no-op when already so).
+/// Set a Deployment's replicas (no-op when already so, or when it is gone).
 ///
 /// # Errors
 /// When the update is refused.
@@ -192,8 +195,7 @@ pub async fn scale(w: &Writer, name: &str, replicas: i32) -> Result<()> {
         d["spec"]["replicas"] = json!(replicas);
         Ok(())
     })
-    .await?
-    .ok_or_else(|| Error::failed(format!("deployment {name} disappeared")))?;
+    .await?;
     Ok(())
 }
 
@@ -272,14 +274,6 @@ pub fn deployment_done(d: &Deployment) -> (bool, i32, i32) {
     (done, ready, desired)
 }
 
-/// Whether a pod carries a template's labels, its track included (absent on both counts).
-pub fn pod_of_template(pod: &Pod, template_labels: &BTreeMap<String, String>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
-    template_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-        && labels.get(TRACK_LABEL) == template_labels.get(TRACK_LABEL)
-}
-
 fn selector_of(d: &Deployment) -> String {
     d.spec
         .as_ref()
@@ -302,17 +296,40 @@ async fn interruptible<T>(what: &str, work: impl std::future::Future<Output = Re
     })
 }
 
-/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
-/// A pod that cannot start (crash loop, image pull error) ends the wait at once.
+/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready,
+/// with set-image's progress display. A pod that cannot start (crash loop, image pull error,
+/// unschedulable) ends the wait at once.
 ///
 /// # Errors
 /// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
 pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
-    interruptible(
+    let api: Api<Deployment> = Api::namespaced(w.cluster.client.clone(), w.namespace());
+    let deployment =
+        api.get(name).await.map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
+    if deployment_done(&deployment).0 {
+        return Ok(());
+    }
+    let options = WaitOptions {
+        timeout: deadline.0.saturating_duration_since(Instant::now()),
+        unschedulable_timeout: UNSCHEDULABLE_TIMEOUT,
+        on_interrupt: "the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo".into(),
+    };
+    let title = format!("{role} deployment/{name}: waiting for its pods to be ready");
+    let outcome = interruptible(
         &format!("waiting for {role} deployment {name}"),
-        wait_deployment_unguarded(w, name, role, deadline),
+        follow_deployment_rollout(&w.cluster, terminal(), &deployment, &options, &title),
     )
-    .await
+    .await?;
+    match outcome {
+        WaitOutcome::Done(_) => Ok(()),
+        WaitOutcome::Failed(failure, _) => {
+            Err(Error::failed(format!("{role} deployment {name} cannot become ready: {failure}")))
+        }
+        WaitOutcome::TimedOut(progress) => Err(Error::failed(format!(
+            "timed out waiting for {role} deployment {name} ({}); see `kubectl modelroll status {name}`",
+            progress.waiting_for.unwrap_or_else(|| "not ready".into())
+        ))),
+    }
 }
 
 /// Wait until Knative Revision `name` is Ready.
@@ -355,90 +372,6 @@ pub async fn watch_canary(
 pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
     interruptible("waiting for the canary pods to go away", wait_pods_gone_unguarded(w, selector, deadline))
         .await
-}
-
-/// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready.
-/// A pod that cannot start (crash loop, image pull error) ends the wait at once.
-///
-/// # Errors
-/// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
-async fn wait_deployment_unguarded(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
-    let client = w.cluster.client.clone();
-    let ns = w.namespace().to_string();
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let first = deployments
-        .get_opt(name)
-        .await
-        .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?
-        .ok_or_else(|| Error::failed(format!("deployment {name} disappeared")))?;
-    if deployment_done(&first).0 {
-        return Ok(());
-    }
-    let selector = selector_of(&first);
-    let template_labels: BTreeMap<String, String> = first
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let mut deployment_events =
-        watcher::watcher(deployments, watcher::Config::default().fields(&format!("metadata.name={name}")))
-            .default_backoff()
-            .boxed();
-    let mut pod_events =
-        watcher::watcher(pods, watcher::Config::default().labels(&selector)).default_backoff().boxed();
-    let mut current = first;
-    let mut seen_pods: BTreeMap<String, Pod> = BTreeMap::new();
-    let mut last_line = String::new();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline.0) => {
-                let (_, ready, desired) = deployment_done(&current);
-                return Err(Error::failed(format!(
-                    "timed out waiting for {role} deployment {name}: {ready}/{desired} ready; see `kubectl describe deployment {name}`"
-                )));
-            }
-            event = deployment_events.next() => match event {
-                Some(Ok(Event::Apply(d) | Event::InitApply(d))) => current = d,
-                Some(Ok(Event::Delete(_))) => return Err(Error::failed(format!("deployment {name} was deleted while waiting for it"))),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of deployment {name}: {e}"),
-                None => return Err(Error::failed(format!("the watch of deployment {name} ended"))),
-            },
-            event = pod_events.next() => match event {
-                Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
-                    seen_pods.insert(p.metadata.name.clone().unwrap_or_default(), p);
-                }
-                Some(Ok(Event::Delete(p))) => {
-                    seen_pods.remove(&p.metadata.name.clone().unwrap_or_default());
-                }
-                Some(Ok(Event::Init)) => seen_pods.clear(),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of pods of {name}: {e}"),
-                None => return Err(Error::failed(format!("the watch of the pods of deployment {name} ended"))),
-            },
-        }
-        let (done, ready, desired) = deployment_done(&current);
-        if done {
-            say(&format!("{role} deployment {name}: {ready}/{desired} ready"));
-            return Ok(());
-        }
-        // Only pods of the current template count: old ones may be going away, and a stable
-        // selector may also match the other track's pods.
-        if let Some(problem) = seen_pods
-            .values()
-            .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_of_template(p, &template_labels))
-            .find_map(pod_problem)
-        {
-            return Err(Error::failed(format!("{role} deployment {name} cannot become ready: {problem}")));
-        }
-        let line = format!("{role} deployment {name}: {ready}/{desired} ready");
-        if line != last_line {
-            say(&line);
-            last_line = line;
-        }
-    }
 }
 
 /// Wait until Knative Revision `name` is Ready.
@@ -735,10 +668,13 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
         }
         None => {
             let mode = if w.dry_run == DryRun::Server { "server dry run" } else { "dry run" };
-            for object in &objects {
+            for (object, created) in w.written_with_action() {
                 let kind = object["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
+                let group = object["apiVersion"].as_str().and_then(|v| v.split_once('/')).map(|(g, _)| g);
+                let kind = group.map_or(kind.clone(), |g| format!("{kind}.{g}"));
                 let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-                text.push_str(&format!("{kind}/{name} written ({mode})\n"));
+                let action = if created { "created" } else { "configured" };
+                text.push_str(&format!("{kind}/{name} {action} ({mode})\n"));
             }
         }
     }
@@ -751,4 +687,22 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
 /// The name of the canary Deployment of a Deployment target.
 pub fn canary_deployment_name(model: &Model) -> String {
     canary_name(model.name())
+}
+
+/// The canary Deployment named by the rollout state in `annotations` (for `status`); `None`
+/// without a canary. One request, only when a canary is recorded.
+///
+/// # Errors
+/// When the read is refused.
+pub async fn recorded_canary_deployment(
+    cluster: &crate::cluster::Cluster,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> Result<Option<Deployment>> {
+    let Ok(Some(state)) = RolloutState::from_annotations(annotations) else {
+        return Ok(None);
+    };
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    api.get_opt(&state.canary)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))
 }

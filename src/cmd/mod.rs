@@ -8,12 +8,14 @@ pub mod demo;
 pub mod history;
 pub mod lifecycle;
 pub mod list;
+pub mod objects;
 pub mod playground;
 pub mod promote;
 pub mod set_image;
 pub mod shift;
 pub mod status;
 pub mod undo;
+pub mod update;
 pub mod version;
 
 use crate::cli::{Cli, Command, GlobalArgs};

@@ -3,17 +3,22 @@
 //! keeps serving meanwhile), then all traffic returns to stable, then the canary objects go and
 //! the routes get back the shape they had before the canary. Knative: 100% to the new revision.
 
-use serde_json::json;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::PodSpec;
+use serde_json::{json, Value};
 
 use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    load, print_dry_run, say, wait_deployment, wait_revision, write_state, Deadline, WriteSettings,
+    load, print_dry_run, say, terminal, wait_deployment, wait_revision, write_state, Deadline, WriteSettings,
 };
+use crate::cmd::objects::typed;
+use crate::cmd::set_image::plan_surge;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{promote_change_cause, promoted_template};
 use crate::rollout::state::Phase;
+use crate::rollout::strategy::RollingUpdate;
 use crate::router::writer::Writer;
 use crate::router::{self, deployment_kind, End};
 
@@ -22,6 +27,7 @@ use crate::router::{self, deployment_kind, End};
 /// # Errors
 /// Exit 2 when there is no canary; exit 1 when the stable rollout fails or a write is refused.
 pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
+    crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
@@ -53,12 +59,18 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
             }
             if let Some(canary) = &canary {
                 let cause = promote_change_cause(&state.images, state.model_version.as_deref());
+                let strategy =
+                    if dry { None } else { plan(ctx, &w, name, canary, state.stable_replicas).await? };
                 say(&format!("deployment {name} takes the canary's template ({})", state.images_text()));
                 w.update(&deployment_kind(), name, |stable| {
                     let template =
                         promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
                     if stable["spec"]["template"] != template {
                         stable["spec"]["template"] = template;
+                        if let Some(s) = strategy {
+                            stable["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {
+                                "maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()}});
+                        }
                         if !stable["metadata"]["annotations"].is_object() {
                             stable["metadata"]["annotations"] = json!({});
                         }
@@ -103,4 +115,31 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// set-image's GPU-aware surge planning for the stable's rolling update to the canary's
+/// template: the strategy to write instead when the surge pods cannot be scheduled (and the user
+/// accepted the fallback), `None` to keep the Deployment's own.
+async fn plan(
+    ctx: &Context,
+    w: &Writer,
+    name: &str,
+    canary: &Value,
+    replicas: i32,
+) -> Result<Option<RollingUpdate>> {
+    let Some(stable) = w.get(&deployment_kind(), name).await? else {
+        return Ok(None);
+    };
+    let template = promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
+    if template == stable["spec"]["template"] || replicas == 0 {
+        return Ok(None);
+    }
+    let deployment: Deployment = typed(&stable, &format!("deployment {name:?}"))?;
+    let Ok(Some(rolling)) =
+        RollingUpdate::of_deployment(deployment.spec.as_ref().and_then(|s| s.strategy.as_ref()))
+    else {
+        return Ok(None);
+    };
+    let pod_spec: PodSpec = typed(&template["spec"], "the canary's pod template")?;
+    plan_surge(&w.cluster, terminal(), name, &pod_spec, rolling, replicas, ctx.global.yes).await
 }

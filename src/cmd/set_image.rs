@@ -1,13 +1,556 @@
-//! `set-image`: rolling update of the model's image(s), with progress.
+//! `set-image`: rolling update of the model's image(s). Checks every input before touching the
+//! cluster, plans the surge against free node resources (GPUs included), writes images, strategy,
+//! model-version label and change-cause in one conditional update, then follows the rollout and
+//! fails fast (optionally rolling back).
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use kube::api::{Api, ListParams};
+use serde_json::{json, Value};
 
 use crate::cli::SetImageArgs;
+use crate::cluster::{parse_duration, Cluster, Target};
+use crate::cmd::objects::{
+    deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag, typed,
+};
+use crate::cmd::undo::{restore_template, wait_options, Annotations};
+use crate::cmd::update::{for_display, update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::gpu::{self, SurgePlan};
+use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
+use crate::rollout::progress::{classify, revision_of};
+use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
+use crate::rollout::status::knative_traffic;
+use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
+use crate::ui::progress::RolloutDisplay;
+use crate::ui::{self, prompt, Terminal};
+use crate::watch::{
+    follow_deployment_rollout, outcome_line, wait_for_knative_revision, WaitOptions, WaitOutcome,
+};
+
+/// `set-image`'s flags, checked.
+struct Settings {
+    assignments: Vec<ImageAssignment>,
+    max_surge: Option<IntOrPercent>,
+    max_unavailable: Option<IntOrPercent>,
+    model_version: Option<String>,
+    rollback_on_failure: bool,
+    unschedulable_timeout: Duration,
+    write: WriteSettings,
+    yes: bool,
+}
 
 /// Run `set-image`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: SetImageArgs) -> Result<()> {
-    Err(Error::usage("`set-image` is not available yet in this build"))
+/// Exit 2 for bad input (nothing is changed); exit 1 when the cluster refuses, the surge cannot
+/// be scheduled and no other strategy was accepted, or the rollout fails or times out; 130 when
+/// interrupted while waiting.
+pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let settings = check(&args, ctx.global.yes)?;
+    if matches!(target, Target::KnativeService(_))
+        && (settings.max_surge.is_some() || settings.max_unavailable.is_some())
+    {
+        return Err(Error::usage(
+            "--max-surge and --max-unavailable set a Deployment's RollingUpdate strategy; a Knative Service has none",
+        ));
+    }
+    let terminal = Terminal::detect(ctx.global.no_color);
+    let cluster = ctx.cluster().await?;
+    match target {
+        Target::Deployment(name) => set_deployment(&cluster, terminal, &name, &settings).await,
+        Target::KnativeService(name) => set_knative(&cluster, terminal, &name, &settings).await,
+    }
+}
+
+fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
+    let assignments = parse_assignments(&args.images).map_err(Error::usage)?;
+    let percent = |flag: &str, value: &Option<String>| -> Result<Option<IntOrPercent>> {
+        value
+            .as_deref()
+            .map(|v| IntOrPercent::parse(v).map_err(|e| Error::usage(format!("invalid {flag}: {e}"))))
+            .transpose()
+    };
+    let max_surge = percent("--max-surge", &args.max_surge)?;
+    let max_unavailable = percent("--max-unavailable", &args.max_unavailable)?;
+    if let (Some(s), Some(u)) = (max_surge, max_unavailable) {
+        RollingUpdate::default()
+            .with(Some(s), Some(u))
+            .map_err(|e| Error::usage(format!("invalid strategy: {e}")))?;
+    }
+    if let Some(v) = &args.model_version {
+        check_label_value(v).map_err(|e| Error::usage(format!("invalid --model-version {v:?}: {e}")))?;
+    }
+    let unschedulable_timeout = parse_duration(&args.unschedulable_timeout)
+        .map_err(|e| Error::usage(format!("invalid --unschedulable-timeout: {e}")))?;
+    Ok(Settings {
+        assignments,
+        max_surge,
+        max_unavailable,
+        model_version: args.model_version.clone(),
+        rollback_on_failure: args.rollback_on_failure,
+        unschedulable_timeout,
+        write: WriteSettings::parse(&args.write)?,
+        yes,
+    })
+}
+
+/// Apply images, label and strategy to a raw Deployment; the change-cause only when the spec
+/// changes. Pure apart from the error text.
+fn edit_deployment(
+    name: &str,
+    before: &Value,
+    settings: &Settings,
+    strategy: Option<RollingUpdate>,
+) -> Result<(Value, Vec<ImageChange>)> {
+    let mut wanted = before.clone();
+    let pod_spec = wanted
+        .pointer_mut("/spec/template/spec")
+        .ok_or_else(|| Error::failed(format!("deployment {name:?} has no pod template spec")))?;
+    let changes = apply_images(pod_spec, &settings.assignments, &format!("deployment {name:?}"))
+        .map_err(Error::usage)?;
+    if let Some(v) = &settings.model_version {
+        let template = &mut wanted["spec"]["template"];
+        if !template["metadata"].is_object() {
+            template["metadata"] = json!({});
+        }
+        if !template["metadata"]["labels"].is_object() {
+            template["metadata"]["labels"] = json!({});
+        }
+        template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(v);
+    }
+    if let Some(s) = strategy {
+        wanted["spec"]["strategy"] = json!({
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()},
+        });
+    }
+    if wanted["spec"] != before["spec"] {
+        let changed: Vec<ImageChange> = changes.iter().filter(|c| c.from != c.to).cloned().collect();
+        let shown = if changed.is_empty() { &changes } else { &changed };
+        let cause = change_cause("set-image", shown, settings.model_version.as_deref());
+        if !wanted["metadata"]["annotations"].is_object() {
+            wanted["metadata"]["annotations"] = json!({});
+        }
+        wanted["metadata"]["annotations"][CHANGE_CAUSE] = json!(cause);
+    }
+    Ok((wanted, changes))
+}
+
+async fn set_deployment(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    settings: &Settings,
+) -> Result<()> {
+    let (raw, deployment) = get_deployment(cluster, name).await?;
+    let previous_revision = revision_of(&deployment.metadata);
+    let previous_template = raw["spec"]["template"].clone();
+    let previous_cause =
+        raw.pointer(&format!("/metadata/annotations/{}", CHANGE_CAUSE.replace('/', "~1"))).cloned();
+
+    // The strategy: the one written, overridden by the flags.
+    let current = RollingUpdate::of_deployment(deployment.spec.as_ref().and_then(|s| s.strategy.as_ref()))
+        .map_err(|e| {
+            Error::failed(format!("deployment {name:?} has a strategy Kubernetes would refuse: {e}"))
+        })?;
+    let flags_given = settings.max_surge.is_some() || settings.max_unavailable.is_some();
+    let mut strategy = match current {
+        None if flags_given => {
+            return Err(Error::usage(format!(
+                "deployment {name:?} uses the Recreate strategy; --max-surge and --max-unavailable apply to RollingUpdate"
+            )))
+        }
+        None => None,
+        Some(current) => {
+            let wanted = current
+                .with(settings.max_surge, settings.max_unavailable)
+                .map_err(|e| Error::usage(format!("invalid strategy for deployment {name:?}: {e}")))?;
+            Some(wanted)
+        }
+    };
+    let write_strategy = |s: Option<RollingUpdate>| if flags_given || s != current { s } else { None };
+
+    // Check the edit (unknown containers etc.) and whether anything changes at all.
+    let (wanted, changes) = edit_deployment(name, &raw, settings, write_strategy(strategy))?;
+    if wanted["spec"] == raw["spec"] {
+        return unchanged(cluster, terminal, name, &deployment, &changes, settings).await;
+    }
+
+    // GPU-aware surge planning, on the pod template as it will be written.
+    let replicas = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    if let (Some(rolling), true) = (strategy, replicas > 0) {
+        let template: PodSpec = typed(&wanted["spec"]["template"]["spec"], "the new pod template")?;
+        if let Some(fallback) =
+            plan_surge(cluster, terminal, name, &template, rolling, replicas, settings.yes).await?
+        {
+            strategy = Some(fallback);
+        }
+    }
+    let strategy_to_write = write_strategy(strategy);
+
+    let api = deployments_raw(cluster);
+    let written = update(
+        cluster,
+        &api,
+        name,
+        &format!("deployment {name:?}"),
+        settings.write.dry_run,
+        Some(raw),
+        |before| edit_deployment(name, before, settings, strategy_to_write).map(|(w, _)| w),
+    )
+    .await?;
+    if settings.write.dry() {
+        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.write.output)?);
+        return Ok(());
+    }
+    let changed: Vec<String> = changes
+        .iter()
+        .filter(|c| c.from != c.to)
+        .map(|c| format!("{} {} → {}", c.container, c.from, c.to))
+        .collect();
+    let mut what = if changed.is_empty() { "updated".to_string() } else { changed.join(", ") };
+    if let Some(v) = &settings.model_version {
+        what.push_str(&format!(" (model {v})"));
+    }
+    ui::note(terminal, &format!("deployment/{name}: {what}"));
+    if settings.write.no_wait {
+        ui::print_stdout(&format!(
+            "deployment/{name} updated; follow the rollout with `kubectl modelroll status {}{name} --watch`\n",
+            namespace_flag(cluster)
+        ));
+        return Ok(());
+    }
+    let after: Deployment = typed(&written.after, &format!("deployment {name:?}"))?;
+    let options = wait_options(cluster, name, settings.write.timeout, settings.unschedulable_timeout);
+    let title = format!("deployment/{name}: rolling out {}", images_title(&changes));
+    let outcome = follow_deployment_rollout(cluster, terminal, &after, &options, &title).await?;
+    let failure = match outcome {
+        WaitOutcome::Done(p) => {
+            let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
+            ui::print_stdout(&format!("deployment/{name} rolled out{revision}\n"));
+            return Ok(());
+        }
+        WaitOutcome::Failed(f, _) => f.to_string(),
+        WaitOutcome::TimedOut(p) => format!(
+            "not done within {} ({})",
+            humantime::format_duration(settings.write.timeout),
+            p.waiting_for.unwrap_or_default()
+        ),
+    };
+    let ns = namespace_flag(cluster);
+    if !settings.rollback_on_failure {
+        return Err(Error::failed(format!(
+            "the rollout of deployment/{name} failed: {failure}; the new pods stay as they are: undo it with `kubectl modelroll undo {ns}{name}`"
+        )));
+    }
+    // Roll back to what ran before, with the same display.
+    let previous =
+        previous_revision.map(|r| format!("revision {r}")).unwrap_or_else(|| "the previous revision".into());
+    ui::note(terminal, &format!("deployment/{name}: rolling back to {previous} (--rollback-on-failure)"));
+    let restored = restore_template(
+        cluster,
+        name,
+        &previous_template,
+        Annotations::ChangeCause(previous_cause.as_ref().and_then(Value::as_str)),
+        crate::cli::DryRun::None,
+        None,
+    )
+    .await?;
+    let restored: Deployment = typed(&restored.after, &format!("deployment {name:?}"))?;
+    let title = format!("deployment/{name}: rolling back to {previous}");
+    let back = follow_deployment_rollout(cluster, terminal, &restored, &options, &title).await?;
+    match back {
+        WaitOutcome::Done(_) => Err(Error::failed(format!(
+            "the rollout of deployment/{name} failed: {failure}; rolled back to {previous}, which is rolled out and available again"
+        ))),
+        other => {
+            let line = outcome_line(&format!("deployment/{name}"), &Ok(other), &options);
+            Err(Error::failed(format!(
+                "the rollout of deployment/{name} failed: {failure}; the rollback to {previous} did not complete either ({line}); check `kubectl modelroll status {ns}{name}`"
+            )))
+        }
+    }
+}
+
+fn images_title(changes: &[ImageChange]) -> String {
+    let list: Vec<String> = changes.iter().map(|c| c.to.clone()).collect();
+    let mut list = list;
+    list.dedup();
+    list.join(", ")
+}
+
+/// Nothing to write: say so; if a rollout is still under way, follow it.
+async fn unchanged(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    deployment: &Deployment,
+    changes: &[ImageChange],
+    settings: &Settings,
+) -> Result<()> {
+    ui::note(
+        terminal,
+        &format!(
+            "deployment/{name} unchanged: it already runs {}; nothing was written",
+            images_title(changes)
+        ),
+    );
+    if settings.write.dry() {
+        let raw = serde_json::to_value(deployment).unwrap_or_default();
+        ui::print_stdout(&crate::ui::output::object(&for_display(&raw), settings.write.output)?);
+        return Ok(());
+    }
+    let in_progress =
+        classify(deployment, &[], &[], jiff::Timestamp::now(), settings.unschedulable_timeout).waiting_for;
+    let Some(waiting) = in_progress else {
+        ui::print_stdout(&format!("deployment/{name} unchanged\n"));
+        return Ok(());
+    };
+    if settings.write.no_wait {
+        ui::print_stdout(&format!("deployment/{name} unchanged (a rollout is in progress: {waiting})\n"));
+        return Ok(());
+    }
+    let options = wait_options(cluster, name, settings.write.timeout, settings.unschedulable_timeout);
+    let title = format!("deployment/{name}: a rollout is in progress");
+    match follow_deployment_rollout(cluster, terminal, deployment, &options, &title).await? {
+        WaitOutcome::Done(_) => {
+            ui::print_stdout(&format!("deployment/{name} unchanged; its rollout is done\n"));
+            Ok(())
+        }
+        WaitOutcome::Failed(f, _) => {
+            Err(Error::failed(format!("the rollout of deployment/{name} in progress failed: {f}")))
+        }
+        WaitOutcome::TimedOut(p) => Err(Error::failed(format!(
+            "the rollout of deployment/{name} in progress is not done within {}: {}",
+            humantime::format_duration(settings.write.timeout),
+            p.waiting_for.unwrap_or_default()
+        ))),
+    }
+}
+
+/// Check that the surge pods can be scheduled. Returns the strategy to use instead when the
+/// user accepted the fallback (`yes`: `--yes` accepts it without asking).
+///
+/// # Errors
+/// Exit 1 when the rollout would deadlock and the fallback was not accepted.
+pub async fn plan_surge(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    template: &PodSpec,
+    strategy: RollingUpdate,
+    replicas: i32,
+    yes: bool,
+) -> Result<Option<RollingUpdate>> {
+    let resolved = strategy.resolve(replicas);
+    if resolved.max_surge == 0 {
+        return Ok(None);
+    }
+    let nodes: Api<Node> = Api::all(cluster.client.clone());
+    let pods: Api<Pod> = Api::all(cluster.client.clone());
+    let nodes = match nodes.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(e) => {
+            let e = cluster.api_error(e, "list nodes");
+            ui::note(
+                terminal,
+                &format!("warning: cannot check whether the surge pods fit on the nodes ({e}); going on"),
+            );
+            return Ok(None);
+        }
+    };
+    let running = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let pods = match pods.list(&running).await {
+        Ok(list) => list.items,
+        Err(e) => {
+            let e = cluster.api_error(e, "list pods in all namespaces");
+            ui::note(
+                terminal,
+                &format!("warning: cannot check whether the surge pods fit on the nodes ({e}); going on"),
+            );
+            return Ok(None);
+        }
+    };
+    let fit = gpu::fit(&nodes, &pods, template);
+    match gpu::plan_surge(&fit, resolved) {
+        SurgePlan::Fits => Ok(None),
+        SurgePlan::Partial { message, .. } => {
+            ui::note(terminal, &format!("warning: {message}"));
+            Ok(None)
+        }
+        SurgePlan::Deadlock { message } => {
+            ui::note(
+                terminal,
+                &format!(
+                    "deployment/{name}: {message}; with maxUnavailable 0 the rollout would wait forever"
+                ),
+            );
+            let question = "Use maxSurge 0, maxUnavailable 1 instead (one replica down at a time)?";
+            let refused = format!(
+                "nothing was changed: the rollout of deployment/{name} would deadlock ({message}); rerun with --yes to use maxSurge 0 / maxUnavailable 1, or choose them with --max-surge 0 --max-unavailable 1"
+            );
+            if prompt::confirm(terminal, yes, question, &refused)? {
+                ui::note(terminal, &format!("deployment/{name}: using maxSurge 0, maxUnavailable 1"));
+                Ok(Some(NO_SURGE))
+            } else {
+                Err(Error::failed(refused))
+            }
+        }
+    }
+}
+
+/// `set-image ksvc/NAME`: a new template makes a new revision; wait for it and report traffic.
+async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings: &Settings) -> Result<()> {
+    let raw = get_knative_service(cluster, name).await?;
+    let previous_template = raw["spec"]["template"].clone();
+    let edit = |before: &Value| -> Result<(Value, Vec<ImageChange>)> {
+        let mut wanted = before.clone();
+        let pod_spec = wanted
+            .pointer_mut("/spec/template/spec")
+            .ok_or_else(|| Error::failed(format!("ksvc {name:?} has no spec.template.spec")))?;
+        let changes =
+            apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}")).map_err(Error::usage)?;
+        if let Some(v) = &settings.model_version {
+            if !wanted["spec"]["template"]["metadata"].is_object() {
+                wanted["spec"]["template"]["metadata"] = json!({});
+            }
+            if !wanted["spec"]["template"]["metadata"]["labels"].is_object() {
+                wanted["spec"]["template"]["metadata"]["labels"] = json!({});
+            }
+            wanted["spec"]["template"]["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(v);
+        }
+        if wanted["spec"] != before["spec"] {
+            // A revision name pinned in the template would collide with the existing revision.
+            if let Some(meta) = wanted["spec"]["template"]["metadata"].as_object_mut() {
+                meta.remove("name");
+            }
+            let cause = change_cause("set-image", &changes, settings.model_version.as_deref());
+            if !wanted["metadata"]["annotations"].is_object() {
+                wanted["metadata"]["annotations"] = json!({});
+            }
+            wanted["metadata"]["annotations"][CHANGE_CAUSE] = json!(cause);
+            // On the template too, so that the new Revision carries it (shown by `history`).
+            let template_meta = &mut wanted["spec"]["template"]["metadata"];
+            if !template_meta.is_object() {
+                *template_meta = json!({});
+            }
+            if !template_meta["annotations"].is_object() {
+                template_meta["annotations"] = json!({});
+            }
+            template_meta["annotations"][CHANGE_CAUSE] = json!(cause);
+        }
+        Ok((wanted, changes))
+    };
+    let (_, changes) = edit(&raw)?;
+    let api = knative_services(cluster);
+    let written =
+        update(cluster, &api, name, &format!("ksvc {name:?}"), settings.write.dry_run, Some(raw), |b| {
+            edit(b).map(|(w, _)| w)
+        })
+        .await?;
+    if settings.write.dry() {
+        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.write.output)?);
+        return Ok(());
+    }
+    if !written.changed {
+        ui::note(
+            terminal,
+            &format!(
+                "ksvc/{name} unchanged: it already runs {}; nothing was written",
+                images_title(&changes)
+            ),
+        );
+    } else {
+        ui::note(terminal, &format!("ksvc/{name}: new revision with {}", images_title(&changes)));
+    }
+    if settings.write.no_wait {
+        ui::print_stdout(&format!("ksvc/{name} {}\n", if written.changed { "updated" } else { "unchanged" }));
+        return Ok(());
+    }
+    let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let ns = namespace_flag(cluster);
+    let options = WaitOptions {
+        timeout: settings.write.timeout,
+        unschedulable_timeout: settings.unschedulable_timeout,
+        on_interrupt: format!("follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`"),
+    };
+    let title = format!("ksvc/{name}: rolling out {}", images_title(&changes));
+    let mut display = RolloutDisplay::new(terminal, &title);
+    let result = wait_for_knative_revision(cluster, name, generation, &options, &mut display).await;
+    let (outcome, ksvc) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            display.finish(&format!("ksvc/{name}: stopped waiting"));
+            return Err(e);
+        }
+    };
+    let revision = ksvc
+        .as_ref()
+        .and_then(|k| k.data.pointer("/status/latestCreatedRevisionName"))
+        .and_then(Value::as_str)
+        .unwrap_or("the new revision")
+        .to_string();
+    let traffic = ksvc
+        .as_ref()
+        .map(|k| {
+            let full = serde_json::json!({"status": k.data.get("status").cloned().unwrap_or_default(), "spec": k.data.get("spec").cloned().unwrap_or_default()});
+            knative_traffic(&full)
+                .iter()
+                .map(|(rev, percent, tag)| {
+                    format!("{rev} {percent}%{}", tag.as_ref().map(|t| format!(" (tag {t})")).unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    match outcome {
+        WaitOutcome::Done(_) => {
+            display.finish(&format!("ksvc/{name}: revision {revision} is ready"));
+            ui::print_stdout(&format!(
+                "ksvc/{name} rolled out: revision {revision} ready; traffic: {traffic}\n"
+            ));
+            Ok(())
+        }
+        other => {
+            let failure = match &other {
+                WaitOutcome::Failed(f, _) => f.to_string(),
+                WaitOutcome::TimedOut(p) => format!(
+                    "not ready within {} ({})",
+                    humantime::format_duration(settings.write.timeout),
+                    p.waiting_for.clone().unwrap_or_default()
+                ),
+                WaitOutcome::Done(_) => String::new(),
+            };
+            display.finish(&format!("ksvc/{name}: revision {revision} failed: {failure}"));
+            if settings.rollback_on_failure && written.changed {
+                let api = knative_services(cluster);
+                let template = previous_template.clone();
+                update(
+                    cluster,
+                    &api,
+                    name,
+                    &format!("ksvc {name:?}"),
+                    crate::cli::DryRun::None,
+                    None,
+                    |before| {
+                        let mut wanted = before.clone();
+                        wanted["spec"]["template"] = template.clone();
+                        Ok(wanted)
+                    },
+                )
+                .await?;
+                return Err(Error::failed(format!(
+                    "revision {revision} of ksvc/{name} failed: {failure}; the previous template was restored (traffic: {traffic})"
+                )));
+            }
+            Err(Error::failed(format!(
+                "revision {revision} of ksvc/{name} failed: {failure}; traffic stays where it was: {traffic}"
+            )))
+        }
+    }
 }

@@ -24,6 +24,7 @@ use crate::router::{self};
 /// Exit 2 for bad weights or steps, or no canary; exit 1 when the canary does not get ready for
 /// its share or goes bad during an interval (its weight is then back on stable).
 pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
+    crate::cmd::lifecycle::init_terminal(ctx);
     let steps = match (&args.weight, &args.steps) {
         (Some(weight), None) => vec![parse_weight(weight).map_err(Error::usage)?],
         (None, Some(steps)) => parse_steps(steps).map_err(Error::usage)?,

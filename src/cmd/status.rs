@@ -1,13 +1,141 @@
-//! `status`: one screen on the model: revisions, images, ready pods, traffic, phase, problems.
+//! `status`: one screen on the model: phase, strategy, revisions with their pods, images, model
+//! versions, problem pods. Three API requests (the target, its ReplicaSets or Revisions, its
+//! pods); `--watch` redraws on every change, from watches rather than repeated requests.
 
-use crate::cli::StatusArgs;
+use std::io::IsTerminal;
+
+use crate::cli::{ReadOutput, StatusArgs};
+use crate::cluster::{Cluster, Target};
+use crate::cmd::objects::{
+    get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, selector_of,
+};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::canary_status::{raw_annotations, with_recorded_canary};
+use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
+use crate::ui::{self, output, table};
+use crate::watch::{observe_deployment, observe_knative, Step};
 
 /// Run `status`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: StatusArgs) -> Result<()> {
-    Err(Error::usage("`status` is not available yet in this build"))
+/// Exit 2 when the target does not exist; exit 1 when the cluster refuses; 130 when a `--watch`
+/// is interrupted.
+pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let cluster = ctx.cluster().await?;
+    if args.watch {
+        return crate::interruptible("watching the status", watch(&cluster, &target, args.output)).await;
+    }
+    let now = jiff::Timestamp::now();
+    let status = match &target {
+        Target::Deployment(name) => {
+            let (_, deployment) = get_deployment(&cluster, name).await?;
+            let replica_sets = replica_sets_of(&cluster, &deployment).await?;
+            let pods = pods_matching(&cluster, &selector_of(&deployment)?).await?;
+            let status = deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now);
+            let annotations = deployment.metadata.annotations.as_ref();
+            let canary = crate::cmd::lifecycle::recorded_canary_deployment(&cluster, annotations).await?;
+            with_recorded_canary(status, annotations, canary.as_ref())
+        }
+        Target::KnativeService(name) => {
+            let ksvc = get_knative_service(&cluster, name).await?;
+            let revisions = knative_revisions(&cluster, name).await?;
+            let pods = pods_matching(&cluster, &format!("serving.knative.dev/service={name}")).await?;
+            let status = knative_status(&cluster.namespace, &ksvc, &revisions, &pods, now);
+            with_recorded_canary(status, raw_annotations(&ksvc).as_ref(), None)
+        }
+    };
+    ui::print_stdout(&render(&status, args.output, now)?);
+    Ok(())
+}
+
+/// The status in the `-o` format.
+///
+/// # Errors
+/// Serialization failure (a bug).
+pub fn render(status: &ModelStatus, output: ReadOutput, now: jiff::Timestamp) -> Result<String> {
+    match output {
+        ReadOutput::Table => Ok(table::status_screen(status, now, false)),
+        ReadOutput::Wide => Ok(table::status_screen(status, now, true)),
+        ReadOutput::Json => output::json(status),
+        ReadOutput::Yaml => output::yaml(status),
+    }
+}
+
+/// Redraw the status on every change until interrupted. On a terminal the screen is cleared and
+/// redrawn (clocks move each second); otherwise a new screen is printed only when something
+/// other than the clocks changed.
+async fn watch(cluster: &Cluster, target: &Target, output: ReadOutput) -> Result<()> {
+    let interactive =
+        std::io::stdout().is_terminal() && matches!(output, ReadOutput::Table | ReadOutput::Wide);
+    let mut last_key = String::new();
+    let mut show = move |status: ModelStatus, frozen: ModelStatus| -> Result<Step<()>> {
+        let now = jiff::Timestamp::now();
+        let key = format!("{}{}", serde_json::to_string(&frozen).unwrap_or_default(), status.phase);
+        if interactive {
+            let _ = console::Term::stdout().clear_screen();
+            ui::print_stdout(&render(&status, output, now)?);
+        } else if key != last_key {
+            if !last_key.is_empty() && matches!(output, ReadOutput::Table | ReadOutput::Wide) {
+                ui::print_stdout("\n");
+            }
+            ui::print_stdout(&render(&status, output, now)?);
+        }
+        last_key = key;
+        Ok(Step::Continue)
+    };
+    // Statuses computed at the epoch have every clock at zero: they differ only in substance.
+    let epoch = jiff::Timestamp::UNIX_EPOCH;
+    match target {
+        Target::Deployment(name) => {
+            let (_, deployment) = get_deployment(cluster, name).await?;
+            observe_deployment(cluster, &deployment, |current, replica_sets, pods| {
+                let Some(current) = current else {
+                    return Err(Error::failed(format!("deployment {name:?} was deleted")));
+                };
+                let now = jiff::Timestamp::now();
+                let annotations = current.metadata.annotations.as_ref();
+                show(
+                    with_recorded_canary(
+                        deployment_status(&cluster.namespace, current, replica_sets, pods, now),
+                        annotations,
+                        None,
+                    ),
+                    with_recorded_canary(
+                        deployment_status(&cluster.namespace, current, replica_sets, pods, epoch),
+                        annotations,
+                        None,
+                    ),
+                )
+            })
+            .await
+        }
+        Target::KnativeService(name) => {
+            get_knative_service(cluster, name).await?;
+            observe_knative(cluster, name, |ksvc, revisions, pods| {
+                let Some(ksvc) = ksvc else {
+                    return Err(Error::failed(format!("ksvc {name:?} was deleted")));
+                };
+                let raw = serde_json::to_value(ksvc).unwrap_or_default();
+                let revisions: Vec<serde_json::Value> =
+                    revisions.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
+                let now = jiff::Timestamp::now();
+                let annotations = raw_annotations(&raw);
+                show(
+                    with_recorded_canary(
+                        knative_status(&cluster.namespace, &raw, &revisions, pods, now),
+                        annotations.as_ref(),
+                        None,
+                    ),
+                    with_recorded_canary(
+                        knative_status(&cluster.namespace, &raw, &revisions, pods, epoch),
+                        annotations.as_ref(),
+                        None,
+                    ),
+                )
+            })
+            .await
+        }
+    }
 }

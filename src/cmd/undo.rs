@@ -1,13 +1,166 @@
-//! `undo`: roll back to an earlier revision, with progress.
+//! `undo`: roll back to an earlier revision as `kubectl rollout undo` does (the pod template of
+//! that revision's ReplicaSet, without `pod-template-hash`, and its annotations), then wait with
+//! the rollout display.
 
-use crate::cli::UndoArgs;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::cli::{DryRun, UndoArgs};
+use crate::cluster::{Cluster, Target};
+use crate::cmd::objects::{deployments_raw, get_deployment, namespace_flag, replica_sets_of};
+use crate::cmd::update::{for_display, update, Update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
+use crate::rollout::revision::{undo_annotations, undo_target, CHANGE_CAUSE};
+use crate::ui::{self, Terminal};
+use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
 
 /// Run `undo`.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: UndoArgs) -> Result<()> {
-    Err(Error::usage("`undo` is not available yet in this build"))
+/// Exit 2 for bad input or an unknown revision (the message lists the revisions); exit 1 when
+/// the cluster refuses, or the rollback fails or times out; 130 when interrupted while waiting.
+pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
+    let target = Target::parse(&args.target)?;
+    let settings = WriteSettings::parse(&args.write)?;
+    let to = match args.to_revision {
+        Some(n) if n < 0 => {
+            return Err(Error::usage(format!(
+                "invalid --to-revision {n}: give a revision number from `history`"
+            )))
+        }
+        Some(0) | None => None,
+        Some(n) => Some(n),
+    };
+    let name = match &target {
+        Target::Deployment(name) => name.clone(),
+        Target::KnativeService(name) => {
+            return Err(Error::usage(format!(
+                "undo works on Deployments; for ksvc/{name}, send traffic back to an earlier revision in its spec.traffic (see `kubectl modelroll history ksvc/{name}`)"
+            )))
+        }
+    };
+    let terminal = Terminal::detect(ctx.global.no_color);
+    let cluster = ctx.cluster().await?;
+    let (raw, deployment) = get_deployment(&cluster, &name).await?;
+    let replica_sets = replica_sets_of(&cluster, &deployment).await?;
+    let rs =
+        undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
+    let revision = revision_of(&rs.metadata).unwrap_or_default();
+    let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
+    let template = template_without_hash(&template);
+    let current = deployment.spec.as_ref().map(|s| template_without_hash(&s.template));
+    if current.as_ref() == Some(&template) {
+        ui::note(
+            terminal,
+            &format!("deployment/{name}: skipped rollback: the current template already matches revision {revision}"),
+        );
+        return Ok(());
+    }
+    let rs_annotations = rs.metadata.annotations.clone().unwrap_or_default();
+    let written = restore_template(
+        &cluster,
+        &name,
+        &template,
+        Annotations::FromReplicaSet(&rs_annotations),
+        settings.dry_run,
+        Some(raw),
+    )
+    .await?;
+    if settings.dry() {
+        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.output)?);
+        return Ok(());
+    }
+    let options = wait_options(&cluster, &name, settings.timeout, std::time::Duration::from_secs(120));
+    ui::note(terminal, &format!("deployment/{name}: rolling back to revision {revision}"));
+    if settings.no_wait {
+        ui::print_stdout(&format!("deployment/{name} rolled back to revision {revision} (not waiting)\n"));
+        return Ok(());
+    }
+    let after = crate::cmd::objects::typed(&written.after, &format!("deployment {name:?}"))?;
+    let title = format!("deployment/{name}: rolling back to revision {revision}");
+    match follow_deployment_rollout(&cluster, terminal, &after, &options, &title).await? {
+        WaitOutcome::Done(_) => {
+            ui::print_stdout(&format!("deployment/{name} rolled back to revision {revision}\n"));
+            Ok(())
+        }
+        WaitOutcome::Failed(failure, _) => Err(Error::failed(format!(
+            "the rollback of deployment/{name} to revision {revision} failed: {failure}"
+        ))),
+        WaitOutcome::TimedOut(p) => Err(Error::failed(format!(
+            "the rollback of deployment/{name} to revision {revision} did not finish within {}: {}; follow it with `kubectl modelroll status {}{name} --watch`",
+            humantime::format_duration(settings.timeout),
+            p.waiting_for.unwrap_or_default(),
+            namespace_flag(&cluster)
+        ))),
+    }
+}
+
+/// What to wait for and what Ctrl-C says, for a Deployment `name`.
+pub fn wait_options(
+    cluster: &Cluster,
+    name: &str,
+    timeout: std::time::Duration,
+    unschedulable_timeout: std::time::Duration,
+) -> WaitOptions {
+    let ns = namespace_flag(cluster);
+    WaitOptions {
+        timeout,
+        unschedulable_timeout,
+        on_interrupt: format!(
+            "follow it with `kubectl modelroll status {ns}{name} --watch`, or undo it with `kubectl modelroll undo {ns}{name}`"
+        ),
+    }
+}
+
+/// What a template restore does to the Deployment's annotations.
+#[derive(Debug, Clone, Copy)]
+pub enum Annotations<'a> {
+    /// As `kubectl rollout undo`: the Deployment's own (revision) annotations kept, the others
+    /// taken from the ReplicaSet being restored.
+    FromReplicaSet(&'a BTreeMap<String, String>),
+    /// Only `kubernetes.io/change-cause`, set to this (or removed when `None`).
+    ChangeCause(Option<&'a str>),
+}
+
+/// Write pod template `template` (raw, without `pod-template-hash`) into Deployment `name`, and
+/// edit its annotations as `annotations` says (computed from each object read, so a retry after
+/// a conflict never writes back stale controller annotations): one conditional merge patch,
+/// retried on conflict.
+///
+/// # Errors
+/// See [`update`].
+pub async fn restore_template(
+    cluster: &Cluster,
+    name: &str,
+    template: &Value,
+    annotations: Annotations<'_>,
+    dry_run: DryRun,
+    initial: Option<Value>,
+) -> Result<Update> {
+    let mut template = template.clone();
+    strip_hash(&mut template);
+    let api = deployments_raw(cluster);
+    update(cluster, &api, name, &format!("deployment {name:?}"), dry_run, initial, |before| {
+        let mut wanted = before.clone();
+        wanted["spec"]["template"] = template.clone();
+        let current: BTreeMap<String, String> =
+            serde_json::from_value(before["metadata"]["annotations"].clone()).unwrap_or_default();
+        let new = match annotations {
+            Annotations::FromReplicaSet(rs) => undo_annotations(&current, rs),
+            Annotations::ChangeCause(cause) => {
+                let mut new = current;
+                match cause {
+                    Some(cause) => new.insert(CHANGE_CAUSE.to_string(), cause.to_string()),
+                    None => new.remove(CHANGE_CAUSE),
+                };
+                new
+            }
+        };
+        wanted["metadata"]["annotations"] = json!(new);
+        Ok(wanted)
+    })
+    .await
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::image::{apply_images, ContainerChoice, ImageAssignment};
 use super::state::{CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, TRACK_LABEL};
 
 /// Name of the canary Deployment of `model`.
@@ -187,54 +188,43 @@ pub fn promote_change_cause(images: &BTreeMap<String, String>, model_version: Op
     }
 }
 
-/// The canary's images from `--image [CONTAINER=]IMAGE` and `--container`: a bare image needs a
-/// pod with one container (an unnamed one, as Knative allows, is keyed "").
+/// The canary's images from `--image [CONTAINER=]IMAGE` and `--container`, checked as set-image
+/// checks its arguments: a bare image needs a pod with one container (an unnamed one, as Knative
+/// allows, is keyed ""). `owner` names the object in messages.
 ///
 /// # Errors
-/// A sentence naming the containers to choose from, or the conflict between the two flags.
+/// A bad image reference, the containers to choose from, or the two flags naming different
+/// containers.
 pub fn canary_images(
     template: &Value,
     image: &str,
     container: Option<&str>,
+    owner: &str,
 ) -> Result<BTreeMap<String, String>, String> {
-    let (named, image) = match image.split_once('=') {
-        Some((c, i)) => (Some(c), i),
-        None => (None, image),
-    };
-    if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "invalid image {image:?}: give an image reference such as registry.example/model:v2"
-        ));
-    }
-    let containers: Vec<&Value> = template
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let names: Vec<String> =
-        containers.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect();
-    let chosen = match (named, container) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(format!("--container {b} and --image {a}=… name different containers; give one"));
+    let mut assignment = ImageAssignment::parse(image)?;
+    if let Some(name) = container {
+        match &assignment.container {
+            ContainerChoice::Named(named) if named != name => {
+                return Err(format!(
+                    "--container {name} and --image {named}=… name different containers; give one"
+                ));
+            }
+            ContainerChoice::All => {
+                return Err(format!("--container {name} and --image *=… disagree; give one"));
+            }
+            _ => assignment.container = ContainerChoice::Named(name.to_string()),
         }
-        (Some(c), _) | (None, Some(c)) => c.to_string(),
-        (None, None) if containers.len() == 1 => names.first().cloned().unwrap_or_default(),
-        (None, None) => {
-            return Err(format!(
-                "the pod has {} containers ({}): name one with --container NAME or --image NAME=IMAGE",
-                containers.len(),
-                names.join(", ")
-            ));
-        }
-    };
-    let all_names = container_names(template);
-    if !chosen.is_empty() && !all_names.contains(&chosen) {
-        return Err(format!(
-            "the pod template has no container {chosen:?}; containers are: {}",
-            all_names.join(", ")
-        ));
     }
-    Ok(BTreeMap::from([(chosen, image.to_string())]))
+    let containers = template.pointer("/spec/containers").and_then(Value::as_array);
+    if let Some([only]) = containers.map(Vec::as_slice) {
+        if only.get("name").is_none() && assignment.container == ContainerChoice::Only {
+            // Knative allows one unnamed container.
+            return Ok(BTreeMap::from([(String::new(), assignment.text)]));
+        }
+    }
+    let mut pod_spec = template["spec"].clone();
+    let changes = apply_images(&mut pod_spec, &[assignment], owner)?;
+    Ok(changes.into_iter().map(|c| (c.container, c.to)).collect())
 }
 
 #[cfg(test)]
@@ -304,18 +294,20 @@ mod tests {
     #[test]
     fn canary_images_pick_the_container() {
         let t = &stable()["spec"]["template"];
+        let owner = "deployment \"fraud\"";
         assert_eq!(
-            canary_images(t, "model=r/m:v2", None).unwrap(),
+            canary_images(t, "model=r/m:v2", None, owner).unwrap(),
             BTreeMap::from([("model".into(), "r/m:v2".into())])
         );
-        assert_eq!(canary_images(t, "r/m:v2", Some("proxy")).unwrap()["proxy"], "r/m:v2");
-        assert!(canary_images(t, "r/m:v2", None).unwrap_err().contains("model, proxy"));
-        assert!(canary_images(t, "nope=r/m:v2", None).unwrap_err().contains("no container \"nope\""));
-        assert!(canary_images(t, "model=r/m:v2", Some("proxy")).is_err());
-        assert!(canary_images(t, "model=", None).is_err());
+        assert_eq!(canary_images(t, "r/m:v2", Some("proxy"), owner).unwrap()["proxy"], "r/m:v2");
+        assert!(canary_images(t, "r/m:v2", None, owner).unwrap_err().contains("model, proxy"));
+        assert!(canary_images(t, "nope=r/m:v2", None, owner).is_err());
+        assert!(canary_images(t, "model=r/m:v2", Some("proxy"), owner).is_err());
+        assert!(canary_images(t, "model=", None, owner).is_err());
+        assert!(canary_images(t, "model=R/M:v2", None, owner).is_err());
         let single = json!({"spec": {"containers": [{"image": "a:1"}]}});
         assert_eq!(
-            canary_images(&single, "a:2", None).unwrap(),
+            canary_images(&single, "a:2", None, owner).unwrap(),
             BTreeMap::from([(String::new(), "a:2".into())])
         );
     }

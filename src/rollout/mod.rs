@@ -1,5 +1,14 @@
-//! Pure rollout logic: decisions without IO (weights, canary state, plans).
+//! Pure rollout logic, no IO: image references, strategy resolution, GPU fit, rollout progress,
+//! revisions, status, weight math, canary state, plans.
 
 pub mod canary;
+pub mod canary_status;
+pub mod gpu;
+pub mod image;
+pub mod progress;
+pub mod quantity;
+pub mod revision;
 pub mod state;
+pub mod status;
+pub mod strategy;
 pub mod weights;

@@ -8,14 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// The annotation that carries [`RolloutState`].
 pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
-/// The pod template label naming the track of a pod.
-pub const TRACK_LABEL: &str = "modelroll.io/track";
-/// The pod template label naming the model version a pod serves.
-pub const MODEL_VERSION_LABEL: &str = "modelroll.io/model-version";
+pub use super::revision::{FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL};
 /// Annotation on the canary Deployment naming the stable one.
 pub const CANARY_OF_ANNOTATION: &str = "modelroll.io/canary-of";
-/// Field manager of every write.
-pub const FIELD_MANAGER: &str = "kubectl-modelroll";
 
 /// Where a canary is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

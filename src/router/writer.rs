@@ -85,6 +85,16 @@ impl Writer {
         self.recorded.lock().expect("lock").iter().filter_map(|r| r.object.clone()).collect()
     }
 
+    /// Like [`Writer::written`], with whether each object would be created (else changed).
+    pub fn written_with_action(&self) -> Vec<(Value, bool)> {
+        self.recorded
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|r| r.object.clone().map(|o| (o, r.created)))
+            .collect()
+    }
+
     /// `kind/name` of the objects a dry run would delete.
     pub fn deleted(&self) -> Vec<String> {
         self.recorded

@@ -3,12 +3,13 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's own.
+/// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's
+/// own logs too. Below `-vvv` other crates stay quiet: a failure is reported once, as our error.
 pub fn init_logging(verbose: u8, no_color: bool) {
     let filter = match verbose {
-        0 => "warn",
-        1 => "warn,modelroll=debug",
-        2 => "warn,modelroll=trace",
+        0 => "modelroll=warn",
+        1 => "modelroll=debug",
+        2 => "modelroll=trace",
         _ => "warn,modelroll=trace,kube_client=debug,kube=debug",
     };
     let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
@@ -27,4 +28,50 @@ pub fn print_stdout(text: &str) {
             std::process::exit(0);
         }
     }
+}
+
+pub mod output;
+pub mod progress;
+pub mod prompt;
+pub mod table;
+
+/// What stderr is: a terminal (bars, prompts, redraws) or not (plain timestamped lines), and
+/// whether colour is on. Detect it once per command with [`Terminal::detect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminal {
+    /// stderr is a terminal: progress redraws and prompts are possible.
+    pub interactive: bool,
+    /// ANSI colour on stderr (off with `--no-color`, `NO_COLOR`, or no terminal).
+    pub color: bool,
+}
+
+impl Terminal {
+    /// Look at stderr and the colour settings, and switch `console`'s colours to match.
+    pub fn detect(no_color: bool) -> Self {
+        let interactive = std::io::stderr().is_terminal();
+        let color = interactive && !no_color && std::env::var_os("NO_COLOR").is_none();
+        console::set_colors_enabled_stderr(color);
+        console::set_colors_enabled(
+            !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+        );
+        Self { interactive, color }
+    }
+
+    /// Not a terminal, no colour (tests, pipes).
+    pub const PLAIN: Self = Self { interactive: false, color: false };
+}
+
+/// Print one line on stderr: as is on a terminal, prefixed with an RFC 3339 timestamp otherwise
+/// (so logs of non-interactive runs read as a timeline).
+pub fn note(terminal: Terminal, line: &str) {
+    if terminal.interactive {
+        eprintln!("{line}");
+    } else {
+        eprintln!("{} {line}", timestamp());
+    }
+}
+
+/// The current time as `2026-01-01T00:00:00Z`.
+pub fn timestamp() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -1,0 +1,117 @@
+//! Reads of a model's objects shared by the rolling commands: the Deployment (raw JSON, for
+//! writes that keep unknown fields, and typed), its ReplicaSets and pods by its label selector,
+//! and Knative Services and Revisions. Each read is one API request.
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::watch::{knative_revision_resource, knative_service_resource};
+
+/// The Deployment API resource, for raw (`DynamicObject`) access.
+pub fn deployment_resource() -> ApiResource {
+    ApiResource::erase::<Deployment>(&())
+}
+
+/// Raw access to Deployments in the command's namespace.
+pub fn deployments_raw(cluster: &Cluster) -> Api<DynamicObject> {
+    Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &deployment_resource())
+}
+
+/// Raw access to Knative Services in the command's namespace.
+pub fn knative_services(cluster: &Cluster) -> Api<DynamicObject> {
+    Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource())
+}
+
+/// A raw object as the typed one.
+///
+/// # Errors
+/// The object does not have the shape of `T` (a bug or a very odd server).
+pub fn typed<T: serde::de::DeserializeOwned>(raw: &Value, what: &str) -> Result<T> {
+    serde_json::from_value(raw.clone()).map_err(|e| {
+        Error::failed(format!("cannot understand {what} as the API server returned it: {e}")).with_source(e)
+    })
+}
+
+/// Get Deployment `name`: raw and typed.
+///
+/// # Errors
+/// Not found (exit 2) or refused (exit 1), in one sentence.
+pub async fn get_deployment(cluster: &Cluster, name: &str) -> Result<(Value, Deployment)> {
+    let object = deployments_raw(cluster)
+        .get(name)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get deployment {name:?}")))?;
+    let raw = serde_json::to_value(&object)
+        .map_err(|e| Error::failed(format!("cannot read deployment {name:?}: {e}")).with_source(e))?;
+    let deployment = typed(&raw, &format!("deployment {name:?}"))?;
+    Ok((raw, deployment))
+}
+
+pub use crate::watch::label_selector as selector_of;
+
+/// The ReplicaSets matching the Deployment's selector (one request; ownership is checked by the
+/// callers through owner references).
+///
+/// # Errors
+/// The list is refused.
+pub async fn replica_sets_of(cluster: &Cluster, deployment: &Deployment) -> Result<Vec<ReplicaSet>> {
+    let api: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let params = ListParams::default().labels(&selector_of(deployment)?);
+    Ok(api.list(&params).await.map_err(|e| cluster.api_error(e, "list replicasets"))?.items)
+}
+
+/// The pods matching a label selector (one request).
+///
+/// # Errors
+/// The list is refused.
+pub async fn pods_matching(cluster: &Cluster, selector: &str) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    Ok(api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| cluster.api_error(e, "list pods"))?
+        .items)
+}
+
+/// Get Knative Service `name` (raw).
+///
+/// # Errors
+/// Not found, Knative not installed (exit 2), or refused (exit 1).
+pub async fn get_knative_service(cluster: &Cluster, name: &str) -> Result<Value> {
+    let object = knative_services(cluster)
+        .get(name)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get ksvc {name:?}")))?;
+    serde_json::to_value(&object)
+        .map_err(|e| Error::failed(format!("cannot read ksvc {name:?}: {e}")).with_source(e))
+}
+
+/// The Revisions of Knative Service `name` (raw, one request).
+///
+/// # Errors
+/// The list is refused.
+pub async fn knative_revisions(cluster: &Cluster, name: &str) -> Result<Vec<Value>> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource());
+    let list = api
+        .list(&ListParams::default().labels(&format!("serving.knative.dev/service={name}")))
+        .await
+        .map_err(|e| cluster.api_error(e, "list knative revisions"))?;
+    list.items
+        .iter()
+        .map(|r| serde_json::to_value(r).map_err(|e| Error::failed(format!("cannot read a revision: {e}"))))
+        .collect()
+}
+
+/// `-n NS ` when the namespace is not `default`, for commands suggested to the user.
+pub fn namespace_flag(cluster: &Cluster) -> String {
+    if cluster.namespace == "default" {
+        String::new()
+    } else {
+        format!("-n {} ", cluster.namespace)
+    }
+}

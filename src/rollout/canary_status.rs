@@ -1,0 +1,259 @@
+//! What a canary adds to `status`: the phase (Canary (W%), Promoting, Aborting), the track of
+//! each revision, the canary Deployment as a row, the requested and (replicas router) effective
+//! weight, and the router's objects by name. Pure: works on the status and objects already read.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use serde_json::{json, Value};
+
+use super::state::{Phase as CanaryPhase, RolloutState, Routing, MODEL_VERSION_LABEL};
+use super::status::{ContainerImage, ModelStatus, Phase, RevisionStatus, Track};
+use super::weights::effective_weight;
+
+/// Add the canary recorded in `state` to `status`. `canary` is the canary Deployment when the
+/// target is a Deployment and it was read (`None` in `--watch` or when it is gone).
+pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option<&Deployment>) {
+    let model = status.target.name.clone();
+    let is_replicas = matches!(state.routing, Routing::Replicas { .. });
+    let stable_ready = status.replicas.ready;
+    let canary_ready = canary.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0);
+    let effective = is_replicas.then(|| effective_weight(stable_ready, canary_ready));
+    status.phase = match state.phase {
+        CanaryPhase::Starting | CanaryPhase::Canary => Phase::Canary,
+        CanaryPhase::Promoting => Phase::Promoting,
+        CanaryPhase::Aborting => Phase::Aborting,
+    };
+    let weight_text = match effective {
+        Some(e) => format!("{}% requested, {e}% effective", state.weight),
+        None => format!("{}%", state.weight),
+    };
+    let objects = state.routing.objects(&model);
+    status.reason = Some(match state.phase {
+        CanaryPhase::Starting => format!("canary {} is starting (no traffic yet)", state.canary),
+        CanaryPhase::Canary => {
+            format!("canary {} takes {weight_text} via the {} router", state.canary, state.routing.name())
+        }
+        CanaryPhase::Promoting => format!("stable is taking the canary's version ({})", state.images_text()),
+        CanaryPhase::Aborting => format!("canary {} is being removed", state.canary),
+    });
+    let stable_share = |current: bool| -> Option<i64> {
+        if !current {
+            return None;
+        }
+        Some(match effective {
+            Some(e) => 100 - i64::from(e),
+            None => 100 - i64::from(state.weight),
+        })
+    };
+    match &state.routing {
+        Routing::Knative { stable_revision, .. } => {
+            for row in &mut status.revisions {
+                if &row.name == stable_revision {
+                    row.track = Some(Track::Stable);
+                } else if row.name == state.canary {
+                    row.track = Some(Track::Canary);
+                }
+            }
+        }
+        _ => {
+            for row in &mut status.revisions {
+                row.track = Some(Track::Stable);
+                if row.traffic_percent.is_none() {
+                    row.traffic_percent = stable_share(row.current);
+                }
+            }
+            if let Some(d) = canary {
+                status.revisions.insert(0, canary_row(d, state, effective));
+            }
+        }
+    }
+    status.canary = Some(json!({
+        "router": state.routing.name(),
+        "canary": state.canary,
+        "phase": format!("{:?}", state.phase),
+        "weight": state.weight,
+        "effectiveWeight": effective,
+        "images": state.images,
+        "modelVersion": state.model_version,
+        "startTime": state.start_time,
+        "objects": objects,
+    }));
+}
+
+fn canary_row(d: &Deployment, state: &RolloutState, effective: Option<u32>) -> RevisionStatus {
+    let template = d.spec.as_ref().map(|s| &s.template);
+    let images = template
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| {
+            s.containers
+                .iter()
+                .map(|c| ContainerImage {
+                    container: c.name.clone(),
+                    image: c.image.clone().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let model_version = template
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref())
+        .and_then(|l| l.get(MODEL_VERSION_LABEL))
+        .cloned();
+    let status = d.status.clone().unwrap_or_default();
+    RevisionStatus {
+        revision: None,
+        name: d.metadata.name.clone().unwrap_or_default(),
+        track: Some(Track::Canary),
+        images,
+        model_version,
+        replicas: status.replicas.unwrap_or(0),
+        ready: status.ready_replicas.unwrap_or(0),
+        traffic_percent: Some(i64::from(effective.unwrap_or(state.weight))),
+        change_cause: None,
+        created: d.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        current: false,
+    }
+}
+
+/// `status` with the canary recorded in `annotations` (the target's) added, if there is one.
+pub fn with_recorded_canary(
+    mut status: ModelStatus,
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+    canary: Option<&Deployment>,
+) -> ModelStatus {
+    if let Ok(Some(state)) = RolloutState::from_annotations(annotations) {
+        add_canary(&mut status, &state, canary);
+    }
+    status
+}
+
+/// The annotations of a raw object, as a map.
+pub fn raw_annotations(object: &Value) -> Option<std::collections::BTreeMap<String, String>> {
+    object.pointer("/metadata/annotations").and_then(|a| serde_json::from_value(a.clone()).ok())
+}
+
+/// The lines `status` prints about a canary (from [`ModelStatus::canary`]).
+pub fn canary_lines(canary: &Value) -> String {
+    let weight = match canary["effectiveWeight"].as_u64() {
+        Some(e) => format!("{}% requested, {e}% effective", canary["weight"]),
+        None => format!("{}%", canary["weight"]),
+    };
+    let objects: Vec<&str> =
+        canary["objects"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut out = format!(
+        "Canary:    {} ({}), weight {weight}\n",
+        canary["canary"].as_str().unwrap_or_default(),
+        canary["images"]
+            .as_object()
+            .map(|m| m
+                .iter()
+                .map(|(c, i)| format!("{c}={}", i.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    out.push_str(&format!("Router:    {}", canary["router"].as_str().unwrap_or_default()));
+    if !objects.is_empty() {
+        out.push_str(&format!(" ({})", objects.join(", ")));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::status::{ReplicaCounts, TargetRef};
+    use std::collections::BTreeMap;
+
+    fn status() -> ModelStatus {
+        ModelStatus {
+            api_version: "modelroll.io/v1alpha1".into(),
+            kind: "ModelStatus".into(),
+            target: TargetRef { kind: "Deployment".into(), name: "fraud".into(), namespace: "ml".into() },
+            phase: Phase::Healthy,
+            reason: None,
+            strategy: None,
+            replicas: ReplicaCounts { desired: 3, updated: 3, ready: 3, available: 3 },
+            revisions: vec![RevisionStatus {
+                revision: Some(1),
+                name: "fraud-abc".into(),
+                track: None,
+                images: vec![],
+                model_version: None,
+                replicas: 3,
+                ready: 3,
+                traffic_percent: None,
+                change_cause: None,
+                created: None,
+                current: true,
+            }],
+            problems: vec![],
+            canary: None,
+        }
+    }
+
+    fn state(routing: Routing) -> RolloutState {
+        RolloutState {
+            routing,
+            canary: "fraud-canary".into(),
+            weight: 25,
+            images: BTreeMap::from([("model".into(), "r/fraud:v2".into())]),
+            model_version: Some("v2".into()),
+            start_time: "2026-01-01T00:00:00Z".into(),
+            phase: CanaryPhase::Canary,
+            stable_replicas: 4,
+        }
+    }
+
+    fn canary_deployment() -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "fraud-canary"},
+            "spec": {"selector": {}, "template": {"metadata": {"labels": {MODEL_VERSION_LABEL: "v2"}},
+                "spec": {"containers": [{"name": "model", "image": "r/fraud:v2"}]}}},
+            "status": {"replicas": 1, "readyReplicas": 1}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn replicas_router_shows_requested_and_effective_weight() {
+        let mut s = status();
+        add_canary(
+            &mut s,
+            &state(Routing::Replicas { service: Some("fraud".into()) }),
+            Some(&canary_deployment()),
+        );
+        assert_eq!(s.phase, Phase::Canary);
+        assert_eq!(s.revisions.len(), 2);
+        assert_eq!(s.revisions[0].track, Some(Track::Canary));
+        assert_eq!(s.revisions[0].traffic_percent, Some(25));
+        assert_eq!(s.revisions[0].model_version.as_deref(), Some("v2"));
+        assert_eq!(s.revisions[1].track, Some(Track::Stable));
+        assert_eq!(s.revisions[1].traffic_percent, Some(75));
+        assert_eq!(s.canary.as_ref().unwrap()["effectiveWeight"], 25);
+        assert!(s.reason.as_deref().unwrap().contains("25% requested, 25% effective"));
+        let lines = canary_lines(s.canary.as_ref().unwrap());
+        assert!(lines.contains("Router:    replicas (service/fraud)"), "{lines}");
+    }
+
+    #[test]
+    fn mesh_router_names_its_objects() {
+        let mut s = status();
+        let routing = Routing::Istio {
+            virtual_service: "fraud".into(),
+            service: "fraud".into(),
+            original_http: json!([]),
+            destination_rule: "fraud".into(),
+            destination_rule_created: true,
+            original_subsets: Value::Null,
+        };
+        let mut st = state(routing);
+        st.phase = CanaryPhase::Promoting;
+        add_canary(&mut s, &st, None);
+        assert_eq!(s.phase, Phase::Promoting);
+        assert_eq!(s.revisions[0].traffic_percent, Some(75));
+        let lines = canary_lines(s.canary.as_ref().unwrap());
+        assert!(lines.contains("virtualservice/fraud, destinationrule/fraud"), "{lines}");
+        assert!(lines.contains("weight 25%"), "{lines}");
+    }
+}

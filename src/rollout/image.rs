@@ -1,0 +1,512 @@
+//! Image references and `[CONTAINER=]IMAGE` assignments: checked against the reference grammar
+//! before anything is written, and applied to a pod spec (as raw JSON, so that fields this build
+//! does not know survive the write).
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// Longest tag the reference grammar allows.
+pub const MAX_TAG_LEN: usize = 128;
+/// Longest repository name (registry and path) the reference grammar allows.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// A checked image reference: `[registry[:port]/]path[:tag][@sha256:HEX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `registry.example:5000`, when the first component names a registry.
+    pub registry: Option<String>,
+    /// `team/fraud`: lowercase components.
+    pub path: String,
+    pub tag: Option<String>,
+    /// `sha256:` and 64 hex digits.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Parse and check `text` against the image reference grammar.
+    ///
+    /// # Errors
+    /// A phrase saying what is wrong, e.g. `the path must be lowercase`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the image is empty".into());
+        }
+        if text.chars().any(char::is_whitespace) {
+            return Err("it contains whitespace".into());
+        }
+        let (rest, digest) = match text.split_once('@') {
+            Some((rest, digest)) => {
+                check_digest(digest)?;
+                (rest, Some(digest.to_string()))
+            }
+            None => (text, None),
+        };
+        // A tag follows the last ':' that comes after the last '/' (an earlier ':' is a port).
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => {
+                let tag = &rest[last_slash + i + 1..];
+                check_tag(tag)?;
+                (&rest[..last_slash + i], Some(tag.to_string()))
+            }
+            None => (rest, None),
+        };
+        if name.is_empty() {
+            return Err("the repository name is empty".into());
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err(format!("the repository name is longer than {MAX_NAME_LEN} characters"));
+        }
+        let (registry, path) = match name.split_once('/') {
+            Some((first, path))
+                if first.contains('.')
+                    || first.contains(':')
+                    || first == "localhost"
+                    || first.starts_with('[')
+                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            {
+                check_registry(first)?;
+                (Some(first.to_string()), path)
+            }
+            _ => (None, name),
+        };
+        check_path(path)?;
+        Ok(Self { registry, path: path.to_string(), tag, digest })
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(registry) = &self.registry {
+            write!(f, "{registry}/")?;
+        }
+        f.write_str(&self.path)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+fn check_digest(digest: &str) -> Result<(), String> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| format!("the digest {digest:?} must be sha256: followed by 64 hex digits"))?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(format!("the digest {digest:?} must be sha256: followed by 64 lowercase hex digits"));
+    }
+    Ok(())
+}
+
+fn check_tag(tag: &str) -> Result<(), String> {
+    if tag.is_empty() {
+        return Err("the tag after ':' is empty".into());
+    }
+    if tag.len() > MAX_TAG_LEN {
+        return Err(format!("the tag is {} characters long; at most {MAX_TAG_LEN} are allowed", tag.len()));
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut chars = tag.chars();
+    let first_ok = chars.next().is_some_and(word);
+    if !first_ok || !chars.all(|c| word(c) || c == '.' || c == '-') {
+        return Err(format!(
+            "the tag {tag:?} may only hold letters, digits, '_', '.' and '-' and must not start with '.' or '-'"
+        ));
+    }
+    Ok(())
+}
+
+fn check_registry(registry: &str) -> Result<(), String> {
+    let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
+        // [IPv6]:port
+        let (addr, after) =
+            rest.split_once(']').ok_or_else(|| format!("the registry {registry:?} has an unclosed '['"))?;
+        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+            return Err(format!("the registry {registry:?} is not a valid IPv6 address"));
+        }
+        match after {
+            "" => return Ok(()),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return Err(format!("the registry {registry:?} is not host[:port]")),
+            },
+        }
+    } else {
+        match registry.split_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(registry), None),
+        }
+    };
+    if let Some(host) = host {
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !c.starts_with('-')
+                && !c.ends_with('-')
+        };
+        if !host.split('.').all(component_ok) {
+            return Err(format!("the registry host {host:?} is not a valid host name"));
+        }
+    }
+    if let Some(port) = port {
+        if port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u32>().map_or(true, |p| p > 65535)
+        {
+            return Err(format!("the registry port {port:?} is not a number from 0 to 65535"));
+        }
+    }
+    Ok(())
+}
+
+fn check_path(path: &str) -> Result<(), String> {
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!("the repository path {path:?} must be lowercase"));
+    }
+    for component in path.split('/') {
+        if component.is_empty() {
+            return Err(format!("the repository path {path:?} has an empty component"));
+        }
+        if !path_component_ok(component) {
+            return Err(format!(
+                "the path component {component:?} may only hold lowercase letters and digits, separated by '.', '_', '__' or '-'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
+fn path_component_ok(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let sep = &component[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Which containers one `[CONTAINER=]IMAGE` argument names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerChoice {
+    /// A bare `IMAGE`: allowed when the pod has exactly one container.
+    Only,
+    /// `*=IMAGE`: every (non-init) container.
+    All,
+    /// `NAME=IMAGE`: the container or init container of that name.
+    Named(String),
+}
+
+/// One `[CONTAINER=]IMAGE` argument, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageAssignment {
+    pub container: ContainerChoice,
+    pub image: ImageRef,
+    /// The image as the user wrote it (written to the pod spec unchanged).
+    pub text: String,
+}
+
+impl ImageAssignment {
+    /// Parse `IMAGE`, `CONTAINER=IMAGE` or `*=IMAGE`.
+    ///
+    /// # Errors
+    /// A sentence naming the argument and what is wrong with it.
+    pub fn parse(arg: &str) -> Result<Self, String> {
+        let (container, image) = match arg.split_once('=') {
+            Some(("*", image)) => (ContainerChoice::All, image),
+            Some((name, image)) => {
+                if !is_dns_label(name) {
+                    return Err(format!(
+                        "invalid container name {name:?} in {arg:?}: use lowercase letters, digits and '-' (or * for every container)"
+                    ));
+                }
+                (ContainerChoice::Named(name.to_string()), image)
+            }
+            None => (ContainerChoice::Only, arg),
+        };
+        let parsed =
+            ImageRef::parse(image).map_err(|why| format!("invalid image reference {image:?}: {why}"))?;
+        Ok(Self { container, image: parsed, text: image.to_string() })
+    }
+}
+
+/// Parse every argument and refuse two that name the same container.
+///
+/// # Errors
+/// The first bad argument, or the repeated container.
+pub fn parse_assignments(args: &[String]) -> Result<Vec<ImageAssignment>, String> {
+    let assignments = args.iter().map(|a| ImageAssignment::parse(a)).collect::<Result<Vec<_>, _>>()?;
+    let mut seen = std::collections::BTreeSet::new();
+    for a in &assignments {
+        let key = match &a.container {
+            ContainerChoice::Only => "".to_string(),
+            ContainerChoice::All => "*".to_string(),
+            ContainerChoice::Named(n) => n.clone(),
+        };
+        if !seen.insert(key.clone()) {
+            return Err(match key.as_str() {
+                "" => "more than one bare IMAGE given: name the containers with CONTAINER=IMAGE".to_string(),
+                _ => format!("container {key:?} is given more than one image"),
+            });
+        }
+    }
+    if assignments.len() > 1 && assignments.iter().any(|a| a.container == ContainerChoice::Only) {
+        return Err(
+            "a bare IMAGE cannot be combined with others: name the containers with CONTAINER=IMAGE".into()
+        );
+    }
+    Ok(assignments)
+}
+
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// One container whose image an assignment changes (or would set to what it already is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChange {
+    pub container: String,
+    pub init: bool,
+    pub from: String,
+    pub to: String,
+}
+
+/// The names of the containers and init containers of a pod spec (raw JSON). A container
+/// without a name (Knative allows one) is listed as `""`.
+pub fn container_names(pod_spec: &Value) -> (Vec<String>, Vec<String>) {
+    let names = |key: &str| -> Vec<String> {
+        pod_spec
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|list| list.iter().map(|c| c["name"].as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    };
+    (names("containers"), names("initContainers"))
+}
+
+/// Set the images of `assignments` in `pod_spec` (raw JSON of a PodSpec) and return what each
+/// container goes from and to (later assignments win: `*=A proxy=B` gives proxy B).
+/// `owner` names the object in messages, e.g. `deployment "fraud"`.
+///
+/// # Errors
+/// A bare IMAGE on a pod with several containers, or an unknown container name; the message
+/// lists the containers.
+pub fn apply_images(
+    pod_spec: &mut Value,
+    assignments: &[ImageAssignment],
+    owner: &str,
+) -> Result<Vec<ImageChange>, String> {
+    let (containers, init_containers) = container_names(pod_spec);
+    let shown = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| if n.is_empty() { "(unnamed)" } else { n.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let listing = || {
+        let mut text = shown(&containers);
+        if !init_containers.is_empty() {
+            text.push_str(&format!(" (init containers: {})", shown(&init_containers)));
+        }
+        text
+    };
+    // (init?, index) -> image, in assignment order.
+    let mut targets: Vec<((bool, usize), &str)> = Vec::new();
+    for a in assignments {
+        match &a.container {
+            ContainerChoice::Only => {
+                if containers.len() != 1 {
+                    return Err(format!(
+                        "{owner} has {} containers, so name the one to update with CONTAINER=IMAGE (or *=IMAGE for all); containers are: {}",
+                        containers.len(),
+                        listing()
+                    ));
+                }
+                targets.push(((false, 0), &a.text));
+            }
+            ContainerChoice::All => {
+                targets.extend((0..containers.len()).map(|i| ((false, i), a.text.as_str())))
+            }
+            ContainerChoice::Named(name) => {
+                if let Some(i) = containers.iter().position(|c| c == name) {
+                    targets.push(((false, i), &a.text));
+                } else if let Some(i) = init_containers.iter().position(|c| c == name) {
+                    targets.push(((true, i), &a.text));
+                } else {
+                    return Err(format!("{owner} has no container {name:?}; containers are: {}", listing()));
+                }
+            }
+        }
+    }
+    let mut order: Vec<(bool, usize)> = Vec::new();
+    let mut wanted: std::collections::BTreeMap<(bool, usize), &str> = std::collections::BTreeMap::new();
+    for (key, image) in targets {
+        if wanted.insert(key, image).is_none() {
+            order.push(key);
+        }
+    }
+    let mut changes = Vec::new();
+    for key in order {
+        let (init, index) = key;
+        let list = if init { "initContainers" } else { "containers" };
+        let container = &mut pod_spec[list][index];
+        let to = wanted[&key].to_string();
+        changes.push(ImageChange {
+            container: container["name"].as_str().unwrap_or_default().to_string(),
+            init,
+            from: container["image"].as_str().unwrap_or_default().to_string(),
+            to: to.clone(),
+        });
+        container["image"] = Value::String(to);
+    }
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn references_that_registries_accept() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for text in [
+            "fraud",
+            "fraud:v2",
+            "team/fraud:v2",
+            "registry.example/fraud:v2",
+            "registry.example:5000/team/fraud:v2.1-rc_1",
+            "localhost/fraud",
+            "localhost:5000/fraud:latest",
+            "[::1]:5000/fraud:v1",
+            "my-registry.io/a__b/c.d/e--f:TAG_1",
+            &format!("registry.example/fraud@{digest}"),
+            &format!("registry.example/fraud:v2@{digest}"),
+        ] {
+            let parsed = ImageRef::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(parsed.to_string(), text);
+        }
+        let r = ImageRef::parse("registry.example:5000/team/fraud:v2").unwrap();
+        assert_eq!(r.registry.as_deref(), Some("registry.example:5000"));
+        assert_eq!(r.path, "team/fraud");
+        assert_eq!(r.tag.as_deref(), Some("v2"));
+        let r = ImageRef::parse("team/fraud").unwrap();
+        assert_eq!(r.registry, None);
+        assert_eq!(r.path, "team/fraud");
+    }
+
+    #[test]
+    fn references_that_registries_refuse() {
+        let long_tag = format!("fraud:{}", "a".repeat(129));
+        let cases = [
+            ("", "empty"),
+            ("Fraud:v1", "lowercase"),
+            ("registry.example/Team/fraud", "lowercase"),
+            ("fraud:", "empty"),
+            ("fraud:-v1", "must not start"),
+            ("fraud:v/1", "port"),
+            (long_tag.as_str(), "at most 128"),
+            ("fraud@sha256:abc", "64"),
+            ("fraud@md5:0123", "sha256"),
+            ("registry.example:port/fraud", "port"),
+            ("registry..example/fraud", "host"),
+            ("fraud//model", "empty component"),
+            ("fraud-/model", "component"),
+            ("fra ud", "whitespace"),
+            ("fraud:v1:v2", "component"),
+        ];
+        for (text, needle) in cases {
+            let err = ImageRef::parse(text).expect_err(text);
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        // 128 characters is the limit, inclusive.
+        assert!(ImageRef::parse(&format!("fraud:{}", "a".repeat(128))).is_ok());
+    }
+
+    #[test]
+    fn assignments_parse_and_refuse_repeats() {
+        let a = parse_assignments(&["model=registry.example/fraud:v2".into(), "*=x:1".into()]).unwrap();
+        assert_eq!(a[0].container, ContainerChoice::Named("model".into()));
+        assert_eq!(a[1].container, ContainerChoice::All);
+        assert!(parse_assignments(&["a=x:1".into(), "a=x:2".into()]).unwrap_err().contains("more than one"));
+        assert!(parse_assignments(&["x:1".into(), "a=x:2".into()]).unwrap_err().contains("bare IMAGE"));
+        assert!(parse_assignments(&["Model=x:1".into()]).unwrap_err().contains("container name"));
+        assert!(parse_assignments(&["model=X:1".into()]).unwrap_err().contains("invalid image reference"));
+    }
+
+    fn spec() -> Value {
+        json!({
+            "initContainers": [{"name": "fetch", "image": "fetch:1"}],
+            "containers": [
+                {"name": "model", "image": "fraud:v1", "resources": {"limits": {"nvidia.com/gpu": "1"}}},
+                {"name": "proxy", "image": "envoy:1"}
+            ]
+        })
+    }
+
+    #[test]
+    fn bare_image_needs_a_single_container() {
+        let mut s = spec();
+        let a = parse_assignments(&["fraud:v2".into()]).unwrap();
+        let err = apply_images(&mut s, &a, "deployment \"fraud\"").unwrap_err();
+        assert!(err.contains("containers are: model, proxy (init containers: fetch)"), "{err}");
+        let mut single = json!({"containers": [{"name": "model", "image": "fraud:v1"}]});
+        let changes = apply_images(&mut single, &a, "d").unwrap();
+        assert_eq!(changes[0].from, "fraud:v1");
+        assert_eq!(single["containers"][0]["image"], "fraud:v2");
+    }
+
+    #[test]
+    fn named_star_and_init_containers() {
+        let mut s = spec();
+        let a = parse_assignments(&["*=fraud:v2".into(), "proxy=envoy:2".into(), "fetch=fetch:2".into()])
+            .unwrap();
+        let changes = apply_images(&mut s, &a, "d").unwrap();
+        assert_eq!(s["containers"][0]["image"], "fraud:v2");
+        assert_eq!(s["containers"][1]["image"], "envoy:2");
+        assert_eq!(s["initContainers"][0]["image"], "fetch:2");
+        // Unknown fields survive.
+        assert_eq!(s["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], "1");
+        assert_eq!(changes.len(), 3);
+        assert!(changes.iter().any(|c| c.container == "proxy" && c.to == "envoy:2"));
+        // Knative allows one unnamed container: a bare IMAGE sets it.
+        let mut knative = json!({"containers": [{"image": "sentiment:v1"}]});
+        let changes =
+            apply_images(&mut knative, &parse_assignments(&["sentiment:v2".into()]).unwrap(), "ksvc")
+                .unwrap();
+        assert_eq!(changes[0].container, "");
+        assert_eq!(knative["containers"][0]["image"], "sentiment:v2");
+        let err =
+            apply_images(&mut s, &parse_assignments(&["server=x:1".into()]).unwrap(), "deployment \"fraud\"")
+                .unwrap_err();
+        assert_eq!(
+            err,
+            "deployment \"fraud\" has no container \"server\"; containers are: model, proxy (init containers: fetch)"
+        );
+    }
+}

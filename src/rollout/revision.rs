@@ -1,0 +1,315 @@
+//! Revisions of a Deployment (its ReplicaSets): what each runs, which one `undo` goes back to,
+//! the change-cause recorded for a change, and the merge patch that turns one object into another.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use serde_json::{Map, Value};
+
+use crate::rollout::image::ImageChange;
+use crate::rollout::progress::{new_replica_set, owned_by, revision_of};
+
+/// Pod template label: the model version a pod serves.
+pub const MODEL_VERSION_LABEL: &str = "modelroll.io/model-version";
+/// Pod template label: which track (stable/canary) a pod belongs to.
+pub const TRACK_LABEL: &str = "modelroll.io/track";
+/// Annotation recording what each change did; shown by `history`.
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+/// Field manager of every write.
+pub const FIELD_MANAGER: &str = "kubectl-modelroll";
+
+/// Check a label value (`--model-version`): at most 63 characters, alphanumerics with `-`, `_`,
+/// `.` inside.
+///
+/// # Errors
+/// A phrase saying what is wrong.
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("it is empty".into());
+    }
+    if value.len() > 63 {
+        return Err(format!("it is {} characters long; a label value holds at most 63", value.len()));
+    }
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let ok = value.starts_with(alnum)
+        && value.ends_with(alnum)
+        && value.chars().all(|c| alnum(c) || c == '-' || c == '_' || c == '.');
+    if !ok {
+        return Err(
+            "a label value must start and end with a letter or digit and hold only letters, digits, '-', '_' and '.'"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// `set-image model=registry.example/fraud:v2 (model v2)`.
+pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&str>) -> String {
+    let mut text = verb.to_string();
+    for c in changes {
+        match c.container.as_str() {
+            "" => text.push_str(&format!(" {}", c.to)),
+            name => text.push_str(&format!(" {name}={}", c.to)),
+        }
+    }
+    if let Some(v) = model_version {
+        text.push_str(&format!(" (model {v})"));
+    }
+    text
+}
+
+/// `(container, image)` of a pod template's containers, init containers first marked `init:`.
+pub fn template_images(template: Option<&PodTemplateSpec>) -> Vec<(String, String)> {
+    let Some(spec) = template.and_then(|t| t.spec.as_ref()) else { return Vec::new() };
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (format!("init:{}", c.name), c.image.clone().unwrap_or_default()));
+    let main = spec.containers.iter().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()));
+    main.chain(init).collect()
+}
+
+/// `model=fraud:v2, proxy=envoy:1`, or just `fraud:v2` for a single container.
+pub fn images_text(images: &[(String, String)]) -> String {
+    match images {
+        [(_, image)] => image.clone(),
+        _ => images.iter().map(|(c, i)| format!("{c}={i}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// The model-version label of a pod template.
+pub fn template_model_version(template: Option<&PodTemplateSpec>) -> Option<String> {
+    template?.metadata.as_ref()?.labels.as_ref()?.get(MODEL_VERSION_LABEL).cloned()
+}
+
+/// One revision of a Deployment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    pub revision: i64,
+    /// The ReplicaSet holding it.
+    pub replica_set: String,
+    /// `(container, image)`; init containers as `init:NAME`.
+    pub images: Vec<(String, String)>,
+    pub model_version: Option<String>,
+    pub change_cause: Option<String>,
+    pub created: Option<Timestamp>,
+    /// Pods it runs (`status.replicas` of its ReplicaSet), and how many are ready.
+    pub replicas: i32,
+    pub ready: i32,
+    /// The Deployment's current template.
+    pub current: bool,
+}
+
+/// The revisions of `deployment` from its ReplicaSets, oldest first.
+pub fn revisions(deployment: &Deployment, replica_sets: &[ReplicaSet]) -> Vec<Revision> {
+    let current_uid = new_replica_set(deployment, replica_sets).and_then(|rs| rs.metadata.uid.clone());
+    let mut out: Vec<Revision> = replica_sets
+        .iter()
+        .filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref()))
+        .filter_map(|rs| {
+            let revision = revision_of(&rs.metadata)?;
+            let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());
+            let status = rs.status.clone().unwrap_or_default();
+            Some(Revision {
+                revision,
+                replica_set: rs.metadata.name.clone().unwrap_or_default(),
+                images: template_images(template),
+                model_version: template_model_version(template),
+                change_cause: rs.metadata.annotations.as_ref().and_then(|a| a.get(CHANGE_CAUSE)).cloned(),
+                created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                replicas: status.replicas,
+                ready: status.ready_replicas.unwrap_or(0),
+                current: current_uid.is_some() && rs.metadata.uid == current_uid,
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r.revision);
+    out
+}
+
+/// The ReplicaSet `undo` rolls back to: revision `to` or, as kubectl does, the highest revision
+/// below the highest one.
+///
+/// # Errors
+/// The revision does not exist (the message lists the ones that do), or there is no earlier one.
+pub fn undo_target<'a>(
+    name: &str,
+    replica_sets: &'a [ReplicaSet],
+    deployment_uid: Option<&str>,
+    to: Option<i64>,
+) -> Result<&'a ReplicaSet, String> {
+    let mut owned: Vec<(i64, &ReplicaSet)> = replica_sets
+        .iter()
+        .filter(|rs| owned_by(&rs.metadata, deployment_uid))
+        .filter_map(|rs| revision_of(&rs.metadata).map(|r| (r, rs)))
+        .collect();
+    owned.sort_by_key(|(r, _)| *r);
+    let listing = || match owned.is_empty() {
+        true => "none".to_string(),
+        false => owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", "),
+    };
+    match to {
+        Some(n) => owned.iter().find(|(r, _)| *r == n).map(|(_, rs)| *rs).ok_or_else(|| {
+            format!("deployment {name:?} has no revision {n}; its revisions are: {}", listing())
+        }),
+        None => {
+            if owned.len() < 2 {
+                return Err(format!(
+                    "deployment {name:?} has no earlier revision to roll back to (revisions: {})",
+                    listing()
+                ));
+            }
+            Ok(owned[owned.len() - 2].1)
+        }
+    }
+}
+
+/// Annotations `kubectl rollout undo` does not copy from the ReplicaSet back to the Deployment.
+pub const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+];
+
+/// The annotations undo gives the Deployment: its own skipped ones kept, the rest from the
+/// ReplicaSet (as kubectl's `setDeploymentAnnotationsTo`).
+pub fn undo_annotations(
+    deployment: &BTreeMap<String, String>,
+    replica_set: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = deployment
+        .iter()
+        .filter(|(k, _)| UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in replica_set {
+        if !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// The JSON merge patch (RFC 7386) that turns `from` into `to`: changed keys with their new value,
+/// removed keys as `null`. Arrays are replaced whole.
+pub fn merge_patch(from: &Value, to: &Value) -> Option<Value> {
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut patch = Map::new();
+            for (k, va) in a {
+                match b.get(k) {
+                    None => {
+                        patch.insert(k.clone(), Value::Null);
+                    }
+                    Some(vb) => {
+                        if let Some(p) = merge_patch(va, vb) {
+                            patch.insert(k.clone(), p);
+                        }
+                    }
+                }
+            }
+            for (k, vb) in b {
+                if !a.contains_key(k) {
+                    patch.insert(k.clone(), vb.clone());
+                }
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (a, b) if a == b => None,
+        (_, b) => Some(b.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::progress::fixtures::{deployment, replica_set};
+    use serde_json::json;
+
+    #[test]
+    fn label_values() {
+        for ok in ["v2", "2024-06-01", "fraud.v2_rc1", "A"] {
+            check_label_value(ok).unwrap();
+        }
+        for bad in ["", "-v2", "v2-", "v 2", "v2/x", &"a".repeat(64)] {
+            assert!(check_label_value(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn change_cause_reads_like_the_command() {
+        let changes = vec![ImageChange {
+            container: "model".into(),
+            init: false,
+            from: "registry.example/fraud:v1".into(),
+            to: "registry.example/fraud:v2".into(),
+        }];
+        assert_eq!(
+            change_cause("set-image", &changes, Some("v2")),
+            "set-image model=registry.example/fraud:v2 (model v2)"
+        );
+    }
+
+    #[test]
+    fn revisions_and_undo_targets() {
+        let rss = vec![
+            replica_set("fraud:v1", 1, 0, 0, 0),
+            replica_set("fraud:v3", 3, 2, 2, 2),
+            replica_set("fraud:v2", 2, 0, 0, 0),
+        ];
+        let d = deployment("fraud:v3", 2, 3, Default::default());
+        let revs = revisions(&d, &rss);
+        assert_eq!(revs.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(revs[2].current && !revs[0].current);
+        assert_eq!(images_text(&revs[1].images), "fraud:v2");
+        let target = undo_target("fraud", &rss, Some("d-uid"), None).unwrap();
+        assert_eq!(revision_of(&target.metadata), Some(2));
+        let target = undo_target("fraud", &rss, Some("d-uid"), Some(1)).unwrap();
+        assert_eq!(revision_of(&target.metadata), Some(1));
+        assert_eq!(
+            undo_target("fraud", &rss, Some("d-uid"), Some(7)).unwrap_err(),
+            "deployment \"fraud\" has no revision 7; its revisions are: 1, 2, 3"
+        );
+        assert!(undo_target("fraud", &rss[..1], Some("d-uid"), None)
+            .unwrap_err()
+            .contains("no earlier revision"));
+    }
+
+    #[test]
+    fn undo_copies_annotations_as_kubectl() {
+        let d: BTreeMap<String, String> = [
+            ("deployment.kubernetes.io/revision".into(), "3".into()),
+            (CHANGE_CAUSE.into(), "set-image v3".into()),
+            ("team".into(), "ml".into()),
+        ]
+        .into();
+        let rs: BTreeMap<String, String> = [
+            ("deployment.kubernetes.io/revision".into(), "2".into()),
+            (CHANGE_CAUSE.into(), "set-image v2".into()),
+        ]
+        .into();
+        let out = undo_annotations(&d, &rs);
+        assert_eq!(out["deployment.kubernetes.io/revision"], "3");
+        assert_eq!(out[CHANGE_CAUSE], "set-image v2");
+        assert!(!out.contains_key("team"));
+    }
+
+    #[test]
+    fn merge_patches() {
+        let from = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]});
+        let to = json!({"a": 1, "b": {"c": 5}, "e": [1], "f": "x"});
+        let patch = merge_patch(&from, &to).unwrap();
+        assert_eq!(patch, json!({"b": {"c": 5, "d": null}, "e": [1], "f": "x"}));
+        let mut applied = from.clone();
+        json_patch::merge(&mut applied, &patch);
+        assert_eq!(applied, to);
+        assert_eq!(merge_patch(&from, &from), None);
+    }
+}
