@@ -519,8 +519,11 @@ pub async fn follow_deployment_rollout(
 pub fn outcome_line(object: &str, outcome: &Result<WaitOutcome>, options: &WaitOptions) -> String {
     match outcome {
         Ok(WaitOutcome::Done(p)) => {
-            let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
-            format!("{object} rolled out{revision}: {}/{} ready", p.ready, p.desired)
+            let revision = p.revision.map(|r| format!("revision {r}: ")).unwrap_or_default();
+            format!(
+                "{object}: {revision}all {} replicas updated, ready and available; no old replicas left",
+                p.desired
+            )
         }
         Ok(WaitOutcome::Failed(f, _)) => format!("{object}: rollout failed: {f}"),
         Ok(WaitOutcome::TimedOut(p)) => format!(
