@@ -266,10 +266,14 @@ pub fn deployment_status(
         replica_sets.iter().filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref())).collect();
     let owner_rs = |pod: &Pod| -> Option<&ReplicaSet> {
         let refs = pod.metadata.owner_references.as_ref()?;
-        owned.iter().copied().find(|rs| refs.iter().any(|o| Some(o.uid.as_str()) == rs.metadata.uid.as_deref()))
+        owned
+            .iter()
+            .copied()
+            .find(|rs| refs.iter().any(|o| Some(o.uid.as_str()) == rs.metadata.uid.as_deref()))
     };
     let own_pods: Vec<Pod> = pods.iter().filter(|p| owner_rs(p).is_some()).cloned().collect();
-    let rs_revision = |pod: &Pod| owner_rs(pod).and_then(|rs| crate::rollout::progress::revision_of(&rs.metadata));
+    let rs_revision =
+        |pod: &Pod| owner_rs(pod).and_then(|rs| crate::rollout::progress::revision_of(&rs.metadata));
     let problems = problem_pods(&own_pods, rs_revision, now);
     ModelStatus {
         api_version: STATUS_API_VERSION.into(),
