@@ -690,3 +690,44 @@ fn a_new_pod_unschedulable_past_the_timeout_fails_the_rollout() {
     assert!(last.contains("pod big-") && last.contains("Unschedulable"), "{last}");
     assert!(last.contains("nvidia.com/gpu"), "the scheduler's reason: {last}");
 }
+
+#[test]
+#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
+fn status_watch_prints_each_change_until_interrupted() {
+    let c = Cluster::start(3, 4, 200);
+    c.create(model("fraud", 1, &[("model", "fraud:v1")], None));
+    c.wait_rolled_out("fraud");
+    let mut child = c
+        .command(&["status", "fraud", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = String::new();
+    let read_until = |needle: &str, screen: &mut String| {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !screen.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = lines_rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {needle:?} in:\n{screen}"));
+            screen.push_str(&line);
+            screen.push('\n');
+        }
+    };
+    read_until("Phase:     Healthy", &mut screen);
+    assert_code(&c.run(&["set-image", "fraud", "fraud:v2", "--no-wait"]), 0, "set-image --no-wait");
+    read_until("fraud:v2", &mut screen);
+    read_until("2 (current)", &mut screen);
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130), "{screen}");
+    assert!(screen.matches("Phase:").count() >= 2, "one screen per change:\n{screen}");
+}
