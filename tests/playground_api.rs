@@ -1,1 +1,256 @@
-//! Integration tests: playground_api.
+//! The playground's API server, driven by real kubectl and by kube-rs: discovery, CRUD, apply,
+//! selectors, watches, RBAC for the viewer, validation, CRDs and custom resources.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::common::{self, Options, Playground};
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: fraud
+  labels: {app: fraud, tier: model}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: fraud}}
+  template:
+    metadata: {labels: {app: fraud}}
+    spec:
+      containers:
+      - name: model
+        image: registry.example/fraud:v1
+        ports: [{containerPort: 8080}]
+";
+
+fn no_controllers() -> Options {
+    Options { controllers: false, ..Options::default() }
+}
+
+#[test]
+fn kubectl_creates_applies_gets_and_deletes() {
+    let pg = Playground::start_with(no_controllers());
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(DEPLOYMENT)).success();
+    let out = pg.kubectl(&[
+        "get",
+        "deploy",
+        "fraud",
+        "-o",
+        "jsonpath={.spec.replicas} {.metadata.generation} {.spec.strategy.rollingUpdate.maxSurge}",
+    ]);
+    assert_eq!(out.success().stdout, "2 1 25%");
+    // Re-applying the same file changes nothing; a changed file bumps the generation.
+    let out = pg.kubectl_with_input(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    assert!(out.success().stdout.contains("deployment.apps/fraud unchanged"), "{}", out.stdout);
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&DEPLOYMENT.replace("replicas: 2", "replicas: 4")))
+        .success();
+    let out =
+        pg.kubectl(&["get", "deploy", "fraud", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]);
+    assert_eq!(out.success().stdout, "4 2");
+    // set image is a strategic merge patch; scale goes through the scale subresource.
+    pg.kubectl(&["set", "image", "deploy/fraud", "model=registry.example/fraud:v2"]).success();
+    pg.kubectl(&["scale", "deploy/fraud", "--replicas=3"]).success();
+    let out = pg.kubectl(&["get", "deploy", "fraud", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort}"]);
+    assert_eq!(out.success().stdout, "3 registry.example/fraud:v2 8080");
+    // Table output, wide and yaml/json.
+    let out = pg.kubectl(&["get", "deploy", "-o", "wide"]);
+    let header = out.success().stdout.lines().next().unwrap_or_default().to_string();
+    for column in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(out.stdout.contains("registry.example/fraud:v2"), "{}", out.stdout);
+    let yaml = pg.kubectl(&["get", "deploy", "fraud", "-o", "yaml"]);
+    assert!(yaml.success().stdout.contains("progressDeadlineSeconds: 600"), "{}", yaml.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&pg.kubectl(&["get", "deploy", "-o", "json"]).success().stdout).unwrap();
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"][0]["metadata"]["name"], "fraud");
+    // Label selectors.
+    for (selector, found) in [
+        ("app=fraud", true),
+        ("app!=fraud", false),
+        ("tier in (model,proxy)", true),
+        ("tier notin (model)", false),
+        ("tier", true),
+        ("!tier", false),
+    ] {
+        let out = pg.kubectl(&["get", "deploy", "-l", selector, "-o", "name"]);
+        assert_eq!(out.success().stdout.contains("deployment.apps/fraud"), found, "selector {selector}");
+    }
+    pg.kubectl(&["delete", "deploy", "fraud"]).success();
+    let out = pg.kubectl(&["get", "deploy", "fraud"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("deployments.apps \"fraud\" not found"), "{}", out.stderr);
+}
+
+#[test]
+fn the_viewer_context_may_read_but_not_write() {
+    let pg = Playground::start_with(no_controllers());
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(DEPLOYMENT)).success();
+    pg.kubectl(&["--context", "playground-viewer", "get", "deploy", "fraud"]).success();
+    let out = pg.kubectl(&[
+        "--context",
+        "playground-viewer",
+        "patch",
+        "deploy",
+        "fraud",
+        "-p",
+        r#"{"spec":{"replicas":1}}"#,
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(r#"deployments.apps "fraud" is forbidden: User "viewer" cannot patch resource "deployments" in API group "apps" in the namespace "default""#),
+        "{}",
+        out.stderr
+    );
+    let out = pg.kubectl(&["--context", "playground-viewer", "delete", "deploy", "fraud"]);
+    assert!(out.stderr.contains(r#"User "viewer" cannot delete resource "deployments""#), "{}", out.stderr);
+}
+
+#[test]
+fn invalid_objects_are_refused_with_the_field_named() {
+    let pg = Playground::start_with(no_controllers());
+    let bad = DEPLOYMENT.replace("metadata: {labels: {app: fraud}}", "metadata: {labels: {app: other}}");
+    let out = pg.kubectl_with_input(&["apply", "-f", "-"], Some(&bad));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"),
+        "{}",
+        out.stderr
+    );
+    let out = pg.kubectl_with_input(
+        &["apply", "-f", "-"],
+        Some(&DEPLOYMENT.replace("name: fraud\n  labels", "name: Fraud_1\n  labels")),
+    );
+    assert!(
+        out.stderr.contains("metadata.name: Invalid value: \"Fraud_1\": a lowercase RFC 1123 subdomain"),
+        "{}",
+        out.stderr
+    );
+    // Server-side dry run writes nothing.
+    pg.kubectl_with_input(&["apply", "--dry-run=server", "-f", "-"], Some(DEPLOYMENT)).success();
+    assert_eq!(pg.kubectl(&["get", "deploy", "-o", "name"]).success().stdout, "");
+}
+
+#[test]
+fn kubectl_get_watch_sees_events() {
+    let pg = Playground::start_with(no_controllers());
+    let store = pg.store().clone();
+    store
+        .create(&common::resources::CONFIGMAPS, json!({"metadata": {"name": "seen", "namespace": "default"}}))
+        .unwrap();
+    let mut watch = pg.kubectl_spawn(&["get", "configmaps", "-w", "--output-watch-events"]);
+    let stdout = watch.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines: Vec<String> = Vec::new();
+    let next_line = |lines: &mut Vec<String>| {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("kubectl get -w showed no more lines; saw {lines:?}"));
+        lines.push(line);
+    };
+    // The list shows the existing object; the watch then starts from the list's resourceVersion,
+    // so every later change is shown.
+    while !lines.iter().any(|l| l.starts_with("ADDED") && l.contains("seen")) {
+        next_line(&mut lines);
+    }
+    store
+        .modify(&common::resources::CONFIGMAPS, "default", "seen", |c| c["data"] = json!({"k": "v"}))
+        .unwrap();
+    store.delete(&common::resources::CONFIGMAPS, "default", "seen", &Default::default()).unwrap();
+    while !lines.iter().any(|l| l.starts_with("DELETED") && l.contains("seen")) {
+        next_line(&mut lines);
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(lines.iter().any(|l| l.starts_with("MODIFIED") && l.contains("seen")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn kube_rs_applies_patches_and_conflicts() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let applied: Deployment = serde_yaml::from_str(DEPLOYMENT).unwrap();
+    let params = PatchParams::apply("modelroll-test");
+    let created = deployments.patch("fraud", &params, &Patch::Apply(&applied)).await.unwrap();
+    assert_eq!(created.spec.as_ref().unwrap().replicas, Some(2));
+    // Another manager changing a field the first one owns conflicts unless forced.
+    let mut other = serde_json::to_value(&applied).unwrap();
+    other["spec"]["replicas"] = json!(5);
+    let err = deployments
+        .patch("fraud", &PatchParams::apply("someone-else"), &Patch::Apply(&other))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 409);
+            assert!(status.message.contains("conflict with \"modelroll-test\""), "{}", status.message);
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    let forced = deployments
+        .patch("fraud", &PatchParams::apply("someone-else").force(), &Patch::Apply(&other))
+        .await
+        .unwrap();
+    assert_eq!(forced.spec.unwrap().replicas, Some(5));
+    // A merge patch, then a stale update: 409 with the API server's sentence.
+    let before = deployments.get("fraud").await.unwrap();
+    deployments
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"stage": "canary"}}})),
+        )
+        .await
+        .unwrap();
+    let err = deployments.replace("fraud", &PostParams::default(), &before).await.unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 409);
+            assert_eq!(status.message, "Operation cannot be fulfilled on deployments.apps \"fraud\": the object has been modified; please apply your changes to the latest version and try again");
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn kube_rs_watches_from_a_resource_version() {
+    use futures::{StreamExt, TryStreamExt};
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm =
+        |name: &str| -> ConfigMap { serde_json::from_value(json!({"metadata": {"name": name}})).unwrap() };
+    configmaps.create(&PostParams::default(), &cm("before")).await.unwrap();
+    let list = configmaps.list(&ListParams::default()).await.unwrap();
+    let rv = list.metadata.resource_version.unwrap();
+    configmaps.create(&PostParams::default(), &cm("after")).await.unwrap();
+    configmaps.delete("before", &DeleteParams::default()).await.unwrap();
+    let mut events =
+        configmaps.watch(&kube::api::WatchParams::default().timeout(5), &rv).await.unwrap().boxed();
+    let mut seen = Vec::new();
+    while let Some(event) = events.try_next().await.unwrap() {
+        match event {
+            kube::api::WatchEvent::Added(o) => seen.push(format!("ADDED {}", o.metadata.name.unwrap())),
+            kube::api::WatchEvent::Deleted(o) => seen.push(format!("DELETED {}", o.metadata.name.unwrap())),
+            _ => {}
+        }
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["ADDED after", "DELETED before"]);
+}

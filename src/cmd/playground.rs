@@ -1,13 +1,72 @@
-//! `playground`: serve a simulated cluster on loopback.
+//! `playground`: serve a simulated cluster on loopback until interrupted.
 
 use crate::cli::PlaygroundArgs;
+use crate::cluster::parse_duration;
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
+use crate::playground::{Faults, Playground, PlaygroundConfig};
 
-/// Run `playground`.
+/// Turn the flags into a playground configuration, refusing bad values before anything starts.
 ///
 /// # Errors
-/// Exit 2 until this command lands.
-pub async fn run(_ctx: &Context, _args: PlaygroundArgs) -> Result<()> {
-    Err(Error::usage("`playground` is not available yet in this build"))
+/// Exit 2 for a bad duration, fault spec, `--with` group or missing `--crds` directory.
+pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
+    let ready_after = parse_duration(&args.ready_after).map_err(|e| {
+        Error::usage(format!("invalid --ready-after: {e}; use a duration such as 2s or 500ms"))
+    })?;
+    let faults = match &args.faults {
+        Some(spec) => Faults::parse(spec).map_err(|e| Error::usage(format!("invalid --faults: {e}")))?,
+        None => Faults::default(),
+    };
+    for group in &args.with {
+        crate::playground::compact_crds::crds_for(group.trim())
+            .map_err(|e| Error::usage(format!("invalid --with: {e}")))?;
+    }
+    for dir in &args.crds {
+        if !dir.exists() {
+            return Err(Error::usage(format!("--crds {}: no such file or directory", dir.display())));
+        }
+    }
+    Ok(PlaygroundConfig {
+        port: args.port,
+        kubeconfig_out: args.kubeconfig_out.clone(),
+        nodes: args.nodes,
+        gpus_per_node: args.gpus_per_node,
+        ready_after,
+        crd_dirs: args.crds.clone(),
+        with: args.with.iter().map(|g| g.trim().to_string()).collect(),
+        faults,
+        controllers: true,
+    })
+}
+
+/// Run `playground`: start, print the kubeconfig and address, serve until Ctrl-C.
+///
+/// # Errors
+/// Exit 2 for bad flags; exit 1 when the port cannot be bound or the kubeconfig written.
+pub async fn run(_ctx: &Context, args: PlaygroundArgs) -> Result<()> {
+    let config = config_from_args(&args)?;
+    let playground = Playground::start(config).await.map_err(|e| {
+        let code = if matches!(e, crate::playground::StartError::Crds(_)) {
+            ExitCode::Usage
+        } else {
+            ExitCode::Failed
+        };
+        Error { code, message: format!("cannot start the playground: {e}"), source: Some(Box::new(e)) }
+    })?;
+    let kubeconfig = playground.kubeconfig_path.display().to_string();
+    crate::ui::print_stdout(&format!(
+        "playground serving on {url}\nkubeconfig: {kubeconfig}\n\n  export KUBECONFIG={kubeconfig}\n  kubectl get nodes\n\ncontexts: playground (admin), playground-viewer (read-only)\n",
+        url = playground.url
+    ));
+    eprintln!("press Ctrl-C to stop");
+    let served = crate::interruptible("serving the playground", std::future::pending::<Result<()>>()).await;
+    playground.stop();
+    match served {
+        Err(e) if e.code == ExitCode::Interrupted => {
+            eprintln!("playground stopped");
+            Ok(())
+        }
+        other => other,
+    }
 }

@@ -1,2 +1,293 @@
 //! A simulated Kubernetes API server with controllers, served on loopback.
+//!
+//! [`Playground::start`] binds 127.0.0.1 (port 0 picks one), writes a kubeconfig with the
+//! contexts `playground` (may do everything) and `playground-viewer` (get/list/watch only),
+//! registers nodes and CRDs, starts the controllers, and serves until [`Playground::stop`].
+//! The [`Store`] is reachable in-process for the controllers and for tests.
+
+pub mod apply;
+pub mod compact_crds;
 pub mod controllers;
+pub mod crds;
+pub mod defaults;
+pub mod errors;
+pub mod faults;
+pub mod nodes;
+pub mod openapi;
+pub mod patch;
+pub mod resources;
+pub mod schema;
+pub mod selectors;
+pub mod server;
+pub mod store;
+pub mod tables;
+pub mod tls;
+pub mod validation;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use errors::{ApiError, InvalidField};
+pub use faults::Faults;
+pub use resources::{ResourceRef, ResourceType};
+pub use server::RequestCounter;
+pub use store::Store;
+
+/// How to start a playground.
+#[derive(Debug, Clone)]
+pub struct PlaygroundConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where to write the kubeconfig; None: a fresh file in the temp directory (removed on stop).
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Number of simulated nodes.
+    pub nodes: u32,
+    /// `nvidia.com/gpu` allocatable on each node.
+    pub gpus_per_node: u32,
+    /// How long a pod takes to become ready (annotation `playground.modelroll.io/ready-after`
+    /// overrides it per pod).
+    pub ready_after: Duration,
+    /// Directories (or files) of CRDs to load at start.
+    pub crd_dirs: Vec<PathBuf>,
+    /// Compact CRDs to register: `istio`, `gateway-api`, `knative`.
+    pub with: Vec<String>,
+    /// Faults to inject (none by default).
+    pub faults: Faults,
+    /// Run the simulated controllers (deployment, replicaset, scheduler, kubelet, ...).
+    pub controllers: bool,
+}
+
+impl Default for PlaygroundConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            kubeconfig_out: None,
+            nodes: 3,
+            gpus_per_node: 4,
+            ready_after: Duration::from_secs(2),
+            crd_dirs: Vec::new(),
+            with: Vec::new(),
+            faults: Faults::default(),
+            controllers: true,
+        }
+    }
+}
+
+/// Why a playground could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Crds(String),
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// A running playground.
+pub struct Playground {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The kubeconfig written for it.
+    pub kubeconfig_path: PathBuf,
+    /// The objects, in-process.
+    pub store: Store,
+    /// Requests served, per User-Agent (also at `GET /playground/requests`).
+    pub requests: Arc<RequestCounter>,
+    /// The configuration it was started with (port resolved).
+    pub config: PlaygroundConfig,
+    server: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinSet<()>,
+    remove_kubeconfig: bool,
+}
+
+impl std::fmt::Debug for Playground {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Playground")
+            .field("url", &self.url)
+            .field("kubeconfig_path", &self.kubeconfig_path)
+            .finish()
+    }
+}
+
+/// The bearer tokens of the two users a playground knows.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub admin: String,
+    pub viewer: String,
+}
+
+impl Playground {
+    /// Start serving. Must be called inside a tokio runtime, which then runs the server and
+    /// the controllers.
+    ///
+    /// # Errors
+    /// When the port cannot be bound, the kubeconfig cannot be written, or a CRD is refused.
+    pub async fn start(mut config: PlaygroundConfig) -> Result<Self, StartError> {
+        let store = Store::new();
+        compact_crds::install(&store, &config.with).map_err(StartError::Crds)?;
+        for dir in &config.crd_dirs {
+            let found = crds::read_dir(dir).map_err(StartError::Crds)?;
+            crds::install(&store, found).map_err(StartError::Crds)?;
+        }
+        nodes::create(&store, config.nodes, config.gpus_per_node)
+            .map_err(|e| StartError::Crds(format!("cannot create the nodes: {}", e.message)))?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| StartError::Bind { port: config.port, source })?;
+        let address =
+            listener.local_addr().map_err(|source| StartError::Bind { port: config.port, source })?;
+        config.port = address.port();
+        let url = format!("https://{address}");
+        let cert = tls::generate().map_err(StartError::Tls)?;
+        let tokens = Tokens {
+            admin: format!("admin-{}", uuid::Uuid::new_v4().simple()),
+            viewer: format!("viewer-{}", uuid::Uuid::new_v4().simple()),
+        };
+        let (kubeconfig_path, remove_kubeconfig) = match &config.kubeconfig_out {
+            Some(path) => (path.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!("modelroll-playground-{}.kubeconfig", address.port())),
+                true,
+            ),
+        };
+        write_kubeconfig(&kubeconfig_path, &url, &cert.ca_pem, &tokens)
+            .map_err(|source| StartError::Kubeconfig { path: kubeconfig_path.clone(), source })?;
+        let requests = Arc::new(RequestCounter::default());
+        let mut users = BTreeMap::new();
+        users.insert(tokens.admin.clone(), server::User { name: "admin".into(), can_write: true });
+        users.insert(tokens.viewer.clone(), server::User { name: "viewer".into(), can_write: false });
+        let api = Arc::new(server::ApiServer {
+            store: store.clone(),
+            tokens: users,
+            faults: config.faults.clone(),
+            requests: requests.clone(),
+            address: address.to_string(),
+        });
+        let app = server::router(api);
+        let server = tokio::spawn(serve_tls(listener, cert.server_config, app));
+        let controllers = if config.controllers {
+            controllers::start(&store, &config)
+        } else {
+            tokio::task::JoinSet::new()
+        };
+        Ok(Self { url, kubeconfig_path, store, requests, config, server, controllers, remove_kubeconfig })
+    }
+
+    /// Stop serving and stop the controllers; remove the kubeconfig if it was a temporary one.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.server.abort();
+        self.controllers.abort_all();
+        if self.remove_kubeconfig {
+            let _ = std::fs::remove_file(&self.kubeconfig_path);
+            self.remove_kubeconfig = false;
+        }
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Accept TLS connections and serve each with HTTP/1.1 until the task is aborted.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+    app: axum::Router,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!("playground accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        // Connections live in this task's set, so aborting the server ends them too.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// The kubeconfig of a playground: cluster `playground` (with its CA), users
+/// `playground-admin` and `playground-viewer`, contexts `playground` (current) and
+/// `playground-viewer`.
+pub fn kubeconfig_yaml(url: &str, ca_pem: &str, tokens: &Tokens) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1
+kind: Config
+preferences: {{}}
+clusters:
+- name: playground
+  cluster:
+    server: {url}
+    certificate-authority-data: {ca}
+users:
+- name: playground-admin
+  user:
+    token: {admin}
+- name: playground-viewer
+  user:
+    token: {viewer}
+contexts:
+- name: playground
+  context:
+    cluster: playground
+    user: playground-admin
+    namespace: default
+- name: playground-viewer
+  context:
+    cluster: playground
+    user: playground-viewer
+    namespace: default
+current-context: playground
+",
+        admin = tokens.admin,
+        viewer = tokens.viewer
+    )
+}
+
+fn write_kubeconfig(path: &std::path::Path, url: &str, ca_pem: &str, tokens: &Tokens) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, kubeconfig_yaml(url, ca_pem, tokens))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

@@ -1,2 +1,323 @@
-//! Shared helpers: run the real binary, start a playground with a kubeconfig written for it.
+//! Shared helpers: start an in-process playground with a kubeconfig written for it, run the
+//! real binary and real kubectl against it, get a kube client, and wait on conditions.
+//!
+//! ```ignore
+//! let pg = common::Playground::start();                 // 3 nodes, pods ready after 300ms
+//! pg.kubectl(&["create", "namespace", "ml"]).success();
+//! let out = pg.modelroll(&["status", "fraud", "-n", "ml"]);
+//! assert_eq!(out.code, 0, "{}", out.stderr);
+//! common::wait_for(Duration::from_secs(10), "fraud ready", || { /* check pg.store() */ true });
+//! ```
+//!
+//! The playground runs on a runtime of its own, so tests may block (run processes) freely, and
+//! may be plain `#[test]`s or `#[tokio::test]`s.
 #![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use modelroll::playground::resources;
+pub use modelroll::playground::Store;
+use modelroll::playground::{Faults, PlaygroundConfig};
+
+/// How a test playground is started. `Options::default()`: 3 nodes with 4 GPUs each, pods
+/// ready after 300ms, controllers on, no CRDs, no faults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub nodes: u32,
+    pub gpus_per_node: u32,
+    pub ready_after: Duration,
+    /// Load every CRD of `../shared/crds` (the real Istio, Knative, Gateway API, SMI CRDs).
+    pub real_crds: bool,
+    /// Compact CRDs to register: "istio", "gateway-api", "knative".
+    pub with: Vec<&'static str>,
+    /// Faults, in the `--faults` syntax (e.g. "429=0.2,watch-close=2s").
+    pub faults: Option<&'static str>,
+    /// Run the simulated controllers.
+    pub controllers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            gpus_per_node: 4,
+            ready_after: Duration::from_millis(300),
+            real_crds: false,
+            with: Vec::new(),
+            faults: None,
+            controllers: true,
+        }
+    }
+}
+
+/// What a process printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Panic (showing both streams) unless the exit code is 0; returns self for chaining.
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Panic unless the exit code is `code`.
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The real CRDs shipped beside the repository (`../shared/crds` from the crate, or from the
+/// checkout's parent when the crate is a worktree one level deeper).
+pub fn shared_crds_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(dir) = std::env::var_os("MODELROLL_SHARED_CRDS") {
+        return PathBuf::from(dir);
+    }
+    for candidate in [manifest.join("../shared/crds"), manifest.join("../../shared/crds")] {
+        if candidate.is_dir() {
+            return candidate;
+        }
+    }
+    panic!(
+        "the real CRDs are not at {} (or ../../shared/crds); set MODELROLL_SHARED_CRDS",
+        manifest.join("../shared/crds").display()
+    );
+}
+
+/// A playground for one test; stopped when dropped.
+pub struct Playground {
+    inner: Option<modelroll::playground::Playground>,
+    runtime: Option<tokio::runtime::Runtime>,
+    cache_dir: PathBuf,
+}
+
+impl Playground {
+    /// Start with [`Options::default`].
+    pub fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    /// Start with the given options.
+    pub fn start_with(options: Options) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("playground")
+            .enable_all()
+            .build()
+            .expect("a runtime for the playground");
+        let config = PlaygroundConfig {
+            port: 0,
+            kubeconfig_out: None,
+            nodes: options.nodes,
+            gpus_per_node: options.gpus_per_node,
+            ready_after: options.ready_after,
+            crd_dirs: if options.real_crds { vec![shared_crds_dir()] } else { Vec::new() },
+            with: options.with.iter().map(|s| s.to_string()).collect(),
+            faults: options.faults.map(|f| Faults::parse(f).expect("valid faults")).unwrap_or_default(),
+            controllers: options.controllers,
+        };
+        // Started from a thread of its own, so that async tests (already inside a runtime) can
+        // start one too.
+        let inner = std::thread::scope(|scope| {
+            scope.spawn(|| runtime.block_on(modelroll::playground::Playground::start(config))).join()
+        })
+        .expect("the playground start did not panic")
+        .unwrap_or_else(|e| panic!("the playground did not start: {e}"));
+        let cache_dir =
+            std::env::temp_dir().join(format!("modelroll-test-kubectl-cache-{}", inner.config.port));
+        Self { inner: Some(inner), runtime: Some(runtime), cache_dir }
+    }
+
+    fn inner(&self) -> &modelroll::playground::Playground {
+        self.inner.as_ref().expect("playground is running")
+    }
+
+    /// The kubeconfig written for this playground (contexts `playground` and
+    /// `playground-viewer`).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.inner().kubeconfig_path
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.inner().url
+    }
+
+    /// The objects, in-process (for assertions and setup without HTTP).
+    pub fn store(&self) -> &Store {
+        &self.inner().store
+    }
+
+    /// Requests served so far, by User-Agent.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        self.inner().requests.snapshot()
+    }
+
+    /// Run the real `kubectl-modelroll` with `--kubeconfig` of this playground (60s timeout).
+    pub fn modelroll(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"));
+        command.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
+        command.env_remove("KUBECONFIG").env("NO_COLOR", "1");
+        run(command, None, Duration::from_secs(60), "kubectl-modelroll")
+    }
+
+    /// Run real kubectl (`$KUBECTL` or `kubectl` on PATH) against this playground (60s timeout).
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with_input(args, None)
+    }
+
+    /// As [`Playground::kubectl`], writing `input` to its stdin (for `-f -`).
+    pub fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
+        let mut command = Command::new(kubectl_path());
+        command.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
+        command.env_remove("KUBECONFIG").env("KUBECACHEDIR", &self.cache_dir);
+        run(command, input, Duration::from_secs(60), "kubectl")
+    }
+
+    /// Start kubectl without waiting (e.g. `get pods -w`); the caller kills it.
+    pub fn kubectl_spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(kubectl_path())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("KUBECACHEDIR", &self.cache_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl starts")
+    }
+
+    /// A kube client for the `playground` context. Call it inside the runtime that will use it
+    /// (e.g. in a `#[tokio::test]`).
+    pub async fn client(&self) -> kube::Client {
+        self.client_for("playground").await
+    }
+
+    /// A kube client for a context of this playground's kubeconfig (`playground-viewer`...).
+    pub async fn client_for(&self, context: &str) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("the kubeconfig reads");
+        let options =
+            kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("the kubeconfig is usable");
+        kube::Client::try_from(config).expect("a client for the playground")
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            if let Some(runtime) = &self.runtime {
+                let _guard = runtime.enter();
+                inner.stop();
+            }
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        let _ = std::fs::remove_dir_all(&self.cache_dir);
+    }
+}
+
+/// The kubectl the tests use: `$KUBECTL`, else `kubectl` on PATH. Panics with a clear message
+/// when there is none.
+pub fn kubectl_path() -> PathBuf {
+    let candidate =
+        std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kubectl"));
+    let works = Command::new(&candidate)
+        .args(["version", "--client", "-o", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "kubectl not found ({}): these tests need a real kubectl (1.30+); set $KUBECTL or put kubectl on PATH (see ../shared/TOOLS.md)",
+        candidate.display()
+    );
+    candidate
+}
+
+fn run(mut command: Command, input: Option<&str>, timeout: Duration, what: &str) -> Output {
+    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    // Read both pipes on threads so a chatty process cannot block on a full pipe.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the process") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} {:?} did not finish within {timeout:?}", command.get_args().collect::<Vec<_>>());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+/// Wait until `condition` holds, checking every 20ms; panic naming `what` after `timeout`.
+#[track_caller]
+pub fn wait_for(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// As [`wait_for`], for async tests.
+pub async fn wait_for_async<F, Fut>(timeout: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

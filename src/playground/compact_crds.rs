@@ -1,0 +1,74 @@
+//! Compact CRDs written by us for the groups modelroll routes traffic with (`--with istio,
+//! gateway-api,knative`), so the playground works with no CRD files at hand. They type the
+//! fields modelroll uses as the upstream CRDs do (a test checks our fixtures are accepted and
+//! refused alike by these and by the real CRDs in `../shared/crds/`).
+
+use serde_json::Value;
+
+use super::store::Store;
+
+/// The groups `--with` knows, and their CRDs.
+pub const GROUPS: &[(&str, &str)] = &[
+    ("istio", include_str!("compact_crds/istio.yaml")),
+    ("gateway-api", include_str!("compact_crds/gateway-api.yaml")),
+    ("knative", include_str!("compact_crds/knative.yaml")),
+];
+
+/// The compact CRDs of one group name (`istio`, `gateway-api`, `knative`).
+///
+/// # Errors
+/// A sentence naming the unknown group and the known ones.
+pub fn crds_for(group: &str) -> Result<Vec<Value>, String> {
+    let (_, text) = GROUPS.iter().find(|(name, _)| *name == group).ok_or_else(|| {
+        let known: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+        format!("unknown --with group {group:?}; known groups: {}", known.join(", "))
+    })?;
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let mut yaml: serde_yaml::Value = serde::Deserialize::deserialize(doc)
+            .map_err(|e| format!("compact CRDs for {group} do not parse: {e}"))?;
+        yaml.apply_merge().map_err(|e| format!("compact CRDs for {group} do not parse: {e}"))?;
+        let value: Value =
+            serde_json::to_value(yaml).map_err(|e| format!("compact CRDs for {group} are not JSON: {e}"))?;
+        match value["items"].as_array() {
+            Some(items) if value["kind"] == "List" => out.extend(items.iter().cloned()),
+            _ => out.push(value),
+        }
+    }
+    Ok(out)
+}
+
+/// Register the compact CRDs of each named group.
+///
+/// # Errors
+/// An unknown group, or a CRD the store refuses.
+pub fn install(store: &Store, groups: &[String]) -> Result<(), String> {
+    for group in groups {
+        let group = group.trim();
+        if group.is_empty() {
+            continue;
+        }
+        super::crds::install(store, crds_for(group)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_installs() {
+        let store = Store::new();
+        install(&store, &["istio".into(), "gateway-api".into(), "knative".into()]).unwrap();
+        let kinds: Vec<String> = store.types().iter().map(|t| format!("{}/{}", t.group, t.plural)).collect();
+        for want in [
+            "networking.istio.io/virtualservices",
+            "gateway.networking.k8s.io/httproutes",
+            "serving.knative.dev/services",
+        ] {
+            assert!(kinds.iter().any(|k| k == want), "{want} missing from {kinds:?}");
+        }
+        assert!(install(&store, &["linkerd".into()]).is_err());
+    }
+}

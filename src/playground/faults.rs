@@ -1,0 +1,113 @@
+//! Faults for reliability tests, off by default: added latency, a fraction of requests answered
+//! 429 (with Retry-After) or 500, watches closed every N seconds, a fraction of writes answered
+//! 409 Conflict.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use rand::Rng;
+
+use super::errors::ApiError;
+
+/// The faults to inject; `Faults::default()` injects none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Added to every resource request.
+    pub latency: Option<Duration>,
+    /// Fraction of resource requests answered 429 Too Many Requests (Retry-After: 1).
+    pub too_many_requests: f64,
+    /// Fraction of resource requests answered 500.
+    pub internal_error: f64,
+    /// Watches end after this long (clients must re-watch).
+    pub watch_close: Option<Duration>,
+    /// Fraction of writes (POST/PUT/PATCH/DELETE) answered 409 Conflict.
+    pub conflict: f64,
+}
+
+impl Faults {
+    /// Parse `latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1`.
+    ///
+    /// # Errors
+    /// A sentence naming the part that is not understood.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut faults = Self::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((key, value)) = part.split_once('=') else {
+                return Err(format!("fault {part:?} has no value; use e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1"));
+            };
+            let fraction = || -> Result<f64, String> {
+                let f: f64 = value
+                    .parse()
+                    .map_err(|_| format!("fault {key}: {value:?} is not a fraction between 0 and 1"))?;
+                if (0.0..=1.0).contains(&f) {
+                    Ok(f)
+                } else {
+                    Err(format!("fault {key}: {value:?} is not a fraction between 0 and 1"))
+                }
+            };
+            let duration =
+                || humantime::parse_duration(value).map_err(|e| format!("fault {key}: {value:?}: {e}"));
+            match key {
+                "latency" => faults.latency = Some(duration()?),
+                "429" => faults.too_many_requests = fraction()?,
+                "500" => faults.internal_error = fraction()?,
+                "409" => faults.conflict = fraction()?,
+                "watch-close" => faults.watch_close = Some(duration()?),
+                other => {
+                    return Err(format!(
+                        "unknown fault {other:?}; known faults: latency, 429, 500, watch-close, 409"
+                    ))
+                }
+            }
+        }
+        Ok(faults)
+    }
+
+    /// Whether any fault is on.
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
+    /// The error to answer a resource request with, if this one draws a fault.
+    pub fn request_fault(&self, method: &Method) -> Option<ApiError> {
+        if self.too_many_requests == 0.0 && self.internal_error == 0.0 && self.conflict == 0.0 {
+            return None;
+        }
+        let mut rng = rand::rng();
+        if rng.random::<f64>() < self.too_many_requests {
+            return Some(ApiError::too_many_requests(1));
+        }
+        if rng.random::<f64>() < self.internal_error {
+            return Some(ApiError::internal("injected by playground faults"));
+        }
+        let write = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+        if write && rng.random::<f64>() < self.conflict {
+            let mut err = ApiError::conflict_because(
+                "",
+                "objects",
+                "",
+                "the object has been modified; please apply your changes to the latest version and try again",
+            );
+            err.details = None;
+            return Some(err);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_cli_spec() {
+        let f = Faults::parse("latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1").unwrap();
+        assert_eq!(f.latency, Some(Duration::from_millis(50)));
+        assert_eq!(f.too_many_requests, 0.1);
+        assert_eq!(f.watch_close, Some(Duration::from_secs(30)));
+        assert!(Faults::parse("429=2").is_err());
+        assert!(Faults::parse("slow=1").is_err());
+        assert!(!Faults::default().any());
+        assert!(Faults::default().request_fault(&Method::POST).is_none());
+    }
+}

@@ -1,0 +1,1182 @@
+//! The HTTP face of the playground: kube-apiserver's REST paths (discovery, CRUD, watch,
+//! patches, subresources) over the [`Store`], with bearer-token auth and RBAC for the viewer,
+//! fault injection, and a per-client request counter.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::errors::{ApiError, InvalidField};
+use super::faults::Faults;
+use super::patch::{self, PatchType};
+use super::resources::{ResourceRef, ResourceType};
+use super::selectors::{FieldSelector, LabelSelector};
+use super::store::{
+    DeleteOptions, Deleted, EventType, Propagation, Store, Subresource, WatchEvent, WriteOptions,
+};
+use super::tables;
+
+/// A user the playground knows by bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// May create, update, patch and delete (else get/list/watch only).
+    pub can_write: bool,
+}
+
+/// Requests served, per client (User-Agent).
+#[derive(Debug, Default)]
+pub struct RequestCounter {
+    counts: Mutex<BTreeMap<String, u64>>,
+}
+
+impl RequestCounter {
+    fn add(&self, agent: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        *counts.entry(agent.to_string()).or_default() += 1;
+    }
+
+    /// Requests so far, by User-Agent.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Forget all counts.
+    pub fn reset(&self) {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+/// Everything a request handler needs.
+pub struct ApiServer {
+    pub store: Store,
+    pub tokens: BTreeMap<String, User>,
+    pub faults: Faults,
+    pub requests: Arc<RequestCounter>,
+    /// `host:port`, for `/api`'s serverAddressByClientCIDRs.
+    pub address: String,
+}
+
+/// The axum router serving the API.
+pub fn router(server: Arc<ApiServer>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(server)
+}
+
+fn status_response(err: &ApiError) -> Response {
+    let mut response = (
+        StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, "application/json")],
+        err.to_status().to_string(),
+    )
+        .into_response();
+    if let Some(seconds) = err.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    let agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .to_string();
+    server.requests.add(&agent);
+    let path = request.uri().path().to_string();
+    if path == "/playground/requests" {
+        return json_response(StatusCode::OK, &json!(server.requests.snapshot()));
+    }
+    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        return (StatusCode::OK, "ok").into_response();
+    }
+    let user = match authenticate(&server, request.headers()) {
+        Ok(user) => user,
+        Err(err) => return status_response(&err),
+    };
+    let method = request.method().clone();
+    let query = parse_query(request.uri().query().unwrap_or(""));
+    let headers = request.headers().clone();
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return status_response(&ApiError::bad_request(format!("cannot read the request body: {e}")))
+        }
+    };
+    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["version"] => return json_response(StatusCode::OK, &version()),
+        ["api"] => return json_response(StatusCode::OK, &api_versions(&server.address)),
+        ["apis"] => return json_response(StatusCode::OK, &api_group_list(&server.store)),
+        ["api", "v1"] => return resource_list_response(&server.store, "", "v1"),
+        ["apis", group] => return api_group(&server.store, group),
+        ["apis", group, version] => return resource_list_response(&server.store, group, version),
+        ["openapi", "v3"] => return json_response(StatusCode::OK, &super::openapi::root(&server.store)),
+        ["openapi", "v3", "api", version] | ["openapi", "v3", "apis", "", version] => {
+            return match super::openapi::document(&server.store, "", version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            return match super::openapi::document(&server.store, group, version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
+        ["openapi", ..] => return status_response(&ApiError::no_route()),
+        _ => {}
+    }
+    if let Some(delay) = server.faults.latency {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(err) = server.faults.request_fault(&method) {
+        return status_response(&err);
+    }
+    let target = match parse_target(&segments) {
+        Some(t) => t,
+        None => return status_response(&ApiError::no_route()),
+    };
+    let call = Call { server: &server, user: &user, method, query, headers, body, target, agent };
+    match call.serve().await {
+        Ok(response) => response,
+        Err(err) => status_response(&err),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(query: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| percent_decode(&s.replace('+', " "));
+        out.insert(decode(k), decode(v));
+    }
+    out
+}
+
+fn authenticate(server: &ApiServer, headers: &HeaderMap) -> Result<User, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    token.and_then(|t| server.tokens.get(t)).cloned().ok_or_else(ApiError::unauthorized)
+}
+
+/// What the request path names.
+#[derive(Debug)]
+struct Target {
+    group: String,
+    version: String,
+    resource: String,
+    namespace: String,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+fn parse_target(segments: &[&str]) -> Option<Target> {
+    let (group, version, rest) = match segments {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    let make = |namespace: &str, resource: &str, name: Option<&str>, sub: Option<&str>| Target {
+        group: group.to_string(),
+        version: version.to_string(),
+        resource: resource.to_string(),
+        namespace: namespace.to_string(),
+        name: name.map(str::to_string),
+        subresource: sub.map(str::to_string),
+    };
+    Some(match rest {
+        [resource] => make("", resource, None, None),
+        ["namespaces", ns, sub @ ("status" | "finalize")] if group.is_empty() => {
+            make("", "namespaces", Some(ns), Some(sub))
+        }
+        ["namespaces", ns, resource] => make(ns, resource, None, None),
+        ["namespaces", ns, resource, name] => make(ns, resource, Some(name), None),
+        ["namespaces", ns, resource, name, sub] => make(ns, resource, Some(name), Some(sub)),
+        [resource, name] => make("", resource, Some(name), None),
+        [resource, name, sub] => make("", resource, Some(name), Some(sub)),
+        _ => return None,
+    })
+}
+
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "emulationMajor": "1",
+        "emulationMinor": "33",
+        "gitVersion": "v1.33.0-playground",
+        "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
+
+fn api_versions(address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+    })
+}
+
+/// Groups and their versions, in the order kube-apiserver lists them (built-ins first).
+fn groups(store: &Store) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut types = store.types();
+    // Built-in groups keep their fixed order; CRD groups follow, by name.
+    let rank = |t: &ResourceType| if t.is_custom() { 1 } else { 0 };
+    types.sort_by(|a, b| {
+        rank(a).cmp(&rank(b)).then_with(|| {
+            if rank(a) == 1 {
+                a.group.cmp(&b.group)
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+    });
+    for ty in types {
+        if ty.group.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|(g, _)| *g == ty.group) {
+            Some((_, versions)) => {
+                for v in &ty.versions {
+                    if !versions.contains(v) {
+                        versions.push(v.clone());
+                    }
+                }
+            }
+            None => out.push((ty.group.clone(), ty.versions.clone())),
+        }
+    }
+    out
+}
+
+fn group_json(name: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    json!({"name": name, "versions": versions, "preferredVersion": versions[0]})
+}
+
+fn api_group_list(store: &Store) -> Value {
+    let groups: Vec<Value> = groups(store).iter().map(|(g, vs)| group_json(g, vs)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn api_group(store: &Store, group: &str) -> Response {
+    match groups(store).into_iter().find(|(g, _)| g == group) {
+        Some((g, vs)) => {
+            let mut body = group_json(&g, &vs);
+            body["kind"] = json!("APIGroup");
+            body["apiVersion"] = json!("v1");
+            json_response(StatusCode::OK, &body)
+        }
+        None => status_response(&ApiError::no_route()),
+    }
+}
+
+fn resource_list_response(store: &Store, group: &str, version: &str) -> Response {
+    let types: Vec<Arc<ResourceType>> =
+        store.types().into_iter().filter(|t| t.group == group && t.serves(version)).collect();
+    if types.is_empty() {
+        return status_response(&ApiError::no_route());
+    }
+    let mut resources = Vec::new();
+    for ty in &types {
+        let mut entry = json!({
+            "name": ty.plural,
+            "singularName": ty.singular,
+            "namespaced": ty.namespaced,
+            "kind": ty.kind,
+            "verbs": ty.verbs(),
+        });
+        if !ty.short_names.is_empty() {
+            entry["shortNames"] = json!(ty.short_names);
+        }
+        if !ty.categories.is_empty() {
+            entry["categories"] = json!(ty.categories);
+        }
+        resources.push(entry);
+        if ty.status {
+            resources.push(json!({"name": format!("{}/status", ty.plural), "singularName": "", "namespaced": ty.namespaced, "kind": ty.kind, "verbs": ["get", "patch", "update"]}));
+        }
+        if ty.scale.is_some() {
+            resources.push(json!({"name": format!("{}/scale", ty.plural), "singularName": "", "namespaced": ty.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
+        }
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
+}
+
+/// One resource request being served.
+struct Call<'a> {
+    server: &'a ApiServer,
+    user: &'a User,
+    method: Method,
+    query: BTreeMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+    target: Target,
+    agent: String,
+}
+
+impl Call<'_> {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.param(key), Some("true" | "1"))
+    }
+
+    fn verb(&self) -> &'static str {
+        let named = self.target.name.is_some();
+        match self.method {
+            Method::GET | Method::HEAD if self.flag("watch") => "watch",
+            Method::GET | Method::HEAD if named => "get",
+            Method::GET | Method::HEAD => "list",
+            Method::POST => "create",
+            Method::PUT => "update",
+            Method::PATCH => "patch",
+            Method::DELETE if named => "delete",
+            Method::DELETE => "deletecollection",
+            _ => "unknown",
+        }
+    }
+
+    fn authorize(&self, ty: &ResourceType) -> Result<(), ApiError> {
+        let verb = self.verb();
+        if self.user.can_write || matches!(verb, "get" | "list" | "watch") {
+            return Ok(());
+        }
+        Err(ApiError::forbidden_rbac(
+            &self.user.name,
+            verb,
+            &ty.group,
+            &ty.plural,
+            self.target.subresource.as_deref().unwrap_or(""),
+            &self.target.namespace,
+            self.target.name.as_deref().unwrap_or(""),
+        ))
+    }
+
+    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+        match self.param("dryRun") {
+            None => Ok(WriteOptions { dry_run: false }),
+            Some("All") => Ok(WriteOptions { dry_run: true }),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "Invalid dry run value: {other}: supported values: \"All\""
+            ))),
+        }
+    }
+
+    fn body_json(&self) -> Result<Value, ApiError> {
+        if self.body.is_empty() {
+            return Err(ApiError::bad_request("the body of the request is empty"));
+        }
+        let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if content_type.contains("protobuf") || content_type.contains("cbor") {
+            return Err(ApiError::unsupported_body(content_type));
+        }
+        if content_type.contains("yaml") {
+            serde_yaml::from_slice(&self.body)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+        } else {
+            serde_json::from_slice(&self.body).map_err(|e| {
+                ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+            })
+        }
+    }
+
+    async fn serve(self) -> Result<Response, ApiError> {
+        let resource = ResourceRef::new(&self.target.group, &self.target.version, &self.target.resource);
+        let ty = self.server.store.resource_type(&resource)?;
+        if !ty.namespaced && !self.target.namespace.is_empty() {
+            return Err(ApiError::no_route());
+        }
+        self.authorize(&ty)?;
+        let sub = self.target.subresource.clone();
+        match (sub.as_deref(), self.target.name.is_some()) {
+            (None, _) => {}
+            (Some("status"), true) if ty.status => {}
+            (Some("scale"), true) if ty.scale.is_some() => return self.scale(&resource, &ty),
+            _ => return Err(ApiError::no_route()),
+        }
+        let subresource = if sub.is_some() { Subresource::Status } else { Subresource::Main };
+        match (self.verb(), subresource) {
+            ("get", _) => self.get(&resource),
+            ("list", Subresource::Main) => self.list(&resource, &ty),
+            ("watch", Subresource::Main) => self.watch(resource, ty),
+            ("create", Subresource::Main) => self.create(&resource, &ty),
+            ("update", _) => self.update(&resource, &ty, subresource),
+            ("patch", _) => self.patch(&resource, &ty, subresource),
+            ("delete", Subresource::Main) => self.delete(&resource, &ty),
+            ("deletecollection", Subresource::Main) => self.delete_collection(&resource, &ty),
+            _ => Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            )),
+        }
+    }
+
+    fn wants_table(&self) -> bool {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=Table")))
+    }
+
+    fn get(&self, resource: &ResourceRef) -> Result<Response, ApiError> {
+        let name = self.target.name.as_deref().unwrap_or("");
+        let object = self.server.store.get_shared(resource, &self.target.namespace, name)?;
+        if self.wants_table() {
+            let ty = self.server.store.resource_type(resource)?;
+            let table = tables::table(&ty, &[object], None, &self.query);
+            return Ok(json_response(StatusCode::OK, &table));
+        }
+        Ok(json_response(StatusCode::OK, &object))
+    }
+
+    fn selectors(&self, ty: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
+        let labels = LabelSelector::parse(self.param("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+        let fields = FieldSelector::parse(self.param("fieldSelector").unwrap_or(""), &ty.group, &ty.plural)
+            .map_err(ApiError::bad_request)?;
+        Ok((labels, fields))
+    }
+
+    fn list(&self, resource: &ResourceRef, ty: &ResourceType) -> Result<Response, ApiError> {
+        let (labels, fields) = self.selectors(ty)?;
+        let limit: usize = self.param("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
+        let cont = self.param("continue").map(decode_continue).transpose()?;
+        let list = self.server.store.list_matching(resource, &self.target.namespace, |o| {
+            labels.matches(&o["metadata"]["labels"]) && fields.matches(o)
+        })?;
+        let mut items = list.items;
+        if let Some((_, after)) = &cont {
+            items.retain(|o| object_key(o) > *after);
+        }
+        let mut metadata = json!({"resourceVersion": list.resource_version.to_string()});
+        if let Some((rv, _)) = &cont {
+            metadata["resourceVersion"] = json!(rv.to_string());
+        }
+        if limit > 0 && items.len() > limit {
+            let remaining = items.len() - limit;
+            items.truncate(limit);
+            let last = object_key(items.last().expect("limit > 0 keeps an item"));
+            let rv = cont.as_ref().map_or(list.resource_version, |(rv, _)| *rv);
+            metadata["continue"] = json!(encode_continue(rv, &last));
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+        if self.wants_table() {
+            let table = tables::table(ty, &items, Some(metadata), &self.query);
+            return Ok(json_response(StatusCode::OK, &table));
+        }
+        let mut out = Vec::with_capacity(256 + items.len() * 1024);
+        out.extend_from_slice(
+            format!(
+                "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
+                json!(ty.list_kind),
+                json!(ty.api_version(&resource.version)),
+                metadata
+            )
+            .as_bytes(),
+        );
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &**item).map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        out.extend_from_slice(b"]}");
+        Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], out).into_response())
+    }
+
+    fn create(&self, resource: &ResourceRef, ty: &ResourceType) -> Result<Response, ApiError> {
+        let options = self.write_options()?;
+        let mut object = self.body_json()?;
+        if ty.namespaced {
+            let ns = object["metadata"]["namespace"].as_str().unwrap_or("");
+            if !ns.is_empty() && ns != self.target.namespace {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            if !object["metadata"].is_object() {
+                object["metadata"] = json!({});
+            }
+            object["metadata"]["namespace"] = json!(self.target.namespace);
+        }
+        let warnings = self.field_validation(ty, resource, &mut object, None)?;
+        let created = self.server.store.create_with(resource, object, &options)?;
+        let mut response = json_response(StatusCode::CREATED, &created);
+        add_warnings(&mut response, &warnings);
+        Ok(response)
+    }
+
+    /// `fieldValidation`: Strict refuses unknown fields, Warn (the default) reports them.
+    fn field_validation(
+        &self,
+        ty: &ResourceType,
+        resource: &ResourceRef,
+        object: &mut Value,
+        _old: Option<&Value>,
+    ) -> Result<Vec<String>, ApiError> {
+        let mode = self.param("fieldValidation").unwrap_or("Warn");
+        if mode == "Ignore" {
+            return Ok(Vec::new());
+        }
+        let mut copy = object.clone();
+        let unknown = super::validation::unknown_fields_of(ty, &resource.version, &mut copy);
+        if unknown.is_empty() {
+            return Ok(Vec::new());
+        }
+        if mode == "Strict" {
+            let list: Vec<String> = unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect();
+            return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
+        }
+        Ok(unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect())
+    }
+
+    fn update(
+        &self,
+        resource: &ResourceRef,
+        ty: &ResourceType,
+        sub: Subresource,
+    ) -> Result<Response, ApiError> {
+        let options = self.write_options()?;
+        let mut object = self.body_json()?;
+        let name = self.target.name.clone().unwrap_or_default();
+        let body_name = object["metadata"]["name"].as_str().unwrap_or("");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if !object["metadata"].is_object() {
+            object["metadata"] = json!({});
+        }
+        object["metadata"]["name"] = json!(name);
+        if ty.namespaced {
+            let ns = object["metadata"]["namespace"].as_str().unwrap_or("");
+            if !ns.is_empty() && ns != self.target.namespace {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            object["metadata"]["namespace"] = json!(self.target.namespace);
+        }
+        let warnings = if sub == Subresource::Main {
+            self.field_validation(ty, resource, &mut object, None)?
+        } else {
+            Vec::new()
+        };
+        let updated = match sub {
+            Subresource::Main => self.server.store.update_with(resource, object, &options)?,
+            Subresource::Status => self.server.store.update_status_with(resource, object, &options)?,
+        };
+        let mut response = json_response(StatusCode::OK, &updated);
+        add_warnings(&mut response, &warnings);
+        Ok(response)
+    }
+
+    fn patch(
+        &self,
+        resource: &ResourceRef,
+        ty: &ResourceType,
+        sub: Subresource,
+    ) -> Result<Response, ApiError> {
+        let options = self.write_options()?;
+        let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let patch_type = PatchType::from_content_type(content_type)
+            .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+        if patch_type == PatchType::Strategic && ty.is_custom() {
+            return Err(ApiError::unsupported_media_type(content_type));
+        }
+        let body: Value = if patch_type == PatchType::Apply {
+            serde_yaml::from_slice(&self.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+        } else {
+            serde_json::from_slice(&self.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
+        };
+        let name = self.target.name.clone().unwrap_or_default();
+        let namespace = self.target.namespace.clone();
+        let manager = self
+            .param("fieldManager")
+            .map(str::to_string)
+            .unwrap_or_else(|| self.agent.split('/').next().unwrap_or("unknown").to_string());
+        if patch_type == PatchType::Apply && self.param("fieldManager").is_none() {
+            return Err(ApiError::bad_request(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+        let force = self.flag("force");
+        let mut created = false;
+        let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
+            match (patch_type, current) {
+                (PatchType::Json, Some(c)) => patch::json_patch(c, &body),
+                (PatchType::Merge, Some(c)) => patch::merge_patch(c, &body),
+                (PatchType::Strategic, Some(c)) => patch::strategic_merge(c, &body),
+                (PatchType::Apply, current) => {
+                    created = current.is_none();
+                    super::apply::apply(ty, current, &body, &manager, force)
+                }
+                (_, None) => Err(ApiError::not_found(&ty.group, &ty.plural, &name)),
+            }
+        };
+        let create_if_missing = patch_type == PatchType::Apply && sub == Subresource::Main;
+        let patched = self.server.store.guaranteed_update(
+            resource,
+            &namespace,
+            &name,
+            sub,
+            &options,
+            None,
+            create_if_missing,
+            &mut compute,
+        )?;
+        let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+        Ok(json_response(code, &patched))
+    }
+
+    fn delete_options(&self) -> Result<DeleteOptions, ApiError> {
+        let body: Value = if self.body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&self.body)
+                .map_err(|e| ApiError::bad_request(format!("cannot decode DeleteOptions: {e}")))?
+        };
+        let mut options = DeleteOptions { dry_run: self.write_options()?.dry_run, ..Default::default() };
+        if body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All")) {
+            options.dry_run = true;
+        }
+        options.grace_period_seconds = self
+            .param("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok())
+            .or_else(|| body["gracePeriodSeconds"].as_i64());
+        let policy = self
+            .param("propagationPolicy")
+            .map(str::to_string)
+            .or_else(|| body["propagationPolicy"].as_str().map(str::to_string));
+        options.propagation = match policy.as_deref() {
+            None => None,
+            Some("Background") => Some(Propagation::Background),
+            Some("Foreground") => Some(Propagation::Foreground),
+            Some("Orphan") => Some(Propagation::Orphan),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "meta.k8s.io",
+                    "DeleteOptions",
+                    "",
+                    &[InvalidField::not_supported(
+                        "propagationPolicy",
+                        format!("{other:?}"),
+                        &["\"Background\"".into(), "\"Foreground\"".into(), "\"Orphan\"".into()],
+                    )],
+                ))
+            }
+        };
+        let orphan = self
+            .param("orphanDependents")
+            .map(|o| o == "true")
+            .or_else(|| body["orphanDependents"].as_bool());
+        if orphan == Some(true) && options.propagation.is_none() {
+            options.propagation = Some(Propagation::Orphan);
+        }
+        options.precondition_uid = body["preconditions"]["uid"].as_str().map(str::to_string);
+        options.precondition_resource_version =
+            body["preconditions"]["resourceVersion"].as_str().map(str::to_string);
+        Ok(options)
+    }
+
+    fn delete(&self, resource: &ResourceRef, ty: &ResourceType) -> Result<Response, ApiError> {
+        let options = self.delete_options()?;
+        let name = self.target.name.clone().unwrap_or_default();
+        match self.server.store.delete(resource, &self.target.namespace, &name, &options)? {
+            Deleted::Now(object) => {
+                if ty.group.is_empty() && ty.plural == "pods" || ty.is_custom() {
+                    return Ok(json_response(StatusCode::OK, &object));
+                }
+                let mut details = json!({"name": name, "kind": ty.plural, "uid": object["metadata"]["uid"]});
+                if !ty.group.is_empty() {
+                    details["group"] = json!(ty.group);
+                }
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+                ))
+            }
+            Deleted::Pending(object) => Ok(json_response(StatusCode::ACCEPTED, &object)),
+        }
+    }
+
+    fn delete_collection(&self, resource: &ResourceRef, ty: &ResourceType) -> Result<Response, ApiError> {
+        if !ty.verbs().contains(&"deletecollection") {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let options = self.delete_options()?;
+        let (labels, fields) = self.selectors(ty)?;
+        let list = self.server.store.list_matching(resource, &self.target.namespace, |o| {
+            labels.matches(&o["metadata"]["labels"]) && fields.matches(o)
+        })?;
+        let mut deleted = Vec::new();
+        for item in &list.items {
+            let ns = item["metadata"]["namespace"].as_str().unwrap_or("");
+            let name = item["metadata"]["name"].as_str().unwrap_or("");
+            match self.server.store.delete(resource, ns, name, &options) {
+                Ok(d) => deleted.push(d.object().clone()),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": ty.list_kind, "apiVersion": ty.api_version(&resource.version),
+                    "metadata": {"resourceVersion": self.server.store.resource_version().to_string()},
+                    "items": deleted}),
+        ))
+    }
+
+    fn scale(&self, resource: &ResourceRef, ty: &ResourceType) -> Result<Response, ApiError> {
+        let paths = ty.scale.clone().expect("scale() is called for types with a scale subresource");
+        let name = self.target.name.clone().unwrap_or_default();
+        let namespace = self.target.namespace.clone();
+        let store = &self.server.store;
+        match self.verb() {
+            "get" => {
+                let object = store.get(resource, &namespace, &name)?;
+                Ok(json_response(StatusCode::OK, &scale_of(&object, &paths)))
+            }
+            "update" | "patch" => {
+                let options = self.write_options()?;
+                let body = if self.verb() == "update" { Some(self.body_json()?) } else { None };
+                let content_type = self
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let patch_body: Option<Value> = if self.verb() == "patch" {
+                    Some(
+                        serde_json::from_slice(&self.body)
+                            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
+                    )
+                } else {
+                    None
+                };
+                let precondition = body
+                    .as_ref()
+                    .and_then(|b| b["metadata"]["resourceVersion"].as_str())
+                    .filter(|rv| !rv.is_empty())
+                    .map(str::to_string);
+                let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
+                    let current = current.ok_or_else(|| ApiError::not_found(&ty.group, &ty.plural, &name))?;
+                    let scale = scale_of(current, &paths);
+                    let wanted = match (&body, &patch_body) {
+                        (Some(b), _) => b.clone(),
+                        (None, Some(p)) => match PatchType::from_content_type(&content_type) {
+                            Some(PatchType::Json) => patch::json_patch(&scale, p)?,
+                            Some(PatchType::Merge | PatchType::Strategic) => patch::merge_patch(&scale, p)?,
+                            _ => return Err(ApiError::unsupported_media_type(&content_type)),
+                        },
+                        (None, None) => scale.clone(),
+                    };
+                    let replicas = wanted["spec"]["replicas"].as_i64().unwrap_or(0);
+                    if replicas < 0 {
+                        return Err(ApiError::invalid(
+                            "autoscaling",
+                            "Scale",
+                            &name,
+                            &[InvalidField::invalid(
+                                "spec.replicas",
+                                replicas,
+                                "must be greater than or equal to 0",
+                            )],
+                        ));
+                    }
+                    let mut object = current.clone();
+                    set_path(&mut object, &paths.spec_replicas, json!(replicas));
+                    Ok(object)
+                };
+                let updated = store.guaranteed_update(
+                    resource,
+                    &namespace,
+                    &name,
+                    Subresource::Main,
+                    &options,
+                    precondition.as_deref(),
+                    false,
+                    &mut compute,
+                )?;
+                Ok(json_response(StatusCode::OK, &scale_of(&updated, &paths)))
+            }
+            _ => Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            )),
+        }
+    }
+
+    fn watch(&self, resource: ResourceRef, ty: Arc<ResourceType>) -> Result<Response, ApiError> {
+        let (labels, fields) = self.selectors(&ty)?;
+        let store = self.server.store.clone();
+        let namespace = self.target.namespace.clone();
+        let bookmarks = self.flag("allowWatchBookmarks");
+        let send_initial = self.flag("sendInitialEvents");
+        let rv_param = self.param("resourceVersion").map(str::to_string);
+        let timeout =
+            self.param("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
+        let close_after = self.server.faults.watch_close;
+        let limit = match (timeout, close_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let table = self.wants_table().then(|| self.query.clone());
+        let start: Option<u64> = match rv_param.as_deref() {
+            None | Some("0") | Some("") => None,
+            Some(rv) => Some(
+                rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?,
+            ),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+        let mut live = store.subscribe();
+        let filter = WatchFilter { resource: resource.clone(), namespace, labels, fields };
+        let render = move |event_type: &str, object: &Value| -> Bytes {
+            let object = match &table {
+                Some(query) => tables::table(&ty, &[Arc::new(object.clone())], None, query),
+                None => {
+                    let mut o = object.clone();
+                    o["apiVersion"] = json!(ty.api_version(&resource.version));
+                    o
+                }
+            };
+            let mut line =
+                serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+            line.push(b'\n');
+            Bytes::from(line)
+        };
+        let api_version = ResourceRef::api_version(&filter.resource);
+        let kind = store.resource_type(&filter.resource).map(|t| t.kind.clone()).unwrap_or_default();
+        tokio::spawn(async move {
+            let deadline = limit.map(|l| tokio::time::Instant::now() + l);
+            let mut last_rv: u64;
+            // Initial state: synthetic ADDED events (no resourceVersion given, or "0"), or the
+            // logged events after the given resourceVersion.
+            match start {
+                None => {
+                    let Ok(list) =
+                        store.list_matching(&filter.resource, &filter.namespace, |o| filter.selects(o))
+                    else {
+                        return;
+                    };
+                    last_rv = list.resource_version;
+                    for item in &list.items {
+                        if tx.send(render("ADDED", item)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if send_initial && bookmarks {
+                        let bookmark = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+                        if tx.send(line("BOOKMARK", &bookmark)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(rv) => {
+                    last_rv = rv;
+                    match store.events_since(rv) {
+                        Ok(events) => {
+                            for event in events {
+                                last_rv = event.resource_version;
+                                if let Some((t, o)) = filter.translate(&event) {
+                                    if tx.send(render(t, &o)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                        Err(err) => {
+                            let _ = tx.send(line("ERROR", &err.to_status())).await;
+                            return;
+                        }
+                    }
+                }
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs(if bookmarks { 5 } else { 3600 }));
+            tick.tick().await;
+            loop {
+                let sleep_until = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = sleep_until => return,
+                    _ = tx.closed() => return,
+                    _ = tick.tick() => {
+                        if bookmarks {
+                            let bookmark = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rv.to_string()}});
+                            if tx.send(line("BOOKMARK", &bookmark)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    received = live.recv() => {
+                        let events: Vec<Arc<WatchEvent>> = match received {
+                            Ok(event) => vec![event],
+                            Err(RecvError::Lagged(_)) => match store.events_since(last_rv) {
+                                Ok(events) => events,
+                                Err(err) => {
+                                    let _ = tx.send(line("ERROR", &err.to_status())).await;
+                                    return;
+                                }
+                            },
+                            Err(RecvError::Closed) => return,
+                        };
+                        for event in events {
+                            if event.resource_version <= last_rv {
+                                continue;
+                            }
+                            last_rv = event.resource_version;
+                            if let Some((t, o)) = filter.translate(&event) {
+                                if tx.send(render(t, &o)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|bytes| (Ok::<Bytes, Infallible>(bytes), rx))
+        });
+        let mut response = Response::new(Body::from_stream(stream));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+        Ok(response)
+    }
+}
+
+fn line(event_type: &str, object: &Value) -> Bytes {
+    let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+fn add_warnings(response: &mut Response, warnings: &[String]) {
+    for w in warnings {
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", json!(w))) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+}
+
+/// Which events a watch passes on.
+struct WatchFilter {
+    resource: ResourceRef,
+    namespace: String,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl WatchFilter {
+    fn selects(&self, object: &Value) -> bool {
+        self.labels.matches(&object["metadata"]["labels"]) && self.fields.matches(object)
+    }
+
+    /// The event as this watch reports it: objects entering the selection are ADDED, leaving
+    /// it DELETED, as the API server's watch cache reports them.
+    fn translate(&self, event: &WatchEvent) -> Option<(&'static str, Value)> {
+        if !event.is_for(&self.resource) {
+            return None;
+        }
+        if !self.namespace.is_empty() && event.namespace != self.namespace {
+            return None;
+        }
+        let now = self.selects(&event.object);
+        let before = event.previous.as_ref().is_some_and(|p| self.selects(p));
+        let kind = match event.event_type {
+            EventType::Added if now => "ADDED",
+            EventType::Modified if now && before => "MODIFIED",
+            EventType::Modified if now => "ADDED",
+            EventType::Modified if before => "DELETED",
+            EventType::Deleted if before || now => "DELETED",
+            _ => return None,
+        };
+        Some((kind, (*event.object).clone()))
+    }
+}
+
+fn object_key(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        object["metadata"]["namespace"].as_str().unwrap_or(""),
+        object["metadata"]["name"].as_str().unwrap_or("")
+    )
+}
+
+fn encode_continue(rv: u64, after: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"v": "meta.k8s.io/v1", "rv": rv, "start": after}).to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
+    use base64::Engine;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok((value["rv"].as_u64().ok_or_else(bad)?, value["start"].as_str().ok_or_else(bad)?.to_string()))
+}
+
+fn get_path<'a>(object: &'a Value, path: &str) -> &'a Value {
+    let mut v = object;
+    for part in path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()) {
+        v = &v[part];
+    }
+    v
+}
+
+fn set_path(object: &mut Value, path: &str, value: Value) {
+    let parts: Vec<&str> = path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()).collect();
+    let Some((last, parents)) = parts.split_last() else { return };
+    let mut v = object;
+    for part in parents {
+        if !v[*part].is_object() {
+            v[*part] = json!({});
+        }
+        v = &mut v[*part];
+    }
+    v[*last] = value;
+}
+
+/// A label selector object as the query string the Scale status carries.
+pub fn selector_string(selector: &Value) -> String {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    for e in selector["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let key = e["key"].as_str().unwrap_or("");
+        let values: Vec<&str> =
+            e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
+}
+
+/// The `autoscaling/v1` Scale of an object.
+fn scale_of(object: &Value, paths: &super::resources::ScalePaths) -> Value {
+    let meta = &object["metadata"];
+    let selector = match &paths.label_selector {
+        Some(p)
+            if p == ".status.selector"
+                && object["kind"] != "Deployment"
+                && object["kind"] != "ReplicaSet" =>
+        {
+            get_path(object, p).as_str().unwrap_or("").to_string()
+        }
+        Some(p) if get_path(object, p).is_string() => get_path(object, p).as_str().unwrap_or("").to_string(),
+        _ => selector_string(&object["spec"]["selector"]),
+    };
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": get_path(object, &paths.spec_replicas).as_i64().unwrap_or(0)},
+        "status": {"replicas": get_path(object, &paths.status_replicas).as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_resources() {
+        let t = parse_target(&["apis", "apps", "v1", "namespaces", "ml", "deployments", "fraud", "scale"])
+            .unwrap();
+        assert_eq!(
+            (t.group.as_str(), t.resource.as_str(), t.namespace.as_str()),
+            ("apps", "deployments", "ml")
+        );
+        assert_eq!(t.subresource.as_deref(), Some("scale"));
+        let t = parse_target(&["api", "v1", "namespaces", "ml"]).unwrap();
+        assert_eq!((t.resource.as_str(), t.name.as_deref()), ("namespaces", Some("ml")));
+        let t = parse_target(&["api", "v1", "namespaces", "ml", "status"]).unwrap();
+        assert_eq!((t.resource.as_str(), t.subresource.as_deref()), ("namespaces", Some("status")));
+        let t = parse_target(&["api", "v1", "pods"]).unwrap();
+        assert_eq!((t.resource.as_str(), t.namespace.as_str()), ("pods", ""));
+    }
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let token = encode_continue(42, "ml/fraud");
+        assert_eq!(decode_continue(&token).unwrap(), (42, "ml/fraud".to_string()));
+        assert!(decode_continue("garbage!").is_err());
+    }
+
+    #[test]
+    fn selectors_as_strings() {
+        let s = json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]});
+        assert_eq!(selector_string(&s), "app=x,t in (a,b)");
+    }
+}

@@ -1,0 +1,787 @@
+//! Validation of objects before they are stored: built-in kinds must decode as their
+//! k8s-openapi types (unknown fields dropped, as the API server drops them) and pass the checks
+//! kube-apiserver makes; custom resources are pruned and checked against their CRD's schema.
+//! Refusals are 422 Invalid with the API server's field paths and texts.
+
+use serde_json::Value;
+
+use super::errors::{ApiError, InvalidField};
+use super::resources::ResourceType;
+use super::selectors;
+
+const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_NAME_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// Whether `s` is a DNS-1123 label (at most 63 characters).
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Whether `s` is a DNS-1123 subdomain (at most 253 characters).
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+fn is_dns1035_label(s: &str) -> bool {
+    is_dns1123_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+fn is_label_name_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Whether `s` is a valid label value.
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_label_name_part(s)
+}
+
+/// The causes for a label or annotation key that is not a qualified name.
+pub fn qualified_name_causes(field: &str, key: &str) -> Vec<InvalidField> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let mut causes = Vec::new();
+    if let Some(prefix) = prefix {
+        if !is_dns1123_subdomain(prefix) {
+            causes.push(InvalidField::invalid(
+                field,
+                format!("{key:?}"),
+                &format!("prefix part {DNS1123_SUBDOMAIN_MSG}"),
+            ));
+        }
+    }
+    if name.is_empty() {
+        causes.push(InvalidField::invalid(field, format!("{key:?}"), "name part must be non-empty"));
+    } else if name.len() > 63 {
+        causes.push(InvalidField::invalid(
+            field,
+            format!("{key:?}"),
+            "name part must be no more than 63 characters",
+        ));
+    } else if !is_label_name_part(name) {
+        causes.push(InvalidField::invalid(field, format!("{key:?}"), QUALIFIED_NAME_MSG));
+    }
+    causes
+}
+
+fn labels(field: &str, labels: &Value, causes: &mut Vec<InvalidField>) {
+    let Some(map) = labels.as_object() else { return };
+    for (k, v) in map {
+        causes.extend(qualified_name_causes(field, k));
+        match v.as_str() {
+            Some(s) if s.len() > 63 => causes.push(InvalidField::invalid(
+                field,
+                format!("{s:?}"),
+                "must be no more than 63 characters",
+            )),
+            Some(s) if !is_label_value(s) => {
+                causes.push(InvalidField::invalid(field, format!("{s:?}"), LABEL_VALUE_MSG))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn annotations(field: &str, annotations: &Value, causes: &mut Vec<InvalidField>) {
+    let Some(map) = annotations.as_object() else { return };
+    let mut total = 0;
+    for (k, v) in map {
+        causes.extend(qualified_name_causes(field, &k.to_ascii_lowercase()));
+        total += k.len() + v.as_str().map_or(0, str::len);
+    }
+    if total > 256 * 1024 {
+        causes.push(InvalidField::too_long(field, 256 * 1024));
+    }
+}
+
+/// The name rule of each kind.
+#[derive(Clone, Copy)]
+enum NameRule {
+    Subdomain,
+    Label,
+    Dns1035,
+}
+
+fn name_rule(ty: &ResourceType) -> NameRule {
+    match (ty.group.as_str(), ty.plural.as_str()) {
+        ("", "namespaces") => NameRule::Label,
+        ("", "services") => NameRule::Dns1035,
+        _ => NameRule::Subdomain,
+    }
+}
+
+fn metadata(ty: &ResourceType, object: &Value, causes: &mut Vec<InvalidField>) {
+    let meta = &object["metadata"];
+    let name = meta["name"].as_str().unwrap_or("");
+    if name.is_empty() {
+        causes.push(InvalidField::required("metadata.name", "name or generateName is required"));
+    } else {
+        let (ok, msg) = match name_rule(ty) {
+            NameRule::Subdomain => (is_dns1123_subdomain(name), DNS1123_SUBDOMAIN_MSG),
+            NameRule::Label => (is_dns1123_label(name), DNS1123_LABEL_MSG),
+            NameRule::Dns1035 => (is_dns1035_label(name), DNS1035_LABEL_MSG),
+        };
+        if !ok {
+            causes.push(InvalidField::invalid("metadata.name", format!("{name:?}"), msg));
+        }
+    }
+    if ty.namespaced {
+        let ns = meta["namespace"].as_str().unwrap_or("");
+        if !is_dns1123_label(ns) {
+            causes.push(InvalidField::invalid("metadata.namespace", format!("{ns:?}"), DNS1123_LABEL_MSG));
+        }
+    }
+    labels("metadata.labels", &meta["labels"], causes);
+    annotations("metadata.annotations", &meta["annotations"], causes);
+    if let Some(owners) = meta["ownerReferences"].as_array() {
+        for (i, owner) in owners.iter().enumerate() {
+            for field in ["apiVersion", "kind", "name", "uid"] {
+                if owner[field].as_str().unwrap_or("").is_empty() {
+                    causes.push(InvalidField::required(format!("metadata.ownerReferences[{i}].{field}"), ""));
+                }
+            }
+        }
+        let controllers = owners.iter().filter(|o| o["controller"] == true).count();
+        if controllers > 1 {
+            causes.push(InvalidField::invalid(
+                "metadata.ownerReferences",
+                "[]v1.OwnerReference{...}",
+                "Only one reference can have Controller set to true",
+            ));
+        }
+    }
+}
+
+/// Decode `object` as `T`: a missing required field is a 422 naming it; a type mismatch is the
+/// 400 the API server's decoder answers. Returns the object re-encoded (unknown fields dropped)
+/// and the paths of the unknown fields.
+fn decode<T>(ty: &ResourceType, version: &str, object: &Value) -> Result<(Value, Vec<String>), ApiError>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let name = object["metadata"]["name"].as_str().unwrap_or("");
+    let typed: T = match serde_path_to_error::deserialize(object) {
+        Ok(t) => t,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.inner().to_string();
+            if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                let full = if path == "." || path.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{path}.{field}")
+                };
+                return Err(ApiError::invalid(
+                    &ty.group,
+                    &ty.kind,
+                    name,
+                    &[InvalidField::required(full, "")],
+                ));
+            }
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {path}: {inner}",
+                kind = ty.kind
+            )));
+        }
+    };
+    let encoded = serde_json::to_value(&typed).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut unknown = Vec::new();
+    unknown_fields(object, &encoded, "", &mut unknown);
+    Ok((encoded, unknown))
+}
+
+/// Paths present (non-null) in `original` but not in `encoded`.
+fn unknown_fields(original: &Value, encoded: &Value, path: &str, out: &mut Vec<String>) {
+    match (original, encoded) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match b.get(k) {
+                    None if !v.is_null() => out.push(p),
+                    Some(w) => unknown_fields(v, w, &p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                unknown_fields(v, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Validate (and normalise) an object about to be stored; `old` is the stored object on update.
+/// Built-in objects are replaced by their decoded form, custom resources are pruned.
+///
+/// # Errors
+/// 422 Invalid with every cause found, or 400 when the object does not decode.
+pub fn validate(
+    ty: &ResourceType,
+    version: &str,
+    object: &mut Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
+    validate_reporting(ty, version, object, old).map(|_| ())
+}
+
+/// As [`validate`], returning the unknown fields that were dropped (for `fieldValidation`).
+///
+/// # Errors
+/// As [`validate`].
+pub fn validate_reporting(
+    ty: &ResourceType,
+    version: &str,
+    object: &mut Value,
+    old: Option<&Value>,
+) -> Result<Vec<String>, ApiError> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, discovery::v1 as discovery};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    let mut causes = Vec::new();
+    metadata(ty, object, &mut causes);
+    let name = object["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let unknown = match (ty.group.as_str(), ty.plural.as_str()) {
+        ("", "namespaces") => normalise::<core::Namespace>(ty, version, object)?,
+        ("", "nodes") => normalise::<core::Node>(ty, version, object)?,
+        ("", "pods") => {
+            let unknown = normalise::<core::Pod>(ty, version, object)?;
+            pod_spec("spec", &object["spec"], &mut causes);
+            if let Some(old) = old {
+                pod_update(old, object, &mut causes);
+            }
+            unknown
+        }
+        ("", "services") => {
+            let unknown = normalise::<core::Service>(ty, version, object)?;
+            service(object, &mut causes);
+            unknown
+        }
+        ("", "configmaps") => normalise::<core::ConfigMap>(ty, version, object)?,
+        ("", "events") => normalise::<core::Event>(ty, version, object)?,
+        ("discovery.k8s.io", "endpointslices") => normalise::<discovery::EndpointSlice>(ty, version, object)?,
+        ("apps", "deployments") => {
+            let unknown = normalise::<apps::Deployment>(ty, version, object)?;
+            workload(object, old, true, &mut causes);
+            unknown
+        }
+        ("apps", "replicasets") => {
+            let unknown = normalise::<apps::ReplicaSet>(ty, version, object)?;
+            workload(object, old, false, &mut causes);
+            unknown
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            let unknown = normalise::<apiext::CustomResourceDefinition>(ty, version, object)?;
+            super::crds::validate_crd(object, old, &mut causes);
+            unknown
+        }
+        _ => {
+            let stored_version = object["apiVersion"]
+                .as_str()
+                .and_then(|v| v.rsplit('/').next())
+                .unwrap_or(version)
+                .to_string();
+            match ty.schemas.as_ref().and_then(|s| s.get(&stored_version)) {
+                Some(schema) => {
+                    let dropped = super::schema::prune(schema, object);
+                    causes.extend(super::schema::validate_custom(schema, object));
+                    dropped
+                }
+                None => Vec::new(),
+            }
+        }
+    };
+    if causes.is_empty() {
+        Ok(unknown)
+    } else {
+        Err(ApiError::invalid(&ty.group, &ty.kind, &name, &causes))
+    }
+}
+
+/// The fields of `object` the API server would drop as unknown (for `fieldValidation`); empty
+/// when the object does not decode (validation reports that).
+pub fn unknown_fields_of(ty: &ResourceType, version: &str, object: &mut Value) -> Vec<String> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, discovery::v1 as discovery};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    let found = match (ty.group.as_str(), ty.plural.as_str()) {
+        ("", "namespaces") => decode::<core::Namespace>(ty, version, object),
+        ("", "nodes") => decode::<core::Node>(ty, version, object),
+        ("", "pods") => decode::<core::Pod>(ty, version, object),
+        ("", "services") => decode::<core::Service>(ty, version, object),
+        ("", "configmaps") => decode::<core::ConfigMap>(ty, version, object),
+        ("", "events") => decode::<core::Event>(ty, version, object),
+        ("discovery.k8s.io", "endpointslices") => decode::<discovery::EndpointSlice>(ty, version, object),
+        ("apps", "deployments") => decode::<apps::Deployment>(ty, version, object),
+        ("apps", "replicasets") => decode::<apps::ReplicaSet>(ty, version, object),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            decode::<apiext::CustomResourceDefinition>(ty, version, object)
+        }
+        _ => {
+            return match ty.schemas.as_ref().and_then(|s| s.get(version)) {
+                Some(schema) => super::schema::prune(schema, object),
+                None => Vec::new(),
+            }
+        }
+    };
+    found.map(|(_, unknown)| unknown).unwrap_or_default()
+}
+
+fn normalise<T>(ty: &ResourceType, version: &str, object: &mut Value) -> Result<Vec<String>, ApiError>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let (encoded, unknown) = decode::<T>(ty, version, object)?;
+    *object = encoded;
+    Ok(unknown)
+}
+
+/// Go's `%#v` of a `map[string]string`, as the API server prints labels in messages.
+pub fn go_string_map(map: &Value) -> String {
+    let entries: Vec<String> = map
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k:?}:{:?}", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    format!("map[string]string{{{}}}", entries.join(", "))
+}
+
+fn int_or_percent(value: &Value, replicas_hint: i64) -> Option<(i64, bool)> {
+    match value {
+        Value::Number(n) => n.as_i64().map(|v| (v, false)),
+        Value::String(s) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse::<i64>().ok())
+            .map(|p| (p * replicas_hint.max(1) / 100, true)),
+        _ => None,
+    }
+}
+
+/// Deployment and ReplicaSet rules.
+fn workload(object: &Value, old: Option<&Value>, deployment: bool, causes: &mut Vec<InvalidField>) {
+    let spec = &object["spec"];
+    let selector = &spec["selector"];
+    let empty = selector["matchLabels"].as_object().is_none_or(|m| m.is_empty())
+        && selector["matchExpressions"].as_array().is_none_or(|e| e.is_empty());
+    let kind = if deployment { "deployment" } else { "replicaset" };
+    if selector.is_null() {
+        causes.push(InvalidField::required("spec.selector", ""));
+    } else if empty {
+        causes.push(InvalidField::invalid(
+            "spec.selector",
+            "v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}",
+            &format!("empty selector is invalid for {kind}"),
+        ));
+    } else {
+        labels("spec.selector.matchLabels", &selector["matchLabels"], causes);
+        let template_labels = &spec["template"]["metadata"]["labels"];
+        match selectors::LabelSelector::from_object(selector) {
+            Ok(sel) => {
+                if !sel.matches(template_labels) {
+                    causes.push(InvalidField::invalid(
+                        "spec.template.metadata.labels",
+                        go_string_map(template_labels),
+                        "`selector` does not match template `labels`",
+                    ));
+                }
+            }
+            Err(e) => causes.push(InvalidField::invalid("spec.selector", "", &e)),
+        }
+    }
+    labels("spec.template.metadata.labels", &spec["template"]["metadata"]["labels"], causes);
+    if let Some(r) = spec["replicas"].as_i64() {
+        if r < 0 {
+            causes.push(InvalidField::invalid("spec.replicas", r, "must be greater than or equal to 0"));
+        }
+    }
+    if let Some(r) = spec["minReadySeconds"].as_i64() {
+        if r < 0 {
+            causes.push(InvalidField::invalid(
+                "spec.minReadySeconds",
+                r,
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    let template_spec = &spec["template"]["spec"];
+    if spec["template"].is_null() {
+        causes.push(InvalidField::required("spec.template", ""));
+    } else {
+        pod_spec("spec.template.spec", template_spec, causes);
+        let restart = template_spec["restartPolicy"].as_str().unwrap_or("Always");
+        if restart != "Always" {
+            causes.push(InvalidField::not_supported(
+                "spec.template.spec.restartPolicy",
+                format!("{restart:?}"),
+                &["\"Always\"".to_string()],
+            ));
+        }
+    }
+    if deployment {
+        let strategy = &spec["strategy"];
+        match strategy["type"].as_str() {
+            Some("Recreate") => {
+                if !strategy["rollingUpdate"].is_null() {
+                    causes.push(InvalidField::forbidden(
+                        "spec.strategy.rollingUpdate",
+                        "may not be specified when strategy `type` is 'Recreate'",
+                    ));
+                }
+            }
+            Some("RollingUpdate") | None => {
+                let rolling = &strategy["rollingUpdate"];
+                let surge = int_or_percent(&rolling["maxSurge"], 100);
+                let unavailable = int_or_percent(&rolling["maxUnavailable"], 100);
+                for (field, v, raw) in [
+                    ("spec.strategy.rollingUpdate.maxSurge", surge, &rolling["maxSurge"]),
+                    ("spec.strategy.rollingUpdate.maxUnavailable", unavailable, &rolling["maxUnavailable"]),
+                ] {
+                    match (raw, v) {
+                        (Value::Null, _) => {}
+                        (_, None) => causes.push(InvalidField::invalid(field, raw, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")),
+                        (_, Some((n, _))) if n < 0 => {
+                            causes.push(InvalidField::invalid(field, raw, "must be greater than or equal to 0"))
+                        }
+                        (_, Some((n, true))) if n > 100 && field.ends_with("maxUnavailable") => {
+                            causes.push(InvalidField::invalid(field, raw, "must not be greater than 100%"))
+                        }
+                        _ => {}
+                    }
+                }
+                if let (Some((0, _)), Some((0, _))) = (surge, unavailable) {
+                    causes.push(InvalidField::invalid(
+                        "spec.strategy.rollingUpdate.maxUnavailable",
+                        format!(
+                            "intstr.IntOrString{{Type:{}, IntVal:0, StrVal:{:?}}}",
+                            if rolling["maxUnavailable"].is_string() { 1 } else { 0 },
+                            rolling["maxUnavailable"].as_str().unwrap_or("")
+                        ),
+                        "may not be 0 when `maxSurge` is 0",
+                    ));
+                }
+            }
+            Some(other) => causes.push(InvalidField::not_supported(
+                "spec.strategy.type",
+                format!("{other:?}"),
+                &["\"Recreate\"".to_string(), "\"RollingUpdate\"".to_string()],
+            )),
+        }
+        if let (Some(deadline), min_ready) =
+            (spec["progressDeadlineSeconds"].as_i64(), spec["minReadySeconds"].as_i64().unwrap_or(0))
+        {
+            if deadline <= min_ready {
+                causes.push(InvalidField::invalid(
+                    "spec.progressDeadlineSeconds",
+                    deadline,
+                    "must be greater than minReadySeconds",
+                ));
+            }
+        }
+        if let Some(limit) = spec["revisionHistoryLimit"].as_i64() {
+            if limit < 0 {
+                causes.push(InvalidField::invalid(
+                    "spec.revisionHistoryLimit",
+                    limit,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+    }
+    if let Some(old) = old {
+        if old["spec"]["selector"] != spec["selector"] {
+            causes.push(InvalidField::invalid(
+                "spec.selector",
+                format!(
+                    "v1.LabelSelector{{MatchLabels:{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}",
+                    go_string_map(&spec["selector"]["matchLabels"])
+                ),
+                "field is immutable",
+            ));
+        }
+    }
+}
+
+fn quantity_ok(q: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$").expect("quantity regex compiles")
+    })
+    .is_match(q)
+}
+
+/// Parse a quantity into a number (for request ≤ limit checks).
+pub fn parse_quantity(q: &str) -> Option<f64> {
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))?;
+    let (num, suffix) = if split == 0 { return None } else { q.split_at(split) };
+    let n: f64 = num.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "u" => 1e-6,
+        "n" => 1e-9,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>) {
+    let containers = spec["containers"].as_array();
+    match containers {
+        None => causes.push(InvalidField::required(format!("{path}.containers"), "")),
+        Some(list) if list.is_empty() => {
+            causes.push(InvalidField::required(format!("{path}.containers"), ""))
+        }
+        Some(_) => {}
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in spec[list].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+            let field = format!("{path}.{list}[{i}]");
+            let name = c["name"].as_str().unwrap_or("");
+            if name.is_empty() {
+                causes.push(InvalidField::required(format!("{field}.name"), ""));
+            } else if !is_dns1123_label(name) {
+                causes.push(InvalidField::invalid(
+                    format!("{field}.name"),
+                    format!("{name:?}"),
+                    DNS1123_LABEL_MSG,
+                ));
+            } else if names.contains(&name) {
+                causes.push(InvalidField::duplicate(format!("{field}.name"), format!("{name:?}")));
+            } else {
+                names.push(name);
+            }
+            let image = c["image"].as_str().unwrap_or("");
+            if image.trim().is_empty() {
+                causes.push(InvalidField::required(format!("{field}.image"), ""));
+            } else if image != image.trim() {
+                causes.push(InvalidField::invalid(
+                    format!("{field}.image"),
+                    format!("{image:?}"),
+                    "must not have leading or trailing whitespace",
+                ));
+            }
+            if let Some(policy) = c["imagePullPolicy"].as_str() {
+                if !["Always", "IfNotPresent", "Never"].contains(&policy) {
+                    causes.push(InvalidField::not_supported(
+                        format!("{field}.imagePullPolicy"),
+                        format!("{policy:?}"),
+                        &["\"Always\"".into(), "\"IfNotPresent\"".into(), "\"Never\"".into()],
+                    ));
+                }
+            }
+            for (j, p) in c["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+                let port = p["containerPort"].as_i64().unwrap_or(0);
+                if !(1..=65535).contains(&port) {
+                    causes.push(InvalidField::invalid(
+                        format!("{field}.ports[{j}].containerPort"),
+                        port,
+                        "must be between 1 and 65535, inclusive",
+                    ));
+                }
+            }
+            let resources = &c["resources"];
+            for kind in ["requests", "limits"] {
+                if let Some(map) = resources[kind].as_object() {
+                    for (res, q) in map {
+                        let text = q.as_str().map(str::to_string).unwrap_or_else(|| q.to_string());
+                        if !quantity_ok(&text) {
+                            causes.push(InvalidField::invalid(
+                                format!("{field}.resources.{kind}[{res}]"),
+                                format!("{text:?}"),
+                                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                            ));
+                        }
+                    }
+                }
+            }
+            if let (Some(requests), Some(limits)) =
+                (resources["requests"].as_object(), resources["limits"].as_object())
+            {
+                for (res, req) in requests {
+                    let (Some(limit), Some(req_text)) = (limits.get(res), req.as_str()) else { continue };
+                    let (Some(r), Some(l)) =
+                        (parse_quantity(req_text), limit.as_str().and_then(parse_quantity))
+                    else {
+                        continue;
+                    };
+                    if r > l {
+                        causes.push(InvalidField::invalid(
+                            format!("{field}.resources.requests"),
+                            format!("{req_text:?}"),
+                            &format!(
+                                "must be less than or equal to {res} limit of {}",
+                                limit.as_str().unwrap_or("")
+                            ),
+                        ));
+                    }
+                    if res.contains('/') && !res.starts_with("kubernetes.io/") && r != l {
+                        causes.push(InvalidField::invalid(
+                            format!("{field}.resources.requests[{res}]"),
+                            format!("{req_text:?}"),
+                            &format!("must be equal to {res} limit of {}", limit.as_str().unwrap_or("")),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(policy) = spec["restartPolicy"].as_str() {
+        if !["Always", "OnFailure", "Never"].contains(&policy) {
+            causes.push(InvalidField::not_supported(
+                format!("{path}.restartPolicy"),
+                format!("{policy:?}"),
+                &["\"Always\"".into(), "\"OnFailure\"".into(), "\"Never\"".into()],
+            ));
+        }
+    }
+}
+
+/// Pod updates may change only images, activeDeadlineSeconds, tolerations (additions) and
+/// terminationGracePeriodSeconds; binding (setting `nodeName` once) stands in for the
+/// `pods/binding` subresource.
+fn pod_update(old: &Value, new: &Value, causes: &mut Vec<InvalidField>) {
+    let mut a = old["spec"].clone();
+    let mut b = new["spec"].clone();
+    for spec in [&mut a, &mut b] {
+        for list in ["containers", "initContainers"] {
+            if let Some(cs) = spec[list].as_array_mut() {
+                for c in cs {
+                    c["image"] = Value::Null;
+                }
+            }
+        }
+        if let Some(m) = spec.as_object_mut() {
+            m.remove("activeDeadlineSeconds");
+            m.remove("tolerations");
+            m.remove("terminationGracePeriodSeconds");
+        }
+    }
+    if a["nodeName"].as_str().unwrap_or("").is_empty() {
+        if let Some(m) = a.as_object_mut() {
+            m.remove("nodeName");
+        }
+        if let Some(m) = b.as_object_mut() {
+            m.remove("nodeName");
+        }
+    }
+    if a != b {
+        causes.push(InvalidField::forbidden(
+            "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        ));
+    }
+}
+
+fn service(object: &Value, causes: &mut Vec<InvalidField>) {
+    let spec = &object["spec"];
+    let kind = spec["type"].as_str().unwrap_or("ClusterIP");
+    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&kind) {
+        causes.push(InvalidField::not_supported(
+            "spec.type",
+            format!("{kind:?}"),
+            &[
+                "\"ClusterIP\"".into(),
+                "\"ExternalName\"".into(),
+                "\"LoadBalancer\"".into(),
+                "\"NodePort\"".into(),
+            ],
+        ));
+    }
+    let ports = spec["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if ports.is_empty() && kind != "ExternalName" && spec["clusterIP"] != "None" {
+        causes.push(InvalidField::required("spec.ports", ""));
+    }
+    let mut names = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let port = p["port"].as_i64().unwrap_or(0);
+        if !(1..=65535).contains(&port) {
+            causes.push(InvalidField::invalid(
+                format!("spec.ports[{i}].port"),
+                port,
+                "must be between 1 and 65535, inclusive",
+            ));
+        }
+        let name = p["name"].as_str().unwrap_or("");
+        if ports.len() > 1 && name.is_empty() {
+            causes.push(InvalidField::required(format!("spec.ports[{i}].name"), ""));
+        }
+        if !name.is_empty() {
+            if names.contains(&name) {
+                causes.push(InvalidField::duplicate(format!("spec.ports[{i}].name"), format!("{name:?}")));
+            }
+            names.push(name);
+        }
+    }
+    labels("spec.selector", &spec["selector"], causes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playground::resources::builtin_types;
+    use serde_json::json;
+
+    fn ty(plural: &str) -> ResourceType {
+        builtin_types().into_iter().find(|t| t.plural == plural).unwrap()
+    }
+
+    #[test]
+    fn deployment_selector_must_match_template() {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "x", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "x"}},
+                     "template": {"metadata": {"labels": {"app": "y"}},
+                                  "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let err = validate(&ty("deployments"), "v1", &mut d, None).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert_eq!(err.message, "Deployment.apps \"x\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"y\"}: `selector` does not match template `labels`");
+    }
+
+    #[test]
+    fn missing_required_fields_and_bad_names() {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name", "namespace": "default"},
+            "spec": {"containers": [{"image": "i"}]}});
+        let err = validate(&ty("pods"), "v1", &mut p, None).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert!(err.message.contains("spec.containers[0].name: Required value"), "{}", err.message);
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}, "junk": 1});
+        let err = validate(&ty("pods"), "v1", &mut p, None).unwrap_err();
+        assert!(err.message.starts_with("Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", err.message);
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ok", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}, "junk": 1});
+        let unknown = validate_reporting(&ty("pods"), "v1", &mut p, None).unwrap();
+        assert_eq!(unknown, vec!["junk"]);
+        assert!(p.get("junk").is_none());
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("500m"), Some(0.5));
+        assert_eq!(parse_quantity("2Gi"), Some(2.0 * 1024.0 * 1024.0 * 1024.0));
+        assert!(quantity_ok("1.5"));
+        assert!(!quantity_ok("lots"));
+    }
+}
