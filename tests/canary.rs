@@ -669,22 +669,27 @@ async fn canary_that_crashes_during_an_interval_loses_its_weight() {
     env.create(virtual_service("m9", "m9")).await;
     env.run_ok(&["canary", "m9", "--image", "registry.example/m9:v2", "--timeout", "60s"]);
     let mut shift = env.spawn(&["shift", "m9", "--steps", "20,60", "--interval", "30s", "--timeout", "60s"]);
-    // Once the canary holds 20%, its container restarts (as the kubelet would report it).
-    let api = env.api("networking.istio.io/v1", "VirtualService");
-    let mut stream = watcher::watcher(api, watcher::Config::default().fields("metadata.name=m9"))
-        .default_backoff()
-        .boxed();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(Ok(event)) = stream.next().await {
-            if let Event::Apply(vs) | Event::InitApply(vs) = event {
-                if canary_weight_in_vs(&serde_json::to_value(vs).unwrap()) == 20 {
-                    return;
-                }
+    // Once the canary holds 20% and shift watches it, its container restarts (as the kubelet
+    // would report it).
+    let stderr = shift.stderr.take().unwrap();
+    let (holding_tx, holding_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if line.contains("holding 20%") {
+                let _ = holding_tx.send(());
             }
+            seen.push_str(&line);
+            seen.push('\n');
         }
-    })
-    .await
-    .expect("the canary never got 20%");
+        seen
+    });
+    tokio::task::spawn_blocking(move || holding_rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("shift never held 20%");
+    let vs = env.get("networking.istio.io/v1", "VirtualService", "m9").await.unwrap();
+    assert_eq!(canary_weight_in_vs(&vs), 20);
     let pods: Api<Pod> = Api::namespaced(env.client.clone(), NS);
     let pod = pods
         .list(&ListParams::default().labels(&format!("app=m9,{TRACK}=canary")))
@@ -698,7 +703,9 @@ async fn canary_that_crashes_during_an_interval_loses_its_weight() {
     let status: Pod = serde_json::from_value(status).unwrap();
     pods.replace_status(&name, &PostParams::default(), &status).await.unwrap();
     let code = tokio::task::spawn_blocking(move || shift.wait().unwrap().code()).await.unwrap();
-    assert_eq!(code, Some(1));
+    let stderr = reader.join().unwrap();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("restarted") && stderr.contains("back on stable"), "{stderr}");
     let vs = env.get("networking.istio.io/v1", "VirtualService", "m9").await.unwrap();
     assert_eq!(canary_weight_in_vs(&vs), 0);
     assert_eq!(total(&vs_weights(&vs)), 100);
