@@ -710,3 +710,110 @@ async fn canary_that_crashes_during_an_interval_loses_its_weight() {
     assert_eq!(canary_weight_in_vs(&vs), 0);
     assert_eq!(total(&vs_weights(&vs)), 100);
 }
+
+fn ksvc_traffic(ksvc: &Value) -> Vec<(String, u64, Option<String>)> {
+    ksvc["spec"]["traffic"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["revisionName"].as_str().unwrap_or("").to_string(),
+                t["percent"].as_u64().unwrap_or(0),
+                t["tag"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knative_canary_shift_promote_then_abort() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    env.create(json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "m10", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "m10"}},
+                              "spec": {"containers": [{"image": "registry.example/m10:v1"}]}}}
+    }))
+    .await;
+    let ready_revision = |env: &Env| {
+        let env_client = env.api("serving.knative.dev/v1", "Service");
+        async move {
+            env_client.get_opt("m10").await.unwrap().and_then(|k| serde_json::to_value(k).ok()).and_then(
+                |k| k.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(str::to_string),
+            )
+        }
+    };
+    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
+        ready_revision(&env).await.is_some()
+    })
+    .await;
+    let stable_revision = ready_revision(&env).await.unwrap();
+    let before = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
+
+    env.run_ok(&[
+        "canary",
+        "ksvc/m10",
+        "--image",
+        "registry.example/m10:v2",
+        "--model-version",
+        "v2",
+        "--weight",
+        "10",
+        "--timeout",
+        "60s",
+    ]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
+    assert_eq!(
+        ksvc_traffic(&ksvc),
+        vec![(stable_revision.clone(), 90, None), ("m10-v2".to_string(), 10, Some("canary".to_string()))]
+    );
+    let revision = env.get("serving.knative.dev/v1", "Revision", "m10-v2").await.unwrap();
+    assert_eq!(revision["spec"]["containers"][0]["image"], "registry.example/m10:v2");
+
+    env.run_ok(&["shift", "ksvc/m10", "--steps", "30,60", "--interval", "500ms", "--timeout", "60s"]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
+    let traffic = ksvc_traffic(&ksvc);
+    assert_eq!(traffic.iter().map(|t| t.1).sum::<u64>(), 100);
+    assert_eq!(traffic[1], ("m10-v2".to_string(), 60, Some("canary".to_string())));
+    let status = env.run_ok(&["status", "ksvc/m10"]);
+    assert!(status.contains("Canary") && status.contains("knative"), "{status}");
+
+    env.run_ok(&["promote", "ksvc/m10", "--timeout", "60s"]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
+    assert_eq!(ksvc["spec"]["traffic"], before["spec"]["traffic"], "traffic as before the canary");
+    assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/m10:v2");
+    assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+    common::wait_for_async(Duration::from_secs(30), "the canary revision to serve", || async {
+        ready_revision(&env).await.as_deref() == Some("m10-v2")
+    })
+    .await;
+
+    env.run_ok(&[
+        "canary",
+        "ksvc/m10",
+        "--image",
+        "registry.example/m10:v3",
+        "--weight",
+        "20",
+        "--timeout",
+        "60s",
+    ]);
+    let canary = serde_json::from_str::<Value>(
+        env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap()["metadata"]["annotations"]
+            ["modelroll.io/rollout"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()["canary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.run_ok(&["abort", "ksvc/m10", "--timeout", "60s"]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
+    assert_eq!(ksvc_traffic(&ksvc), vec![("m10-v2".to_string(), 100, None)]);
+    assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/m10:v2");
+    assert!(env.get("serving.knative.dev/v1", "Revision", &canary).await.is_none(), "{canary} left behind");
+    assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+}
