@@ -312,6 +312,14 @@ async fn istio_canary_shift_promote_restores_the_routes() {
     assert_eq!(total(&vs_weights(&vs)), 100);
     let canary = env.deployment("m1-canary").await.unwrap();
     assert_eq!(canary["spec"]["replicas"], 1, "50% of 2 needs one canary pod");
+    let status = env.run_ok(&["status", "m1"]);
+    for text in ["Canary", "TRACK", "canary", "stable", "virtualservice/m1, destinationrule/m1", "50%"] {
+        assert!(status.contains(text), "{text:?} missing from:\n{status}");
+    }
+    let json: Value = serde_json::from_str(&env.run_ok(&["status", "m1", "-o", "json"])).unwrap();
+    assert_eq!(json["phase"], "Canary");
+    assert_eq!(json["canary"]["weight"], 50);
+    assert_eq!(json["revisions"][0]["track"], "canary");
 
     env.run_ok(&["promote", "m1", "--timeout", "60s"]);
     let after = env.get("networking.istio.io/v1", "VirtualService", "m1").await.unwrap();
@@ -451,6 +459,8 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
     assert_eq!(env.deployment("m4").await.unwrap()["spec"]["replicas"], 1);
     assert_eq!(env.deployment("m4-canary").await.unwrap()["spec"]["replicas"], 3);
     env.wait_rolled_out("m4").await;
+    let status = env.run_ok(&["status", "m4"]);
+    assert!(status.contains("75% requested, 75% effective"), "{status}");
     let out = env.run_ok(&["list"]);
     assert!(out.contains("m4") && out.contains("replicas") && out.contains("Canary (75%)"), "{out}");
     env.run_ok(&["promote", "m4", "--timeout", "60s"]);
