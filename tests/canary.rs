@@ -354,6 +354,19 @@ async fn istio_abort_sends_traffic_back_and_removes_the_canary() {
         "registry.example/m2:v2"
     );
 
+    // Dry runs of shift, promote and abort print what they would write and change nothing.
+    let vs_before = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
+    let out = env.run_ok(&["shift", "m2", "--weight", "60", "--dry-run=server", "-o", "json"]);
+    assert!(out.contains("\"weight\": 40") && out.contains("\"weight\": 60"), "{out}");
+    let out = env.run_ok(&["abort", "m2", "--dry-run=client", "-o", "yaml"]);
+    assert!(out.contains("kind: VirtualService") && !out.contains("subset: canary"), "{out}");
+    let out = env.run_ok(&["promote", "m2", "--dry-run=client"]);
+    assert!(out.contains("deployment.apps/m2 configured (dry run)"), "{out}");
+    let vs_after = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
+    assert_eq!(vs_after["metadata"]["resourceVersion"], vs_before["metadata"]["resourceVersion"]);
+    assert!(env.deployment("m2-canary").await.is_some());
+    assert!(env.annotation("m2").await.unwrap().contains("\"weight\":10"));
+
     env.run_ok(&["abort", "m2", "--timeout", "60s"]);
     let after = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
     assert_eq!(after["spec"], before["spec"]);
