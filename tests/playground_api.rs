@@ -1,6 +1,7 @@
 //! The playground's API server, driven by real kubectl and by kube-rs: discovery, CRUD, apply,
 //! selectors, watches, RBAC for the viewer, validation, CRDs and custom resources.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -253,4 +254,447 @@ async fn kube_rs_watches_from_a_resource_version() {
         }
     }
     assert_eq!(seen, vec!["ADDED after", "DELETED before"]);
+}
+
+/// Router objects as modelroll and its tests write them: (name, YAML, the field a real API
+/// server names when it refuses the object, or None when it accepts it).
+const ROUTER_FIXTURES: &[(&str, &str, Option<&str>)] = &[
+    (
+        "virtualservice",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud}
+spec:
+  hosts: [fraud]
+  http:
+  - name: primary
+    route:
+    - destination: {host: fraud, subset: stable}
+      weight: 90
+    - destination: {host: fraud, subset: canary}
+      weight: 10
+",
+        None,
+    ),
+    (
+        "virtualservice-weight-not-integer",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud-bad-weight}
+spec:
+  hosts: [fraud]
+  http:
+  - route:
+    - destination: {host: fraud, subset: stable}
+      weight: ninety
+",
+        Some("spec.http[0].route[0].weight"),
+    ),
+    (
+        "virtualservice-destination-without-host",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud-no-host}
+spec:
+  hosts: [fraud]
+  http:
+  - route:
+    - destination: {subset: stable}
+",
+        Some("spec.http[0].route[0].destination.host"),
+    ),
+    (
+        "destinationrule",
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: fraud}
+spec:
+  host: fraud
+  subsets:
+  - name: stable
+    labels: {modelroll.io/track: stable}
+  - name: canary
+    labels: {modelroll.io/track: canary}
+",
+        None,
+    ),
+    (
+        "destinationrule-without-host",
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: fraud-no-host}
+spec:
+  subsets: [{name: stable, labels: {modelroll.io/track: stable}}]
+",
+        Some("spec.host"),
+    ),
+    (
+        "httproute",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud}
+spec:
+  parentRefs: [{name: gateway}]
+  hostnames: [fraud.example.com]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 80, weight: 90}
+    - {name: fraud-canary, port: 80, weight: 10}
+",
+        None,
+    ),
+    (
+        "httproute-negative-weight",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-negative}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 80, weight: -1}
+",
+        Some("spec.rules[0].backendRefs[0].weight"),
+    ),
+    (
+        "httproute-backend-without-name",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-unnamed}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {port: 80, weight: 1}
+",
+        Some("spec.rules[0].backendRefs[0].name"),
+    ),
+    (
+        "httproute-port-out-of-range",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-port}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 70000}
+",
+        Some("spec.rules[0].backendRefs[0].port"),
+    ),
+    (
+        "knative-service",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud}
+spec:
+  template:
+    metadata: {name: fraud-v1}
+    spec:
+      containers: [{image: registry.example/fraud:v1}]
+  traffic:
+  - {revisionName: fraud-v1, percent: 100}
+",
+        None,
+    ),
+    (
+        "knative-service-percent-not-integer",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud-percent}
+spec:
+  template:
+    spec:
+      containers: [{image: registry.example/fraud:v1}]
+  traffic:
+  - {latestRevision: true, percent: all}
+",
+        Some("spec.traffic[0].percent"),
+    ),
+    (
+        "knative-service-without-containers",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud-empty}
+spec:
+  template:
+    spec: {}
+",
+        Some("spec.template.spec.containers"),
+    ),
+];
+
+fn resource_of(object: &serde_json::Value, store: &common::Store) -> modelroll::playground::ResourceRef {
+    store
+        .resource_for_kind(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("no resource serves {} {}", object["apiVersion"], object["kind"]))
+}
+
+/// What a store answers to a fixture: Ok, or the fields named by the 422.
+fn verdict(store: &common::Store, yaml: &str) -> Result<(), Vec<String>> {
+    let mut object: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+    object["metadata"]["namespace"] = json!("default");
+    let resource = resource_of(&object, store);
+    match store.create(&resource, object) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            assert_eq!(err.code, 422, "{}", err.message);
+            Err(err.details.unwrap()["causes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["field"].as_str().unwrap().to_string())
+                .collect())
+        }
+    }
+}
+
+#[test]
+fn compact_crds_accept_and_refuse_fixtures_as_the_real_crds_do() {
+    let real = Playground::start_with(Options { real_crds: true, ..no_controllers() });
+    let compact =
+        Playground::start_with(Options { with: vec!["istio", "gateway-api", "knative"], ..no_controllers() });
+    for (name, yaml, refused_field) in ROUTER_FIXTURES {
+        let by_real = verdict(real.store(), yaml);
+        let by_compact = verdict(compact.store(), yaml);
+        assert_eq!(by_real, by_compact, "{name}: real CRDs and compact CRDs disagree");
+        match refused_field {
+            None => assert_eq!(by_real, Ok(()), "{name}"),
+            Some(field) => assert!(
+                by_real.as_ref().is_err_and(|fields| fields.iter().any(|f| f == field)),
+                "{name}: expected {field} to be named, got {by_real:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn kubectl_applies_the_real_crds_then_validates_router_objects() {
+    let pg = Playground::start_with(no_controllers());
+    let crds = common::shared_crds_dir();
+    let out = pg.kubectl(&["apply", "--server-side", "-f", crds.to_str().unwrap(), "--recursive"]);
+    assert!(
+        out.success().stdout.contains("virtualservices.networking.istio.io serverside-applied"),
+        "{}",
+        out.stdout
+    );
+    pg.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=10s"]).success();
+    let resources = pg.kubectl(&["api-resources", "-o", "name"]);
+    for name in [
+        "virtualservices.networking.istio.io",
+        "httproutes.gateway.networking.k8s.io",
+        "services.serving.knative.dev",
+    ] {
+        assert!(resources.success().stdout.lines().any(|l| l == name), "{name} missing from discovery");
+    }
+    for (name, yaml, refused_field) in ROUTER_FIXTURES {
+        let out = pg.kubectl_with_input(&["apply", "-f", "-"], Some(yaml));
+        match refused_field {
+            None => {
+                out.success();
+            }
+            Some(field) => {
+                assert_eq!(out.code, 1, "{name} was accepted: {}", out.stdout);
+                assert!(
+                    out.stderr.contains(&format!("{field}: ")),
+                    "{name}: {field} not named in {}",
+                    out.stderr
+                );
+            }
+        }
+    }
+    let out = pg.kubectl(&["get", "virtualservices,httproutes,ksvc", "-o", "name"]);
+    assert_eq!(
+        out.success().stdout,
+        "virtualservice.networking.istio.io/fraud\nhttproute.gateway.networking.k8s.io/fraud\nservice.serving.knative.dev/fraud\n"
+    );
+    // Deleting a CRD removes its objects and its discovery entry.
+    pg.kubectl(&["delete", "crd", "virtualservices.networking.istio.io"]).success();
+    let out = pg.kubectl(&["get", "virtualservices"]);
+    assert_eq!(out.code, 1);
+}
+
+fn configmap(name: &str, labels: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+}
+
+#[tokio::test]
+async fn lists_page_select_and_delete_collections() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    for i in 0..5 {
+        let tier = if i % 2 == 0 { "even" } else { "odd" };
+        configmaps
+            .create(&PostParams::default(), &configmap(&format!("c{i}"), json!({"tier": tier})))
+            .await
+            .unwrap();
+    }
+    // limit/continue: three pages of 2, 2 and 1, the same list resourceVersion throughout.
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(2);
+    let mut pages = 0;
+    let mut list_rv = None;
+    loop {
+        let page = configmaps.list(&params).await.unwrap();
+        pages += 1;
+        list_rv.get_or_insert(page.metadata.resource_version.clone());
+        assert_eq!(list_rv.as_ref().unwrap(), &page.metadata.resource_version);
+        names.extend(page.items.iter().map(|c| c.metadata.name.clone().unwrap()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!((pages, names.join(",")), (3, "c0,c1,c2,c3,c4".to_string()));
+    let odd = configmaps.list(&ListParams::default().labels("tier=odd")).await.unwrap();
+    assert_eq!(odd.items.len(), 2);
+    let one = configmaps.list(&ListParams::default().fields("metadata.name=c3")).await.unwrap();
+    assert_eq!(one.items.len(), 1);
+    let err = configmaps.list(&ListParams::default().fields("spec.nodeName=x")).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 400 && s.message.contains("field label not supported: spec.nodeName")),
+        "{err}"
+    );
+    configmaps
+        .delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=even"))
+        .await
+        .unwrap();
+    let left: Vec<String> = configmaps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, vec!["c1", "c3"]);
+    // A dry-run delete deletes nothing.
+    configmaps.delete("c1", &DeleteParams { dry_run: true, ..Default::default() }).await.unwrap();
+    assert!(configmaps.get_opt("c1").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn scale_subresource_and_deletion_propagation() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let applied: Deployment = serde_yaml::from_str(DEPLOYMENT).unwrap();
+    deployments.create(&PostParams::default(), &applied).await.unwrap();
+    let scale = deployments.get_scale("fraud").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=fraud"));
+    deployments
+        .patch_scale("fraud", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 7}})))
+        .await
+        .unwrap();
+    assert_eq!(deployments.get("fraud").await.unwrap().spec.unwrap().replicas, Some(7));
+    // Foreground deletion leaves the object with the finalizer the garbage collector acts on.
+    deployments.delete("fraud", &DeleteParams::foreground()).await.unwrap();
+    let deleting = deployments.get("fraud").await.unwrap();
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleting.metadata.finalizers, Some(vec!["foregroundDeletion".to_string()]));
+    // Updates that add finalizers to an object being deleted are refused.
+    let err = deployments
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["foregroundDeletion", "x.io/y"]}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 422), "{err}");
+    // Removing the last finalizer completes the deletion.
+    deployments
+        .patch("fraud", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .unwrap();
+    assert!(deployments.get_opt("fraud").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn watches_send_bookmarks_and_end_at_their_timeout() {
+    use futures::TryStreamExt;
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = configmaps.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    configmaps.create(&PostParams::default(), &configmap("a", json!({}))).await.unwrap();
+    let mut params = kube::api::WatchParams::default().timeout(4);
+    params.bookmarks = true;
+    let events: Vec<_> = configmaps.watch(&params, &rv).await.unwrap().try_collect().await.unwrap();
+    assert!(matches!(events.first(), Some(kube::api::WatchEvent::Added(_))), "{events:?}");
+    let bookmark = events.iter().find_map(|e| match e {
+        kube::api::WatchEvent::Bookmark(b) => Some(b.metadata.resource_version.clone()),
+        _ => None,
+    });
+    assert_eq!(bookmark, Some(pg.store().resource_version().to_string()), "{events:?}");
+}
+
+async fn recv_within(seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(20), seen.recv()).await.ok().flatten()
+}
+
+#[tokio::test]
+async fn faults_are_survivable_and_requests_are_counted() {
+    let pg = Playground::start_with(Options { faults: Some("429=0.3,watch-close=1s"), ..no_controllers() });
+    // kubectl retries 429 answers (they carry Retry-After).
+    for i in 0..3 {
+        pg.kubectl(&["create", "configmap", &format!("c{i}")]).success();
+    }
+    let counts = pg.requests();
+    let kubectl: u64 = counts.iter().filter(|(agent, _)| agent.starts_with("kubectl")).map(|(_, n)| n).sum();
+    assert!(kubectl >= 3, "{counts:?}");
+    // The same counts are served at /playground/requests.
+    let client = pg.client().await;
+    let body = client
+        .request_text(http::Request::get("/playground/requests").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    let served: BTreeMap<String, u64> = serde_json::from_str(&body).unwrap();
+    assert!(served.keys().any(|agent| agent.starts_with("kubectl")), "{served:?}");
+    // A watch closed by the server after 1s is resumed by kube's watcher, which sees later changes.
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut stream = kube::runtime::watcher(configmaps, kube::runtime::watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let (names, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = tokio::spawn(async move {
+        while let Some(event) = stream.next().await {
+            let name = match event {
+                Ok(kube::runtime::watcher::Event::InitDone) => "<init done>".to_string(),
+                Ok(kube::runtime::watcher::Event::Apply(cm)) => cm.metadata.name.unwrap_or_default(),
+                _ => continue,
+            };
+            if names.send(name).is_err() {
+                break;
+            }
+        }
+    });
+    while recv_within(&mut seen).await.expect("the watcher lists") != "<init done>" {}
+    let kube_requests =
+        || pg.requests().iter().filter(|(a, _)| !a.starts_with("kubectl")).map(|(_, n)| *n).sum::<u64>();
+    let before = kube_requests();
+    common::wait_for_async(
+        Duration::from_secs(20),
+        "the watcher to watch again after the server closed it",
+        || {
+            let now = kube_requests();
+            async move { now > before }
+        },
+    )
+    .await;
+    pg.store()
+        .create(&common::resources::CONFIGMAPS, json!({"metadata": {"name": "late", "namespace": "default"}}))
+        .unwrap();
+    loop {
+        match recv_within(&mut seen).await {
+            Some(name) if name == "late" => break,
+            Some(_) => {}
+            None => panic!("the watcher never saw the configmap created after its watch was closed"),
+        }
+    }
+    consumer.abort();
 }

@@ -174,7 +174,7 @@ impl Default for Store {
 }
 
 /// How many events the watch log keeps (older watches get 410 Gone).
-pub const DEFAULT_LOG_CAPACITY: usize = 20_000;
+pub const DEFAULT_LOG_CAPACITY: usize = 4096;
 
 impl Store {
     /// A store with the built-in types registered and the namespaces a fresh cluster has
