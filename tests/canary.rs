@@ -340,10 +340,29 @@ async fn istio_abort_sends_traffic_back_and_removes_the_canary() {
     let env = Env::start(Duration::from_millis(300)).await;
     model(&env, "m2", 2, "registry.example/m2:v1", true).await;
     env.create(virtual_service("m2", "m2.default.svc.cluster.local")).await;
+    // An existing DestinationRule for the host keeps its policy and subsets.
+    env.create(json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "m2-policy", "namespace": NS},
+        "spec": {
+            "host": "m2",
+            "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}},
+            "subsets": [{"name": "legacy", "labels": {"version": "legacy"}}]
+        }
+    }))
+    .await;
+    let dr_before = env.get("networking.istio.io/v1", "DestinationRule", "m2-policy").await.unwrap();
     let before = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
     env.run_ok(&["canary", "m2", "--image", "registry.example/m2:v2", "--weight", "10", "--timeout", "60s"]);
     let vs = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
     assert_eq!(vs_weights(&vs), vec![("stable".into(), 90), ("canary".into(), 10)]);
+    let dr = env.get("networking.istio.io/v1", "DestinationRule", "m2-policy").await.unwrap();
+    assert_eq!(dr["spec"]["trafficPolicy"], dr_before["spec"]["trafficPolicy"]);
+    let subsets: Vec<&str> =
+        dr["spec"]["subsets"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(subsets, vec!["legacy", "stable", "canary"]);
+    assert!(env.get("networking.istio.io/v1", "DestinationRule", "m2").await.is_none());
 
     // A second canary with another image is refused, nothing changed.
     let out = env.run(&["canary", "m2", "--image", "registry.example/m2:v3"]);
@@ -371,6 +390,8 @@ async fn istio_abort_sends_traffic_back_and_removes_the_canary() {
     let after = env.get("networking.istio.io/v1", "VirtualService", "m2").await.unwrap();
     assert_eq!(after["spec"], before["spec"]);
     assert!(env.get("networking.istio.io/v1", "DestinationRule", "m2").await.is_none());
+    let dr = env.get("networking.istio.io/v1", "DestinationRule", "m2-policy").await.unwrap();
+    assert_eq!(dr["spec"], dr_before["spec"], "the DestinationRule as before the canary");
     assert!(env.deployment("m2-canary").await.is_none());
     assert!(env.annotation("m2").await.is_none());
     assert!(env.pods_running("app=m2", "registry.example/m2:v2").await.is_empty());
