@@ -27,11 +27,11 @@ struct Env {
 
 impl Env {
     async fn start(ready_after: Duration) -> Self {
-        let pg = common::Playground::start_with(common::Options {
-            ready_after,
-            real_crds: true,
-            ..common::Options::default()
-        });
+        Self::start_with(common::Options { ready_after, ..common::Options::default() }).await
+    }
+
+    async fn start_with(options: common::Options) -> Self {
+        let pg = common::Playground::start_with(common::Options { real_crds: true, ..options });
         let client = pg.client().await;
         Self { pg, client }
     }
@@ -860,4 +860,46 @@ async fn knative_canary_shift_promote_then_abort() {
     assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/m10:v2");
     assert!(env.get("serving.knative.dev/v1", "Revision", &canary).await.is_none(), "{canary} left behind");
     assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_survive_conflicts() {
+    // A third of all writes (ours, the controllers', the test's) answered 409 Conflict.
+    let env =
+        Env::start_with(common::Options { faults: Some("409=0.3"), ..common::Options::default() }).await;
+    let create = |object: Value| async {
+        common::wait_for_async(Duration::from_secs(30), "a create that does not conflict", || {
+            let object = object.clone();
+            async move {
+                let api = env.api(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap());
+                let dynamic: DynamicObject = serde_json::from_value(object).unwrap();
+                api.create(&PostParams::default(), &dynamic).await.is_ok()
+            }
+        })
+        .await;
+    };
+    create(deployment("m11", 2, "registry.example/m11:v1", true)).await;
+    create(service("m11")).await;
+    create(http_route("m11", "m11")).await;
+    env.wait_rolled_out("m11").await;
+    let before = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m11").await.unwrap();
+    env.run_ok(&[
+        "canary",
+        "m11",
+        "--image",
+        "registry.example/m11:v2",
+        "--weight",
+        "25",
+        "--timeout",
+        "60s",
+    ]);
+    env.run_ok(&["shift", "m11", "--weight", "50", "--timeout", "60s"]);
+    let route = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m11").await.unwrap();
+    assert_eq!(route_weights(&route), vec![("m11-stable".into(), 50), ("m11-canary".into(), 50)]);
+    env.run_ok(&["abort", "m11", "--timeout", "60s"]);
+    let after = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m11").await.unwrap();
+    assert_eq!(after["spec"], before["spec"]);
+    assert!(env.deployment("m11-canary").await.is_none());
+    assert!(env.get("v1", "Service", "m11-canary").await.is_none());
+    assert!(env.annotation("m11").await.is_none());
 }
