@@ -862,25 +862,30 @@ async fn knative_canary_shift_promote_then_abort() {
     assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
 }
 
+/// Create `object`, trying again while the playground answers 409.
+async fn create_through_conflicts(env: &Env, object: Value) {
+    let api = env.api(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap());
+    let dynamic: DynamicObject = serde_json::from_value(object).unwrap();
+    for _ in 0..50 {
+        match api.create(&PostParams::default(), &dynamic).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => panic!("create: {e}"),
+        }
+    }
+    panic!("50 conflicts in a row");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_survive_conflicts() {
     // A third of all writes (ours, the controllers', the test's) answered 409 Conflict.
     let env =
         Env::start_with(common::Options { faults: Some("409=0.3"), ..common::Options::default() }).await;
-    let create = |object: Value| async {
-        common::wait_for_async(Duration::from_secs(30), "a create that does not conflict", || {
-            let object = object.clone();
-            async move {
-                let api = env.api(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap());
-                let dynamic: DynamicObject = serde_json::from_value(object).unwrap();
-                api.create(&PostParams::default(), &dynamic).await.is_ok()
-            }
-        })
-        .await;
-    };
-    create(deployment("m11", 2, "registry.example/m11:v1", true)).await;
-    create(service("m11")).await;
-    create(http_route("m11", "m11")).await;
+    for object in
+        [deployment("m11", 2, "registry.example/m11:v1", true), service("m11"), http_route("m11", "m11")]
+    {
+        create_through_conflicts(&env, object).await;
+    }
     env.wait_rolled_out("m11").await;
     let before = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m11").await.unwrap();
     env.run_ok(&[
