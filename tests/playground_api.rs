@@ -698,3 +698,93 @@ async fn faults_are_survivable_and_requests_are_counted() {
     }
     consumer.abort();
 }
+
+#[tokio::test]
+async fn kube_rs_discovery_and_streaming_lists_work() {
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let pg = Playground::start_with(Options { with: vec!["istio"], ..no_controllers() });
+    let client = pg.client().await;
+    let discovery = kube::Discovery::new(client.clone()).run().await.unwrap();
+    let kinds: Vec<String> = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources().into_iter().map(|(r, _)| format!("{}/{}", r.group, r.kind)))
+        .collect();
+    for want in [
+        "/Pod",
+        "apps/Deployment",
+        "apps/ReplicaSet",
+        "discovery.k8s.io/EndpointSlice",
+        "networking.istio.io/VirtualService",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "{want} not discovered in {kinds:?}");
+    }
+    // A watcher with streaming lists (sendInitialEvents) gets the existing objects, then changes.
+    let store = pg.store().clone();
+    store
+        .create(
+            &common::resources::CONFIGMAPS,
+            json!({"metadata": {"name": "old", "namespace": "default", "labels": {"app": "x"}}}),
+        )
+        .unwrap();
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let config = kube::runtime::watcher::Config::default().labels("app=x").streaming_lists();
+    let mut stream = kube::runtime::watcher(configmaps, config).default_backoff().boxed();
+    let mut seen = Vec::new();
+    while !seen.contains(&"init-done".to_string()) {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(kube::runtime::watcher::Event::InitApply(cm)))) => {
+                seen.push(cm.metadata.name.unwrap())
+            }
+            Ok(Some(Ok(kube::runtime::watcher::Event::InitDone))) => seen.push("init-done".into()),
+            Ok(Some(_)) => {}
+            other => panic!("the streaming list did not complete: {other:?}, saw {seen:?}"),
+        }
+    }
+    assert_eq!(seen, vec!["old", "init-done"]);
+    // An object leaving the label selection is reported deleted to this watch.
+    store
+        .modify(&common::resources::CONFIGMAPS, "default", "old", |c| {
+            c["metadata"]["labels"]["app"] = json!("y")
+        })
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        Ok(Some(Ok(kube::runtime::watcher::Event::Delete(cm)))) => {
+            assert_eq!(cm.metadata.name.as_deref(), Some("old"))
+        }
+        other => panic!("expected the relabelled configmap to leave the watch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_resource_version_is_gone() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = configmaps.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    // More changes than the watch log keeps.
+    let store = pg.store();
+    for i in 0..modelroll::playground::store::DEFAULT_LOG_CAPACITY + 10 {
+        store
+            .create(
+                &common::resources::CONFIGMAPS,
+                json!({"metadata": {"name": format!("c{i}"), "namespace": "default"}}),
+            )
+            .unwrap();
+    }
+    use futures::TryStreamExt;
+    let events: Vec<_> = configmaps
+        .watch(&kube::api::WatchParams::default().timeout(2), &rv)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    match events.as_slice() {
+        [kube::api::WatchEvent::Error(e)] => {
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
+            assert!(e.message.starts_with(&format!("too old resource version: {rv} (")), "{}", e.message);
+        }
+        other => panic!("expected one 410 ERROR event, got {other:?}"),
+    }
+}

@@ -145,13 +145,19 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     if let Some(delay) = server.faults.latency {
         tokio::time::sleep(delay).await;
     }
-    if let Some(err) = server.faults.request_fault(&method) {
-        return status_response(&err);
-    }
     let target = match parse_target(&segments) {
         Some(t) => t,
         None => return status_response(&ApiError::no_route()),
     };
+    let fault = server.faults.request_fault(
+        &method,
+        &target.group,
+        &target.resource,
+        target.name.as_deref().unwrap_or(""),
+    );
+    if let Some(err) = fault {
+        return status_response(&err);
+    }
     let call = Call { server: &server, user: &user, method, query, headers, body, target, agent };
     match call.serve().await {
         Ok(response) => response,

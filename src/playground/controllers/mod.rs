@@ -1,13 +1,40 @@
 //! The simulated cluster's controllers: Deployment, ReplicaSet, scheduler, kubelet,
 //! EndpointSlice, garbage collector and Knative Serving, acting on the playground's store.
+//!
+//! The decisions live in pure modules (`deployment`, `replicaset`, `scheduler`, `kubelet`,
+//! `endpointslice`, `knative`, `quantity`), tested on their own; `manager` runs them as one
+//! event-driven task over the store (`cache`, `workers`, `gc`, `serving`).
+//!
+//! Contract with the API server (`src/playground/store.rs`): `start` is called once by
+//! `Playground::start`; the controllers read the store's watch events and write through
+//! `Store` calls, with the same defaulting, validation and admission as HTTP writes.
 
+pub mod cache;
 pub mod deployment;
 pub mod endpointslice;
+mod gc;
 pub mod knative;
 pub mod kubelet;
+pub mod manager;
 pub mod quantity;
 pub mod replicaset;
 pub mod scheduler;
+mod serving;
+mod workers;
+
+use super::{PlaygroundConfig, Store};
+
+/// Start every controller on the store; they run until the returned set is aborted or dropped.
+/// Called by `Playground::start` inside the playground's tokio runtime when
+/// `config.controllers` is true; `Playground::stop` aborts the set. Also registers Knative's
+/// validating webhook as an admission hook.
+pub fn start(store: &Store, config: &PlaygroundConfig) -> tokio::task::JoinSet<()> {
+    serving::register_webhook(store);
+    let manager = manager::Manager::new(store.clone(), kubelet::KubeletTiming::new(config.ready_after));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(manager.run());
+    tasks
+}
 
 /// `Normal` or `Warning`, as on a core/v1 Event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,23 +59,4 @@ pub struct ControllerEvent {
     pub type_: EventType,
     pub reason: String,
     pub message: String,
-}
-
-/// Start every controller on the store; they run until the returned set is aborted or dropped.
-///
-/// Hook called by `Playground::start` (pg-api), inside the playground's tokio runtime, when
-/// `config.controllers` is true; `Playground::stop` aborts the set. Contract with the store
-/// (`src/playground/store.rs`):
-/// - read and write in-process: `store.subscribe()` for live events (catch up with
-///   `store.events_since(rv)` after `Lagged`), `store.list`/`get`, `store.create`,
-///   `store.modify`/`modify_status` (read-modify-write that retries on conflict), `store.delete`;
-///   writes get the same defaulting and validation as HTTP writes;
-/// - a Knative-webhook-like check registers with `store.add_admission_hook`;
-/// - deletion: the store sets `deletionTimestamp` and the `foregroundDeletion`/`orphan`
-///   finalizers for those propagation policies; the garbage collector acts on them and on
-///   dependents whose owner is gone. A scheduled pod deleted with a grace period stays (with
-///   `deletionTimestamp`) until the kubelet deletes it with `grace_period_seconds: Some(0)`.
-pub fn start(store: &super::Store, config: &super::PlaygroundConfig) -> tokio::task::JoinSet<()> {
-    let _ = (store, config);
-    tokio::task::JoinSet::new()
 }
