@@ -948,6 +948,6 @@ async fn routers_that_cannot_work_here_are_refused() {
     let api: Api<DynamicObject> =
         Api::namespaced_with(pg.client().await, NS, &Env::ar("apps/v1", "Deployment"));
     let stable = api.get("m12").await.unwrap();
-    assert!(stable.metadata.annotations.unwrap_or_default().get("modelroll.io/rollout").is_none());
+    assert!(!stable.metadata.annotations.unwrap_or_default().contains_key("modelroll.io/rollout"));
     assert!(api.get_opt("m12-canary").await.unwrap().is_none());
 }
