@@ -497,6 +497,11 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
     assert!(status.contains("75% requested, 75% effective"), "{status}");
     let out = env.run_ok(&["list"]);
     assert!(out.contains("m4") && out.contains("replicas") && out.contains("Canary (75%)"), "{out}");
+    let all = env.run_ok(&["list", "-A"]);
+    assert!(all.starts_with("NAMESPACE") && all.contains("default"), "{all}");
+    let json: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    assert_eq!(json[0]["name"], "deployment/m4");
+    assert_eq!(json[0]["weight"], 75);
     env.run_ok(&["promote", "m4", "--timeout", "60s"]);
     watch.abort();
     assert!(env.deployment("m4-canary").await.is_none());
@@ -907,4 +912,42 @@ async fn writes_survive_conflicts() {
     assert!(env.deployment("m11-canary").await.is_none());
     assert!(env.get("v1", "Service", "m11-canary").await.is_none());
     assert!(env.annotation("m11").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routers_that_cannot_work_here_are_refused() {
+    // No Istio, Gateway API or Knative CRDs in this cluster.
+    let pg = common::Playground::start();
+    let client = pg.client().await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client, NS, &Env::ar("apps/v1", "Deployment"));
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(deployment("m12", 1, "registry.example/m12:v1", true)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let out = pg.modelroll(&["canary", "m12", "--image", "registry.example/m12:v2", "--router", "istio"]);
+    out.code(2);
+    assert!(
+        out.stderr.contains("the cluster serves no networking.istio.io VirtualService"),
+        "{}",
+        out.stderr
+    );
+    let out =
+        pg.modelroll(&["canary", "m12", "--image", "registry.example/m12:v2", "--router", "gateway-api"]);
+    out.code(2);
+    assert!(out.stderr.contains("HTTPRoute"), "{}", out.stderr);
+    let out = pg.modelroll(&["canary", "m12", "--image", "registry.example/m12:v2", "--router", "knative"]);
+    out.code(2);
+    assert!(out.stderr.contains("ksvc/NAME"), "{}", out.stderr);
+    let out = pg.modelroll(&["canary", "ksvc/m12", "--image", "registry.example/m12:v2"]);
+    out.code(2);
+    let out = pg.modelroll(&["canary", "m12", "--image", "registry.example/m12:v2", "--route", "nope"]);
+    out.code(2);
+    assert!(out.stderr.contains("nope"), "{}", out.stderr);
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(pg.client().await, NS, &Env::ar("apps/v1", "Deployment"));
+    let stable = api.get("m12").await.unwrap();
+    assert!(!stable.metadata.annotations.unwrap_or_default().contains_key("modelroll.io/rollout"));
+    assert!(api.get_opt("m12-canary").await.unwrap().is_none());
 }
