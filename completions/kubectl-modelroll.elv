@@ -259,8 +259,8 @@ set edit:completion:arg-completer[kubectl-modelroll] = {|@words|
             cand --no-color 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)'
             cand -y 'Never prompt; take the offered choice'
             cand --yes 'Never prompt; take the offered choice'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'kubectl-modelroll;playground'= {
             cand -p 'Port on 127.0.0.1 (0 picks a free one)'

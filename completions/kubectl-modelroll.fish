@@ -222,7 +222,7 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand comp
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s v -l verbose -d 'Log to stderr; repeat (-vv) to show each API request'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l no-color -d 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s y -l yes -d 'Never prompt; take the offered choice'
-complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -s p -l port -d 'Port on 127.0.0.1 (0 picks a free one)' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l kubeconfig-out -d 'Where to write the playground\'s kubeconfig' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l nodes -d 'Number of simulated nodes' -r

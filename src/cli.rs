@@ -86,6 +86,11 @@ pub enum Command {
     /// Send all traffic back to stable and remove the canary
     Abort(AbortArgs),
     /// Print a shell completion script
+    ///
+    /// The script completes the `kubectl-modelroll` command (e.g. `kubectl-modelroll completion
+    /// bash > ~/.local/share/bash-completion/completions/kubectl-modelroll`). For `kubectl
+    /// modelroll <TAB>`, put the executable `kubectl_complete-modelroll` (in `completions/` of the
+    /// repository and on the release page) on PATH: kubectl 1.26 and newer runs it.
     Completion(CompletionArgs),
     /// Serve a simulated Kubernetes cluster on loopback
     Playground(PlaygroundArgs),

@@ -22,16 +22,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Real kubectl: `$KUBECTL`, else `kubectl` on PATH.
-fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|candidate| candidate.is_file()).expect(
-        "these tests need kubectl >= 1.26: set $KUBECTL or put kubectl on PATH (.ci/run installs one)",
-    )
-}
+use crate::krew_completion::kubectl;
 
 #[test]
 fn help_lists_every_command_of_cli_md() {
@@ -412,4 +403,48 @@ fn request_timeout_bounds_each_request() {
         stderr.starts_with(&format!("error: the API server {url} (context \"loopback\") did not answer within 300ms (--request-timeout) when trying to get deployment \"fraud\"")),
         "{stderr}"
     );
+}
+
+/// Ctrl-C during a wait ends the command with exit 130 and says what was interrupted.
+#[test]
+fn ctrl_c_during_a_wait_exits_130() {
+    use std::io::Read;
+    let pg = crate::common::Playground::start();
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fraud"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "fraud"}},
+            "template": {"metadata": {"labels": {"app": "fraud"}}, "spec": {"containers": [{"name": "model", "image": "registry.example/fraud:v1"}]}},
+        },
+    });
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&deployment.to_string())).success();
+    let mut child = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(pg.kubeconfig())
+        .args(["status", "fraud", "--watch"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first screen shows that the watch is running.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("status --watch prints a first screen");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "status --watch did not stop on Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("error: interrupted while watching"), "{stderr}");
 }

@@ -7,7 +7,11 @@ use std::process::{Command, Output};
 
 use modelroll::cli::Shell;
 use modelroll::cmd::completion::file_name;
+use modelroll::rollout::state::{Phase, RolloutState, Routing, CANARY_OF_ANNOTATION, ROLLOUT_ANNOTATION};
+use serde_json::json;
 use sha2::{Digest, Sha256};
+
+use crate::common::{self, Options, Playground};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-modelroll");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -16,15 +20,17 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Real kubectl: `$KUBECTL`, else `kubectl` on PATH.
-fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
+/// Real kubectl as an absolute path (its directory goes on the PATH these tests build).
+pub(crate) fn kubectl() -> PathBuf {
+    let kubectl = common::kubectl_path();
+    if kubectl.is_absolute() {
+        return kubectl;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|candidate| candidate.is_file()).expect(
-        "these tests need kubectl >= 1.26: set $KUBECTL or put kubectl on PATH (.ci/run installs one)",
-    )
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&kubectl))
+        .find(|candidate| candidate.is_file())
+        .expect("kubectl is on PATH")
 }
 
 // --- completion scripts ---
@@ -142,6 +148,136 @@ fn kubectl_completes_the_plugins_subcommands_and_flags() {
 
     let out = plugin_path.kubectl_complete(&["shift", "fraud", "--st"], None);
     assert_eq!(text(&out.stdout), "--steps\tIncreasing weights to step through, e.g. 10,25,50,100\n:4\n");
+}
+
+// --- target names from the cluster, through real kubectl ---
+
+fn create_namespace_ml(pg: &Playground) {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml"}}).to_string();
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&namespace)).success();
+}
+
+/// A Deployment `name` in namespace ml, with extra annotations.
+fn deployment(name: &str, annotations: serde_json::Value) -> String {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "model", "image": format!("registry.example/{name}:v1")}]},
+            },
+        },
+    })
+    .to_string()
+}
+
+/// A Knative Service `name` in namespace ml, with extra annotations.
+fn ksvc(name: &str, annotations: serde_json::Value) -> String {
+    json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
+        "spec": {"template": {"spec": {"containers": [{"image": format!("registry.example/{name}:v1")}]}}},
+    })
+    .to_string()
+}
+
+/// The rollout annotation of a canary in progress, written by the canary's own state type.
+fn canary_annotation(routing: Routing, canary: &str, weight: u32) -> serde_json::Value {
+    let state = RolloutState {
+        routing,
+        canary: canary.to_string(),
+        weight,
+        images: [("model".to_string(), "registry.example/model:v2".to_string())].into(),
+        model_version: None,
+        start_time: "2026-11-22T00:00:00Z".to_string(),
+        phase: Phase::Canary,
+        stable_replicas: 1,
+    };
+    json!({ ROLLOUT_ANNOTATION: state.to_annotation() })
+}
+
+fn lines(out: &Output) -> BTreeSet<String> {
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn kubectl_completes_targets_from_the_cluster_and_promote_only_those_with_a_canary() {
+    let pg = Playground::start_with(Options { with: vec!["knative"], ..Options::default() });
+    create_namespace_ml(&pg);
+    let replicas = Routing::Replicas { service: Some("fraud".into()) };
+    let knative = Routing::Knative {
+        stable_revision: "scorer-00001".into(),
+        original_traffic: serde_json::Value::Null,
+        original_template: json!({}),
+    };
+    for manifest in [
+        deployment("fraud", canary_annotation(replicas, "fraud-canary", 25)),
+        deployment("fraud-canary", json!({ CANARY_OF_ANNOTATION: "fraud" })),
+        deployment("churn", json!({})),
+        ksvc("ranker", json!({})),
+        ksvc("scorer", canary_annotation(knative, "scorer-00002", 10)),
+    ] {
+        pg.kubectl_with_input(&["apply", "-f", "-"], Some(&manifest)).success();
+    }
+    let plugin_path = PluginPath::new();
+    let complete = |words: &[&str]| plugin_path.kubectl_complete(words, Some(pg.kubeconfig()));
+
+    let out = complete(&["-n", "ml", "promote", ""]);
+    assert_eq!(
+        lines(&out),
+        set(&["fraud\tDeployment, Canary (25%)", "ksvc/scorer\tKnative Service, Canary (10%)", ":4"]),
+        "{}",
+        text(&out.stderr)
+    );
+    for command in ["shift", "abort"] {
+        let out = complete(&[command, "--namespace=ml", "f"]);
+        assert_eq!(text(&out.stdout), "fraud\tDeployment, Canary (25%)\n:4\n", "{command}");
+    }
+    // Every model for the other commands; canary Deployments and Knative's own are left out.
+    let out = complete(&["status", "-n", "ml", ""]);
+    assert_eq!(
+        lines(&out),
+        set(&[
+            "churn\tDeployment",
+            "fraud\tDeployment, Canary (25%)",
+            "ksvc/ranker\tKnative Service",
+            "ksvc/scorer\tKnative Service, Canary (10%)",
+            ":4",
+        ])
+    );
+    assert_eq!(
+        text(&complete(&["-n", "ml", "history", "ksvc/r"]).stdout),
+        "ksvc/ranker\tKnative Service\n:4\n"
+    );
+    assert_eq!(text(&complete(&["-n", "ml", "undo", "deploy/c"]).stdout), "deploy/churn\tDeployment\n:4\n");
+    // The namespace comes from the line: nothing in default.
+    assert_eq!(text(&complete(&["set-image", ""]).stdout), ":4\n");
+    // Namespaces and contexts.
+    let namespaces = lines(&complete(&["status", "-n", ""]));
+    assert!(namespaces.contains("ml") && namespaces.contains("default"), "{namespaces:?}");
+    assert_eq!(
+        lines(&complete(&["--context", "playground"])),
+        set(&["playground\tcluster playground", "playground-viewer\tcluster playground", ":4"])
+    );
+}
+
+#[test]
+fn without_knative_completion_offers_deployments_and_no_error() {
+    let pg = Playground::start();
+    create_namespace_ml(&pg);
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&deployment("churn", json!({})))).success();
+    let plugin_path = PluginPath::new();
+    let out = plugin_path.kubectl_complete(&["-n", "ml", "status", ""], Some(pg.kubeconfig()));
+    assert_eq!(text(&out.stdout), "churn\tDeployment\n:4\n", "{}", text(&out.stderr));
+    let out = plugin_path.kubectl_complete(&["-n", "ml", "promote", ""], Some(pg.kubeconfig()));
+    assert_eq!(text(&out.stdout), ":4\n");
 }
 
 // --- krew ---

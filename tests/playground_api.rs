@@ -254,3 +254,261 @@ async fn kube_rs_watches_from_a_resource_version() {
     }
     assert_eq!(seen, vec!["ADDED after", "DELETED before"]);
 }
+
+/// Router objects as modelroll and its tests write them: (name, YAML, the field a real API
+/// server names when it refuses the object, or None when it accepts it).
+const ROUTER_FIXTURES: &[(&str, &str, Option<&str>)] = &[
+    (
+        "virtualservice",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud}
+spec:
+  hosts: [fraud]
+  http:
+  - name: primary
+    route:
+    - destination: {host: fraud, subset: stable}
+      weight: 90
+    - destination: {host: fraud, subset: canary}
+      weight: 10
+",
+        None,
+    ),
+    (
+        "virtualservice-weight-not-integer",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud-bad-weight}
+spec:
+  hosts: [fraud]
+  http:
+  - route:
+    - destination: {host: fraud, subset: stable}
+      weight: ninety
+",
+        Some("spec.http[0].route[0].weight"),
+    ),
+    (
+        "virtualservice-destination-without-host",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fraud-no-host}
+spec:
+  hosts: [fraud]
+  http:
+  - route:
+    - destination: {subset: stable}
+",
+        Some("spec.http[0].route[0].destination.host"),
+    ),
+    (
+        "destinationrule",
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: fraud}
+spec:
+  host: fraud
+  subsets:
+  - name: stable
+    labels: {modelroll.io/track: stable}
+  - name: canary
+    labels: {modelroll.io/track: canary}
+",
+        None,
+    ),
+    (
+        "destinationrule-without-host",
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: fraud-no-host}
+spec:
+  subsets: [{name: stable, labels: {modelroll.io/track: stable}}]
+",
+        Some("spec.host"),
+    ),
+    (
+        "httproute",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud}
+spec:
+  parentRefs: [{name: gateway}]
+  hostnames: [fraud.example.com]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 80, weight: 90}
+    - {name: fraud-canary, port: 80, weight: 10}
+",
+        None,
+    ),
+    (
+        "httproute-negative-weight",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-negative}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 80, weight: -1}
+",
+        Some("spec.rules[0].backendRefs[0].weight"),
+    ),
+    (
+        "httproute-backend-without-name",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-unnamed}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {port: 80, weight: 1}
+",
+        Some("spec.rules[0].backendRefs[0].name"),
+    ),
+    (
+        "httproute-port-out-of-range",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: fraud-port}
+spec:
+  parentRefs: [{name: gateway}]
+  rules:
+  - backendRefs:
+    - {name: fraud-stable, port: 70000}
+",
+        Some("spec.rules[0].backendRefs[0].port"),
+    ),
+    (
+        "knative-service",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud}
+spec:
+  template:
+    metadata: {name: fraud-v1}
+    spec:
+      containers: [{image: registry.example/fraud:v1}]
+  traffic:
+  - {revisionName: fraud-v1, percent: 100}
+",
+        None,
+    ),
+    (
+        "knative-service-percent-not-integer",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud-percent}
+spec:
+  template:
+    spec:
+      containers: [{image: registry.example/fraud:v1}]
+  traffic:
+  - {latestRevision: true, percent: all}
+",
+        Some("spec.traffic[0].percent"),
+    ),
+    (
+        "knative-service-without-containers",
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: fraud-empty}
+spec:
+  template:
+    spec: {}
+",
+        Some("spec.template.spec.containers"),
+    ),
+];
+
+fn resource_of(object: &serde_json::Value, store: &common::Store) -> modelroll::playground::ResourceRef {
+    store
+        .resource_for_kind(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("no resource serves {} {}", object["apiVersion"], object["kind"]))
+}
+
+/// What a store answers to a fixture: Ok, or the fields named by the 422.
+fn verdict(store: &common::Store, yaml: &str) -> Result<(), Vec<String>> {
+    let mut object: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+    object["metadata"]["namespace"] = json!("default");
+    let resource = resource_of(&object, store);
+    match store.create(&resource, object) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            assert_eq!(err.code, 422, "{}", err.message);
+            Err(err.details.unwrap()["causes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["field"].as_str().unwrap().to_string())
+                .collect())
+        }
+    }
+}
+
+#[test]
+fn compact_crds_accept_and_refuse_fixtures_as_the_real_crds_do() {
+    let real = Playground::start_with(Options { real_crds: true, ..no_controllers() });
+    let compact =
+        Playground::start_with(Options { with: vec!["istio", "gateway-api", "knative"], ..no_controllers() });
+    for (name, yaml, refused_field) in ROUTER_FIXTURES {
+        let by_real = verdict(real.store(), yaml);
+        let by_compact = verdict(compact.store(), yaml);
+        assert_eq!(by_real, by_compact, "{name}: real CRDs and compact CRDs disagree");
+        match refused_field {
+            None => assert_eq!(by_real, Ok(()), "{name}"),
+            Some(field) => assert!(
+                by_real.as_ref().is_err_and(|fields| fields.iter().any(|f| f == field)),
+                "{name}: expected {field} to be named, got {by_real:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn kubectl_applies_the_real_crds_then_validates_router_objects() {
+    let pg = Playground::start_with(no_controllers());
+    let crds = common::shared_crds_dir();
+    let out = pg.kubectl(&["apply", "--server-side", "-f", crds.to_str().unwrap(), "--recursive"]);
+    assert!(
+        out.success().stdout.contains("virtualservices.networking.istio.io serverside-applied"),
+        "{}",
+        out.stdout
+    );
+    pg.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=10s"]).success();
+    let resources = pg.kubectl(&["api-resources", "-o", "name"]);
+    for name in [
+        "virtualservices.networking.istio.io",
+        "httproutes.gateway.networking.k8s.io",
+        "services.serving.knative.dev",
+    ] {
+        assert!(resources.success().stdout.lines().any(|l| l == name), "{name} missing from discovery");
+    }
+    for (name, yaml, refused_field) in ROUTER_FIXTURES {
+        let out = pg.kubectl_with_input(&["apply", "-f", "-"], Some(yaml));
+        match refused_field {
+            None => {
+                out.success();
+            }
+            Some(field) => {
+                assert_eq!(out.code, 1, "{name} was accepted: {}", out.stdout);
+                assert!(
+                    out.stderr.contains(&format!("{field}: ")),
+                    "{name}: {field} not named in {}",
+                    out.stderr
+                );
+            }
+        }
+    }
+    let out = pg.kubectl(&["get", "virtualservices,httproutes,ksvc", "-o", "name"]);
+    assert_eq!(
+        out.success().stdout,
+        "virtualservice.networking.istio.io/fraud\nhttproute.gateway.networking.k8s.io/fraud\nservice.serving.knative.dev/fraud\n"
+    );
+    // Deleting a CRD removes its objects and its discovery entry.
+    pg.kubectl(&["delete", "crd", "virtualservices.networking.istio.io"]).success();
+    let out = pg.kubectl(&["get", "virtualservices"]);
+    assert_eq!(out.code, 1);
+}

@@ -477,6 +477,23 @@ fn conflict_error(
     ApiError { code: 409, reason: "Conflict", message: text, details: Some(details), retry_after: None }
 }
 
+/// A create by `manager` (not an apply): it owns every field it set, as an `Update` entry.
+pub fn record_create(ty: &ResourceType, object: &mut Value, manager: &str) {
+    if object["metadata"]["managedFields"].as_array().is_some_and(|m| !m.is_empty()) {
+        return;
+    }
+    // Defaulted fields belong to the creator too, as in the API server.
+    let mut defaulted = object.clone();
+    super::defaults::apply(ty, &mut defaulted);
+    let ctx = root_ctx(ty, &defaulted);
+    let mut set = field_set(&defaulted, &ctx);
+    if let Some(m) = set.as_object_mut() {
+        m.remove("f:status");
+    }
+    let entry = json!({"manager": manager, "operation": "Update", "apiVersion": object["apiVersion"], "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": set});
+    object["metadata"]["managedFields"] = json!([entry]);
+}
+
 /// After a non-apply write by `manager`, move ownership of the fields it changed to it (as an
 /// `Update` entry), so a later apply by another manager conflicts on them. Only objects that
 /// already carry managedFields are tracked.

@@ -236,11 +236,11 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
     let mut scale = None;
     let mut printer_columns = Vec::new();
     let all_versions = spec["versions"].as_array().ok_or("spec.versions is required")?;
-    // The storage version is served first, as kube-apiserver sorts the preferred version first
-    // only by priority; we keep the CRD's order but put the storage version in front.
+    // Served versions in kube-apiserver's priority order (GA, then beta, then alpha; higher
+    // numbers first): the first is the preferred version discovery reports.
     let mut ordered: Vec<&Value> =
         all_versions.iter().filter(|v| v["served"].as_bool() == Some(true)).collect();
-    ordered.sort_by_key(|v| v["storage"].as_bool() != Some(true));
+    ordered.sort_by_key(|v| version_priority(v["name"].as_str().unwrap_or("")));
     for v in ordered {
         let name = v["name"].as_str().ok_or("spec.versions[].name is required")?.to_string();
         let schema = v["schema"]["openAPIV3Schema"].clone();
@@ -290,4 +290,27 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         schemas: Some(schemas),
         printer_columns,
     })
+}
+
+/// Sort key of a version in Kubernetes' priority order: `v2` < `v1` < `v1beta2` < `v1beta1` <
+/// `v1alpha1` < anything else (alphabetical).
+pub fn version_priority(version: &str) -> (u8, i64, i64, String) {
+    let parse = |rest: &str| -> Option<(i64, u8, i64)> {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let major: i64 = digits.parse().ok()?;
+        let tail = &rest[digits.len()..];
+        if tail.is_empty() {
+            return Some((major, 0, 0));
+        }
+        for (word, rank) in [("beta", 1), ("alpha", 2)] {
+            if let Some(n) = tail.strip_prefix(word) {
+                return n.parse().ok().map(|n: i64| (major, rank, n));
+            }
+        }
+        None
+    };
+    match version.strip_prefix('v').and_then(parse) {
+        Some((major, rank, minor)) => (rank, -major, -minor, String::new()),
+        None => (3, 0, 0, version.to_string()),
+    }
 }

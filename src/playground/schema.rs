@@ -193,8 +193,8 @@ pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Inva
         if actual != "integer" && actual != "string" {
             causes.push(InvalidField::type_invalid(
                 path,
-                go_value(value),
-                &format!("{shown} in body must be of type integer,string: {}", go_value(value)),
+                format!("{actual:?}"),
+                &format!("{shown} in body must be of type integer,string: {actual:?}"),
             ));
             return;
         }
@@ -206,8 +206,8 @@ pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Inva
         if !ok {
             causes.push(InvalidField::type_invalid(
                 path,
-                go_value(value),
-                &format!("{shown} in body must be of type {expected}: {}", go_value(value)),
+                format!("{actual:?}"),
+                &format!("{shown} in body must be of type {expected}: {actual:?}"),
             ));
             return;
         }
@@ -439,7 +439,7 @@ mod tests {
             vec![
                 "spec.hosts: Required value",
                 "spec.mode: Unsupported value: \"C\": supported values: \"A\", \"B\"",
-                "spec.weight: Invalid value: \"x\": spec.weight in body must be of type integer: \"x\"",
+                "spec.weight: Invalid value: \"string\": spec.weight in body must be of type integer: \"string\"",
             ]
         );
     }

@@ -289,6 +289,9 @@ fn groups(store: &Store) -> Vec<(String, Vec<String>)> {
             None => out.push((ty.group.clone(), ty.versions.clone())),
         }
     }
+    for (_, versions) in &mut out {
+        versions.sort_by_key(|v| super::resources::version_priority(v));
+    }
     out
 }
 
@@ -418,7 +421,10 @@ impl Call<'_> {
             return Err(ApiError::bad_request("the body of the request is empty"));
         }
         let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if content_type.contains("protobuf") || content_type.contains("cbor") {
+        if content_type.contains("protobuf") {
+            return super::protobuf::decode(&self.body);
+        }
+        if content_type.contains("cbor") {
             return Err(ApiError::unsupported_body(content_type));
         }
         if content_type.contains("yaml") {
@@ -459,6 +465,14 @@ impl Call<'_> {
                 "the server does not allow this method on the requested resource",
             )),
         }
+    }
+
+    /// The field manager of a write: `fieldManager`, else the client's name (User-Agent up to
+    /// the first `/`), as the API server derives it.
+    fn manager(&self) -> String {
+        self.param("fieldManager")
+            .map(str::to_string)
+            .unwrap_or_else(|| self.agent.split('/').next().unwrap_or("unknown").to_string())
     }
 
     fn wants_table(&self) -> bool {
@@ -550,6 +564,7 @@ impl Call<'_> {
             object["metadata"]["namespace"] = json!(self.target.namespace);
         }
         let warnings = self.field_validation(ty, resource, &mut object, None)?;
+        super::apply::record_create(ty, &mut object, &self.manager());
         let created = self.server.store.create_with(resource, object, &options)?;
         let mut response = json_response(StatusCode::CREATED, &created);
         add_warnings(&mut response, &warnings);
@@ -613,10 +628,27 @@ impl Call<'_> {
         } else {
             Vec::new()
         };
-        let updated = match sub {
-            Subresource::Main => self.server.store.update_with(resource, object, &options)?,
-            Subresource::Status => self.server.store.update_status_with(resource, object, &options)?,
+        let precondition =
+            object["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty()).map(str::to_string);
+        let manager = self.manager();
+        let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
+            let mut new = object.clone();
+            if let (Some(current), Subresource::Main) = (current, sub) {
+                super::apply::record_update(ty, current, &mut new, &manager);
+            }
+            Ok(new)
         };
+        let namespace = self.target.namespace.clone();
+        let updated = self.server.store.guaranteed_update(
+            resource,
+            &namespace,
+            &name,
+            sub,
+            &options,
+            precondition.as_deref(),
+            false,
+            &mut compute,
+        )?;
         let mut response = json_response(StatusCode::OK, &updated);
         add_warnings(&mut response, &warnings);
         Ok(response)
@@ -644,10 +676,8 @@ impl Call<'_> {
         };
         let name = self.target.name.clone().unwrap_or_default();
         let namespace = self.target.namespace.clone();
-        let manager = self
-            .param("fieldManager")
-            .map(str::to_string)
-            .unwrap_or_else(|| self.agent.split('/').next().unwrap_or("unknown").to_string());
+        let manager = self.manager();
+        let strict = self.param("fieldValidation") == Some("Strict");
         if patch_type == PatchType::Apply && self.param("fieldManager").is_none() {
             return Err(ApiError::bad_request(
                 "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
@@ -655,17 +685,39 @@ impl Call<'_> {
         }
         let force = self.flag("force");
         let mut created = false;
+        if patch_type == PatchType::Apply && strict && sub == Subresource::Main {
+            let mut copy = body.clone();
+            let unknown = super::validation::unknown_fields_of(ty, &resource.version, &mut copy);
+            if !unknown.is_empty() {
+                let list: Vec<String> =
+                    unknown.iter().map(|u| format!(".{u}: field not declared in schema")).collect();
+                return Err(ApiError::bad_request(list.join(", ")));
+            }
+        }
         let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
-            match (patch_type, current) {
-                (PatchType::Json, Some(c)) => patch::json_patch(c, &body),
-                (PatchType::Merge, Some(c)) => patch::merge_patch(c, &body),
-                (PatchType::Strategic, Some(c)) => patch::strategic_merge(c, &body),
+            let mut new = match (patch_type, current) {
+                (PatchType::Json, Some(c)) => patch::json_patch(c, &body)?,
+                (PatchType::Merge, Some(c)) => patch::merge_patch(c, &body)?,
+                (PatchType::Strategic, Some(c)) => patch::strategic_merge(c, &body)?,
                 (PatchType::Apply, current) => {
                     created = current.is_none();
-                    super::apply::apply(ty, current, &body, &manager, force)
+                    return super::apply::apply(ty, current, &body, &manager, force);
                 }
-                (_, None) => Err(ApiError::not_found(&ty.group, &ty.plural, &name)),
+                (_, None) => return Err(ApiError::not_found(&ty.group, &ty.plural, &name)),
+            };
+            if strict && sub == Subresource::Main {
+                let mut copy = new.clone();
+                let unknown = super::validation::unknown_fields_of(ty, &resource.version, &mut copy);
+                if !unknown.is_empty() {
+                    let list: Vec<String> =
+                        unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect();
+                    return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
+                }
             }
+            if let (Some(current), Subresource::Main) = (current, sub) {
+                super::apply::record_update(ty, current, &mut new, &manager);
+            }
+            Ok(new)
         };
         let create_if_missing = patch_type == PatchType::Apply && sub == Subresource::Main;
         let patched = self.server.store.guaranteed_update(
