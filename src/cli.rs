@@ -169,11 +169,11 @@ pub struct SetImageArgs {
     pub images: Vec<String>,
 
     /// maxSurge of the RollingUpdate strategy (N or P%), written in the same update
-    #[arg(long, value_name = "N|P%")]
+    #[arg(long, value_name = "N|P%", allow_hyphen_values = true)]
     pub max_surge: Option<String>,
 
     /// maxUnavailable of the RollingUpdate strategy (N or P%), written in the same update
-    #[arg(long, value_name = "N|P%")]
+    #[arg(long, value_name = "N|P%", allow_hyphen_values = true)]
     pub max_unavailable: Option<String>,
 
     /// Model version, set as pod template label modelroll.io/model-version

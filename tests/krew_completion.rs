@@ -179,7 +179,7 @@ fn ksvc(name: &str, annotations: serde_json::Value) -> String {
     json!({
         "apiVersion": "serving.knative.dev/v1", "kind": "Service",
         "metadata": {"name": name, "namespace": "ml", "annotations": annotations},
-        "spec": {"template": {"spec": {"containers": [{"image": format!("registry.example/{name}:v1")}]}}},
+        "spec": {"template": {"spec": {"containers": [{"name": "model", "image": format!("registry.example/{name}:v1")}]}}},
     })
     .to_string()
 }
@@ -209,7 +209,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn kubectl_completes_targets_from_the_cluster_and_promote_only_those_with_a_canary() {
-    let pg = Playground::start_with(Options { with: vec!["knative"], ..Options::default() });
+    let pg = Playground::start_with(Options { with: vec!["knative", "istio"], ..Options::default() });
     create_namespace_ml(&pg);
     let replicas = Routing::Replicas { service: Some("fraud".into()) };
     let knative = Routing::Knative {
@@ -223,6 +223,12 @@ fn kubectl_completes_targets_from_the_cluster_and_promote_only_those_with_a_cana
         deployment("churn", json!({})),
         ksvc("ranker", json!({})),
         ksvc("scorer", canary_annotation(knative, "scorer-00002", 10)),
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "fraud-vs", "namespace": "ml"},
+            "spec": {"hosts": ["fraud"], "http": [{"route": [{"destination": {"host": "fraud"}}]}]},
+        })
+        .to_string(),
     ] {
         pg.kubectl_with_input(&["apply", "-f", "-"], Some(&manifest)).success();
     }
@@ -259,6 +265,23 @@ fn kubectl_completes_targets_from_the_cluster_and_promote_only_those_with_a_cana
     assert_eq!(text(&complete(&["-n", "ml", "undo", "deploy/c"]).stdout), "deploy/churn\tDeployment\n:4\n");
     // The namespace comes from the line: nothing in default.
     assert_eq!(text(&complete(&["set-image", ""]).stdout), ":4\n");
+    // Containers (`CONTAINER=` with no space after it) and routes.
+    assert_eq!(
+        text(&complete(&["-n", "ml", "set-image", "fraud", ""]).stdout),
+        "model=\tcontainer, now registry.example/fraud:v1\n:6\n"
+    );
+    assert_eq!(
+        text(&complete(&["-n", "ml", "canary", "ksvc/ranker", "--image", "m"]).stdout),
+        "model=\tcontainer, now registry.example/ranker:v1\n:6\n"
+    );
+    assert_eq!(
+        text(&complete(&["-n", "ml", "canary", "fraud", "--container="]).stdout),
+        "--container=model\tcontainer, now registry.example/fraud:v1\n:4\n"
+    );
+    assert_eq!(
+        text(&complete(&["-n", "ml", "canary", "fraud", "--route", ""]).stdout),
+        "fraud-vs\tVirtualService\n:4\n"
+    );
     // Namespaces and contexts.
     let namespaces = lines(&complete(&["status", "-n", ""]));
     assert!(namespaces.contains("ml") && namespaces.contains("default"), "{namespaces:?}");

@@ -1,6 +1,7 @@
 //! The playground's API server, driven by real kubectl and by kube-rs: discovery, CRUD, apply,
 //! selectors, watches, RBAC for the viewer, validation, CRDs and custom resources.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -511,4 +512,279 @@ fn kubectl_applies_the_real_crds_then_validates_router_objects() {
     pg.kubectl(&["delete", "crd", "virtualservices.networking.istio.io"]).success();
     let out = pg.kubectl(&["get", "virtualservices"]);
     assert_eq!(out.code, 1);
+}
+
+fn configmap(name: &str, labels: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+}
+
+#[tokio::test]
+async fn lists_page_select_and_delete_collections() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    for i in 0..5 {
+        let tier = if i % 2 == 0 { "even" } else { "odd" };
+        configmaps
+            .create(&PostParams::default(), &configmap(&format!("c{i}"), json!({"tier": tier})))
+            .await
+            .unwrap();
+    }
+    // limit/continue: three pages of 2, 2 and 1, the same list resourceVersion throughout.
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(2);
+    let mut pages = 0;
+    let mut list_rv = None;
+    loop {
+        let page = configmaps.list(&params).await.unwrap();
+        pages += 1;
+        list_rv.get_or_insert(page.metadata.resource_version.clone());
+        assert_eq!(list_rv.as_ref().unwrap(), &page.metadata.resource_version);
+        names.extend(page.items.iter().map(|c| c.metadata.name.clone().unwrap()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!((pages, names.join(",")), (3, "c0,c1,c2,c3,c4".to_string()));
+    let odd = configmaps.list(&ListParams::default().labels("tier=odd")).await.unwrap();
+    assert_eq!(odd.items.len(), 2);
+    let one = configmaps.list(&ListParams::default().fields("metadata.name=c3")).await.unwrap();
+    assert_eq!(one.items.len(), 1);
+    let err = configmaps.list(&ListParams::default().fields("spec.nodeName=x")).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 400 && s.message.contains("field label not supported: spec.nodeName")),
+        "{err}"
+    );
+    configmaps
+        .delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=even"))
+        .await
+        .unwrap();
+    let left: Vec<String> = configmaps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, vec!["c1", "c3"]);
+    // A dry-run delete deletes nothing.
+    configmaps.delete("c1", &DeleteParams { dry_run: true, ..Default::default() }).await.unwrap();
+    assert!(configmaps.get_opt("c1").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn scale_subresource_and_deletion_propagation() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let applied: Deployment = serde_yaml::from_str(DEPLOYMENT).unwrap();
+    deployments.create(&PostParams::default(), &applied).await.unwrap();
+    let scale = deployments.get_scale("fraud").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=fraud"));
+    deployments
+        .patch_scale("fraud", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 7}})))
+        .await
+        .unwrap();
+    assert_eq!(deployments.get("fraud").await.unwrap().spec.unwrap().replicas, Some(7));
+    // Foreground deletion leaves the object with the finalizer the garbage collector acts on.
+    deployments.delete("fraud", &DeleteParams::foreground()).await.unwrap();
+    let deleting = deployments.get("fraud").await.unwrap();
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleting.metadata.finalizers, Some(vec!["foregroundDeletion".to_string()]));
+    // Updates that add finalizers to an object being deleted are refused.
+    let err = deployments
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["foregroundDeletion", "x.io/y"]}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 422), "{err}");
+    // Removing the last finalizer completes the deletion.
+    deployments
+        .patch("fraud", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .unwrap();
+    assert!(deployments.get_opt("fraud").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn watches_send_bookmarks_and_end_at_their_timeout() {
+    use futures::TryStreamExt;
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = configmaps.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    configmaps.create(&PostParams::default(), &configmap("a", json!({}))).await.unwrap();
+    let mut params = kube::api::WatchParams::default().timeout(4);
+    params.bookmarks = true;
+    let events: Vec<_> = configmaps.watch(&params, &rv).await.unwrap().try_collect().await.unwrap();
+    assert!(matches!(events.first(), Some(kube::api::WatchEvent::Added(_))), "{events:?}");
+    let bookmark = events.iter().find_map(|e| match e {
+        kube::api::WatchEvent::Bookmark(b) => Some(b.metadata.resource_version.clone()),
+        _ => None,
+    });
+    assert_eq!(bookmark, Some(pg.store().resource_version().to_string()), "{events:?}");
+}
+
+async fn recv_within(seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(20), seen.recv()).await.ok().flatten()
+}
+
+#[tokio::test]
+async fn faults_are_survivable_and_requests_are_counted() {
+    let pg = Playground::start_with(Options { faults: Some("429=0.3,watch-close=1s"), ..no_controllers() });
+    // kubectl retries 429 answers (they carry Retry-After).
+    for i in 0..3 {
+        pg.kubectl(&["create", "configmap", &format!("c{i}")]).success();
+    }
+    let counts = pg.requests();
+    let kubectl: u64 = counts.iter().filter(|(agent, _)| agent.starts_with("kubectl")).map(|(_, n)| n).sum();
+    assert!(kubectl >= 3, "{counts:?}");
+    // The same counts are served at /playground/requests.
+    let client = pg.client().await;
+    let body = client
+        .request_text(http::Request::get("/playground/requests").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    let served: BTreeMap<String, u64> = serde_json::from_str(&body).unwrap();
+    assert!(served.keys().any(|agent| agent.starts_with("kubectl")), "{served:?}");
+    // A watch closed by the server after 1s is resumed by kube's watcher, which sees later changes.
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut stream = kube::runtime::watcher(configmaps, kube::runtime::watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let (names, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = tokio::spawn(async move {
+        while let Some(event) = stream.next().await {
+            let name = match event {
+                Ok(kube::runtime::watcher::Event::InitDone) => "<init done>".to_string(),
+                Ok(kube::runtime::watcher::Event::Apply(cm)) => cm.metadata.name.unwrap_or_default(),
+                _ => continue,
+            };
+            if names.send(name).is_err() {
+                break;
+            }
+        }
+    });
+    while recv_within(&mut seen).await.expect("the watcher lists") != "<init done>" {}
+    let kube_requests =
+        || pg.requests().iter().filter(|(a, _)| !a.starts_with("kubectl")).map(|(_, n)| *n).sum::<u64>();
+    let before = kube_requests();
+    common::wait_for_async(
+        Duration::from_secs(20),
+        "the watcher to watch again after the server closed it",
+        || {
+            let now = kube_requests();
+            async move { now > before }
+        },
+    )
+    .await;
+    pg.store()
+        .create(&common::resources::CONFIGMAPS, json!({"metadata": {"name": "late", "namespace": "default"}}))
+        .unwrap();
+    loop {
+        match recv_within(&mut seen).await {
+            Some(name) if name == "late" => break,
+            Some(_) => {}
+            None => panic!("the watcher never saw the configmap created after its watch was closed"),
+        }
+    }
+    consumer.abort();
+}
+
+#[tokio::test]
+async fn kube_rs_discovery_and_streaming_lists_work() {
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let pg = Playground::start_with(Options { with: vec!["istio"], ..no_controllers() });
+    let client = pg.client().await;
+    let discovery = kube::Discovery::new(client.clone()).run().await.unwrap();
+    let kinds: Vec<String> = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources().into_iter().map(|(r, _)| format!("{}/{}", r.group, r.kind)))
+        .collect();
+    for want in [
+        "/Pod",
+        "apps/Deployment",
+        "apps/ReplicaSet",
+        "discovery.k8s.io/EndpointSlice",
+        "networking.istio.io/VirtualService",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "{want} not discovered in {kinds:?}");
+    }
+    // A watcher with streaming lists (sendInitialEvents) gets the existing objects, then changes.
+    let store = pg.store().clone();
+    store
+        .create(
+            &common::resources::CONFIGMAPS,
+            json!({"metadata": {"name": "old", "namespace": "default", "labels": {"app": "x"}}}),
+        )
+        .unwrap();
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let config = kube::runtime::watcher::Config::default().labels("app=x").streaming_lists();
+    let mut stream = kube::runtime::watcher(configmaps, config).default_backoff().boxed();
+    let mut seen = Vec::new();
+    while !seen.contains(&"init-done".to_string()) {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(kube::runtime::watcher::Event::InitApply(cm)))) => {
+                seen.push(cm.metadata.name.unwrap())
+            }
+            Ok(Some(Ok(kube::runtime::watcher::Event::InitDone))) => seen.push("init-done".into()),
+            Ok(Some(_)) => {}
+            other => panic!("the streaming list did not complete: {other:?}, saw {seen:?}"),
+        }
+    }
+    assert_eq!(seen, vec!["old", "init-done"]);
+    // An object leaving the label selection is reported deleted to this watch.
+    store
+        .modify(&common::resources::CONFIGMAPS, "default", "old", |c| {
+            c["metadata"]["labels"]["app"] = json!("y")
+        })
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        Ok(Some(Ok(kube::runtime::watcher::Event::Delete(cm)))) => {
+            assert_eq!(cm.metadata.name.as_deref(), Some("old"))
+        }
+        other => panic!("expected the relabelled configmap to leave the watch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_resource_version_is_gone() {
+    let pg = Playground::start_with(no_controllers());
+    let client = pg.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = configmaps.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    // More changes than the watch log keeps.
+    let store = pg.store();
+    for i in 0..modelroll::playground::store::DEFAULT_LOG_CAPACITY + 10 {
+        store
+            .create(
+                &common::resources::CONFIGMAPS,
+                json!({"metadata": {"name": format!("c{i}"), "namespace": "default"}}),
+            )
+            .unwrap();
+    }
+    use futures::TryStreamExt;
+    let events: Vec<_> = configmaps
+        .watch(&kube::api::WatchParams::default().timeout(2), &rv)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    match events.as_slice() {
+        [kube::api::WatchEvent::Error(e)] => {
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
+            assert!(e.message.starts_with(&format!("too old resource version: {rv} (")), "{}", e.message);
+        }
+        other => panic!("expected one 410 ERROR event, got {other:?}"),
+    }
 }

@@ -15,10 +15,11 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::core::PartialObjectMeta;
 
 use crate::cli::{Cli, CompleteArgs, GlobalArgs};
-use crate::cluster::{load_kubeconfig, Cluster};
+use crate::cluster::{load_kubeconfig, Cluster, Target};
 use crate::cmd::Context;
 use crate::error::Result;
 use crate::rollout::state::{RolloutState, CANARY_OF_ANNOTATION, ROLLOUT_ANNOTATION};
+use crate::router::{gateway_api, istio, knative};
 
 /// cobra's `ShellCompDirective` bits.
 pub mod directive {
@@ -119,6 +120,17 @@ pub enum Plan {
     Namespaces { global: GlobalArgs, prefix: String, value_prefix: String },
     /// Contexts, clusters or users of the kubeconfig.
     Kubeconfig { global: GlobalArgs, names: KubeconfigNames, prefix: String, value_prefix: String },
+    /// The containers of the target, each written as `value_prefix` + name + `suffix` (`=` for
+    /// `[CONTAINER=]IMAGE`, with no space after it).
+    Containers {
+        global: GlobalArgs,
+        target: String,
+        prefix: String,
+        value_prefix: String,
+        suffix: &'static str,
+    },
+    /// VirtualServices and HTTPRoutes in the namespace (for `--route`).
+    Routes { global: GlobalArgs, prefix: String, value_prefix: String },
 }
 
 /// Commands whose target must have a canary in progress.
@@ -198,7 +210,7 @@ pub fn plan(words: &[String]) -> Plan {
         None
     };
     if let Some(value_of) = value_of {
-        return plan_value(value_of, global);
+        return plan_value(value_of, global, positionals.first().map(|t| t.to_string()));
     }
 
     if !only_positionals && to_complete.starts_with('-') {
@@ -226,7 +238,24 @@ pub fn plan(words: &[String]) -> Plan {
             prefix: to_complete.to_string(),
         };
     }
+    if arg.get_id() == "images" {
+        return container_images(global, positionals[0], to_complete, "");
+    }
     Plan::Fixed(possible_values(arg, to_complete, ""))
+}
+
+/// `[CONTAINER=]IMAGE`: offer `CONTAINER=` until a `=` is typed; images are the user's to write.
+fn container_images(global: GlobalArgs, target: &str, prefix: &str, value_prefix: &str) -> Plan {
+    if prefix.contains('=') {
+        return Plan::Fixed(Completions::none(directive::NO_FILE_COMP));
+    }
+    Plan::Containers {
+        global,
+        target: target.to_string(),
+        prefix: prefix.to_string(),
+        value_prefix: value_prefix.to_string(),
+        suffix: "=",
+    }
 }
 
 /// Find the flag `word` names in `command`: `--long`, `--long=value`, `-s`, `-sVALUE`, `-abc`
@@ -323,8 +352,16 @@ fn possible_values(arg: &Arg, prefix: &str, value_prefix: &str) -> Completions {
     Completions { candidates, directive: directive::NO_FILE_COMP }
 }
 
-fn plan_value(value_of: ValueOf<'_>, global: GlobalArgs) -> Plan {
+fn plan_value(value_of: ValueOf<'_>, global: GlobalArgs, target: Option<String>) -> Plan {
     let ValueOf { arg, prefix, value_prefix } = value_of;
+    match (arg.get_id().as_str(), target) {
+        ("image", Some(target)) => return container_images(global, &target, &prefix, &value_prefix),
+        ("container", Some(target)) => {
+            return Plan::Containers { global, target, prefix, value_prefix, suffix: "" };
+        }
+        ("route", _) => return Plan::Routes { global, prefix, value_prefix },
+        _ => {}
+    }
     let kubeconfig = |names| Plan::Kubeconfig {
         global: global.clone(),
         names,
@@ -393,6 +430,40 @@ pub async fn answer(plan: Plan) -> Completions {
             };
             Completions { candidates, directive: directive::NO_FILE_COMP }
         }
+        Plan::Containers { global, target, prefix, value_prefix, suffix } => {
+            let directive = if suffix.is_empty() {
+                directive::NO_FILE_COMP
+            } else {
+                directive::NO_FILE_COMP | directive::NO_SPACE
+            };
+            let Some(cluster) = connect(global).await else {
+                return Completions::none(directive::NO_FILE_COMP);
+            };
+            let candidates = containers(&cluster, &target)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(name, _)| name.starts_with(&prefix))
+                .map(|(name, image)| {
+                    Candidate::new(
+                        format!("{value_prefix}{name}{suffix}"),
+                        Some(format!("container, now {image}")),
+                    )
+                })
+                .collect();
+            Completions { candidates, directive }
+        }
+        Plan::Routes { global, prefix, value_prefix } => {
+            let Some(cluster) = connect(global).await else {
+                return Completions::none(directive::NO_FILE_COMP);
+            };
+            let mut candidates = routes(&cluster).await;
+            candidates.retain(|c| c.value.starts_with(&prefix));
+            for candidate in &mut candidates {
+                candidate.value = format!("{value_prefix}{}", candidate.value);
+            }
+            Completions { candidates, directive: directive::NO_FILE_COMP }
+        }
         Plan::Kubeconfig { global, names, prefix, value_prefix } => {
             let kubeconfig_env = std::env::var_os("KUBECONFIG");
             let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
@@ -426,6 +497,59 @@ pub async fn answer(plan: Plan) -> Completions {
             Completions { candidates, directive: directive::NO_FILE_COMP }
         }
     }
+}
+
+/// The containers of the Deployment or ksvc `target`, with their images.
+async fn containers(cluster: &Cluster, target: &str) -> Option<Vec<(String, String)>> {
+    let target = Target::parse(target).ok()?;
+    let template_containers = match &target {
+        Target::Deployment(name) => {
+            let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+            let deployment = api.get(name).await.ok()?;
+            serde_json::to_value(deployment.spec?.template.spec?.containers).ok()?
+        }
+        Target::KnativeService(name) => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &ksvc_resource());
+            let ksvc = api.get(name).await.ok()?;
+            ksvc.data.pointer("/spec/template/spec/containers")?.clone()
+        }
+    };
+    let containers = template_containers
+        .as_array()?
+        .iter()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?.to_string();
+            let image = c.get("image").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+            Some((name, image))
+        })
+        .collect();
+    Some(containers)
+}
+
+/// VirtualServices and HTTPRoutes in the namespace, where the cluster serves them.
+async fn routes(cluster: &Cluster) -> Vec<Candidate> {
+    let mut candidates = Vec::new();
+    for (group, kind) in [(istio::GROUP, "VirtualService"), (gateway_api::GROUP, "HTTPRoute")] {
+        let Ok(api_group) = kube::discovery::oneshot::group(&cluster.client, group).await else { continue };
+        let Some((resource, _)) = api_group.recommended_kind(kind) else { continue };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &resource);
+        if let Ok(list) = api.list_metadata(&ListParams::default()).await {
+            candidates.extend(
+                list.items
+                    .into_iter()
+                    .filter_map(|r| r.metadata.name)
+                    .map(|name| Candidate::new(name, Some(kind.to_string()))),
+            );
+        }
+    }
+    candidates
+}
+
+fn ksvc_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk(knative::GROUP, "v1", "Service");
+    ApiResource::from_gvk_with_plural(&gvk, "services")
 }
 
 async fn connect(mut global: GlobalArgs) -> Option<Cluster> {
@@ -478,10 +602,8 @@ async fn targets(cluster: &Cluster, canary_only: bool, prefix: &str) -> kube::Re
         }
     }
     if want_ksvcs {
-        let gvk = GroupVersionKind::gvk("serving.knative.dev", "v1", "Service");
-        let resource = ApiResource::from_gvk_with_plural(&gvk, "services");
         let api: Api<DynamicObject> =
-            Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &resource);
+            Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &ksvc_resource());
         // No Knative in the cluster (404) or no right to list it: offer the Deployments alone.
         if let Ok(list) = api.list_metadata(&ListParams::default()).await {
             for ksvc in &list.items {
@@ -624,9 +746,22 @@ mod tests {
         for command in ["shift", "abort"] {
             assert!(matches!(plan(&words(&format!("{command} |"))), Plan::Targets { canary_only: true, .. }));
         }
-        // After the target: images for set-image, nothing for status.
-        assert_eq!(fixed("set-image fraud |"), Completions::none(directive::NO_FILE_COMP));
-        assert_eq!(fixed("set-image fraud a=b |"), Completions::none(directive::NO_FILE_COMP));
+        // After the target: `CONTAINER=` for set-image until a `=` is typed, nothing for status.
+        assert!(matches!(
+            plan(&words("set-image fraud m")),
+            Plan::Containers { target, prefix, suffix: "=", .. } if target == "fraud" && prefix == "m"
+        ));
+        assert!(matches!(plan(&words("set-image fraud a=b |")), Plan::Containers { .. }));
+        assert_eq!(fixed("set-image fraud model=r"), Completions::none(directive::NO_FILE_COMP));
+        assert!(matches!(
+            plan(&words("canary ksvc/fraud --image |")),
+            Plan::Containers { target, suffix: "=", .. } if target == "ksvc/fraud"
+        ));
+        assert!(matches!(
+            plan(&words("canary fraud --container=|")),
+            Plan::Containers { suffix: "", value_prefix, .. } if value_prefix == "--container="
+        ));
+        assert!(matches!(plan(&words("canary fraud --route |")), Plan::Routes { .. }));
         assert_eq!(fixed("status fraud |"), Completions::none(directive::NO_FILE_COMP));
         assert_eq!(fixed("nonsense |"), Completions::none(directive::NO_FILE_COMP));
     }

@@ -15,7 +15,7 @@ use crate::cluster::{parse_duration, Cluster, Target};
 use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag, typed,
 };
-use crate::cmd::undo::{restore_template, wait_options};
+use crate::cmd::undo::{restore_template, wait_options, Annotations};
 use crate::cmd::update::{for_display, update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -252,17 +252,11 @@ async fn set_deployment(
     let previous =
         previous_revision.map(|r| format!("revision {r}")).unwrap_or_else(|| "the previous revision".into());
     ui::note(terminal, &format!("deployment/{name}: rolling back to {previous} (--rollback-on-failure)"));
-    let mut annotations: std::collections::BTreeMap<String, String> =
-        after.metadata.annotations.clone().unwrap_or_default();
-    match previous_cause.as_ref().and_then(Value::as_str) {
-        Some(cause) => annotations.insert(CHANGE_CAUSE.into(), cause.into()),
-        None => annotations.remove(CHANGE_CAUSE),
-    };
     let restored = restore_template(
         cluster,
         name,
         &previous_template,
-        Some(&annotations),
+        Annotations::ChangeCause(previous_cause.as_ref().and_then(Value::as_str)),
         crate::cli::DryRun::None,
         None,
     )

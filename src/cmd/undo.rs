@@ -13,7 +13,7 @@ use crate::cmd::update::{for_display, update, Update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
-use crate::rollout::revision::{undo_annotations, undo_target};
+use crate::rollout::revision::{undo_annotations, undo_target, CHANGE_CAUSE};
 use crate::ui::{self, Terminal};
 use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
 
@@ -59,12 +59,16 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let annotations = undo_annotations(
-        &deployment.metadata.annotations.clone().unwrap_or_default(),
-        &rs.metadata.annotations.clone().unwrap_or_default(),
-    );
-    let written =
-        restore_template(&cluster, &name, &template, Some(&annotations), settings.dry_run, Some(raw)).await?;
+    let rs_annotations = rs.metadata.annotations.clone().unwrap_or_default();
+    let written = restore_template(
+        &cluster,
+        &name,
+        &template,
+        Annotations::FromReplicaSet(&rs_annotations),
+        settings.dry_run,
+        Some(raw),
+    )
+    .await?;
     if settings.dry() {
         ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.output)?);
         return Ok(());
@@ -111,8 +115,20 @@ pub fn wait_options(
     }
 }
 
+/// What a template restore does to the Deployment's annotations.
+#[derive(Debug, Clone, Copy)]
+pub enum Annotations<'a> {
+    /// As `kubectl rollout undo`: the Deployment's own (revision) annotations kept, the others
+    /// taken from the ReplicaSet being restored.
+    FromReplicaSet(&'a BTreeMap<String, String>),
+    /// Only `kubernetes.io/change-cause`, set to this (or removed when `None`).
+    ChangeCause(Option<&'a str>),
+}
+
 /// Write pod template `template` (raw, without `pod-template-hash`) into Deployment `name`, and
-/// its annotations when given: one conditional merge patch, retried on conflict.
+/// edit its annotations as `annotations` says (computed from each object read, so a retry after
+/// a conflict never writes back stale controller annotations): one conditional merge patch,
+/// retried on conflict.
 ///
 /// # Errors
 /// See [`update`].
@@ -120,7 +136,7 @@ pub async fn restore_template(
     cluster: &Cluster,
     name: &str,
     template: &Value,
-    annotations: Option<&BTreeMap<String, String>>,
+    annotations: Annotations<'_>,
     dry_run: DryRun,
     initial: Option<Value>,
 ) -> Result<Update> {
@@ -130,9 +146,20 @@ pub async fn restore_template(
     update(cluster, &api, name, &format!("deployment {name:?}"), dry_run, initial, |before| {
         let mut wanted = before.clone();
         wanted["spec"]["template"] = template.clone();
-        if let Some(annotations) = annotations {
-            wanted["metadata"]["annotations"] = json!(annotations);
-        }
+        let current: BTreeMap<String, String> =
+            serde_json::from_value(before["metadata"]["annotations"].clone()).unwrap_or_default();
+        let new = match annotations {
+            Annotations::FromReplicaSet(rs) => undo_annotations(&current, rs),
+            Annotations::ChangeCause(cause) => {
+                let mut new = current;
+                match cause {
+                    Some(cause) => new.insert(CHANGE_CAUSE.to_string(), cause.to_string()),
+                    None => new.remove(CHANGE_CAUSE),
+                };
+                new
+            }
+        };
+        wanted["metadata"]["annotations"] = json!(new);
         Ok(wanted)
     })
     .await

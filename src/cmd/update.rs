@@ -135,3 +135,114 @@ impl WriteSettings {
         self.dry_run != DryRun::None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Request-level: exactly what `update` sends (tower-test mock API server).
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+    use serde_json::json;
+
+    fn object(version: &str, image: &str) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "fraud", "namespace": "ml", "resourceVersion": version},
+            "spec": {"template": {"spec": {"containers": [{"name": "model", "image": image, "future": 1}]}}}
+        })
+    }
+
+    fn respond(code: u16, body: &Value) -> Response<Body> {
+        Response::builder().status(code).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+    }
+
+    async fn body_json(request: Request<Body>) -> Value {
+        let bytes = request.into_body().collect_bytes().await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_conditional_merge_patch_retried_on_conflict() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let cluster = Cluster {
+            client: kube::Client::new(service, "ml"),
+            namespace: "ml".into(),
+            context: None,
+            server: "https://mock".into(),
+        };
+        let server = tokio::spawn(async move {
+            let mut patches = Vec::new();
+            for version in ["1", "2"] {
+                let (request, send) = handle.next_request().await.expect("GET");
+                assert_eq!(request.method(), http::Method::GET);
+                assert_eq!(request.uri().path(), "/apis/apps/v1/namespaces/ml/deployments/fraud");
+                send.send_response(respond(200, &object(version, "fraud:v1")));
+                let (request, send) = handle.next_request().await.expect("PATCH");
+                assert_eq!(request.method(), http::Method::PATCH);
+                assert_eq!(request.headers()["content-type"], "application/merge-patch+json");
+                assert!(request.uri().query().unwrap_or_default().contains("fieldManager=kubectl-modelroll"));
+                patches.push(body_json(request).await);
+                if version == "1" {
+                    let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "message": "the object has been modified", "reason": "Conflict", "code": 409});
+                    send.send_response(respond(409, &conflict));
+                } else {
+                    send.send_response(respond(200, &object("3", "fraud:v2")));
+                }
+            }
+            patches
+        });
+        let api = Api::<DynamicObject>::namespaced_with(
+            cluster.client.clone(),
+            "ml",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        );
+        let result = update(&cluster, &api, "fraud", "deployment \"fraud\"", DryRun::None, None, |before| {
+            let mut wanted = before.clone();
+            wanted["spec"]["template"]["spec"]["containers"][0]["image"] = json!("fraud:v2");
+            Ok(wanted)
+        })
+        .await
+        .unwrap();
+        assert!(result.changed);
+        assert_eq!(result.after["metadata"]["resourceVersion"], "3");
+        let patches = server.await.unwrap();
+        // Each attempt carries the resourceVersion it read; unknown fields survive the write.
+        for (patch, version) in patches.iter().zip(["1", "2"]) {
+            assert_eq!(
+                patch,
+                &json!({
+                    "metadata": {"resourceVersion": version},
+                    "spec": {"template": {"spec": {"containers": [{"name": "model", "image": "fraud:v2", "future": 1}]}}}
+                })
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_to_change_writes_nothing() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let cluster = Cluster {
+            client: kube::Client::new(service, "ml"),
+            namespace: "ml".into(),
+            context: None,
+            server: "m".into(),
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            cluster.client.clone(),
+            "ml",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        );
+        let server = tokio::spawn(async move {
+            let (request, send) = handle.next_request().await.expect("GET");
+            assert_eq!(request.method(), http::Method::GET);
+            send.send_response(respond(200, &object("1", "fraud:v1")));
+        });
+        let result =
+            update(&cluster, &api, "fraud", "deployment \"fraud\"", DryRun::Server, None, |b| Ok(b.clone()))
+                .await
+                .unwrap();
+        assert!(!result.changed);
+        server.await.unwrap();
+    }
+}

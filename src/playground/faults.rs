@@ -69,7 +69,14 @@ impl Faults {
     }
 
     /// The error to answer a resource request with, if this one draws a fault.
-    pub fn request_fault(&self, method: &Method) -> Option<ApiError> {
+    /// A refused write names the object as the API server would (`group`, `resource`, `name`).
+    pub fn request_fault(
+        &self,
+        method: &Method,
+        group: &str,
+        resource: &str,
+        name: &str,
+    ) -> Option<ApiError> {
         if self.too_many_requests == 0.0 && self.internal_error == 0.0 && self.conflict == 0.0 {
             return None;
         }
@@ -82,14 +89,7 @@ impl Faults {
         }
         let write = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
         if write && rng.random::<f64>() < self.conflict {
-            let mut err = ApiError::conflict_because(
-                "",
-                "objects",
-                "",
-                "the object has been modified; please apply your changes to the latest version and try again",
-            );
-            err.details = None;
-            return Some(err);
+            return Some(ApiError::conflict(group, resource, name));
         }
         None
     }
@@ -108,6 +108,10 @@ mod tests {
         assert!(Faults::parse("429=2").is_err());
         assert!(Faults::parse("slow=1").is_err());
         assert!(!Faults::default().any());
-        assert!(Faults::default().request_fault(&Method::POST).is_none());
+        assert!(Faults::default().request_fault(&Method::POST, "apps", "deployments", "x").is_none());
+        let always = Faults::parse("409=1").unwrap();
+        assert_eq!(always.request_fault(&Method::GET, "apps", "deployments", "x"), None);
+        let err = always.request_fault(&Method::PATCH, "apps", "deployments", "x").unwrap();
+        assert_eq!(err.message, "Operation cannot be fulfilled on deployments.apps \"x\": the object has been modified; please apply your changes to the latest version and try again");
     }
 }

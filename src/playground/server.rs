@@ -145,13 +145,19 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     if let Some(delay) = server.faults.latency {
         tokio::time::sleep(delay).await;
     }
-    if let Some(err) = server.faults.request_fault(&method) {
-        return status_response(&err);
-    }
     let target = match parse_target(&segments) {
         Some(t) => t,
         None => return status_response(&ApiError::no_route()),
     };
+    let fault = server.faults.request_fault(
+        &method,
+        &target.group,
+        &target.resource,
+        target.name.as_deref().unwrap_or(""),
+    );
+    if let Some(err) = fault {
+        return status_response(&err);
+    }
     let call = Call { server: &server, user: &user, method, query, headers, body, target, agent };
     match call.serve().await {
         Ok(response) => response,
@@ -937,17 +943,25 @@ impl Call<'_> {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
         let mut live = store.subscribe();
         let filter = WatchFilter { resource: resource.clone(), namespace, labels, fields };
-        let render = move |event_type: &str, object: &Value| -> Bytes {
-            let object = match &table {
-                Some(query) => tables::table(&ty, &[Arc::new(object.clone())], None, query),
-                None => {
-                    let mut o = object.clone();
-                    o["apiVersion"] = json!(ty.api_version(&resource.version));
-                    o
+        let wanted_api_version = ty.api_version(&resource.version);
+        // Objects are serialized straight from the shared copy; only a version change or a
+        // Table copies them.
+        let render = move |event_type: &str, object: &Arc<Value>| -> Bytes {
+            let mut line = match &table {
+                Some(query) => {
+                    let table = tables::table(&ty, std::slice::from_ref(object), None, query);
+                    serde_json::to_vec(&WatchLine { event_type, object: &table })
                 }
-            };
-            let mut line =
-                serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+                None if object["apiVersion"].as_str() == Some(wanted_api_version.as_str()) => {
+                    serde_json::to_vec(&WatchLine { event_type, object })
+                }
+                None => {
+                    let mut o = (**object).clone();
+                    o["apiVersion"] = json!(wanted_api_version);
+                    serde_json::to_vec(&WatchLine { event_type, object: &o })
+                }
+            }
+            .unwrap_or_default();
             line.push(b'\n');
             Bytes::from(line)
         };
@@ -998,7 +1012,7 @@ impl Call<'_> {
                     }
                 }
             }
-            let mut tick = tokio::time::interval(Duration::from_secs(if bookmarks { 5 } else { 3600 }));
+            let mut tick = tokio::time::interval(Duration::from_secs(if bookmarks { 2 } else { 3600 }));
             tick.tick().await;
             loop {
                 let sleep_until = async {
@@ -1055,6 +1069,14 @@ impl Call<'_> {
     }
 }
 
+/// One line of a watch stream.
+#[derive(serde::Serialize)]
+struct WatchLine<'a> {
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    object: &'a Value,
+}
+
 fn line(event_type: &str, object: &Value) -> Bytes {
     let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
     line.push(b'\n');
@@ -1084,7 +1106,7 @@ impl WatchFilter {
 
     /// The event as this watch reports it: objects entering the selection are ADDED, leaving
     /// it DELETED, as the API server's watch cache reports them.
-    fn translate(&self, event: &WatchEvent) -> Option<(&'static str, Value)> {
+    fn translate(&self, event: &WatchEvent) -> Option<(&'static str, Arc<Value>)> {
         if !event.is_for(&self.resource) {
             return None;
         }
@@ -1101,7 +1123,7 @@ impl WatchFilter {
             EventType::Deleted if before || now => "DELETED",
             _ => return None,
         };
-        Some((kind, (*event.object).clone()))
+        Some((kind, event.object.clone()))
     }
 }
 

@@ -174,7 +174,7 @@ impl Default for Store {
 }
 
 /// How many events the watch log keeps (older watches get 410 Gone).
-pub const DEFAULT_LOG_CAPACITY: usize = 20_000;
+pub const DEFAULT_LOG_CAPACITY: usize = 4096;
 
 impl Store {
     /// A store with the built-in types registered and the namespaces a fresh cluster has
@@ -366,6 +366,14 @@ impl Store {
         let ty = self.resource_type(resource)?;
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or("").to_string();
         prepare_new(&ty, resource, &namespace, &mut object)?;
+        // Types with a status subresource start without status (the registry's PrepareForCreate);
+        // nodes report theirs at registration.
+        let keeps_status = ty.group.is_empty() && matches!(ty.plural.as_str(), "nodes" | "namespaces");
+        if ty.status && !keeps_status {
+            if let Some(map) = object.as_object_mut() {
+                map.remove("status");
+            }
+        }
         super::defaults::apply(&ty, &mut object);
         super::validation::validate(&ty, &resource.version, &mut object, None)?;
         self.admit(resource, Operation::Create, &object, None, options.dry_run)?;
@@ -616,7 +624,12 @@ impl Store {
             if subresource == Subresource::Main {
                 self.admit(resource, Operation::Update, &object, Some(&current), options.dry_run)?;
             }
-            if ty.generation && strip_meta_status(&object) != strip_meta_status(&current) {
+            let changed = if ty.status {
+                strip_meta_status(&object) != strip_meta_status(&current)
+            } else {
+                strip_meta(&object) != strip_meta(&current)
+            };
+            if ty.generation && changed {
                 let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                 object["metadata"]["generation"] = json!(generation);
             }
@@ -1058,6 +1071,17 @@ fn strip_meta_status(object: &Value) -> Value {
         }
     }
     Value::Object(copy)
+}
+
+/// The object without metadata: what generation tracks on types without a status subresource.
+fn strip_meta(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(map) = copy.as_object_mut() {
+        map.remove("metadata");
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    copy
 }
 
 /// Store `object` under `key` with the next resourceVersion and log the event.

@@ -295,20 +295,22 @@ pub struct ImageChange {
     pub to: String,
 }
 
-/// The names of the containers and init containers of a pod spec (raw JSON).
+/// The names of the containers and init containers of a pod spec (raw JSON). A container
+/// without a name (Knative allows one) is listed as `""`.
 pub fn container_names(pod_spec: &Value) -> (Vec<String>, Vec<String>) {
     let names = |key: &str| -> Vec<String> {
         pod_spec
             .get(key)
             .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+            .map(|list| list.iter().map(|c| c["name"].as_str().unwrap_or_default().to_string()).collect())
             .unwrap_or_default()
     };
     (names("containers"), names("initContainers"))
 }
 
 /// Set the images of `assignments` in `pod_spec` (raw JSON of a PodSpec) and return what each
-/// container goes from and to. `owner` names the object in messages, e.g. `deployment "fraud"`.
+/// container goes from and to (later assignments win: `*=A proxy=B` gives proxy B).
+/// `owner` names the object in messages, e.g. `deployment "fraud"`.
 ///
 /// # Errors
 /// A bare IMAGE on a pod with several containers, or an unknown container name; the message
@@ -319,25 +321,22 @@ pub fn apply_images(
     owner: &str,
 ) -> Result<Vec<ImageChange>, String> {
     let (containers, init_containers) = container_names(pod_spec);
+    let shown = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| if n.is_empty() { "(unnamed)" } else { n.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let listing = || {
-        let mut text = containers.join(", ");
+        let mut text = shown(&containers);
         if !init_containers.is_empty() {
-            text.push_str(&format!(" (init containers: {})", init_containers.join(", ")));
+            text.push_str(&format!(" (init containers: {})", shown(&init_containers)));
         }
         text
     };
-    let mut changes = Vec::new();
-    let mut set = |key: &str, index: usize, image: &str, changes: &mut Vec<ImageChange>| {
-        let container = &mut pod_spec[key][index];
-        let from = container["image"].as_str().unwrap_or_default().to_string();
-        changes.push(ImageChange {
-            container: container["name"].as_str().unwrap_or_default().to_string(),
-            init: key == "initContainers",
-            from,
-            to: image.to_string(),
-        });
-        container["image"] = Value::String(image.to_string());
-    };
+    // (init?, index) -> image, in assignment order.
+    let mut targets: Vec<((bool, usize), &str)> = Vec::new();
     for a in assignments {
         match &a.container {
             ContainerChoice::Only => {
@@ -348,44 +347,44 @@ pub fn apply_images(
                         listing()
                     ));
                 }
-                set("containers", 0, &a.text, &mut changes);
+                targets.push(((false, 0), &a.text));
             }
             ContainerChoice::All => {
-                for i in 0..containers.len() {
-                    set("containers", i, &a.text, &mut changes);
-                }
+                targets.extend((0..containers.len()).map(|i| ((false, i), a.text.as_str())))
             }
             ContainerChoice::Named(name) => {
                 if let Some(i) = containers.iter().position(|c| c == name) {
-                    set("containers", i, &a.text, &mut changes);
+                    targets.push(((false, i), &a.text));
                 } else if let Some(i) = init_containers.iter().position(|c| c == name) {
-                    set("initContainers", i, &a.text, &mut changes);
+                    targets.push(((true, i), &a.text));
                 } else {
                     return Err(format!("{owner} has no container {name:?}; containers are: {}", listing()));
                 }
             }
         }
     }
-    // `*=` and a named container may both touch one container: the named one wins.
-    let mut seen = std::collections::BTreeSet::new();
-    let mut result = Vec::new();
-    for change in changes.into_iter().rev() {
-        if seen.insert((change.init, change.container.clone())) {
-            result.push(change);
+    let mut order: Vec<(bool, usize)> = Vec::new();
+    let mut wanted: std::collections::BTreeMap<(bool, usize), &str> = std::collections::BTreeMap::new();
+    for (key, image) in targets {
+        if wanted.insert(key, image).is_none() {
+            order.push(key);
         }
     }
-    result.reverse();
-    for change in &result {
-        let key = if change.init { "initContainers" } else { "containers" };
-        if let Some(list) = pod_spec[key].as_array_mut() {
-            for c in list.iter_mut() {
-                if c["name"] == change.container.as_str() {
-                    c["image"] = Value::String(change.to.clone());
-                }
-            }
-        }
+    let mut changes = Vec::new();
+    for key in order {
+        let (init, index) = key;
+        let list = if init { "initContainers" } else { "containers" };
+        let container = &mut pod_spec[list][index];
+        let to = wanted[&key].to_string();
+        changes.push(ImageChange {
+            container: container["name"].as_str().unwrap_or_default().to_string(),
+            init,
+            from: container["image"].as_str().unwrap_or_default().to_string(),
+            to: to.clone(),
+        });
+        container["image"] = Value::String(to);
     }
-    Ok(result)
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -495,6 +494,13 @@ mod tests {
         assert_eq!(s["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], "1");
         assert_eq!(changes.len(), 3);
         assert!(changes.iter().any(|c| c.container == "proxy" && c.to == "envoy:2"));
+        // Knative allows one unnamed container: a bare IMAGE sets it.
+        let mut knative = json!({"containers": [{"image": "sentiment:v1"}]});
+        let changes =
+            apply_images(&mut knative, &parse_assignments(&["sentiment:v2".into()]).unwrap(), "ksvc")
+                .unwrap();
+        assert_eq!(changes[0].container, "");
+        assert_eq!(knative["containers"][0]["image"], "sentiment:v2");
         let err =
             apply_images(&mut s, &parse_assignments(&["server=x:1".into()]).unwrap(), "deployment \"fraud\"")
                 .unwrap_err();

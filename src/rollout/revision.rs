@@ -49,7 +49,10 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
 pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&str>) -> String {
     let mut text = verb.to_string();
     for c in changes {
-        text.push_str(&format!(" {}={}", c.container, c.to));
+        match c.container.as_str() {
+            "" => text.push_str(&format!(" {}", c.to)),
+            name => text.push_str(&format!(" {name}={}", c.to)),
+        }
     }
     if let Some(v) = model_version {
         text.push_str(&format!(" (model {v})"));
@@ -145,7 +148,10 @@ pub fn undo_target<'a>(
         .filter_map(|rs| revision_of(&rs.metadata).map(|r| (r, rs)))
         .collect();
     owned.sort_by_key(|(r, _)| *r);
-    let listing = || owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", ");
+    let listing = || match owned.is_empty() {
+        true => "none".to_string(),
+        false => owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", "),
+    };
     match to {
         Some(n) => owned.iter().find(|(r, _)| *r == n).map(|(_, rs)| *rs).ok_or_else(|| {
             format!("deployment {name:?} has no revision {n}; its revisions are: {}", listing())
@@ -154,7 +160,7 @@ pub fn undo_target<'a>(
             if owned.len() < 2 {
                 return Err(format!(
                     "deployment {name:?} has no earlier revision to roll back to (revisions: {})",
-                    if owned.is_empty() { "none".to_string() } else { listing() }
+                    listing()
                 ));
             }
             Ok(owned[owned.len() - 2].1)
