@@ -1,0 +1,590 @@
+//! The controllers' event loop: one task applies the store's watch events to the [`Cache`],
+//! turns them into work keyed by object (deduplicated, some coalesced for a few milliseconds),
+//! and runs the reconciles one at a time. Because the store publishes each write before the
+//! write returns, draining events before every reconcile keeps the cache exactly current, so
+//! no controller acts on a stale view (no expectations needed). Timers (readiness, back-offs,
+//! progress deadlines) wake the loop; nothing polls.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::Instant;
+
+use super::cache::{controller_uid, Cache, Key};
+use super::kubelet::KubeletTiming;
+use super::ControllerEvent;
+use crate::playground::resources::{ResourceRef, EVENTS};
+use crate::playground::store::{rfc3339, EventType as StoreEventType, Store, WatchEvent};
+
+/// One unit of work, keyed by the object it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Work {
+    Deployment(Key),
+    ReplicaSet(Key),
+    Schedule(Key),
+    Kubelet(Key),
+    Endpoints(Key),
+    /// Garbage collection for the object with this uid.
+    Gc(String),
+    /// A Knative Service (its revisions, deployments and status).
+    Knative(Key),
+}
+
+/// How long pod-driven work waits to gather more changes to the same object.
+const COALESCE: Duration = Duration::from_millis(20);
+
+/// The object an Event is about.
+#[derive(Debug, Clone)]
+pub struct Involved {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub field_path: Option<String>,
+}
+
+impl Involved {
+    /// From a stored object's metadata.
+    pub fn of(
+        api_version: &str,
+        kind: &str,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) -> Self {
+        Involved {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+            field_path: None,
+        }
+    }
+}
+
+/// Per-pod state of the simulated kubelet.
+#[derive(Debug, Clone)]
+pub struct KubeletPod {
+    pub run: super::kubelet::PodRun,
+    pub node: String,
+    pub ip_index: u32,
+    pub events_until: Option<Timestamp>,
+    pub terminating_since: Option<Timestamp>,
+}
+
+/// Free pod IPs of one node (`10.244.N.2` … `10.244.N.254`).
+#[derive(Debug, Default)]
+pub struct IpPool {
+    pub next: u32,
+    pub free: Vec<u32>,
+}
+
+/// The controllers' state and loop.
+pub struct Manager {
+    pub store: Store,
+    pub cache: Cache,
+    pub timing: KubeletTiming,
+    pub kubelet: HashMap<Key, KubeletPod>,
+    pub ip_pools: HashMap<String, IpPool>,
+    queue: VecDeque<Work>,
+    queued: HashSet<Work>,
+    coalescing: HashSet<Work>,
+    timers: BinaryHeap<Reverse<(Instant, u64, TimerWork)>>,
+    timer_seq: u64,
+    /// Events already recorded: (involved uid, reason, message) → (event name, count).
+    recorded: HashMap<(String, String, String), (String, String, i64)>,
+    event_seq: u64,
+    /// Events at or below this resourceVersion were covered by the last full list.
+    floor: u64,
+}
+
+/// A timer's payload (wrapped so `Work` need not be `Ord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TimerWork(Work, bool);
+
+impl PartialOrd for TimerWork {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TimerWork {
+    fn cmp(&self, _other: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl Manager {
+    /// A manager over a store.
+    pub fn new(store: Store, timing: KubeletTiming) -> Self {
+        Manager {
+            store,
+            cache: Cache::default(),
+            timing,
+            kubelet: HashMap::new(),
+            ip_pools: HashMap::new(),
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+            coalescing: HashSet::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            recorded: HashMap::new(),
+            event_seq: 0,
+            floor: 0,
+        }
+    }
+
+    /// Run until the task is aborted.
+    pub async fn run(mut self) {
+        let mut events = self.store.subscribe();
+        self.resync();
+        let mut since_yield = 0u32;
+        loop {
+            loop {
+                match events.try_recv() {
+                    Ok(event) => self.on_event(&event),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Lagged(_)) => self.resync(),
+                    Err(TryRecvError::Closed) => return,
+                }
+            }
+            self.fire_due_timers();
+            if let Some(work) = self.queue.pop_front() {
+                self.queued.remove(&work);
+                self.reconcile(work);
+                since_yield += 1;
+                if since_yield >= 16 {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+            let next = self.timers.peek().map(|Reverse((at, _, _))| *at);
+            tokio::select! {
+                received = events.recv() => match received {
+                    Ok(event) => self.on_event(&event),
+                    Err(RecvError::Lagged(_)) => self.resync(),
+                    Err(RecvError::Closed) => return,
+                },
+                () = sleep_until(next) => {}
+            }
+        }
+    }
+
+    fn reconcile(&mut self, work: Work) {
+        match work {
+            Work::Deployment(key) => self.sync_deployment(&key),
+            Work::ReplicaSet(key) => self.sync_replica_set(&key),
+            Work::Schedule(key) => self.schedule(&key),
+            Work::Kubelet(key) => self.sync_kubelet(&key),
+            Work::Endpoints(key) => self.sync_endpoints(&key),
+            Work::Gc(uid) => self.collect_garbage(&uid),
+            Work::Knative(key) => self.sync_knative(&key),
+        }
+    }
+
+    // ---- queue and timers ----
+
+    /// Queue work now.
+    pub fn enqueue(&mut self, work: Work) {
+        if self.queued.insert(work.clone()) {
+            self.queue.push_back(work);
+        }
+    }
+
+    /// Queue work after a delay.
+    pub fn enqueue_after(&mut self, work: Work, delay: Duration) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((Instant::now() + delay, self.timer_seq, TimerWork(work, false))));
+    }
+
+    /// Queue work in a moment, once however many changes arrive meanwhile.
+    pub fn enqueue_coalesced(&mut self, work: Work) {
+        if self.queued.contains(&work) || !self.coalescing.insert(work.clone()) {
+            return;
+        }
+        self.timer_seq += 1;
+        self.timers.push(Reverse((Instant::now() + COALESCE, self.timer_seq, TimerWork(work, true))));
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, _, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, _, TimerWork(work, coalesced)))) = self.timers.pop() else { break };
+            if coalesced {
+                self.coalescing.remove(&work);
+            }
+            self.enqueue(work);
+        }
+    }
+
+    // ---- events from the store ----
+
+    /// List everything again (at start, and when the event stream lagged) and queue all work.
+    fn resync(&mut self) {
+        let mut cache = Cache::default();
+        let mut floor = 0;
+        for ty in self.store.types() {
+            let resource = ty.preferred();
+            let Ok(list) = self.store.list(&resource, "") else { continue };
+            floor = floor.max(list.resource_version);
+            for object in list.items {
+                let key = (
+                    object["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                    object["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                );
+                let rv =
+                    object["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+                cache.apply(&resource, &key, rv, Some(object));
+            }
+        }
+        self.cache = cache;
+        self.floor = floor;
+        let mut work = Vec::new();
+        work.extend(self.cache.deployments.keys().cloned().map(Work::Deployment));
+        work.extend(self.cache.replica_sets.keys().cloned().map(Work::ReplicaSet));
+        for (key, cached) in &self.cache.pods {
+            let bound =
+                cached.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+            work.push(if bound { Work::Kubelet(key.clone()) } else { Work::Schedule(key.clone()) });
+        }
+        work.extend(self.kubelet.keys().cloned().map(Work::Kubelet));
+        work.extend(self.cache.services.keys().cloned().map(Work::Endpoints));
+        work.extend(
+            self.cache
+                .objects
+                .values()
+                .filter(|o| !o.owners.is_empty() || o.deleting)
+                .map(|o| Work::Gc(o.uid.clone())),
+        );
+        if let Some(services) = self.cache.knative.get("services") {
+            work.extend(services.keys().cloned().map(Work::Knative));
+        }
+        for w in work {
+            self.enqueue(w);
+        }
+    }
+
+    fn on_event(&mut self, event: &WatchEvent) {
+        if event.resource_version <= self.floor {
+            return;
+        }
+        let version = event.object["apiVersion"]
+            .as_str()
+            .and_then(|v| v.rsplit('/').next())
+            .unwrap_or("v1")
+            .to_string();
+        let resource = ResourceRef::new(event.group.clone(), version, event.resource.clone());
+        let key = (event.namespace.clone(), event.name.clone());
+        let new = (event.event_type != StoreEventType::Deleted).then(|| event.object.clone());
+        let old = event.previous.clone();
+        let old_info_owners: Vec<(String, bool)> = match &old {
+            Some(o) => owners_of(o),
+            None if event.event_type == StoreEventType::Deleted => owners_of(&event.object),
+            None => Vec::new(),
+        };
+        if !self.cache.apply(&resource, &key, event.resource_version, new.clone()) {
+            return;
+        }
+        let old = if event.event_type == StoreEventType::Deleted { Some(event.object.clone()) } else { old };
+        self.queue_work_for(&resource, &key, old.as_deref(), new.as_deref());
+        self.queue_garbage_collection(old.as_deref(), new.as_deref(), &old_info_owners);
+    }
+
+    fn queue_work_for(
+        &mut self,
+        resource: &ResourceRef,
+        key: &Key,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        match (resource.group.as_ref(), resource.resource.as_ref()) {
+            ("", "pods") => self.queue_for_pod(key, old, new),
+            ("apps", "replicasets") => {
+                if new.is_some() {
+                    self.enqueue_coalesced(Work::ReplicaSet(key.clone()));
+                }
+                if let Some(owner) = new.or(old).and_then(controller_uid) {
+                    if let Some(d) = self.cache.deployment_by_uid.get(&owner).cloned() {
+                        self.enqueue(Work::Deployment(d));
+                    }
+                }
+            }
+            ("apps", "deployments") => {
+                if new.is_some() {
+                    self.enqueue(Work::Deployment(key.clone()));
+                }
+                if let Some(service) =
+                    new.or(old).and_then(|o| o["metadata"]["labels"][super::knative::SERVICE_LABEL].as_str())
+                {
+                    self.enqueue_coalesced(Work::Knative((key.0.clone(), service.to_string())));
+                }
+            }
+            ("", "services") => self.enqueue(Work::Endpoints(key.clone())),
+            ("discovery.k8s.io", "endpointslices") => {
+                if let Some(service) = new
+                    .or(old)
+                    .and_then(|o| o["metadata"]["labels"][super::endpointslice::SERVICE_NAME_LABEL].as_str())
+                {
+                    self.enqueue_coalesced(Work::Endpoints((key.0.clone(), service.to_string())));
+                }
+            }
+            ("", "nodes") => self.retry_unschedulable(),
+            ("serving.knative.dev", "services") => {
+                if new.is_some() {
+                    self.enqueue(Work::Knative(key.clone()));
+                }
+            }
+            ("serving.knative.dev", _) => {
+                if let Some(service) =
+                    new.or(old).and_then(|o| o["metadata"]["labels"][super::knative::SERVICE_LABEL].as_str())
+                {
+                    self.enqueue_coalesced(Work::Knative((key.0.clone(), service.to_string())));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn queue_for_pod(&mut self, key: &Key, old: Option<&Value>, new: Option<&Value>) {
+        if let Some(owner) = new.or(old).and_then(controller_uid) {
+            if let Some(rs) = self.cache.replica_set_by_uid.get(&owner).cloned() {
+                self.enqueue_coalesced(Work::ReplicaSet(rs));
+            }
+        }
+        let node_of = |v: Option<&Value>| {
+            v.and_then(|p| p["spec"]["nodeName"].as_str()).filter(|n| !n.is_empty()).map(str::to_string)
+        };
+        let deleting = |v: Option<&Value>| v.is_some_and(|p| !p["metadata"]["deletionTimestamp"].is_null());
+        match new {
+            Some(_) if old.is_none() && node_of(new).is_none() => self.enqueue(Work::Schedule(key.clone())),
+            Some(_)
+                if node_of(new).is_some() && (node_of(old).is_none() || deleting(new) != deleting(old)) =>
+            {
+                self.enqueue(Work::Kubelet(key.clone()))
+            }
+            None if self.kubelet.contains_key(key) => self.enqueue(Work::Kubelet(key.clone())),
+            _ => {}
+        }
+        // Capacity frees when a pod stops occupying a node.
+        let occupying = |v: Option<&Value>| {
+            node_of(v).is_some()
+                && !matches!(v.and_then(|p| p["status"]["phase"].as_str()), Some("Succeeded" | "Failed"))
+        };
+        if occupying(old) && !occupying(new) {
+            self.retry_unschedulable();
+        }
+        if endpoint_signature(old) != endpoint_signature(new) {
+            let labels = |v: Option<&Value>| {
+                v.and_then(|p| p["metadata"]["labels"].as_object().cloned()).unwrap_or_default()
+            };
+            let (old_labels, new_labels) = (labels(old), labels(new));
+            let services: Vec<Key> = self
+                .cache
+                .services_by_namespace
+                .get(&key.0)
+                .into_iter()
+                .flatten()
+                .filter(|s| {
+                    self.cache
+                        .services
+                        .get(*s)
+                        .and_then(|svc| super::endpointslice::service_selector(svc))
+                        .is_some_and(|selector| {
+                            [&old_labels, &new_labels].iter().any(|l| {
+                                !l.is_empty()
+                                    && selector
+                                        .iter()
+                                        .all(|(k, v)| l.get(k).and_then(Value::as_str) == Some(v.as_str()))
+                            })
+                        })
+                })
+                .cloned()
+                .collect();
+            for service in services {
+                self.enqueue_coalesced(Work::Endpoints(service));
+            }
+        }
+    }
+
+    /// Queue every pod that could not be scheduled (capacity or nodes changed).
+    pub fn retry_unschedulable(&mut self) {
+        let pending: Vec<Key> = self.cache.unschedulable.iter().cloned().collect();
+        for key in pending {
+            self.enqueue(Work::Schedule(key));
+        }
+    }
+
+    fn queue_garbage_collection(
+        &mut self,
+        old: Option<&Value>,
+        new: Option<&Value>,
+        old_owners: &[(String, bool)],
+    ) {
+        match new {
+            None => {
+                let Some(old) = old else { return };
+                let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
+                let dependents: Vec<String> =
+                    self.cache.dependents.get(&uid).map(|d| d.iter().cloned().collect()).unwrap_or_default();
+                for dependent in dependents {
+                    self.enqueue(Work::Gc(dependent));
+                }
+                // An owner waiting for its dependents may now be free to go.
+                for (owner, _) in old_owners {
+                    if self.cache.objects.get(owner).is_some_and(|o| o.deleting) {
+                        self.enqueue(Work::Gc(owner.clone()));
+                    }
+                }
+            }
+            Some(object) => {
+                let uid = object["metadata"]["uid"].as_str().unwrap_or("").to_string();
+                let Some(info) = self.cache.objects.get(&uid).cloned() else { return };
+                let finalizing = info.deleting
+                    && info.finalizers.iter().any(|f| f == "orphan" || f == "foregroundDeletion");
+                let owner_gone_or_going =
+                    info.owners.iter().any(|(owner, _)| match self.cache.objects.get(owner) {
+                        None => true,
+                        Some(o) => o.deleting && o.finalizers.iter().any(|f| f == "foregroundDeletion"),
+                    });
+                if finalizing || owner_gone_or_going {
+                    self.enqueue(Work::Gc(uid.clone()));
+                }
+                // A dependent that started or stopped existing/deleting may unblock its owner.
+                if info.deleting {
+                    let owners: Vec<String> = info.owners.iter().map(|(o, _)| o.clone()).collect();
+                    for owner in owners {
+                        if self.cache.objects.get(&owner).is_some_and(|o| o.deleting) {
+                            self.enqueue(Work::Gc(owner));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- Events (core/v1) ----
+
+    /// Record an Event about an object, as the named component (aggregating repeats as the
+    /// event recorder does: same object, reason and message → count + 1).
+    pub fn record(
+        &mut self,
+        involved: &Involved,
+        component: &str,
+        host: Option<&str>,
+        event: &ControllerEvent,
+    ) {
+        let now = rfc3339(Timestamp::now());
+        let namespace =
+            if involved.namespace.is_empty() { "default".to_string() } else { involved.namespace.clone() };
+        let aggregate_key = (involved.uid.clone(), event.reason.clone(), event.message.clone());
+        if let Some((name, ns, count)) = self.recorded.get(&aggregate_key).cloned() {
+            let updated = self.store.modify(&EVENTS, &ns, &name, |e| {
+                e["count"] = json!(count + 1);
+                e["lastTimestamp"] = json!(now);
+            });
+            if updated.is_ok() {
+                self.recorded.insert(aggregate_key, (name, ns, count + 1));
+                return;
+            }
+        }
+        self.event_seq += 1;
+        let stamp = Timestamp::now().as_nanosecond() as u64 + self.event_seq;
+        let name = format!("{}.{stamp:x}", involved.name);
+        let mut involved_object = json!({
+            "apiVersion": involved.api_version,
+            "kind": involved.kind,
+            "name": involved.name,
+            "namespace": involved.namespace,
+            "uid": involved.uid,
+        });
+        if let Some(path) = &involved.field_path {
+            involved_object["fieldPath"] = json!(path);
+        }
+        let mut source = json!({"component": component});
+        if let Some(host) = host {
+            source["host"] = json!(host);
+        }
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved_object,
+            "reason": event.reason,
+            "message": event.message,
+            "type": event.type_.as_str(),
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": component,
+            "reportingInstance": host.unwrap_or(""),
+        });
+        match self.store.create(&EVENTS, object) {
+            Ok(_) => {
+                self.recorded.insert(aggregate_key, (name, namespace, 1));
+            }
+            Err(err) => tracing::debug!("cannot record event {}: {}", event.reason, err.message),
+        }
+    }
+
+    /// Forget the aggregation entries of an object that is gone.
+    pub fn forget_events(&mut self, uid: &str) {
+        self.recorded.retain(|(involved, _, _), _| involved != uid);
+    }
+}
+
+fn owners_of(object: &Value) -> Vec<(String, bool)> {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| {
+                    Some((r["uid"].as_str()?.to_string(), r["blockOwnerDeletion"].as_bool().unwrap_or(false)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What an EndpointSlice cares about in a pod.
+fn endpoint_signature(pod: Option<&Value>) -> Option<(Value, Value, Value, Value, Value, Value)> {
+    let pod = pod?;
+    let ready = pod["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| c["status"].clone())
+        .unwrap_or(Value::Null);
+    Some((
+        pod["metadata"]["labels"].clone(),
+        pod["status"]["podIP"].clone(),
+        ready,
+        pod["metadata"]["deletionTimestamp"].clone(),
+        pod["status"]["phase"].clone(),
+        pod["spec"]["nodeName"].clone(),
+    ))
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Convert a timeline instant to a tokio deadline from now.
+pub fn delay_until(at: Timestamp) -> Duration {
+    Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or_default()
+}
+
+/// Share a value for writes.
+pub fn to_value<T: serde::Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
