@@ -519,8 +519,11 @@ pub async fn follow_deployment_rollout(
 pub fn outcome_line(object: &str, outcome: &Result<WaitOutcome>, options: &WaitOptions) -> String {
     match outcome {
         Ok(WaitOutcome::Done(p)) => {
-            let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
-            format!("{object} rolled out{revision}: {}/{} ready", p.ready, p.desired)
+            let revision = p.revision.map(|r| format!("revision {r}: ")).unwrap_or_default();
+            format!(
+                "{object}: {revision}all {} replicas updated, ready and available; no old replicas left",
+                p.desired
+            )
         }
         Ok(WaitOutcome::Failed(f, _)) => format!("{object}: rollout failed: {f}"),
         Ok(WaitOutcome::TimedOut(p)) => format!(
@@ -530,5 +533,51 @@ pub fn outcome_line(object: &str, outcome: &Result<WaitOutcome>, options: &WaitO
         ),
         Err(e) if e.code == ExitCode::Interrupted => format!("{object}: stopped waiting"),
         Err(e) => format!("{object}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ksvc(generation: i64, observed: i64, created: &str, ready: &str, config_ready: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Service",
+            "metadata": {"name": "sentiment", "generation": generation},
+            "status": {
+                "observedGeneration": observed,
+                "latestCreatedRevisionName": created,
+                "latestReadyRevisionName": ready,
+                "conditions": [
+                    {"type": "ConfigurationsReady", "status": config_ready, "reason": "RevisionFailed", "message": "boom"},
+                    {"type": "Ready", "status": config_ready}
+                ]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn options() -> WaitOptions {
+        WaitOptions {
+            timeout: Duration::from_secs(60),
+            unschedulable_timeout: Duration::from_secs(120),
+            on_interrupt: String::new(),
+        }
+    }
+
+    #[test]
+    fn knative_revision_progress() {
+        let now = jiff::Timestamp::now();
+        let p = knative_progress(&ksvc(2, 1, "s-00001", "s-00001", "True"), 2, &[], now, &options());
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for the new spec to be observed"));
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "Unknown"), 2, &[], now, &options());
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for revision s-00002 to be ready"));
+        assert_eq!(p.revision, Some(2));
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00002", "True"), 2, &[], now, &options());
+        assert!(p.done(), "{p:?}");
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "False"), 2, &[], now, &options());
+        let failure = p.failure.unwrap();
+        assert_eq!((failure.reason.as_str(), failure.message.as_str()), ("RevisionFailed", "boom"));
     }
 }

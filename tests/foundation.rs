@@ -491,3 +491,105 @@ fn ctrl_c_anywhere_else_exits_130() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!((status.code(), stderr.as_str()), (Some(130), "error: interrupted\n"));
 }
+
+// --- the same against the playground, a real TLS API server with RBAC ---
+
+const FRAUD: &str = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fraud", "namespace": "ml"},
+  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "fraud"}},
+    "template": {"metadata": {"labels": {"app": "fraud"}},
+      "spec": {"containers": [{"name": "model", "image": "registry.example/fraud:v1"}]}}}}"#;
+
+fn playground_with_fraud() -> crate::common::Playground {
+    let pg = crate::common::Playground::start();
+    let namespace = r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml"}}"#;
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(namespace)).success();
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(FRAUD)).success();
+    pg
+}
+
+/// The playground's kubeconfig with `edit` applied to its cluster and users, written to `dir`.
+fn edited_kubeconfig(
+    pg: &crate::common::Playground,
+    dir: &Path,
+    edit: impl FnOnce(&mut serde_yaml::Value),
+) -> PathBuf {
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(pg.kubeconfig()).unwrap()).unwrap();
+    edit(&mut config);
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn rbac_denial_names_verb_and_resource_and_changes_nothing() {
+    let pg = playground_with_fraud();
+    let out = pg.modelroll(&[
+        "--context",
+        "playground-viewer",
+        "-n",
+        "ml",
+        "set-image",
+        "fraud",
+        "model=registry.example/fraud:v2",
+        "--yes",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let denied = regex::Regex::new(
+        r#"^error: forbidden by RBAC: User "viewer" cannot (patch|update) resource "deployments" in API group "apps" in the namespace "ml"; ask your cluster administrator for a Role that allows it\n$"#,
+    )
+    .unwrap();
+    assert!(denied.is_match(&out.stderr), "{}", out.stderr);
+    let image = pg.kubectl(&[
+        "-n",
+        "ml",
+        "get",
+        "deploy",
+        "fraud",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image.success().stdout, "registry.example/fraud:v1");
+}
+
+#[test]
+fn rejected_credentials_and_untrusted_certificates_are_named() {
+    let pg = playground_with_fraud();
+    let dir = tempfile::tempdir().unwrap();
+
+    let wrong_token = edited_kubeconfig(&pg, dir.path(), |config| {
+        for user in config["users"].as_sequence_mut().unwrap() {
+            user["user"]["token"] = "expired".into();
+        }
+    });
+    let out = run_with(&wrong_token, &["-n", "ml", "status", "fraud"]);
+    assert_eq!(
+        failure(&out),
+        (Some(1), format!("error: the API server {} (context \"playground\") rejected your credentials (401 Unauthorized) when trying to get deployment \"fraud\"; log in again or fix the user in your kubeconfig\n", pg.url()))
+    );
+
+    // Without the playground's CA its certificate is not trusted...
+    let untrusted = edited_kubeconfig(&pg, dir.path(), |config| {
+        config["clusters"][0]["cluster"].as_mapping_mut().unwrap().remove("certificate-authority-data");
+    });
+    let out = run_with(&untrusted, &["-n", "ml", "status", "fraud"]);
+    assert_eq!(
+        failure(&out),
+        (Some(1), format!("error: TLS with the API server {} (context \"playground\") failed when trying to get deployment \"fraud\": invalid peer certificate: UnknownIssuer; check certificate-authority-data (and the client certificate) in your kubeconfig\n", pg.url()))
+    );
+
+    // ... unless the kubeconfig says insecure-skip-tls-verify, as kubectl allows.
+    let insecure = edited_kubeconfig(&pg, dir.path(), |config| {
+        let cluster = config["clusters"][0]["cluster"].as_mapping_mut().unwrap();
+        cluster.remove("certificate-authority-data");
+        cluster.insert("insecure-skip-tls-verify".into(), true.into());
+    });
+    let out = run_with(&insecure, &["-n", "ml", "status", "fraud", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // And a missing target names its namespace (exit 2).
+    let out = run_with(&insecure, &["-n", "ml", "status", "churn"]);
+    assert_eq!(
+        failure(&out),
+        (Some(2), "error: deployments.apps \"churn\" not found in namespace \"ml\"; check the name, or choose the namespace with -n\n".to_string())
+    );
+}

@@ -506,3 +506,24 @@ fn the_manifest_refuses_bad_versions_and_missing_archives() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("missing archives"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_release_workflow_builds_every_platform_of_the_manifest() {
+    let workflow: serde_json::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join(".github/workflows/release.yml")).unwrap(),
+    )
+    .expect("the release workflow is YAML");
+    let matrix = workflow["jobs"]["archive"]["strategy"]["matrix"]["include"].as_array().unwrap();
+    let built: BTreeSet<(String, String)> = matrix
+        .iter()
+        .map(|m| (m["target"].as_str().unwrap().to_string(), m["exe"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = TARGETS
+        .iter()
+        .map(|(target, os, _)| {
+            let exe = if *os == "windows" { "kubectl-modelroll.exe" } else { "kubectl-modelroll" };
+            (target.to_string(), exe.to_string())
+        })
+        .collect();
+    assert_eq!(built, expected);
+}

@@ -201,7 +201,12 @@ fn set_image_rolls_out_with_plain_progress_and_records_the_change() {
         "{stderr}"
     );
     assert!(stderr.contains("revision 2: updated "), "{stderr}");
-    assert!(stderr.contains("deployment/fraud rolled out (revision 2): 3/3 ready"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "deployment/fraud: revision 2: all 3 replicas updated, ready and available; no old replicas left"
+        ),
+        "{stderr}"
+    );
     assert_eq!(out.stdout.clone(), "deployment/fraud rolled out (revision 2)\n");
 
     // Done means done: the cluster agrees the moment the command returns.

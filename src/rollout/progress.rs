@@ -79,9 +79,16 @@ pub struct PodProgress {
 }
 
 impl PodProgress {
-    /// `loading model, 2m10s`, `Pending: Unschedulable: 0/3 nodes are available…, 15s`, …
+    /// `loading model, 2m10s`, `Pending (Unschedulable: 0/3 nodes are available…), 15s`, …
     pub fn describe(&self, now: Timestamp) -> String {
-        let age = self.since.map(|t| format!(", {}", short_duration(elapsed(t, now)))).unwrap_or_default();
+        match self.since {
+            Some(t) => format!("{}, {}", self.state(), short_duration(elapsed(t, now))),
+            None => self.state(),
+        }
+    }
+
+    /// What the pod is doing, without for how long: `loading model`, `CrashLoopBackOff (2 restarts)`.
+    pub fn state(&self) -> String {
         match &self.phase {
             PodPhase::Pending { reason, message } => {
                 let mut text = "Pending".to_string();
@@ -92,17 +99,17 @@ impl PodProgress {
                     }
                     text.push(')');
                 }
-                format!("{text}{age}")
+                text
             }
-            PodPhase::PullingImage => format!("pulling image{age}"),
-            PodPhase::Starting { reason } => format!("{reason}{age}"),
-            PodPhase::Loading => format!("loading model{age}"),
-            PodPhase::CrashLoop { restarts } => format!("CrashLoopBackOff ({restarts} restarts){age}"),
+            PodPhase::PullingImage => "pulling image".to_string(),
+            PodPhase::Starting { reason } => reason.clone(),
+            PodPhase::Loading => "loading model".to_string(),
+            PodPhase::CrashLoop { restarts } => format!("CrashLoopBackOff ({restarts} restarts)"),
             PodPhase::Waiting { reason, message } => match message {
-                Some(m) => format!("{reason}: {m}{age}"),
-                None => format!("{reason}{age}"),
+                Some(m) => format!("{reason}: {m}"),
+                None => reason.clone(),
             },
-            PodPhase::Terminating => format!("terminating{age}"),
+            PodPhase::Terminating => "terminating".to_string(),
         }
     }
 }

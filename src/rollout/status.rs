@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rollout::progress::{classify, pod_phase, pod_ready, PodPhase, PodProgress};
+use crate::rollout::progress::{classify, owned_by, pod_phase, pod_ready, PodPhase, PodProgress};
 use crate::rollout::revision::{revisions, Revision, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::strategy::RollingUpdate;
 
@@ -260,13 +260,21 @@ pub fn deployment_status(
     let mut revision_rows: Vec<RevisionStatus> =
         all.iter().filter(|r| r.replicas > 0 || r.current).map(RevisionStatus::from_revision).collect();
     revision_rows.reverse();
-    // Pods' revisions via their ReplicaSet.
-    let rs_revision = |pod: &Pod| -> Option<i64> {
-        let owner = pod.metadata.owner_references.as_ref()?.first()?;
-        let rs = replica_sets.iter().find(|rs| rs.metadata.uid.as_deref() == Some(owner.uid.as_str()))?;
-        crate::rollout::progress::revision_of(&rs.metadata)
+    // Only this Deployment's pods (a selector may match others', e.g. a canary's), with the
+    // revision of their ReplicaSet.
+    let owned: Vec<&ReplicaSet> =
+        replica_sets.iter().filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref())).collect();
+    let owner_rs = |pod: &Pod| -> Option<&ReplicaSet> {
+        let refs = pod.metadata.owner_references.as_ref()?;
+        owned
+            .iter()
+            .copied()
+            .find(|rs| refs.iter().any(|o| Some(o.uid.as_str()) == rs.metadata.uid.as_deref()))
     };
-    let problems = problem_pods(pods, rs_revision, now);
+    let own_pods: Vec<Pod> = pods.iter().filter(|p| owner_rs(p).is_some()).cloned().collect();
+    let rs_revision =
+        |pod: &Pod| owner_rs(pod).and_then(|rs| crate::rollout::progress::revision_of(&rs.metadata));
+    let problems = problem_pods(&own_pods, rs_revision, now);
     ModelStatus {
         api_version: STATUS_API_VERSION.into(),
         kind: "ModelStatus".into(),
@@ -505,6 +513,8 @@ mod tests {
             ready(pod("fraud-a", "rs2", 100), 150),
             waiting(pod("fraud-b", "rs2", 120), "CrashLoopBackOff", 1),
             ready(pod("fraud-old", "rs1", 0), 10),
+            // A pod the selector matches but another Deployment owns (a canary's): not ours.
+            waiting(pod("fraud-canary-x", "rs-canary", 130), "CrashLoopBackOff", 5),
         ];
         let s = deployment_status("ml", &d, &rss, &pods, at(200));
         assert_eq!(s.phase, Phase::Progressing);

@@ -92,7 +92,7 @@ impl RolloutDisplay {
         if self.bars.is_some() {
             self.draw(progress, now);
         } else {
-            self.print_changes(progress, now);
+            self.print_changes(progress);
         }
     }
 
@@ -141,7 +141,7 @@ impl RolloutDisplay {
         }
     }
 
-    fn print_changes(&mut self, progress: &RolloutProgress, now: Timestamp) {
+    fn print_changes(&mut self, progress: &RolloutProgress) {
         let mut summary = progress.summary();
         if let Some(revision) = progress.revision {
             summary = format!("revision {revision}: {summary}");
@@ -154,7 +154,7 @@ impl RolloutDisplay {
         for pod in &progress.pods {
             let key = format!("pod/{}", pod.name);
             let state = phase_key(pod);
-            let line = format!("  pod {}: {}", pod.name, pod.describe(now));
+            let line = format!("  pod {}: {}", pod.name, pod.state());
             self.print_if_changed(&key, &state, || line.clone());
             seen.push(key);
         }

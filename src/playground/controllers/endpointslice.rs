@@ -17,6 +17,8 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 /// This controller's value of [`MANAGED_BY_LABEL`].
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
+/// `--max-endpoints-per-slice` default of kube-controller-manager.
+pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
 /// Whether a Service gets managed slices: it has a selector and is not ExternalName.
 pub fn service_selector(service: &Service) -> Option<&BTreeMap<String, String>> {
@@ -149,6 +151,88 @@ pub fn new_slice(service: &Service, endpoints: Vec<Endpoint>, ports: Vec<Endpoin
     }
 }
 
+/// How to bring a Service's slices to the desired endpoints, touching as few as possible:
+/// endpoints stay in the slice they are in, new ones fill slices with room, then new slices.
+#[derive(Debug, Default, PartialEq)]
+pub struct SlicePlan<K> {
+    /// Existing slices whose endpoints or ports change, with their new endpoints.
+    pub update: Vec<(K, Vec<Endpoint>)>,
+    /// New slices to create, by their endpoints.
+    pub create: Vec<Vec<Endpoint>>,
+    /// Existing slices left empty (one empty slice is kept when there are no endpoints).
+    pub delete: Vec<K>,
+}
+
+fn endpoint_id(endpoint: &Endpoint) -> Option<&str> {
+    endpoint.target_ref.as_ref()?.name.as_deref()
+}
+
+/// Plan the slices of one Service. `existing` are its managed slices (any order).
+pub fn plan_slices<K: Clone>(
+    existing: &[(K, &EndpointSlice)],
+    desired: Vec<Endpoint>,
+    ports: &[EndpointPort],
+) -> SlicePlan<K> {
+    let ports_value = Some(ports.to_vec()).filter(|p| !p.is_empty());
+    let mut wanted: BTreeMap<String, Endpoint> =
+        desired.into_iter().filter_map(|e| endpoint_id(&e).map(str::to_string).map(|id| (id, e))).collect();
+    let mut plan = SlicePlan { update: Vec::new(), create: Vec::new(), delete: Vec::new() };
+    let mut kept: Vec<(K, Vec<Endpoint>, bool)> = Vec::new();
+    for (key, slice) in existing {
+        let mut endpoints = Vec::new();
+        let mut changed = slice.ports != ports_value;
+        for endpoint in &slice.endpoints {
+            match endpoint_id(endpoint).and_then(|id| wanted.remove(id)) {
+                Some(new) if endpoints.len() < MAX_ENDPOINTS_PER_SLICE => {
+                    changed |= &new != endpoint;
+                    endpoints.push(new);
+                }
+                Some(new) => {
+                    // Over the limit (slices written by an older setting): move it elsewhere.
+                    changed = true;
+                    wanted.insert(endpoint_id(&new).unwrap_or("").to_string(), new);
+                }
+                None => changed = true,
+            }
+        }
+        kept.push((key.clone(), endpoints, changed));
+    }
+    // Newest last, taken from the back: in name order.
+    let mut fresh: Vec<Endpoint> = wanted.into_values().rev().collect();
+    for (_, endpoints, changed) in &mut kept {
+        while endpoints.len() < MAX_ENDPOINTS_PER_SLICE {
+            let Some(endpoint) = fresh.pop() else { break };
+            endpoints.push(endpoint);
+            *changed = true;
+        }
+    }
+    fresh.reverse();
+    for chunk in fresh.chunks(MAX_ENDPOINTS_PER_SLICE) {
+        plan.create.push(chunk.to_vec());
+    }
+    let total: usize =
+        kept.iter().map(|(_, e, _)| e.len()).sum::<usize>() + plan.create.iter().map(Vec::len).sum::<usize>();
+    let mut kept_empty_placeholder = total > 0;
+    for (key, endpoints, changed) in kept {
+        if endpoints.is_empty() {
+            if !kept_empty_placeholder {
+                kept_empty_placeholder = true;
+                if changed {
+                    plan.update.push((key, endpoints));
+                }
+                continue;
+            }
+            plan.delete.push(key);
+        } else if changed {
+            plan.update.push((key, endpoints));
+        }
+    }
+    if existing.is_empty() && total == 0 {
+        plan.create.push(Vec::new());
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +335,57 @@ mod tests {
         let slice = new_slice(&service(), endpoints, ports);
         assert_eq!(slice.metadata.labels.as_ref().unwrap()[SERVICE_NAME_LABEL], "web");
         assert_eq!(slice.metadata.owner_references.as_ref().unwrap()[0].kind, "Service");
+    }
+
+    fn endpoint(name: &str, ready: bool) -> Endpoint {
+        Endpoint {
+            addresses: vec![format!("10.0.0.{}", name.len())],
+            conditions: Some(EndpointConditions {
+                ready: Some(ready),
+                serving: Some(ready),
+                terminating: Some(false),
+            }),
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                name: Some(name.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn slice_of(endpoints: Vec<Endpoint>, ports: &[EndpointPort]) -> EndpointSlice {
+        EndpointSlice {
+            endpoints,
+            ports: Some(ports.to_vec()).filter(|p| !p.is_empty()),
+            ..new_slice(&service(), vec![], vec![])
+        }
+    }
+
+    #[test]
+    fn slices_hold_at_most_100_endpoints_and_only_changed_ones_are_written() {
+        let ports = vec![EndpointPort { port: Some(8080), ..Default::default() }];
+        let desired: Vec<Endpoint> = (0..250).map(|i| endpoint(&format!("p{i:03}"), true)).collect();
+        let plan = plan_slices::<usize>(&[], desired.clone(), &ports);
+        assert_eq!(plan.create.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+
+        let slices: Vec<EndpointSlice> = plan.create.iter().map(|e| slice_of(e.clone(), &ports)).collect();
+        let existing: Vec<(usize, &EndpointSlice)> = slices.iter().enumerate().collect();
+        // One pod turns unready, one goes away, one comes: only the slices concerned change.
+        let mut next = desired.clone();
+        next[5] = endpoint("p005", false);
+        next.retain(|e| endpoint_id(e) != Some("p150"));
+        next.push(endpoint("p900", true));
+        let plan = plan_slices(&existing, next, &ports);
+        assert!(plan.create.is_empty() && plan.delete.is_empty());
+        let updated: Vec<usize> = plan.update.iter().map(|(k, _)| *k).collect();
+        assert_eq!(updated, vec![0, 1], "the first slice (p005) and the second (lost p150, gained room)");
+        assert_eq!(plan.update[1].1.len(), 100);
+        let plan = plan_slices(&existing, desired, &ports);
+        assert_eq!(plan, SlicePlan::default(), "nothing changed, nothing written");
+        // All pods gone: one empty slice stays.
+        let plan = plan_slices(&existing, vec![], &ports);
+        assert_eq!(plan.delete, vec![1, 2]);
+        assert_eq!(plan.update.len(), 1);
     }
 }

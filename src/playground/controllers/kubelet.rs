@@ -403,14 +403,11 @@ pub fn events_between(
             reason: reason.into(),
             message,
         };
+        // Only Started per container start (no Pulled/Created): at thousands of pods, events
+        // are a large share of all writes, and Started says what matters.
         match image_behaviour(image) {
             ImageBehaviour::Healthy => {
                 if crossed(start) {
-                    events.push(normal(
-                        "Pulled",
-                        format!("Container image {image:?} already present on machine"),
-                    ));
-                    events.push(normal("Created", format!("Created container {c}")));
                     events.push(normal("Started", format!("Started container {c}")));
                 }
             }
@@ -424,11 +421,6 @@ pub fn events_between(
                         break;
                     }
                     if crossed(cycle_start) {
-                        events.push(normal(
-                            "Pulled",
-                            format!("Container image {image:?} already present on machine"),
-                        ));
-                        events.push(normal("Created", format!("Created container {c}")));
                         events.push(normal("Started", format!("Started container {c}")));
                     }
                     let exited = at(cycle_start, timing.crash_run);
@@ -573,7 +565,7 @@ mod tests {
         assert_eq!(v.next_change, None);
         let events = events_between(&p, &run(), &timing, None, ms(1100));
         let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
-        assert_eq!(reasons, vec!["Pulled", "Created", "Started"]);
+        assert_eq!(reasons, vec!["Started"]);
         assert!(events_between(&p, &run(), &timing, Some(ms(200)), ms(5000)).is_empty());
     }
 

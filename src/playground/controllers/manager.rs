@@ -32,10 +32,14 @@ pub enum Work {
     Gc(String),
     /// A Knative Service (its revisions, deployments and status).
     Knative(Key),
+    /// Try the pods that did not fit anywhere again.
+    RetryUnschedulable,
 }
 
-/// How long pod-driven work waits to gather more changes to the same object.
+/// How long pod-driven work waits to gather more changes to the same object; EndpointSlices
+/// (a whole Service's pods per sync) wait longer.
 const COALESCE: Duration = Duration::from_millis(20);
+const COALESCE_ENDPOINTS: Duration = Duration::from_millis(100);
 
 /// The object an Event is about.
 #[derive(Debug, Clone)]
@@ -90,6 +94,8 @@ pub struct Manager {
     pub timing: KubeletTiming,
     pub kubelet: HashMap<Key, KubeletPod>,
     pub ip_pools: HashMap<String, IpPool>,
+    /// Per unschedulable pod, what decides where it fits (see `retry_unschedulable_pods`).
+    pub unschedulable_shapes: HashMap<Key, String>,
     queue: VecDeque<Work>,
     queued: HashSet<Work>,
     coalescing: HashSet<Work>,
@@ -127,6 +133,7 @@ impl Manager {
             timing,
             kubelet: HashMap::new(),
             ip_pools: HashMap::new(),
+            unschedulable_shapes: HashMap::new(),
             queue: VecDeque::new(),
             queued: HashSet::new(),
             coalescing: HashSet::new(),
@@ -155,7 +162,11 @@ impl Manager {
             self.fire_due_timers();
             if let Some(work) = self.queue.pop_front() {
                 self.queued.remove(&work);
-                self.reconcile(work);
+                // A bug in one reconcile must not stop every controller.
+                let what = work.clone();
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reconcile(work))).is_err() {
+                    tracing::error!("playground controller panicked reconciling {what:?}");
+                }
                 since_yield += 1;
                 if since_yield >= 16 {
                     since_yield = 0;
@@ -179,7 +190,10 @@ impl Manager {
         match work {
             Work::Deployment(key) => self.sync_deployment(&key),
             Work::ReplicaSet(key) => self.sync_replica_set(&key),
-            Work::Schedule(key) => self.schedule(&key),
+            Work::Schedule(key) => {
+                self.schedule(&key);
+            }
+            Work::RetryUnschedulable => self.retry_unschedulable_pods(),
             Work::Kubelet(key) => self.sync_kubelet(&key),
             Work::Endpoints(key) => self.sync_endpoints(&key),
             Work::Gc(uid) => self.collect_garbage(&uid),
@@ -207,8 +221,9 @@ impl Manager {
         if self.queued.contains(&work) || !self.coalescing.insert(work.clone()) {
             return;
         }
+        let delay = if matches!(work, Work::Endpoints(_)) { COALESCE_ENDPOINTS } else { COALESCE };
         self.timer_seq += 1;
-        self.timers.push(Reverse((Instant::now() + COALESCE, self.timer_seq, TimerWork(work, true))));
+        self.timers.push(Reverse((Instant::now() + delay, self.timer_seq, TimerWork(work, true))));
     }
 
     fn fire_due_timers(&mut self) {
@@ -337,11 +352,8 @@ impl Manager {
                 }
             }
             ("", "nodes") => self.retry_unschedulable(),
-            ("serving.knative.dev", "services") => {
-                if new.is_some() {
-                    self.enqueue(Work::Knative(key.clone()));
-                }
-            }
+            ("serving.knative.dev", "services") if new.is_some() => self.enqueue(Work::Knative(key.clone())),
+            ("serving.knative.dev", "services") => {}
             ("serving.knative.dev", _) => {
                 if let Some(service) =
                     new.or(old).and_then(|o| o["metadata"]["labels"][super::knative::SERVICE_LABEL].as_str())
@@ -416,9 +428,8 @@ impl Manager {
 
     /// Queue every pod that could not be scheduled (capacity or nodes changed).
     pub fn retry_unschedulable(&mut self) {
-        let pending: Vec<Key> = self.cache.unschedulable.iter().cloned().collect();
-        for key in pending {
-            self.enqueue(Work::Schedule(key));
+        if !self.cache.unschedulable.is_empty() {
+            self.enqueue(Work::RetryUnschedulable);
         }
     }
 

@@ -24,8 +24,10 @@ mod workers;
 
 use super::{PlaygroundConfig, Store};
 
-/// Start every controller; they run until the returned set is aborted or dropped. Must be
-/// called inside a tokio runtime.
+/// Start every controller on the store; they run until the returned set is aborted or dropped.
+/// Called by `Playground::start` inside the playground's tokio runtime when
+/// `config.controllers` is true; `Playground::stop` aborts the set. Also registers Knative's
+/// validating webhook as an admission hook.
 pub fn start(store: &Store, config: &PlaygroundConfig) -> tokio::task::JoinSet<()> {
     serving::register_webhook(store);
     let manager = manager::Manager::new(store.clone(), kubelet::KubeletTiming::new(config.ready_after));

@@ -1,7 +1,6 @@
 //! The ReplicaSet controller's decisions: which pods to create or delete (unscheduled, pending and
 //! unready pods go first, as in kube-controller-manager) and the ReplicaSet's status.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -211,10 +210,28 @@ fn max_restarts(pod: &Pod) -> i32 {
 }
 
 /// Order pods so that the ones to delete first come first (`ActivePodsWithRanks.Less`, with
-/// LogarithmicScaleDown as on by default).
+/// LogarithmicScaleDown as on by default). The Go comparison is not a total order (a uid
+/// tie-break inside a bucket, time equality elsewhere); this sorts by an equivalent key so
+/// that the order is total: unassigned, phase, not ready, deletion cost, doubled-up, ready
+/// recently (log buckets), restarts, created recently (log buckets), uid.
 pub fn rank_for_deletion(pods: &mut [&Pod], related_pods_per_node: &HashMap<String, usize>, now: Timestamp) {
-    let rank = |p: &Pod| related_pods_per_node.get(node_name(p)).copied().unwrap_or(0);
-    pods.sort_by(|a, b| deletion_order(a, b, rank(a), rank(b), now));
+    pods.sort_by_cached_key(|p| {
+        let rank = related_pods_per_node.get(node_name(p)).copied().unwrap_or(0);
+        let ready = is_pod_ready(p);
+        let ready_bucket = if ready { log_rank(ready_since(p), now) } else { 0 };
+        let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        (
+            !node_name(p).is_empty(),
+            phase_ordinal(p),
+            ready,
+            deletion_cost(p),
+            std::cmp::Reverse(rank),
+            ready_bucket,
+            std::cmp::Reverse(max_restarts(p)),
+            log_rank(created, now),
+            p.metadata.uid.clone(),
+        )
+    });
 }
 
 fn log_rank(t: Option<Timestamp>, now: Timestamp) -> i64 {
@@ -228,73 +245,6 @@ fn log_rank(t: Option<Timestamp>, now: Timestamp) -> i64 {
             }
         }
         None => -1,
-    }
-}
-
-fn deletion_order(a: &Pod, b: &Pod, rank_a: usize, rank_b: usize, now: Timestamp) -> Ordering {
-    // 1. Unassigned < assigned.
-    let (na, nb) = (node_name(a), node_name(b));
-    if na != nb && (na.is_empty() || nb.is_empty()) {
-        return if na.is_empty() { Ordering::Less } else { Ordering::Greater };
-    }
-    // 2. Pending < Unknown < Running.
-    let phase = phase_ordinal(a).cmp(&phase_ordinal(b));
-    if phase != Ordering::Equal {
-        return phase;
-    }
-    // 3. Not ready < ready.
-    let (ra, rb) = (is_pod_ready(a), is_pod_ready(b));
-    if ra != rb {
-        return if !ra { Ordering::Less } else { Ordering::Greater };
-    }
-    // 4. Lower pod-deletion-cost first.
-    let cost = deletion_cost(a).cmp(&deletion_cost(b));
-    if cost != Ordering::Equal {
-        return cost;
-    }
-    // 5. Doubled up (more related pods on the node) first.
-    if rank_a != rank_b {
-        return rank_b.cmp(&rank_a);
-    }
-    let uid_order = || a.metadata.uid.cmp(&b.metadata.uid);
-    // 6. Both ready: ready more recently first, in logarithmic buckets.
-    if ra && rb {
-        let (ta, tb) = (ready_since(a), ready_since(b));
-        if ta != tb {
-            if ta.is_none() || tb.is_none() {
-                return after_or_zero(ta, tb);
-            }
-            let diff = log_rank(ta, now) - log_rank(tb, now);
-            return if diff == 0 { uid_order() } else { diff.cmp(&0) };
-        }
-    }
-    // 7. More restarts first.
-    let restarts = max_restarts(b).cmp(&max_restarts(a));
-    if restarts != Ordering::Equal {
-        return restarts;
-    }
-    // 8. Newer first, in logarithmic buckets.
-    let (ca, cb) = (
-        a.metadata.creation_timestamp.as_ref().map(|t| t.0),
-        b.metadata.creation_timestamp.as_ref().map(|t| t.0),
-    );
-    if ca != cb {
-        if ca.is_none() || cb.is_none() {
-            return after_or_zero(ca, cb);
-        }
-        let diff = log_rank(ca, now) - log_rank(cb, now);
-        return if diff == 0 { uid_order() } else { diff.cmp(&0) };
-    }
-    Ordering::Equal
-}
-
-/// `afterOrZero`: an empty time first, else the later time first.
-fn after_or_zero(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, _) => Ordering::Less,
-        (_, None) => Ordering::Greater,
-        (Some(a), Some(b)) => b.cmp(&a),
     }
 }
 
@@ -422,6 +372,37 @@ mod tests {
         let b = pod("b", "n2", "Running", None, 0);
         let result = sync_replica_set(&rs(1, 0), &[&a, &b], &crowded, t(50));
         assert_eq!(result.delete_pods, vec!["b"]);
+    }
+
+    #[test]
+    fn ranking_many_mixed_pods_is_a_total_order() {
+        // Rust's sort panics on a comparison that is not a total order; a mix of states must not.
+        let pods: Vec<Pod> = (0..2000)
+            .map(|i| {
+                let ready = (i % 3 != 0).then_some(i % 17);
+                let mut p = pod(
+                    &format!("p{i}"),
+                    if i % 11 == 0 { "" } else { "n1" },
+                    if i % 7 == 0 { "Pending" } else { "Running" },
+                    ready,
+                    i % 13,
+                );
+                p.status.as_mut().unwrap().container_statuses =
+                    Some(vec![ContainerStatus { restart_count: (i % 5) as i32, ..Default::default() }]);
+                p
+            })
+            .collect();
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let result = sync_replica_set(&rs(500, 0), &refs, &HashMap::new(), t(100));
+        assert_eq!(result.delete_pods.len(), 500, "at most burstReplicas per sync");
+        assert!(
+            result
+                .delete_pods
+                .iter()
+                .take(182)
+                .all(|n| n.trim_start_matches('p').parse::<usize>().unwrap() % 11 == 0),
+            "unassigned first"
+        );
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Manager {
         }
 
         // Route and status.
-        let latest_ready = states.iter().filter(|s| s.ready == Some(true)).last().map(|s| s.name.clone());
+        let latest_ready = states.iter().rfind(|s| s.ready == Some(true)).map(|s| s.name.clone());
         let latest_created_state = latest_created
             .as_ref()
             .and_then(|l| states.iter().find(|s| Some(s.name.as_str()) == l["metadata"]["name"].as_str()));

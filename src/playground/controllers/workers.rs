@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 
 use super::cache::{controller_uid, Key};
 use super::deployment::{sync_deployment, PodCounts};
-use super::endpointslice::{desired_endpoints, new_slice, selects, service_selector};
+use super::endpointslice::{desired_endpoints, new_slice, plan_slices, selects, service_selector};
 use super::kubelet::{
     events_between, parse_go_duration, status_at, terminated_status, PodRun, READY_AFTER_ANNOTATION,
 };
-use super::manager::{delay_until, to_value, Involved, IpPool, KubeletPod, Manager, Work};
+use super::manager::{delay_until, to_value, Involved, KubeletPod, Manager, Work};
 use super::replicaset::{created_event, deleted_event, sync_replica_set};
 use super::scheduler::{schedule, Placement};
 use super::{ControllerEvent, EventType};
@@ -223,20 +223,21 @@ impl Manager {
 
     // ---- scheduler ----
 
-    pub(super) fn schedule(&mut self, key: &Key) {
+    /// Place one pod. Returns whether it was bound.
+    pub(super) fn schedule(&mut self, key: &Key) -> bool {
         let Some(cached) = self.cache.pods.get(key).cloned() else {
-            self.cache.unschedulable.remove(key);
-            return;
+            self.forget_unschedulable(key);
+            return false;
         };
         let pod = &cached.pod;
         let spec = pod.spec.clone().unwrap_or_default();
         let bound = spec.node_name.as_deref().is_some_and(|n| !n.is_empty());
         if bound || pod.metadata.deletion_timestamp.is_some() {
-            self.cache.unschedulable.remove(key);
-            return;
+            self.forget_unschedulable(key);
+            return false;
         }
         if spec.scheduler_name.as_deref().is_some_and(|s| s != "default-scheduler") {
-            return;
+            return false;
         }
         let nodes: Vec<_> = self.cache.nodes.values().cloned().collect();
         let owner_counts = cached
@@ -246,9 +247,10 @@ impl Manager {
             .unwrap_or_default();
         let involved = Involved::of("v1", "Pod", &pod.metadata);
         let uid = pod.metadata.uid.clone();
-        let now = rfc3339(Timestamp::now());
         match schedule(&spec, &nodes, &owner_counts) {
             Placement::Node(node) => {
+                // The binding sets nodeName; the kubelet's first status, written next in this
+                // same loop, carries PodScheduled=True from this moment.
                 let bound = self.store.modify(&PODS, &key.0, &key.1, |v| {
                     if v["metadata"]["uid"].as_str() == uid.as_deref()
                         && v["spec"]["nodeName"].as_str().is_none_or(str::is_empty)
@@ -257,22 +259,18 @@ impl Manager {
                     }
                 });
                 if !bound.as_ref().is_ok_and(|v| v["spec"]["nodeName"].as_str() == Some(node.as_str())) {
-                    return;
+                    return false;
                 }
-                self.cache.unschedulable.remove(key);
-                let _ = self.store.modify_status(&PODS, &key.0, &key.1, |v| {
-                    set_pod_condition(v, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
-                });
+                self.forget_unschedulable(key);
                 let message = format!("Successfully assigned {}/{} to {node}", key.0, key.1);
-                self.record(
-                    &involved,
-                    "default-scheduler",
-                    None,
-                    &ControllerEvent { type_: EventType::Normal, reason: "Scheduled".into(), message },
-                );
+                let event = ControllerEvent { type_: EventType::Normal, reason: "Scheduled".into(), message };
+                self.record(&involved, "default-scheduler", None, &event);
+                true
             }
             Placement::Unschedulable(message) => {
                 self.cache.unschedulable.insert(key.clone());
+                self.unschedulable_shapes.insert(key.clone(), pod_shape(&spec));
+                let now = rfc3339(Timestamp::now());
                 let _ = self.store.modify_status(&PODS, &key.0, &key.1, |v| {
                     if v["status"]["phase"].is_null() {
                         v["status"]["phase"] = json!("Pending");
@@ -283,16 +281,36 @@ impl Manager {
                                "reason": "Unschedulable", "message": message}),
                     );
                 });
-                self.record(
-                    &involved,
-                    "default-scheduler",
-                    None,
-                    &ControllerEvent {
-                        type_: EventType::Warning,
-                        reason: "FailedScheduling".into(),
-                        message,
-                    },
-                );
+                let event =
+                    ControllerEvent { type_: EventType::Warning, reason: "FailedScheduling".into(), message };
+                self.record(&involved, "default-scheduler", None, &event);
+                false
+            }
+        }
+    }
+
+    fn forget_unschedulable(&mut self, key: &Key) {
+        self.cache.unschedulable.remove(key);
+        self.unschedulable_shapes.remove(key);
+    }
+
+    /// Capacity freed or nodes changed: try the pods that did not fit, in order. A pod shaped
+    /// like one that just failed again (same requests, selector, affinity, tolerations) is not
+    /// tried in this pass; after one binds, the pass goes on once the cache has the new usage.
+    pub(super) fn retry_unschedulable_pods(&mut self) {
+        let pending: Vec<Key> = self.cache.unschedulable.iter().cloned().collect();
+        let mut failed_shapes = std::collections::HashSet::new();
+        for key in pending {
+            let shape = self.unschedulable_shapes.get(&key).cloned();
+            if shape.as_ref().is_some_and(|s| failed_shapes.contains(s)) {
+                continue;
+            }
+            if self.schedule(&key) {
+                self.enqueue(Work::RetryUnschedulable);
+                return;
+            }
+            if let Some(shape) = shape {
+                failed_shapes.insert(shape);
             }
         }
     }
@@ -326,7 +344,7 @@ impl Manager {
                     .map(|a| a.address.clone())
             })
             .unwrap_or_else(|| "172.18.0.2".to_string());
-        let pool = self.ip_pools.entry(node.to_string()).or_insert_with(IpPool::default);
+        let pool = self.ip_pools.entry(node.to_string()).or_default();
         let ip_index = pool.free.pop().unwrap_or_else(|| {
             pool.next += 1;
             1 + pool.next
@@ -343,7 +361,7 @@ impl Manager {
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "True"))
             .and_then(|c| c.last_transition_time.as_ref())
             .map_or(now, |t| t.0);
         let state = KubeletPod {
@@ -365,9 +383,6 @@ impl Manager {
 
     pub(super) fn sync_kubelet(&mut self, key: &Key) {
         let Some(cached) = self.cache.pods.get(key).cloned() else {
-            if let Some(state) = self.kubelet.get(key) {
-                let _ = state;
-            }
             self.release_pod(key);
             return;
         };
@@ -533,44 +548,50 @@ impl Manager {
             .collect();
         let refs: Vec<&Pod> = pods.iter().map(Arc::as_ref).collect();
         let (endpoints, ports) = desired_endpoints(&service, &refs);
-        let desired = new_slice(&service, endpoints, ports);
-        match existing.first() {
-            None => {
-                if let Err(err) = self.store.create(&ENDPOINTSLICES, to_value(&desired)) {
-                    tracing::debug!(
-                        "service {}/{}: cannot create endpoint slice: {}",
-                        key.0,
-                        key.1,
-                        err.message
-                    );
-                }
-            }
-            Some(slice_key) => {
-                let current = self.cache.slices.get(slice_key).cloned();
-                let same = current
-                    .as_ref()
-                    .is_some_and(|c| c.endpoints == desired.endpoints && c.ports == desired.ports);
-                if !same {
-                    let endpoints = to_value(&desired.endpoints);
-                    let ports = desired.ports.as_ref().map(to_value);
-                    let _ = self.store.modify(&ENDPOINTSLICES, &slice_key.0, &slice_key.1, |v| {
-                        v["endpoints"] = endpoints.clone();
-                        match &ports {
-                            Some(p) => v["ports"] = p.clone(),
-                            None => {
-                                if let Some(o) = v.as_object_mut() {
-                                    o.remove("ports");
-                                }
-                            }
+        let slices: Vec<(Key, Arc<k8s_openapi::api::discovery::v1::EndpointSlice>)> = existing
+            .iter()
+            .filter_map(|k| self.cache.slices.get(k).map(|s| (k.clone(), s.clone())))
+            .collect();
+        let current: Vec<(Key, &k8s_openapi::api::discovery::v1::EndpointSlice)> =
+            slices.iter().map(|(k, s)| (k.clone(), s.as_ref())).collect();
+        let plan = plan_slices(&current, endpoints, &ports);
+        let ports_value = Some(to_value(&ports)).filter(|_| !ports.is_empty());
+        for (slice_key, endpoints) in plan.update {
+            let endpoints = to_value(&endpoints);
+            let _ = self.store.modify(&ENDPOINTSLICES, &slice_key.0, &slice_key.1, |v| {
+                v["endpoints"] = endpoints.clone();
+                match &ports_value {
+                    Some(p) => v["ports"] = p.clone(),
+                    None => {
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("ports");
                         }
-                    });
+                    }
                 }
+            });
+        }
+        for endpoints in plan.create {
+            if let Err(err) =
+                self.store.create(&ENDPOINTSLICES, to_value(&new_slice(&service, endpoints, ports.clone())))
+            {
+                tracing::debug!("service {}/{}: cannot create endpoint slice: {}", key.0, key.1, err.message);
             }
         }
-        for extra in existing.iter().skip(1) {
-            let _ = self.store.delete(&ENDPOINTSLICES, &extra.0, &extra.1, &DeleteOptions::default());
+        for slice_key in plan.delete {
+            let _ = self.store.delete(&ENDPOINTSLICES, &slice_key.0, &slice_key.1, &DeleteOptions::default());
         }
     }
+}
+
+/// What decides where a pod fits: its requests, node selector, affinity and tolerations.
+fn pod_shape(spec: &k8s_openapi::api::core::v1::PodSpec) -> String {
+    let requests = super::scheduler::pod_requests(spec);
+    format!(
+        "{requests:?}|{}|{}|{}",
+        to_value(&spec.node_selector),
+        to_value(&spec.affinity),
+        to_value(&spec.tolerations)
+    )
 }
 
 /// Set a pod condition, keeping lastTransitionTime when the status did not change.
