@@ -788,3 +788,71 @@ async fn a_watch_from_a_compacted_resource_version_is_gone() {
         other => panic!("expected one 410 ERROR event, got {other:?}"),
     }
 }
+
+#[test]
+fn the_playground_command_serves_until_interrupted() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("modelroll-playground-cmd-{}", std::process::id()));
+    let kubeconfig = dir.join("kubeconfig");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))
+        .args(["playground", "--port", "0", "--nodes", "2", "--gpus-per-node", "8", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("export KUBECONFIG=") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the playground exited early: {printed}");
+        printed.push_str(&line);
+    }
+    assert!(printed.contains(&format!("export KUBECONFIG={}", kubeconfig.display())), "{printed}");
+    assert!(printed.starts_with("playground serving on https://127.0.0.1:"), "{printed}");
+    let out = std::process::Command::new(common::kubectl_path())
+        .args([
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[*].status.allocatable.nvidia\\.com/gpu}",
+        ])
+        .env("KUBECACHEDIR", dir.join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "8 8", "{}", String::from_utf8_lossy(&out.stderr));
+    // Ctrl-C stops it cleanly.
+    let pid = child.id().to_string();
+    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("playground stopped"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_playground_flags_are_usage_errors() {
+    for (flags, says) in [
+        (&["--faults", "429=2"][..], "invalid --faults: fault 429: \"2\" is not a fraction between 0 and 1"),
+        (
+            &["--with", "linkerd"][..],
+            "invalid --with: unknown --with group \"linkerd\"; known groups: istio, gateway-api, knative",
+        ),
+        (&["--ready-after", "soon"][..], "invalid --ready-after"),
+        (&["--crds", "/nonexistent/crds"][..], "--crds /nonexistent/crds: no such file or directory"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))
+            .arg("playground")
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{flags:?}: {stderr}");
+    }
+}

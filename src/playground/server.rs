@@ -946,7 +946,19 @@ impl Call<'_> {
         let wanted_api_version = ty.api_version(&resource.version);
         // Objects are serialized straight from the shared copy; only a version change or a
         // Table copies them.
-        let render = move |event_type: &str, object: &Arc<Value>| -> Bytes {
+        let render = move |event_type: &str, object: &Arc<Value>, event: Option<&WatchEvent>| -> Bytes {
+            if let Some(event) = event.filter(|_| table.is_none()) {
+                if object["apiVersion"].as_str() == Some(wanted_api_version.as_str()) {
+                    let json = event.object_json();
+                    let mut line = Vec::with_capacity(json.len() + 40);
+                    line.extend_from_slice(b"{\"type\":\"");
+                    line.extend_from_slice(event_type.as_bytes());
+                    line.extend_from_slice(b"\",\"object\":");
+                    line.extend_from_slice(&json);
+                    line.extend_from_slice(b"}\n");
+                    return Bytes::from(line);
+                }
+            }
             let mut line = match &table {
                 Some(query) => {
                     let table = tables::table(&ty, std::slice::from_ref(object), None, query);
@@ -981,7 +993,7 @@ impl Call<'_> {
                     };
                     last_rv = list.resource_version;
                     for item in &list.items {
-                        if tx.send(render("ADDED", item)).await.is_err() {
+                        if tx.send(render("ADDED", item, None)).await.is_err() {
                             return;
                         }
                     }
@@ -998,8 +1010,8 @@ impl Call<'_> {
                         Ok(events) => {
                             for event in events {
                                 last_rv = event.resource_version;
-                                if let Some((t, o)) = filter.translate(&event) {
-                                    if tx.send(render(t, &o)).await.is_err() {
+                                if let Some(t) = filter.translate(&event) {
+                                    if tx.send(render(t, &event.object, Some(&event))).await.is_err() {
                                         return;
                                     }
                                 }
@@ -1049,8 +1061,8 @@ impl Call<'_> {
                                 continue;
                             }
                             last_rv = event.resource_version;
-                            if let Some((t, o)) = filter.translate(&event) {
-                                if tx.send(render(t, &o)).await.is_err() {
+                            if let Some(t) = filter.translate(&event) {
+                                if tx.send(render(t, &event.object, Some(&event))).await.is_err() {
                                     return;
                                 }
                             }
@@ -1106,7 +1118,7 @@ impl WatchFilter {
 
     /// The event as this watch reports it: objects entering the selection are ADDED, leaving
     /// it DELETED, as the API server's watch cache reports them.
-    fn translate(&self, event: &WatchEvent) -> Option<(&'static str, Arc<Value>)> {
+    fn translate(&self, event: &WatchEvent) -> Option<&'static str> {
         if !event.is_for(&self.resource) {
             return None;
         }
@@ -1123,7 +1135,7 @@ impl WatchFilter {
             EventType::Deleted if before || now => "DELETED",
             _ => return None,
         };
-        Some((kind, event.object.clone()))
+        Some(kind)
     }
 }
 

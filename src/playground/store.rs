@@ -52,9 +52,16 @@ pub struct WatchEvent {
     pub object: Arc<Value>,
     /// The object before the change (None for ADDED).
     pub previous: Option<Arc<Value>>,
+    /// The object serialized as JSON, made once and shared by every watch that sends it.
+    json: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl WatchEvent {
+    /// The object as JSON, serialized on first use and shared afterwards.
+    pub fn object_json(&self) -> bytes::Bytes {
+        self.json.get_or_init(|| serde_json::to_vec(&*self.object).unwrap_or_default().into()).clone()
+    }
+
     /// Whether this event is about `resource` (any version).
     pub fn is_for(&self, resource: &ResourceRef) -> bool {
         self.group == resource.group && self.resource == resource.resource
@@ -1112,6 +1119,7 @@ fn commit(
             resource_version: rv,
             object: object.clone(),
             previous,
+            json: std::sync::OnceLock::new(),
         },
     );
     object
@@ -1148,6 +1156,7 @@ fn remove(
             resource_version: rv,
             object: object.clone(),
             previous,
+            json: std::sync::OnceLock::new(),
         },
     );
     object
