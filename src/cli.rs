@@ -396,6 +396,23 @@ mod tests {
     }
 
     #[test]
+    fn every_command_and_flag_has_help() {
+        let mut root = Cli::command();
+        root.build();
+        for command in root.get_subcommands().filter(|c| !c.is_hide_set() && c.get_name() != "help") {
+            assert!(command.get_about().is_some(), "{} has no description", command.get_name());
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} {} has no help: add a /// line to it",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn global_flags_parse_after_the_subcommand() {
         let cli = Cli::try_parse_from([
             "kubectl-modelroll",

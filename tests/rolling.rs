@@ -174,7 +174,6 @@ fn assert_timestamped(stderr: &str) {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn set_image_rolls_out_with_plain_progress_and_records_the_change() {
     let c = Cluster::start(3, 4, 300);
     c.create(model("fraud", 3, &[("model", "registry.example/fraud:v1")], None));
@@ -245,7 +244,6 @@ fn set_image_rolls_out_with_plain_progress_and_records_the_change() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn multi_container_needs_names_and_star_sets_every_container() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("duo", 1, &[("model", "fraud:v1"), ("proxy", "envoy:v1")], None));
@@ -278,7 +276,6 @@ fn multi_container_needs_names_and_star_sets_every_container() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn crashloop_fails_fast_and_stays_without_rollback() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("crashy", 2, &[("model", "fraud:v1")], None));
@@ -298,7 +295,6 @@ fn crashloop_fails_fast_and_stays_without_rollback() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn crashloop_with_rollback_on_failure_restores_the_previous_revision() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("fraud", 2, &[("model", "fraud:v1")], None));
@@ -317,7 +313,6 @@ fn crashloop_with_rollback_on_failure_restores_the_previous_revision() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn errimagepull_fails_fast_naming_the_pod() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("pull", 1, &[("model", "fraud:v1")], None));
@@ -330,7 +325,6 @@ fn errimagepull_fails_fast_naming_the_pod() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn gpu_deadlock_is_refused_with_the_numbers_then_accepted_with_yes() {
     // 3 nodes × 4 GPUs, 6 replicas × 2 GPUs: every GPU is taken.
     let c = Cluster::start(3, 4, 200);
@@ -369,7 +363,6 @@ fn gpu_deadlock_is_refused_with_the_numbers_then_accepted_with_yes() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn gpu_partial_fit_warns_and_goes_on() {
     // 5 replicas × 2 GPUs on 12: one 2-GPU surge pod fits, not two.
     let c = Cluster::start(3, 4, 200);
@@ -384,7 +377,6 @@ fn gpu_partial_fit_warns_and_goes_on() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn undo_and_history() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("fraud", 2, &[("model", "fraud:v1")], None));
@@ -452,7 +444,6 @@ fn undo_and_history() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn status_prints_a_stable_json_document_in_three_requests() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("fraud", 2, &[("model", "registry.example/fraud:v1")], None));
@@ -495,7 +486,6 @@ fn status_prints_a_stable_json_document_in_three_requests() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn ctrl_c_stops_the_wait_and_the_rollout_goes_on() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("slow", 1, &[("model", "fraud:v1")], None));
@@ -629,7 +619,6 @@ fn ksvc_ready(ksvc: &Value) -> bool {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
     let c = Cluster::start(3, 4, 200);
     let ksvc: kube::api::DynamicObject = serde_json::from_value(json!({
@@ -668,7 +657,6 @@ fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
 }
 
 #[test]
-#[ignore = "needs the playground controllers (pg-ctrl), not wired yet"]
 fn a_new_pod_unschedulable_past_the_timeout_fails_the_rollout() {
     let c = Cluster::start(3, 4, 200);
     c.create(model("big", 1, &[("model", "big:v1")], Some(2)));
@@ -689,4 +677,44 @@ fn a_new_pod_unschedulable_past_the_timeout_fails_the_rollout() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.contains("pod big-") && last.contains("Unschedulable"), "{last}");
     assert!(last.contains("nvidia.com/gpu"), "the scheduler's reason: {last}");
+}
+
+#[test]
+fn status_watch_prints_each_change_until_interrupted() {
+    let c = Cluster::start(3, 4, 200);
+    c.create(model("fraud", 1, &[("model", "fraud:v1")], None));
+    c.wait_rolled_out("fraud");
+    let mut child = c
+        .command(&["status", "fraud", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = String::new();
+    let read_until = |needle: &str, screen: &mut String| {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !screen.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = lines_rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {needle:?} in:\n{screen}"));
+            screen.push_str(&line);
+            screen.push('\n');
+        }
+    };
+    read_until("Phase:     Healthy", &mut screen);
+    assert_code(&c.run(&["set-image", "fraud", "fraud:v2", "--no-wait"]), 0, "set-image --no-wait");
+    read_until("fraud:v2", &mut screen);
+    read_until("2 (current)", &mut screen);
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130), "{screen}");
+    assert!(screen.matches("Phase:").count() >= 2, "one screen per change:\n{screen}");
 }

@@ -189,10 +189,10 @@ async fn deployment_canary(
         let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
             .map_err(Error::usage)?;
         say(&format!(
-            "creating canary deployment {} ({}, {} replicas)",
+            "creating canary deployment {} ({}, {first_size} {})",
             state.canary,
             state.images_text(),
-            first_size
+            if first_size == 1 { "replica" } else { "replicas" }
         ));
         w.create(&deployment_kind(), object).await?;
     }

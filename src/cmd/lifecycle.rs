@@ -357,11 +357,50 @@ pub async fn wait_revision(
 /// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
 pub async fn watch_canary(
     w: &Writer,
-    pods_of: &CanaryPods,
+    baseline: CanaryBaseline,
     hold: Duration,
     tick: impl FnMut(Duration),
 ) -> Result<Option<String>> {
-    interruptible("holding a step", watch_canary_unguarded(w, pods_of, hold, tick)).await
+    interruptible("holding a step", watch_canary_unguarded(w, baseline, hold, tick)).await
+}
+
+/// The canary's pods as they were before a step gave it weight: restarts and readiness per pod,
+/// so that a restart between the step and the watch still counts.
+pub struct CanaryBaseline {
+    selector: String,
+    pods: BTreeMap<String, (i32, bool)>,
+}
+
+/// Read the canary's pods for [`watch_canary`].
+///
+/// # Errors
+/// When the canary or its pods cannot be read.
+pub async fn canary_baseline(w: &Writer, pods_of: &CanaryPods) -> Result<CanaryBaseline> {
+    let client = w.cluster.client.clone();
+    let ns = w.namespace().to_string();
+    let selector = match pods_of {
+        CanaryPods::Deployment(name) => {
+            let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+            let d = deployments
+                .get(name)
+                .await
+                .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
+            selector_of(&d)
+        }
+        CanaryPods::Revision(name) => format!("{}={name}", knative::REVISION_LABEL),
+    };
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let list = pods
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| w.cluster.api_error(e, "list the canary's pods"))?;
+    let pods = list
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| (p.metadata.name.clone().unwrap_or_default(), (restarts(p), pod_ready(p))))
+        .collect();
+    Ok(CanaryBaseline { selector, pods })
 }
 
 /// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
@@ -460,28 +499,16 @@ pub enum CanaryPods {
 /// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
 async fn watch_canary_unguarded(
     w: &Writer,
-    pods_of: &CanaryPods,
+    baseline: CanaryBaseline,
     hold: Duration,
     mut tick: impl FnMut(Duration),
 ) -> Result<Option<String>> {
-    let client = w.cluster.client.clone();
-    let ns = w.namespace().to_string();
-    let selector = match pods_of {
-        CanaryPods::Deployment(name) => {
-            let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-            let d = deployments
-                .get(name)
-                .await
-                .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
-            selector_of(&d)
-        }
-        CanaryPods::Revision(name) => format!("{}={name}", knative::REVISION_LABEL),
-    };
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let mut events =
-        watcher::watcher(pods, watcher::Config::default().labels(&selector)).default_backoff().boxed();
-    // Per pod: restarts and readiness when first seen (a pod may be replaced, never degrade).
-    let mut baseline: BTreeMap<String, (i32, bool)> = BTreeMap::new();
+    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
+    let mut events = watcher::watcher(pods, watcher::Config::default().labels(&baseline.selector))
+        .default_backoff()
+        .boxed();
+    // Per pod: restarts and readiness as first known (a pod may be replaced, never degrade).
+    let mut baseline = baseline.pods;
     let end = Instant::now() + hold;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -2,7 +2,7 @@
 //! canary, and those with a modelroll history (a change cause written by modelroll, or modelroll
 //! labels on their pods).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -173,61 +173,39 @@ pub fn ksvc_rows(services: &[Value]) -> Vec<ModelRow> {
     rows
 }
 
-/// Age as kubectl prints it (`45s`, `12m`, `3h`, `2d`).
-pub fn age(since: Option<&str>, now: jiff::Timestamp) -> String {
-    let Some(t) = since.and_then(|s| s.parse::<jiff::Timestamp>().ok()) else {
-        return "-".to_string();
-    };
-    let secs = (now.as_second() - t.as_second()).max(0);
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    }
-}
-
-/// The rows as a kubectl-style table (no borders), with NAMESPACE first for `-A`.
+/// The rows as a kubectl-style table, with NAMESPACE first for `-A`.
 pub fn table(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::NOTHING);
-    let mut header = vec![];
+    let mut headers = vec![];
     if all_namespaces {
-        header.push("NAMESPACE");
+        headers.push("NAMESPACE");
     }
-    header.extend(["NAME", "ROUTER", "PHASE", "STABLE", "CANARY", "WEIGHT", "READY", "AGE"]);
-    table.set_header(header);
-    for row in rows {
-        let mut cells = vec![];
-        if all_namespaces {
-            cells.push(row.namespace.clone());
-        }
-        let weight = match (row.weight, row.effective_weight) {
-            (Some(w), Some(e)) if e != w => format!("{w}% (eff. {e}%)"),
-            (Some(w), _) => format!("{w}%"),
-            (None, _) => "-".to_string(),
-        };
-        cells.extend([
-            row.name.clone(),
-            row.router.clone().unwrap_or_else(|| "-".to_string()),
-            row.phase.clone(),
-            row.stable.clone(),
-            row.canary.clone().unwrap_or_else(|| "-".to_string()),
-            weight,
-            row.ready.clone(),
-            age(row.since.as_deref(), now),
-        ]);
-        table.add_row(cells);
-    }
-    for column in table.column_iter_mut() {
-        column.set_padding((0, 3));
-    }
-    let text = table.to_string();
-    let mut out: String = text.lines().map(|l| l.trim_end().to_string() + "\n").collect();
-    if rows.is_empty() {
-        out = String::new();
-    }
-    out
+    headers.extend(["NAME", "ROUTER", "PHASE", "STABLE", "CANARY", "WEIGHT", "READY", "AGE"]);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![];
+            if all_namespaces {
+                cells.push(row.namespace.clone());
+            }
+            let weight = match (row.weight, row.effective_weight) {
+                (Some(w), Some(e)) if e != w => format!("{w}% (eff. {e}%)"),
+                (Some(w), _) => format!("{w}%"),
+                (None, _) => "-".to_string(),
+            };
+            cells.extend([
+                row.name.clone(),
+                row.router.clone().unwrap_or_else(|| "-".to_string()),
+                row.phase.clone(),
+                row.stable.clone(),
+                row.canary.clone().unwrap_or_else(|| "-".to_string()),
+                weight,
+                row.ready.clone(),
+                crate::ui::table::age(row.since.as_deref().and_then(|s| s.parse().ok()), now),
+            ]);
+            cells
+        })
+        .collect();
+    crate::ui::table::render(&headers, &cells)
 }
 
 /// Run `list`.
@@ -266,11 +244,10 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
     let text = match args.output {
         ReadOutput::Table | ReadOutput::Wide => {
             if rows.is_empty() {
-                let scope: BTreeSet<&str> = [cluster.namespace.as_str()].into();
                 let place = if args.all_namespaces {
                     "any namespace".to_string()
                 } else {
-                    format!("namespace {}", scope.iter().next().unwrap_or(&""))
+                    format!("namespace {}", cluster.namespace)
                 };
                 eprintln!("No models under modelroll's care in {place}.");
                 String::new()

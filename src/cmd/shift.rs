@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::ShiftArgs;
 use crate::cluster::{parse_duration, Target};
 use crate::cmd::lifecycle::{
-    load, move_weight, print_dry_run, pull_weight, say, watch_canary, CanaryPods, Deadline, WriteSettings,
+    canary_baseline, load, move_weight, print_dry_run, pull_weight, say, watch_canary, CanaryPods, Deadline,
+    WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -59,13 +60,15 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
         if steps.len() > 1 {
             say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
         }
+        let holds = interval.filter(|_| i != last && !w.is_dry_run() && !settings.no_wait);
+        let baseline = match holds {
+            Some(_) => Some(canary_baseline(&w, &pods).await?),
+            None => None,
+        };
         move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline).await?;
-        let Some(hold) = interval else { continue };
-        if i == last || w.is_dry_run() || settings.no_wait {
-            continue;
-        }
+        let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
         let bar = StepBar::new(weight, steps[i + 1], hold);
-        let verdict = watch_canary(&w, &pods, hold, |left| bar.tick(left)).await;
+        let verdict = watch_canary(&w, baseline, hold, |left| bar.tick(left)).await;
         bar.finish();
         if let Some(reason) = verdict? {
             pull_weight(&w, &model, router.as_ref(), &mut state).await?;

@@ -215,13 +215,6 @@ pub fn canary_images(
             _ => assignment.container = ContainerChoice::Named(name.to_string()),
         }
     }
-    let containers = template.pointer("/spec/containers").and_then(Value::as_array);
-    if let Some([only]) = containers.map(Vec::as_slice) {
-        if only.get("name").is_none() && assignment.container == ContainerChoice::Only {
-            // Knative allows one unnamed container.
-            return Ok(BTreeMap::from([(String::new(), assignment.text)]));
-        }
-    }
     let mut pod_spec = template["spec"].clone();
     let changes = apply_images(&mut pod_spec, &[assignment], owner)?;
     Ok(changes.into_iter().map(|c| (c.container, c.to)).collect())

@@ -127,22 +127,22 @@ impl Knative {
         }
     }
 
-    /// Bring up the canary revision: the new template and the traffic pinned to the stable
-    /// revision in one update, so the new revision never takes traffic by being the latest.
+    /// Bring up the canary revision: the new template, and all traffic pinned to the stable
+    /// revision by name, in one update, so the new revision never takes traffic by being the
+    /// latest (and no traffic entry names a revision that does not exist yet).
     ///
     /// # Errors
     /// When the ksvc is gone or the write is refused.
     pub async fn start(&self, w: &Writer, template: &Value) -> Result<()> {
         let (stable, _, _) = self.parts();
-        let traffic = canary_traffic(stable, &self.canary_revision, Split::with_canary(0));
         w.update(&self.service_kind, &self.model, |ksvc| {
             ksvc["spec"]["template"] = template.clone();
             // Keep a weight already given (a re-run) rather than resetting it.
-            let current_canary = ksvc.pointer("/spec/traffic").and_then(Value::as_array).is_some_and(|t| {
+            let has_canary = ksvc.pointer("/spec/traffic").and_then(Value::as_array).is_some_and(|t| {
                 t.iter().any(|e| e["revisionName"] == self.canary_revision.as_str() && e["tag"] == "canary")
             });
-            if !current_canary {
-                ksvc["spec"]["traffic"] = traffic.clone();
+            if !has_canary {
+                ksvc["spec"]["traffic"] = aborted_traffic(stable);
             }
             Ok(())
         })

@@ -154,24 +154,30 @@ impl Writer {
         }
         let dynamic: DynamicObject = serde_json::from_value(object)
             .map_err(|e| Error::failed(format!("cannot encode {}: {e}", display_name(ar, &name))))?;
-        match self.api(ar).create(&self.params(), &dynamic).await {
-            Ok(created) => {
-                let value = serde_json::to_value(created).expect("object serializes");
-                if self.dry_run == DryRun::Server {
-                    self.record(k, Some(value.clone()), true);
+        for _ in 0..CONFLICT_RETRIES {
+            match self.api(ar).create(&self.params(), &dynamic).await {
+                Ok(created) => {
+                    let value = serde_json::to_value(created).expect("object serializes");
+                    if self.dry_run == DryRun::Server {
+                        self.record(k, Some(value.clone()), true);
+                    }
+                    return Ok(value);
                 }
-                Ok(value)
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    // Already there (a re-run): use it. Otherwise a passing conflict: try again.
+                    if let Some(existing) = self.get(ar, &name).await? {
+                        return Ok(existing);
+                    }
+                }
+                Err(e) => {
+                    return Err(self.cluster.api_error(e, &format!("create {}", display_name(ar, &name))))
+                }
             }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                self.get(ar, &name).await?.ok_or_else(|| {
-                    Error::failed(format!(
-                        "{} exists and was deleted while being created; run the command again",
-                        display_name(ar, &name)
-                    ))
-                })
-            }
-            Err(e) => Err(self.cluster.api_error(e, &format!("create {}", display_name(ar, &name)))),
         }
+        Err(Error::failed(format!(
+            "cannot create {}: it conflicted {CONFLICT_RETRIES} times; run the command again",
+            display_name(ar, &name)
+        )))
     }
 
     /// Read `name`, apply `edit`, and write it back with the resourceVersion read; on 409 Conflict
@@ -255,11 +261,20 @@ impl Writer {
             }
             return Ok(existed);
         }
-        match self.api(ar).delete(name, &DeleteParams::background()).await {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-            Err(e) => Err(self.cluster.api_error(e, &format!("delete {}", display_name(ar, name)))),
+        for _ in 0..CONFLICT_RETRIES {
+            match self.api(ar).delete(name, &DeleteParams::background()).await {
+                Ok(_) => return Ok(true),
+                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                Err(e) => {
+                    return Err(self.cluster.api_error(e, &format!("delete {}", display_name(ar, name))))
+                }
+            }
         }
+        Err(Error::failed(format!(
+            "cannot delete {}: it conflicted {CONFLICT_RETRIES} times; run the command again",
+            display_name(ar, name)
+        )))
     }
 }
 
