@@ -1,1 +1,42 @@
-//! Integration tests: demo.
+//! Integration tests: `demo` tells the whole story on its own in-process playground, with no
+//! input, plain lines off a terminal, and exit 0.
+
+use std::process::{Command, Stdio};
+
+fn demo(router: &str) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))
+        .args(["demo", "--router", router])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the demo runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_tells_the_whole_lifecycle_on_istio() {
+    let (code, stdout, stderr) = demo("istio");
+    assert_eq!(code, 0, "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for act in ["Act 1", "Act 2", "Act 3", "Act 4", "Act 5", "The end"] {
+        assert!(stdout.contains(act), "missing {act:?} in\n{stdout}");
+    }
+    // Every command is printed as a reader would type it.
+    for command in [
+        "$ kubectl modelroll set-image fraud-detector model=registry.example/fraud-detector:v2",
+        "$ kubectl modelroll canary fraud-detector --image model=registry.example/fraud-detector:v4",
+        "$ kubectl modelroll shift fraud-detector --steps 10,50",
+        "$ kubectl modelroll promote fraud-detector",
+        "$ kubectl modelroll abort fraud-detector",
+    ] {
+        assert!(stdout.contains(command), "missing {command:?} in\n{stdout}");
+    }
+    // Off a terminal nothing redraws: no carriage returns or cursor movement.
+    assert!(!stderr.contains('\r') && !stderr.contains("\x1b["), "stderr redraws:\n{stderr}");
+    assert!(!stdout.contains("\x1b["), "colour on a pipe:\n{stdout}");
+    // The GPU deadlock of act 3 was caught and the offered strategy used.
+    assert!(stderr.contains("nvidia.com/gpu"), "act 3 did not explain the GPU deadlock:\n{stderr}");
+}

@@ -1,0 +1,780 @@
+//! Speed and memory of kubectl-modelroll side by side with kubectl, on the same playground in the
+//! same run: process start, `status` vs `kubectl get`, done-detection latency, peak memory and
+//! requests on large rollouts, `list -A` over many models, the playground's own footprint, and
+//! the binary size. Medians over several runs; ratios, since these machines are noisy.
+//!
+//! Run: `cargo bench --bench compare` (prints a table; writes `target/bench/compare.json`).
+//! `MODELROLL_BENCH_QUICK=1` uses smaller sizes and fewer runs (a smoke run).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use modelroll::playground::resources::ResourceRef;
+use modelroll::playground::{Playground, PlaygroundConfig, Store};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-modelroll");
+const DEPLOYMENTS: ResourceRef = ResourceRef::of("apps", "v1", "deployments");
+const NAMESPACES: ResourceRef = ResourceRef::of("", "v1", "namespaces");
+
+/// One line of the results table.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Row {
+    measure: String,
+    modelroll: String,
+    kubectl: String,
+    ratio: String,
+    goal: String,
+    met: Option<bool>,
+}
+
+struct Sizes {
+    runs: usize,
+    big_rollout: i32,
+    small_rollout: i32,
+    shift_replicas: i32,
+    list_deployments: usize,
+    pods_per_deployment: i32,
+    watches: usize,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is ignored (one suite).
+    let quick = std::env::var_os("MODELROLL_BENCH_QUICK").is_some();
+    let sizes = if quick {
+        Sizes {
+            runs: 3,
+            big_rollout: 50,
+            small_rollout: 10,
+            shift_replicas: 20,
+            list_deployments: 20,
+            pods_per_deployment: 5,
+            watches: 10,
+        }
+    } else {
+        Sizes {
+            runs: 11,
+            big_rollout: 500,
+            small_rollout: 50,
+            shift_replicas: 200,
+            list_deployments: 200,
+            pods_per_deployment: 10,
+            watches: 50,
+        }
+    };
+    let kubectl = kubectl_path();
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let mut rows = Vec::new();
+
+    eprintln!("bench: process start");
+    rows.extend(process_start(&kubectl, sizes.runs * 2));
+    eprintln!("bench: status vs kubectl get");
+    rows.extend(runtime.block_on(status_vs_get(&kubectl, sizes.runs)));
+    eprintln!("bench: done-detection latency");
+    rows.extend(runtime.block_on(done_detection(&kubectl, sizes.runs.min(5))));
+    eprintln!("bench: large rollouts (memory and requests)");
+    rows.extend(runtime.block_on(large_rollouts(&kubectl, &sizes)));
+    eprintln!("bench: list -A");
+    rows.extend(runtime.block_on(list_all(&kubectl, &sizes)));
+    eprintln!("bench: playground footprint");
+    rows.extend(runtime.block_on(playground_footprint(&sizes)));
+    rows.push(binary_size(&kubectl));
+
+    let table = render(&rows);
+    println!("{table}");
+    let machine = machine();
+    println!("machine: {machine}; total bench time {:.0}s", started.elapsed().as_secs_f64());
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench");
+    let _ = std::fs::create_dir_all(&out);
+    let report = json!({
+        "machine": machine,
+        "quick": quick,
+        "seconds": started.elapsed().as_secs_f64(),
+        "rows": rows,
+    });
+    let path = out.join("compare.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write the report");
+    println!("written: {}", path.display());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measures
+
+fn process_start(kubectl: &Path, runs: usize) -> Vec<Row> {
+    let help = median_time(runs, || run(Command::new(BIN).arg("--help")));
+    let version = median_time(runs, || run(Command::new(BIN).arg("version")));
+    let kubectl_version = median_time(runs, || run(Command::new(kubectl).args(["version", "--client"])));
+    vec![
+        timed_row("start: --help vs kubectl version --client", help, kubectl_version, 0.1),
+        timed_row("start: version vs kubectl version --client", version, kubectl_version, 0.1),
+    ]
+}
+
+async fn status_vs_get(kubectl: &Path, runs: usize) -> Vec<Row> {
+    let pg = start(3, Duration::from_millis(100)).await;
+    create_namespace(&pg.store, "bench");
+    create_deployment(&pg.store, "bench", "fraud", 3, "registry.example/fraud:v1");
+    wait_rolled_out(&pg.store, "bench", "fraud", Duration::from_secs(60)).await;
+    let kube_env = KubeEnv::new(&pg);
+    // Warm kubectl's discovery cache, as a user's would be.
+    run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud", "-o", "json"]));
+
+    let ours = median_time(runs, || run(kube_env.modelroll(&["status", "fraud", "-o", "json"])));
+    let theirs =
+        median_time(runs, || run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud", "-o", "json"])));
+    let our_requests = count_requests(&pg, || run(kube_env.modelroll(&["status", "fraud", "-o", "json"])));
+    let their_requests =
+        count_requests(&pg, || run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud", "-o", "json"])));
+    pg.stop();
+    vec![
+        timed_row("status -o json vs kubectl get deployment -o json", ours, theirs, 1.0),
+        Row {
+            measure: "status -o json: API requests".into(),
+            modelroll: our_requests.to_string(),
+            kubectl: their_requests.to_string(),
+            ratio: ratio(our_requests as f64, their_requests as f64),
+            goal: "≤ 3 requests".into(),
+            met: Some(our_requests <= 3),
+        },
+    ]
+}
+
+/// How long after the cluster finishes a rollout each waiter notices: `set-image` (which waits)
+/// and `kubectl rollout status`, started on the same rollout.
+async fn done_detection(kubectl: &Path, runs: usize) -> Vec<Row> {
+    let pg = start(3, Duration::from_millis(400)).await;
+    create_namespace(&pg.store, "bench");
+    create_deployment(&pg.store, "bench", "fraud", 4, "registry.example/fraud:v0");
+    wait_rolled_out(&pg.store, "bench", "fraud", Duration::from_secs(60)).await;
+    let kube_env = KubeEnv::new(&pg);
+    run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud"]));
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 1..=runs {
+        let done = completion_watch(&pg.store, "bench", "fraud");
+        let image = format!("model=registry.example/fraud:v{round}");
+        let mut set_image = kube_env.modelroll(&["set-image", "fraud", &image]);
+        let set_image = spawn_timed(&mut set_image);
+        wait_generation_bumped(&pg.store, "bench", "fraud", Duration::from_secs(30)).await;
+        let mut rollout_status = kube_env.kubectl(kubectl, &["rollout", "status", "deployment/fraud"]);
+        let rollout_status = spawn_timed(&mut rollout_status);
+        let completed_at =
+            tokio::time::timeout(Duration::from_secs(120), done).await.ok().and_then(|r| r.ok());
+        let ours_exit = set_image.join().expect("set-image waiter");
+        let theirs_exit = rollout_status.join().expect("rollout status waiter");
+        let Some(completed_at) = completed_at else { continue };
+        ours.push(ours_exit.saturating_duration_since(completed_at));
+        theirs.push(theirs_exit.saturating_duration_since(completed_at));
+    }
+    pg.stop();
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    vec![Row {
+        measure: "done-detection latency: set-image vs kubectl rollout status".into(),
+        modelroll: ms(ours),
+        kubectl: ms(theirs),
+        ratio: ratio(ours.as_secs_f64(), theirs.as_secs_f64()),
+        goal: "≤ 100 ms and no later than kubectl".into(),
+        met: Some(ours <= Duration::from_millis(100) && ours <= theirs + Duration::from_millis(5)),
+    }]
+}
+
+/// Peak memory and requests while following a big rollout, and how requests grow with pods.
+async fn large_rollouts(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
+    let nodes = ((sizes.big_rollout as u32 * 3 / 2) / 100 + 2).max(3);
+    let pg = start(nodes, Duration::from_millis(100)).await;
+    create_namespace(&pg.store, "bench");
+    let kube_env = KubeEnv::new(&pg);
+    run(kube_env.kubectl(kubectl, &["get", "namespaces"]));
+    let mut rows = Vec::new();
+    let mut requests_by_size = Vec::new();
+    for replicas in [sizes.small_rollout, sizes.big_rollout] {
+        let name = format!("model-{replicas}");
+        create_deployment(&pg.store, "bench", &name, replicas, "registry.example/model:v1");
+        wait_rolled_out(&pg.store, "bench", &name, Duration::from_secs(300)).await;
+        let before = pg.requests.snapshot();
+        let mut ours =
+            kube_env.modelroll(&["set-image", &name, "model=registry.example/model:v2", "--timeout", "5m"]);
+        let ours = spawn_measured(&mut ours);
+        wait_generation_bumped(&pg.store, "bench", &name, Duration::from_secs(30)).await;
+        let mut theirs = kube_env.kubectl(kubectl, &["rollout", "status", &format!("deployment/{name}")]);
+        let theirs = spawn_measured(&mut theirs);
+        let ours = ours.join().expect("set-image");
+        let theirs = theirs.join().expect("rollout status");
+        let after = pg.requests.snapshot();
+        let (our_requests, their_requests) = split_requests(&before, &after);
+        requests_by_size.push((replicas, our_requests));
+        if replicas == sizes.big_rollout {
+            rows.push(Row {
+                measure: format!("set-image {replicas} replicas: peak RSS vs kubectl rollout status"),
+                modelroll: mb(ours.max_rss_kb),
+                kubectl: mb(theirs.max_rss_kb),
+                ratio: ratio(ours.max_rss_kb as f64, theirs.max_rss_kb as f64),
+                goal: "≤ kubectl's".into(),
+                met: Some(ours.max_rss_kb <= theirs.max_rss_kb),
+            });
+            rows.push(Row {
+                measure: format!("set-image {replicas} replicas: API requests (incl. the write)"),
+                modelroll: our_requests.to_string(),
+                kubectl: their_requests.to_string(),
+                ratio: ratio(our_requests as f64, their_requests as f64),
+                goal: "flat in pods (watch events, not lists)".into(),
+                met: None,
+            });
+        }
+    }
+    if let [(small, small_requests), (big, big_requests)] = requests_by_size[..] {
+        rows.push(Row {
+            measure: format!("set-image requests at {small} vs {big} replicas"),
+            modelroll: format!("{small_requests} → {big_requests}"),
+            kubectl: "-".into(),
+            ratio: ratio(big_requests as f64, small_requests as f64),
+            goal: "flat (ratio ≈ 1)".into(),
+            met: Some(big_requests <= small_requests * 2 + 4),
+        });
+    }
+
+    // A stepped shift on a big model (replicas router: the pod ratio carries the weight).
+    let name = format!("shift-{}", sizes.shift_replicas);
+    create_deployment(&pg.store, "bench", &name, sizes.shift_replicas, "registry.example/model:v1");
+    wait_rolled_out(&pg.store, "bench", &name, Duration::from_secs(300)).await;
+    let canary = run(kube_env.modelroll(&[
+        "canary",
+        &name,
+        "--image",
+        "model=registry.example/model:v2",
+        "--router",
+        "replicas",
+        "--yes",
+    ]));
+    if canary.0 == 0 {
+        let before = pg.requests.snapshot();
+        let mut shift = kube_env.modelroll(&["shift", &name, "--steps", "10,25,50", "--interval", "1s"]);
+        let shift = spawn_measured(&mut shift).join().expect("shift");
+        let (requests, _) = split_requests(&before, &pg.requests.snapshot());
+        rows.push(Row {
+            measure: format!(
+                "shift --steps 10,25,50 on {} replicas: peak RSS, requests",
+                sizes.shift_replicas
+            ),
+            modelroll: format!("{} , {requests} req", mb(shift.max_rss_kb)),
+            kubectl: "-".into(),
+            ratio: "-".into(),
+            goal: "RSS ≤ kubectl's rollout status above".into(),
+            met: (shift.code == 0).then_some(true),
+        });
+    } else {
+        rows.push(Row {
+            measure: format!("shift on {} replicas", sizes.shift_replicas),
+            modelroll: format!("canary failed: {}", canary.2.lines().last().unwrap_or_default()),
+            kubectl: "-".into(),
+            ratio: "-".into(),
+            goal: "-".into(),
+            met: Some(false),
+        });
+    }
+    pg.stop();
+    rows
+}
+
+async fn list_all(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
+    let pods = sizes.list_deployments as i32 * sizes.pods_per_deployment;
+    let nodes = (pods as u32 / 100 + 2).max(3);
+    let pg = start(nodes, Duration::from_millis(50)).await;
+    for ns in 0..10 {
+        create_namespace(&pg.store, &format!("team-{ns}"));
+    }
+    for i in 0..sizes.list_deployments {
+        let namespace = format!("team-{}", i % 10);
+        let name = format!("model-{i}");
+        create_deployment(
+            &pg.store,
+            &namespace,
+            &name,
+            sizes.pods_per_deployment,
+            "registry.example/model:v1",
+        );
+        if i % 10 == 0 {
+            // A modelroll history on some of them, so `list` has models to show.
+            annotate_change_cause(&pg.store, &namespace, &name);
+        }
+    }
+    wait_all_ready(&pg.store, pods as usize, Duration::from_secs(600)).await;
+    let kube_env = KubeEnv::new(&pg);
+    run(kube_env.kubectl(kubectl, &["get", "deployments", "-A"]));
+    let runs = sizes.runs.min(5);
+    let ours = median_time(runs, || run(kube_env.modelroll(&["list", "-A"])));
+    let theirs = median_time(runs, || run(kube_env.kubectl(kubectl, &["get", "deployments", "-A"])));
+    let our_requests = count_requests(&pg, || run(kube_env.modelroll(&["list", "-A"])));
+    let their_requests =
+        count_requests(&pg, || run(kube_env.kubectl(kubectl, &["get", "deployments", "-A"])));
+    pg.stop();
+    vec![Row {
+        measure: format!(
+            "list -A ({} deployments × {} pods) vs kubectl get deployments -A",
+            sizes.list_deployments, sizes.pods_per_deployment
+        ),
+        modelroll: format!("{} , {our_requests} req", ms(ours)),
+        kubectl: format!("{} , {their_requests} req", ms(theirs)),
+        ratio: ratio(ours.as_secs_f64(), theirs.as_secs_f64()),
+        goal: "report".into(),
+        met: None,
+    }]
+}
+
+/// The playground as a separate process: RSS with many pods and open watches.
+async fn playground_footprint(sizes: &Sizes) -> Vec<Row> {
+    let dir = tempdir();
+    let kubeconfig = dir.join("kubeconfig");
+    let pods = sizes.list_deployments as i32 * sizes.pods_per_deployment;
+    let nodes = (pods as u32 / 100 + 2).max(3);
+    let mut child = Command::new(BIN)
+        .args(["playground", "--ready-after", "50ms", "--nodes", &nodes.to_string(), "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the playground starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kubeconfig.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = client_for(&kubeconfig).await;
+    let result = fill_and_watch(&client, sizes).await;
+    let rss_kb = proc_rss_kb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let note = match result {
+        Ok(()) => String::new(),
+        Err(e) => format!(" ({e})"),
+    };
+    vec![Row {
+        measure: format!("playground RSS with {pods} pods and {} watches", sizes.watches),
+        modelroll: format!("{}{note}", mb(rss_kb)),
+        kubectl: "-".into(),
+        ratio: "-".into(),
+        goal: "≤ 200 MB".into(),
+        met: Some(rss_kb <= 200 * 1024 && note.is_empty()),
+    }]
+}
+
+async fn fill_and_watch(client: &kube::Client, sizes: &Sizes) -> Result<(), String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::api::{Api, ListParams, PostParams, WatchParams};
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "bench"}})).map_err(|e| e.to_string())?;
+    namespaces.create(&PostParams::default(), &ns).await.map_err(|e| e.to_string())?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "bench");
+    for i in 0..sizes.list_deployments {
+        let object = deployment_json(
+            "bench",
+            &format!("model-{i}"),
+            sizes.pods_per_deployment,
+            "registry.example/m:v1",
+        );
+        let deployment: Deployment = serde_json::from_value(object).map_err(|e| e.to_string())?;
+        deployments.create(&PostParams::default(), &deployment).await.map_err(|e| e.to_string())?;
+    }
+    let pods: Api<Pod> = Api::all(client.clone());
+    let want = sizes.list_deployments * sizes.pods_per_deployment as usize;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let list = pods.list_metadata(&ListParams::default()).await.map_err(|e| e.to_string())?;
+        if list.items.len() >= want {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {} of {want} pods after 10m", list.items.len()));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut streams = Vec::new();
+    for _ in 0..sizes.watches {
+        let stream =
+            pods.watch(&WatchParams::default().timeout(290), "0").await.map_err(|e| e.to_string())?;
+        streams.push(stream);
+    }
+    // Let the watches be served and the pods settle before reading the figure.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(streams);
+    Ok(())
+}
+
+fn binary_size(kubectl: &Path) -> Row {
+    let ours = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    let theirs = std::fs::metadata(resolve(kubectl)).map(|m| m.len()).unwrap_or(0);
+    Row {
+        measure: "binary size (bench profile = release: lto, stripped)".into(),
+        modelroll: format!("{:.1} MB", ours as f64 / 1e6),
+        kubectl: format!("{:.1} MB", theirs as f64 / 1e6),
+        ratio: ratio(ours as f64, theirs as f64),
+        goal: "report".into(),
+        met: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playground helpers (in-process)
+
+async fn start(nodes: u32, ready_after: Duration) -> Playground {
+    let config = PlaygroundConfig { nodes, ready_after, ..PlaygroundConfig::default() };
+    Playground::start(config).await.expect("the playground starts")
+}
+
+fn create_namespace(store: &Store, name: &str) {
+    let _ = store
+        .create(&NAMESPACES, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}));
+}
+
+fn deployment_json(namespace: &str, name: &str, replicas: i32, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "model", "image": image,
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}
+            }
+        }
+    })
+}
+
+fn create_deployment(store: &Store, namespace: &str, name: &str, replicas: i32, image: &str) {
+    store
+        .create(&DEPLOYMENTS, deployment_json(namespace, name, replicas, image))
+        .expect("the deployment is created");
+}
+
+fn annotate_change_cause(store: &Store, namespace: &str, name: &str) {
+    if let Ok(mut object) = store.get(&DEPLOYMENTS, namespace, name) {
+        object["metadata"]["annotations"] =
+            json!({"kubernetes.io/change-cause": "set-image model=registry.example/model:v1"});
+        let _ = store.update(&DEPLOYMENTS, object);
+    }
+}
+
+fn rolled_out(object: &Value) -> bool {
+    let want = object["spec"]["replicas"].as_i64().unwrap_or(1);
+    let status = &object["status"];
+    status["observedGeneration"].as_i64() >= object["metadata"]["generation"].as_i64()
+        && status["updatedReplicas"].as_i64() == Some(want)
+        && status["availableReplicas"].as_i64() == Some(want)
+        && status["replicas"].as_i64() == Some(want)
+}
+
+/// Wait on the store's event stream (no polling) until `check` holds for the deployment.
+async fn wait_deployment(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) {
+    let mut events = store.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if store.get(&DEPLOYMENTS, namespace, name).is_ok_and(|d| check(&d)) {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => panic!("deployment {namespace}/{name} did not get there within {limit:?}"),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => panic!("the store closed"),
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn wait_rolled_out(store: &Store, namespace: &str, name: &str, limit: Duration) {
+    wait_deployment(store, namespace, name, limit, rolled_out).await;
+}
+
+async fn wait_generation_bumped(store: &Store, namespace: &str, name: &str, limit: Duration) {
+    wait_deployment(store, namespace, name, limit, |d| !rolled_out(d)).await;
+}
+
+async fn wait_all_ready(store: &Store, pods: usize, limit: Duration) {
+    let resource = ResourceRef::of("", "v1", "pods");
+    let mut events = store.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let ready = store
+            .list(&resource, "")
+            .map(|list| {
+                list.items
+                    .iter()
+                    .filter(|p| {
+                        p["status"]["conditions"]
+                            .as_array()
+                            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if ready >= pods {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => panic!("only {ready} of {pods} pods ready within {limit:?}"),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => panic!("the store closed"),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The instant the deployment's rollout completes, from the store's own events.
+fn completion_watch(store: &Store, namespace: &str, name: &str) -> tokio::task::JoinHandle<Instant> {
+    let store = store.clone();
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    let mut events = store.subscribe();
+    tokio::spawn(async move {
+        // First see it leave the rolled-out state (the write), then come back.
+        let mut started = false;
+        loop {
+            if let Ok(object) = store.get(&DEPLOYMENTS, &namespace, &name) {
+                let done = rolled_out(&object);
+                if !done {
+                    started = true;
+                } else if started {
+                    return Instant::now();
+                }
+            }
+            if events.recv().await.is_err() && events.is_empty() {
+                events = store.subscribe();
+            }
+        }
+    })
+}
+
+fn count_requests(pg: &Playground, action: impl FnOnce() -> (i32, String, String)) -> u64 {
+    let before = pg.requests.snapshot();
+    action();
+    let after = pg.requests.snapshot();
+    after.iter().map(|(agent, n)| n - before.get(agent).copied().unwrap_or(0)).sum()
+}
+
+/// Requests since `before`, split into ours (kube-rs / modelroll agents) and kubectl's.
+fn split_requests(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> (u64, u64) {
+    let mut ours = 0;
+    let mut theirs = 0;
+    for (agent, n) in after {
+        let n = n - before.get(agent).copied().unwrap_or(0);
+        if agent.starts_with("kubectl") {
+            theirs += n;
+        } else {
+            ours += n;
+        }
+    }
+    (ours, theirs)
+}
+
+async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).expect("the kubeconfig reads");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("usable");
+    kube::Client::try_from(config).expect("a client")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// Commands pointed at one playground, with a kubectl discovery cache of their own.
+struct KubeEnv {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl KubeEnv {
+    fn new(pg: &Playground) -> Self {
+        Self { kubeconfig: pg.kubeconfig_path.clone(), cache: tempdir() }
+    }
+
+    fn modelroll(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command.arg("--kubeconfig").arg(&self.kubeconfig).args(["-n", "bench"]).args(args);
+        command.env_remove("KUBECONFIG");
+        command
+    }
+
+    fn kubectl(&self, kubectl: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(kubectl);
+        command.arg("--kubeconfig").arg(&self.kubeconfig).args(["-n", "bench"]).args(args);
+        command.env("KUBECACHEDIR", &self.cache).env_remove("KUBECONFIG");
+        command
+    }
+}
+
+impl Drop for KubeEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.cache);
+    }
+}
+
+fn run(mut command: impl std::borrow::BorrowMut<Command>) -> (i32, String, String) {
+    let output = command.borrow_mut().stdin(Stdio::null()).output().expect("the command runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Start `command` and return a thread that yields the instant it exited.
+fn spawn_timed(command: &mut Command) -> std::thread::JoinHandle<Instant> {
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    std::thread::spawn(move || {
+        let _ = child.wait();
+        Instant::now()
+    })
+}
+
+struct Measured {
+    code: i32,
+    max_rss_kb: u64,
+}
+
+/// Start `command`; the thread yields its exit code and peak RSS (from wait4's rusage).
+fn spawn_measured(command: &mut Command) -> std::thread::JoinHandle<Measured> {
+    let child =
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        let _keep = child; // reaped by wait4 below, not by Child
+        let mut status = 0;
+        // SAFETY: rusage is plain data; wait4 fills it for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let code = if reaped == pid && libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+        Measured { code, max_rss_kb: usage.ru_maxrss as u64 }
+    })
+}
+
+fn proc_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn median_time(runs: usize, mut action: impl FnMut() -> (i32, String, String)) -> Duration {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let (code, _, stderr) = action();
+        assert_eq!(code, 0, "a benchmarked command failed: {stderr}");
+        times.push(start.elapsed());
+    }
+    median(&mut times)
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    if times.is_empty() {
+        return Duration::ZERO;
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn kubectl_path() -> PathBuf {
+    let kubectl = std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kubectl"));
+    let ok = Command::new(&kubectl).args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "the benchmarks compare against kubectl: put kubectl on PATH or set $KUBECTL");
+    kubectl
+}
+
+fn resolve(program: &Path) -> PathBuf {
+    if program.components().count() > 1 {
+        return std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("modelroll-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| format!("{:.0} GiB", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {memory}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+fn timed_row(measure: &str, ours: Duration, theirs: Duration, goal_ratio: f64) -> Row {
+    let r = ours.as_secs_f64() / theirs.as_secs_f64().max(1e-9);
+    Row {
+        measure: measure.into(),
+        modelroll: ms(ours),
+        kubectl: ms(theirs),
+        ratio: format!("{r:.2}×"),
+        goal: format!("≤ {goal_ratio}×"),
+        met: Some(r <= goal_ratio),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+fn ratio(ours: f64, theirs: f64) -> String {
+    if theirs <= 0.0 {
+        return "-".into();
+    }
+    format!("{:.2}×", ours / theirs)
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["measure", "modelroll", "kubectl", "ratio", "goal", "met"]);
+    for row in rows {
+        let met = match row.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        table.add_row([&row.measure, &row.modelroll, &row.kubectl, &row.ratio, &row.goal, met]);
+    }
+    table.to_string()
+}
