@@ -101,12 +101,16 @@ pub struct Manager {
     coalescing: HashSet<Work>,
     timers: BinaryHeap<Reverse<(Instant, u64, TimerWork)>>,
     timer_seq: u64,
-    /// Events already recorded: (involved uid, reason, message) → (event name, count).
-    recorded: HashMap<(String, String, String), (String, String, i64)>,
+    /// Events already recorded, per involved object uid: (reason, message) → (event name,
+    /// namespace, count).
+    recorded: HashMap<String, HashMap<(String, String), RecordedEvent>>,
     event_seq: u64,
     /// Events at or below this resourceVersion were covered by the last full list.
     floor: u64,
 }
+
+/// An Event already written: its name, namespace and count.
+type RecordedEvent = (String, String, i64);
 
 /// A timer's payload (wrapped so `Work` need not be `Ord`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,7 +312,14 @@ impl Manager {
         if !self.cache.apply(&resource, &key, event.resource_version, new.clone()) {
             return;
         }
-        let old = if event.event_type == StoreEventType::Deleted { Some(event.object.clone()) } else { old };
+        let old = if event.event_type == StoreEventType::Deleted {
+            if let Some(uid) = event.object["metadata"]["uid"].as_str() {
+                self.forget_events(uid);
+            }
+            Some(event.object.clone())
+        } else {
+            old
+        };
         self.queue_work_for(&resource, &key, old.as_deref(), new.as_deref());
         self.queue_garbage_collection(old.as_deref(), new.as_deref(), &old_info_owners);
     }
@@ -533,14 +544,19 @@ impl Manager {
         let now = rfc3339(Timestamp::now());
         let namespace =
             if involved.namespace.is_empty() { "default".to_string() } else { involved.namespace.clone() };
-        let aggregate_key = (involved.uid.clone(), event.reason.clone(), event.message.clone());
-        if let Some((name, ns, count)) = self.recorded.get(&aggregate_key).cloned() {
+        let aggregate_key = (event.reason.clone(), event.message.clone());
+        if let Some((name, ns, count)) =
+            self.recorded.get(&involved.uid).and_then(|r| r.get(&aggregate_key)).cloned()
+        {
             let updated = self.store.modify(&EVENTS, &ns, &name, |e| {
                 e["count"] = json!(count + 1);
                 e["lastTimestamp"] = json!(now);
             });
             if updated.is_ok() {
-                self.recorded.insert(aggregate_key, (name, ns, count + 1));
+                self.recorded
+                    .entry(involved.uid.clone())
+                    .or_default()
+                    .insert(aggregate_key, (name, ns, count + 1));
                 return;
             }
         }
@@ -578,7 +594,10 @@ impl Manager {
         });
         match self.store.create(&EVENTS, object) {
             Ok(_) => {
-                self.recorded.insert(aggregate_key, (name, namespace, 1));
+                self.recorded
+                    .entry(involved.uid.clone())
+                    .or_default()
+                    .insert(aggregate_key, (name, namespace, 1));
             }
             Err(err) => tracing::debug!("cannot record event {}: {}", event.reason, err.message),
         }
@@ -586,7 +605,7 @@ impl Manager {
 
     /// Forget the aggregation entries of an object that is gone.
     pub fn forget_events(&mut self, uid: &str) {
-        self.recorded.retain(|(involved, _, _), _| involved != uid);
+        self.recorded.remove(uid);
     }
 }
 

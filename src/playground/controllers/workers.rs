@@ -614,7 +614,6 @@ impl Manager {
         };
         let _ = self.store.delete(&PODS, &key.0, &key.1, &options);
         self.release_pod(key);
-        self.forget_events(uid);
     }
 
     // ---- EndpointSlice controller ----
