@@ -212,6 +212,36 @@ fn foreground_and_orphan_cascades() {
         .then_some(rs)
     });
     assert_eq!(rs["spec"]["replicas"], 1, "orphans keep running");
+    let pod = labelled(&store, &PODS, "app", "orphaned").pop().unwrap();
+
+    // Re-created, the Deployment adopts its old ReplicaSet (same template) and the pod stays.
+    apply(&pg, &deployment_yaml("orphaned", 1, "model:v1", "", ""));
+    kubectl_ok(&pg, &["rollout", "status", "deployment/orphaned", "--timeout=60s"]);
+    let d = get(&store, &DEPLOYMENTS, "orphaned").unwrap();
+    let replica_sets = labelled(&store, &REPLICASETS, "app", "orphaned");
+    assert_eq!(replica_sets.len(), 1, "adopted, not duplicated");
+    assert_eq!(replica_sets[0]["metadata"]["ownerReferences"][0]["uid"], d["metadata"]["uid"]);
+    let pods = labelled(&store, &PODS, "app", "orphaned");
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["metadata"]["uid"], pod["metadata"]["uid"], "the same pod keeps running");
+
+    // A pod relabelled out of its ReplicaSet is released and replaced.
+    let name = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
+    kubectl_ok(&pg, &["label", "pod", &name, "app=quarantined", "--overwrite"]);
+    let replacement = wait_until(&store, "a replacement pod", |s| {
+        labelled(s, &PODS, "app", "orphaned")
+            .into_iter()
+            .find(|p| p["metadata"]["name"].as_str() != Some(name.as_str()))
+    });
+    assert!(replacement["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with(replica_sets[0]["metadata"]["name"].as_str().unwrap()));
+    let released = get(&store, &PODS, &name).unwrap();
+    assert!(
+        released["metadata"]["ownerReferences"].as_array().is_none_or(|r| r.is_empty()),
+        "released: {released}"
+    );
 }
 
 #[test]

@@ -678,6 +678,18 @@ impl Call<'_> {
         };
         let precondition =
             object["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty()).map(str::to_string);
+        if ty.is_custom() && precondition.is_none() {
+            return Err(ApiError::invalid(
+                &ty.group,
+                &ty.kind,
+                &name,
+                &[InvalidField::invalid(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let manager = self.manager();
         let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
             let mut new = object.clone();
