@@ -423,9 +423,22 @@ async fn a_watcher_sees_every_pod_transition_of_a_rollout() {
 }
 
 #[test]
-fn knative_service_revisions_and_traffic_split() {
-    // The real Knative CRDs (with their schemas) when at hand, as a cluster would have them.
-    let pg = Playground::start_with(Options { real_crds: true, ..Default::default() });
+fn knative_service_revisions_and_traffic_split_with_the_real_crds() {
+    knative_service_revisions_and_traffic_split(Playground::start_with(Options {
+        real_crds: true,
+        ..Default::default()
+    }));
+}
+
+#[test]
+fn knative_service_revisions_and_traffic_split_with_the_compact_crds() {
+    knative_service_revisions_and_traffic_split(Playground::start_with(Options {
+        with: vec!["knative"],
+        ..Default::default()
+    }));
+}
+
+fn knative_service_revisions_and_traffic_split(pg: Playground) {
     let store = pg.store().clone();
     let ksvc = |image: &str, traffic: &str| {
         format!(
@@ -479,4 +492,50 @@ fn knative_service_revisions_and_traffic_split() {
         "{stderr}"
     );
     assert_eq!(get(&store, &KSERVICES, "model").unwrap()["metadata"]["generation"], 2);
+
+    // As in Knative, naming a revision that does not exist is accepted by the webhook and
+    // reported by the Route: RoutesReady=False, RevisionMissing.
+    let missing = "  traffic:\n  - {revisionName: model-00009, percent: 100}\n";
+    apply(&pg, &ksvc("model:v2", missing));
+    let routes = wait_until(&store, "RoutesReady=False", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        condition(&ksvc, "RoutesReady").filter(|c| c["status"] == "False").cloned()
+    });
+    assert_eq!(routes["reason"], "RevisionMissing");
+    assert_eq!(routes["message"], "Revision \"model-00009\" referenced in traffic not found.");
+    let ksvc_now = get(&store, &KSERVICES, "model").unwrap();
+    assert_eq!(condition(&ksvc_now, "Ready").unwrap()["status"], "False");
+    // Back to a valid split: Ready again, and the unrouted first revision scales to zero.
+    apply(&pg, &ksvc("model:v2", "  traffic:\n  - {latestRevision: true, percent: 100}\n"));
+    wait_until(&store, "Ready again with the first revision scaled to zero", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        let ready = condition(&ksvc, "Ready")?["status"] == "True";
+        let scaled = get(s, &DEPLOYMENTS, "model-00001-deployment")?["spec"]["replicas"] == 0;
+        (ready && scaled).then_some(())
+    });
+}
+
+#[test]
+fn a_pod_is_never_ready_before_its_ready_after() {
+    let pg = Playground::start();
+    let store = pg.store().clone();
+    let manifest = deployment_yaml("slow", 1, "model:v1", "", "").replace(
+        "      labels: {app: slow}\n",
+        "      labels: {app: slow}\n      annotations: {playground.modelroll.io/ready-after: 2.5s}\n",
+    );
+    apply(&pg, &manifest);
+    kubectl_ok(&pg, &["wait", "--for=condition=Available", "deployment/slow", "--timeout=60s"]);
+    let pod = labelled(&store, &PODS, "app", "slow").pop().unwrap();
+    let ready = condition(&pod, "Ready").unwrap()["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    let started = pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    // Both stamps are whole seconds: 2.5s apart can show as 2 or 3, never less.
+    assert!(ready.duration_since(started).as_secs() >= 2, "ready at {ready}, started at {started}");
 }

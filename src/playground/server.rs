@@ -30,6 +30,10 @@ pub struct User {
     pub name: String,
     /// May create, update, patch and delete (else get/list/watch only).
     pub can_write: bool,
+    /// Groups, `system:authenticated` included.
+    pub groups: Vec<String>,
+    /// Authorized by the RBAC objects in the store (see [`super::rbac`]) instead of `can_write`.
+    pub rbac: bool,
 }
 
 /// Requests served, per client (User-Agent).
@@ -467,19 +471,57 @@ impl Call<'_> {
         }
     }
 
-    fn authorize(&self, ty: &ResourceType) -> Result<(), ApiError> {
+    /// Authorize the request as kube-apiserver does, before it looks the resource up (so an
+    /// unknown resource is forbidden, not missing, to a user who may not use it).
+    fn authorize(&self) -> Result<(), ApiError> {
         let verb = self.verb();
-        if self.user.can_write || matches!(verb, "get" | "list" | "watch") {
+        let target = &self.target;
+        let subresource = target.subresource.as_deref().unwrap_or("");
+        let mut name = target.name.as_deref().unwrap_or("");
+        // A list or watch of one object by field selector is authorized for that name.
+        if name.is_empty() && matches!(verb, "list" | "watch") {
+            if let Some(selected) = self.param("fieldSelector").and_then(|f| {
+                f.strip_prefix("metadata.name=")
+                    .filter(|n| !n.contains(','))
+                    .map(|n| n.trim_start_matches('='))
+            }) {
+                name = selected;
+            }
+        }
+        // A request for a namespace object is in that namespace.
+        let namespace = if target.group.is_empty() && target.resource == "namespaces" && !name.is_empty() {
+            name
+        } else {
+            &target.namespace
+        };
+        let allowed = if self.user.rbac {
+            super::rbac::authorize(
+                &self.server.store,
+                &super::rbac::Attributes {
+                    user: &self.user.name,
+                    groups: &self.user.groups,
+                    verb,
+                    api_group: &target.group,
+                    resource: &target.resource,
+                    subresource,
+                    name,
+                    namespace,
+                },
+            )
+        } else {
+            self.user.can_write || matches!(verb, "get" | "list" | "watch")
+        };
+        if allowed {
             return Ok(());
         }
         Err(ApiError::forbidden_rbac(
             &self.user.name,
             verb,
-            &ty.group,
-            &ty.plural,
-            self.target.subresource.as_deref().unwrap_or(""),
-            &self.target.namespace,
-            self.target.name.as_deref().unwrap_or(""),
+            &target.group,
+            &target.resource,
+            subresource,
+            namespace,
+            target.name.as_deref().unwrap_or(""),
         ))
     }
 
@@ -515,12 +557,12 @@ impl Call<'_> {
     }
 
     async fn serve(self) -> Result<Response, ApiError> {
+        self.authorize()?;
         let resource = ResourceRef::new(&self.target.group, &self.target.version, &self.target.resource);
         let ty = self.server.store.resource_type(&resource)?;
         if !ty.namespaced && !self.target.namespace.is_empty() {
             return Err(ApiError::no_route());
         }
-        self.authorize(&ty)?;
         let sub = self.target.subresource.clone();
         match (sub.as_deref(), self.target.name.is_some()) {
             (None, _) => {}
