@@ -286,6 +286,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-modelroll' -ScriptBlock
             [CompletionResult]::new('--crds', '--crds', [CompletionResultType]::ParameterName, 'Load CustomResourceDefinition files from this directory (recursively) at start')
             [CompletionResult]::new('--with', '--with', [CompletionResultType]::ParameterName, 'Register compact built-in CRDs for these groups: istio, gateway-api, knative')
             [CompletionResult]::new('--faults', '--faults', [CompletionResultType]::ParameterName, 'Faults for reliability tests, e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1')
+            [CompletionResult]::new('--token-auth-file', '--token-auth-file', [CompletionResultType]::ParameterName, 'Users authorized by RBAC: CSV lines token,user,uid,"group1,group2" as kube-apiserver''s --token-auth-file')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')

@@ -687,7 +687,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__playground)
-            opts="-p -n -v -y -h --port --kubeconfig-out --nodes --gpus-per-node --ready-after --crds --with --faults --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-p -n -v -y -h --port --kubeconfig-out --nodes --gpus-per-node --ready-after --crds --with --faults --token-auth-file --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -730,6 +730,21 @@ _kubectl__modelroll() {
                     ;;
                 --faults)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-auth-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --kubeconfig)

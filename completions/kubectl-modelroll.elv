@@ -272,6 +272,7 @@ set edit:completion:arg-completer[kubectl-modelroll] = {|@words|
             cand --crds 'Load CustomResourceDefinition files from this directory (recursively) at start'
             cand --with 'Register compact built-in CRDs for these groups: istio, gateway-api, knative'
             cand --faults 'Faults for reliability tests, e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1'
+            cand --token-auth-file 'Users authorized by RBAC: CSV lines token,user,uid,"group1,group2" as kube-apiserver''s --token-auth-file'
             cand --kubeconfig 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)'
             cand --context 'The kubeconfig context to use'
             cand --cluster 'The kubeconfig cluster to use'

@@ -231,6 +231,7 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand play
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l crds -d 'Load CustomResourceDefinition files from this directory (recursively) at start' -r -f -a "(__fish_complete_directories)"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l with -d 'Register compact built-in CRDs for these groups: istio, gateway-api, knative' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l faults -d 'Faults for reliability tests, e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l token-auth-file -d 'Users authorized by RBAC: CSV lines token,user,uid,"group1,group2" as kube-apiserver\'s --token-auth-file' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l cluster -d 'The kubeconfig cluster to use' -r

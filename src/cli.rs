@@ -362,6 +362,10 @@ pub struct PlaygroundArgs {
     /// Faults for reliability tests, e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
+
+    /// Users authorized by RBAC: CSV lines token,user,uid,"group1,group2" as kube-apiserver's --token-auth-file
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub token_auth_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -405,10 +405,17 @@ async fn istio_abort_sends_traffic_back_and_removes_the_canary() {
 async fn gateway_api_canary_shift_promote_then_abort() {
     let env = Env::start(Duration::from_millis(300)).await;
     model(&env, "m3", 2, "registry.example/m3:v1", true).await;
-    env.create(http_route("m3", "m3")).await;
+    // The route is synced by Argo CD: the canary warns that a sync would undo its weights.
+    let mut route = http_route("m3", "m3");
+    route["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/tracking-id": "models:gateway.networking.k8s.io/HTTPRoute:default/m3"});
+    env.create(route).await;
     let before = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m3").await.unwrap();
 
-    env.run_ok(&["canary", "m3", "--image", "registry.example/m3:v2", "--weight", "20", "--timeout", "60s"]);
+    let out =
+        env.run(&["canary", "m3", "--image", "registry.example/m3:v2", "--weight", "20", "--timeout", "60s"]);
+    out.success();
+    assert!(out.stderr.contains("httproute m3 is managed by Argo CD"), "{}", out.stderr);
     let route = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "m3").await.unwrap();
     assert_eq!(route_weights(&route), vec![("m3-stable".into(), 80), ("m3-canary".into(), 20)]);
     assert_eq!(route["spec"]["rules"][0], before["spec"]["rules"][0]);

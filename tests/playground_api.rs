@@ -35,6 +35,13 @@ fn no_controllers() -> Options {
 #[test]
 fn kubectl_creates_applies_gets_and_deletes() {
     let pg = Playground::start_with(no_controllers());
+    // kubectl finds every resource with aggregated discovery: /api and /apis, nothing more.
+    let resources = pg.kubectl(&["api-resources", "-o", "name"]);
+    assert!(resources.success().stdout.lines().any(|l| l == "deployments.apps"), "{}", resources.stdout);
+    // (A kubectl "dispatcher" in front of the real binary may ask /version first; not counted.)
+    let kubectl_requests: u64 =
+        pg.requests().iter().filter(|(a, _)| a.starts_with("kubectl/")).map(|(_, n)| n).sum();
+    assert_eq!(kubectl_requests, 2, "{:?}", pg.requests());
     pg.kubectl_with_input(&["apply", "-f", "-"], Some(DEPLOYMENT)).success();
     let out = pg.kubectl(&[
         "get",

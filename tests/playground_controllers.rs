@@ -212,6 +212,36 @@ fn foreground_and_orphan_cascades() {
         .then_some(rs)
     });
     assert_eq!(rs["spec"]["replicas"], 1, "orphans keep running");
+    let pod = labelled(&store, &PODS, "app", "orphaned").pop().unwrap();
+
+    // Re-created, the Deployment adopts its old ReplicaSet (same template) and the pod stays.
+    apply(&pg, &deployment_yaml("orphaned", 1, "model:v1", "", ""));
+    kubectl_ok(&pg, &["rollout", "status", "deployment/orphaned", "--timeout=60s"]);
+    let d = get(&store, &DEPLOYMENTS, "orphaned").unwrap();
+    let replica_sets = labelled(&store, &REPLICASETS, "app", "orphaned");
+    assert_eq!(replica_sets.len(), 1, "adopted, not duplicated");
+    assert_eq!(replica_sets[0]["metadata"]["ownerReferences"][0]["uid"], d["metadata"]["uid"]);
+    let pods = labelled(&store, &PODS, "app", "orphaned");
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["metadata"]["uid"], pod["metadata"]["uid"], "the same pod keeps running");
+
+    // A pod relabelled out of its ReplicaSet is released and replaced.
+    let name = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
+    kubectl_ok(&pg, &["label", "pod", &name, "app=quarantined", "--overwrite"]);
+    let replacement = wait_until(&store, "a replacement pod", |s| {
+        labelled(s, &PODS, "app", "orphaned")
+            .into_iter()
+            .find(|p| p["metadata"]["name"].as_str() != Some(name.as_str()))
+    });
+    assert!(replacement["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with(replica_sets[0]["metadata"]["name"].as_str().unwrap()));
+    let released = get(&store, &PODS, &name).unwrap();
+    assert!(
+        released["metadata"]["ownerReferences"].as_array().is_none_or(|r| r.is_empty()),
+        "released: {released}"
+    );
 }
 
 #[test]
@@ -393,9 +423,22 @@ async fn a_watcher_sees_every_pod_transition_of_a_rollout() {
 }
 
 #[test]
-fn knative_service_revisions_and_traffic_split() {
-    // The real Knative CRDs (with their schemas) when at hand, as a cluster would have them.
-    let pg = Playground::start_with(Options { real_crds: true, ..Default::default() });
+fn knative_service_revisions_and_traffic_split_with_the_real_crds() {
+    knative_service_revisions_and_traffic_split(Playground::start_with(Options {
+        real_crds: true,
+        ..Default::default()
+    }));
+}
+
+#[test]
+fn knative_service_revisions_and_traffic_split_with_the_compact_crds() {
+    knative_service_revisions_and_traffic_split(Playground::start_with(Options {
+        with: vec!["knative"],
+        ..Default::default()
+    }));
+}
+
+fn knative_service_revisions_and_traffic_split(pg: Playground) {
     let store = pg.store().clone();
     let ksvc = |image: &str, traffic: &str| {
         format!(
@@ -449,4 +492,50 @@ fn knative_service_revisions_and_traffic_split() {
         "{stderr}"
     );
     assert_eq!(get(&store, &KSERVICES, "model").unwrap()["metadata"]["generation"], 2);
+
+    // As in Knative, naming a revision that does not exist is accepted by the webhook and
+    // reported by the Route: RoutesReady=False, RevisionMissing.
+    let missing = "  traffic:\n  - {revisionName: model-00009, percent: 100}\n";
+    apply(&pg, &ksvc("model:v2", missing));
+    let routes = wait_until(&store, "RoutesReady=False", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        condition(&ksvc, "RoutesReady").filter(|c| c["status"] == "False").cloned()
+    });
+    assert_eq!(routes["reason"], "RevisionMissing");
+    assert_eq!(routes["message"], "Revision \"model-00009\" referenced in traffic not found.");
+    let ksvc_now = get(&store, &KSERVICES, "model").unwrap();
+    assert_eq!(condition(&ksvc_now, "Ready").unwrap()["status"], "False");
+    // Back to a valid split: Ready again, and the unrouted first revision scales to zero.
+    apply(&pg, &ksvc("model:v2", "  traffic:\n  - {latestRevision: true, percent: 100}\n"));
+    wait_until(&store, "Ready again with the first revision scaled to zero", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        let ready = condition(&ksvc, "Ready")?["status"] == "True";
+        let scaled = get(s, &DEPLOYMENTS, "model-00001-deployment")?["spec"]["replicas"] == 0;
+        (ready && scaled).then_some(())
+    });
+}
+
+#[test]
+fn a_pod_is_never_ready_before_its_ready_after() {
+    let pg = Playground::start();
+    let store = pg.store().clone();
+    let manifest = deployment_yaml("slow", 1, "model:v1", "", "").replace(
+        "      labels: {app: slow}\n",
+        "      labels: {app: slow}\n      annotations: {playground.modelroll.io/ready-after: 2.5s}\n",
+    );
+    apply(&pg, &manifest);
+    kubectl_ok(&pg, &["wait", "--for=condition=Available", "deployment/slow", "--timeout=60s"]);
+    let pod = labelled(&store, &PODS, "app", "slow").pop().unwrap();
+    let ready = condition(&pod, "Ready").unwrap()["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    let started = pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    // Both stamps are whole seconds: 2.5s apart can show as 2 or 3, never less.
+    assert!(ready.duration_since(started).as_secs() >= 2, "ready at {ready}, started at {started}");
 }

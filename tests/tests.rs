@@ -8,4 +8,5 @@ mod foundation;
 mod krew_completion;
 mod playground_api;
 mod playground_controllers;
+mod rbac;
 mod rolling;

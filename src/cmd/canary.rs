@@ -12,7 +12,7 @@ use crate::cmd::lifecycle::{
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{
-    canary_deployment, canary_images, canary_name, has_stable_track, with_stable_track,
+    canary_deployment, canary_images, canary_name, gitops_manager, has_stable_track, with_stable_track,
 };
 use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
@@ -137,6 +137,7 @@ async fn deployment_canary(
                 template_labels: &labels,
             };
             let router = router::select(w, &selection).await?;
+            warn_gitops_route(w, router.routing()).await?;
             if router.needs_track_label() && !has_stable_track(template) {
                 if w.is_dry_run() {
                     say(&format!(
@@ -340,6 +341,25 @@ async fn knative_canary(
             model.target,
             state.canary,
             state.images_text()
+        ));
+    }
+    Ok(())
+}
+
+/// Warn when the route modelroll is about to edit is synced by Argo CD or Flux.
+async fn warn_gitops_route(w: &Writer, routing: &Routing) -> Result<()> {
+    let (group, kind, name) = match routing {
+        Routing::Istio { virtual_service, .. } => (router::istio::GROUP, "VirtualService", virtual_service),
+        Routing::GatewayApi { http_route, .. } => (router::gateway_api::GROUP, "HTTPRoute", http_route),
+        _ => return Ok(()),
+    };
+    let Some(ar) = router::discover_kind(w, group, kind).await? else {
+        return Ok(());
+    };
+    if let Some(tool) = w.get(&ar, name).await?.as_ref().and_then(gitops_manager) {
+        say(&format!(
+            "warning: {} {name} is managed by {tool}; its next sync will undo the canary's route weights",
+            kind.to_ascii_lowercase()
         ));
     }
     Ok(())

@@ -20,7 +20,7 @@ use crate::cli::{DryRun, WriteArgs, WriteOutput};
 use crate::cluster::{parse_duration, Target};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
-use crate::rollout::canary::{canary_name, gitops_manager};
+use crate::rollout::canary::gitops_manager;
 use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::router::writer::{display_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
@@ -413,10 +413,7 @@ pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> R
         .await
 }
 
-/// Wait until Knative Revision `name` is Ready.
-///
-/// # Errors
-/// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
+/// [`wait_revision`] without its Ctrl-C handling.
 async fn wait_revision_unguarded(
     w: &Writer,
     revision_kind: &ApiResource,
@@ -491,12 +488,7 @@ pub enum CanaryPods {
     Revision(String),
 }
 
-/// Watch the canary's pods for `hold`: returns `Some(reason)` as soon as one crashes, restarts,
-/// turns unready or fails to start; `None` when the interval passes quietly. `tick` is called
-/// about every second with the time left (for the step bar).
-///
-/// # Errors
-/// Exit 130 on Ctrl-C; exit 1 when the pods cannot be watched.
+/// [`watch_canary`] without its Ctrl-C handling.
 async fn watch_canary_unguarded(
     w: &Writer,
     baseline: CanaryBaseline,
@@ -630,11 +622,7 @@ pub async fn pull_weight(
     write_state(w, model, Some(state)).await
 }
 
-/// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
-/// Service without reaching them).
-///
-/// # Errors
-/// Exit 1 on timeout, 130 on Ctrl-C.
+/// [`wait_pods_gone`] without its Ctrl-C handling.
 async fn wait_pods_gone_unguarded(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
     let mut events =
@@ -709,11 +697,6 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
         say(&format!("would delete {deleted}"));
     }
     crate::ui::print_stdout(&text);
-}
-
-/// The name of the canary Deployment of a Deployment target.
-pub fn canary_deployment_name(model: &Model) -> String {
-    canary_name(model.name())
 }
 
 /// The canary Deployment named by the rollout state in `annotations` (for `status`); `None`

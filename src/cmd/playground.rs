@@ -9,7 +9,8 @@ use crate::playground::{Faults, Playground, PlaygroundConfig};
 /// Turn the flags into a playground configuration, refusing bad values before anything starts.
 ///
 /// # Errors
-/// Exit 2 for a bad duration, fault spec, `--with` group or missing `--crds` directory.
+/// Exit 2 for a bad duration, fault spec, `--with` group, missing `--crds` directory or bad
+/// `--token-auth-file`.
 pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
     let ready_after = parse_duration(&args.ready_after).map_err(|e| {
         Error::usage(format!("invalid --ready-after: {e}; use a duration such as 2s or 500ms"))
@@ -27,6 +28,11 @@ pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
             return Err(Error::usage(format!("--crds {}: no such file or directory", dir.display())));
         }
     }
+    let users = match &args.token_auth_file {
+        Some(path) => crate::playground::rbac::read_token_auth_file(path)
+            .map_err(|e| Error::usage(format!("invalid --token-auth-file: {e}")))?,
+        None => Vec::new(),
+    };
     Ok(PlaygroundConfig {
         port: args.port,
         kubeconfig_out: args.kubeconfig_out.clone(),
@@ -37,6 +43,7 @@ pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
         with: args.with.iter().map(|g| g.trim().to_string()).collect(),
         faults,
         controllers: true,
+        users,
     })
 }
 
@@ -59,6 +66,13 @@ pub async fn run(_ctx: &Context, args: PlaygroundArgs) -> Result<()> {
         "playground serving on {url}\nkubeconfig: {kubeconfig}\n\n  export KUBECONFIG={kubeconfig}\n  kubectl get nodes\n\ncontexts: playground (admin), playground-viewer (read-only)\n",
         url = playground.url
     ));
+    if !playground.config.users.is_empty() {
+        let names: Vec<&str> = playground.config.users.iter().map(|u| u.name.as_str()).collect();
+        crate::ui::print_stdout(&format!(
+            "users authorized by RBAC (--token-auth-file): {} (their requests: kubectl --token=TOKEN ...)\n",
+            names.join(", ")
+        ));
+    }
     eprintln!("press Ctrl-C to stop");
     let served = crate::interruptible("serving the playground", std::future::pending::<Result<()>>()).await;
     playground.stop();

@@ -16,6 +16,7 @@ pub mod nodes;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod rbac;
 pub mod resources;
 pub mod schema;
 pub mod selectors;
@@ -58,6 +59,8 @@ pub struct PlaygroundConfig {
     pub faults: Faults,
     /// Run the simulated controllers (deployment, replicaset, scheduler, kubelet, ...).
     pub controllers: bool,
+    /// Users from a token table (`--token-auth-file`), authorized by RBAC objects.
+    pub users: Vec<rbac::StaticUser>,
 }
 
 impl Default for PlaygroundConfig {
@@ -72,6 +75,7 @@ impl Default for PlaygroundConfig {
             with: Vec::new(),
             faults: Faults::default(),
             controllers: true,
+            users: Vec::new(),
         }
     }
 }
@@ -168,8 +172,34 @@ impl Playground {
             .map_err(|source| StartError::Kubeconfig { path: kubeconfig_path.clone(), source })?;
         let requests = Arc::new(RequestCounter::default());
         let mut users = BTreeMap::new();
-        users.insert(tokens.admin.clone(), server::User { name: "admin".into(), can_write: true });
-        users.insert(tokens.viewer.clone(), server::User { name: "viewer".into(), can_write: false });
+        let authenticated = |groups: &[&str]| -> Vec<String> {
+            groups.iter().map(|g| g.to_string()).chain(["system:authenticated".to_string()]).collect()
+        };
+        users.insert(
+            tokens.admin.clone(),
+            server::User {
+                name: "admin".into(),
+                can_write: true,
+                groups: authenticated(&["system:masters"]),
+                rbac: false,
+            },
+        );
+        users.insert(
+            tokens.viewer.clone(),
+            server::User { name: "viewer".into(), can_write: false, groups: authenticated(&[]), rbac: false },
+        );
+        for user in &config.users {
+            let groups = user.groups.iter().map(String::as_str).collect::<Vec<_>>();
+            let known = server::User {
+                name: user.name.clone(),
+                can_write: false,
+                groups: authenticated(&groups),
+                rbac: true,
+            };
+            if users.insert(user.token.clone(), known).is_some() {
+                return Err(StartError::Crds(format!("the token of user {:?} is already in use", user.name)));
+            }
+        }
         let api = Arc::new(server::ApiServer {
             store: store.clone(),
             tokens: users,

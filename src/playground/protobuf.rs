@@ -1,5 +1,6 @@
 //! Reading the protobuf bodies kubectl's typed clients send (`kubectl create namespace`,
-//! `create configmap`, `create deployment`, `create service`, `run`): the `k8s\0` envelope and
+//! `create configmap`, `create deployment`, `create service`, `run`, `create role`/`rolebinding`
+//! and their cluster kinds): the `k8s\0` envelope and
 //! the fields of the kinds those generators write, turned into JSON. A field the tables below do
 //! not know, holding anything but its zero value, is refused (415) rather than dropped.
 
@@ -216,7 +217,55 @@ const KINDS: &[(&str, &str, &[Field])] = &[
             f(3, "status", Kind::Msg(EMPTY)),
         ],
     ),
+    // `kubectl create role|clusterrole|rolebinding|clusterrolebinding`.
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        &[f(1, "metadata", Kind::Msg(OBJECT_META)), r(2, "rules", Kind::Msg(POLICY_RULE))],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        &[
+            f(1, "metadata", Kind::Msg(OBJECT_META)),
+            r(2, "rules", Kind::Msg(POLICY_RULE)),
+            f(3, "aggregationRule", Kind::Msg(AGGREGATION_RULE)),
+        ],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        &[
+            f(1, "metadata", Kind::Msg(OBJECT_META)),
+            r(2, "subjects", Kind::Msg(SUBJECT)),
+            f(3, "roleRef", Kind::Msg(ROLE_REF)),
+        ],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        &[
+            f(1, "metadata", Kind::Msg(OBJECT_META)),
+            r(2, "subjects", Kind::Msg(SUBJECT)),
+            f(3, "roleRef", Kind::Msg(ROLE_REF)),
+        ],
+    ),
 ];
+const POLICY_RULE: &[Field] = &[
+    r(1, "verbs", Kind::Str),
+    r(2, "apiGroups", Kind::Str),
+    r(3, "resources", Kind::Str),
+    r(4, "resourceNames", Kind::Str),
+    r(5, "nonResourceURLs", Kind::Str),
+];
+const AGGREGATION_RULE: &[Field] = &[r(1, "clusterRoleSelectors", Kind::Msg(LABEL_SELECTOR))];
+const SUBJECT: &[Field] = &[
+    f(1, "kind", Kind::Str),
+    f(2, "apiGroup", Kind::Str),
+    f(3, "name", Kind::Str),
+    f(4, "namespace", Kind::Str),
+];
+const ROLE_REF: &[Field] = &[f(1, "apiGroup", Kind::Str), f(2, "kind", Kind::Str), f(3, "name", Kind::Str)];
 
 struct Reader<'a> {
     data: &'a [u8],

@@ -30,6 +30,10 @@ pub struct User {
     pub name: String,
     /// May create, update, patch and delete (else get/list/watch only).
     pub can_write: bool,
+    /// Groups, `system:authenticated` included.
+    pub groups: Vec<String>,
+    /// Authorized by the RBAC objects in the store (see [`super::rbac`]) instead of `can_write`.
+    pub rbac: bool,
 }
 
 /// Requests served, per client (User-Agent).
@@ -109,6 +113,8 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         Err(err) => return status_response(&err),
     };
     let method = request.method().clone();
+    let request_accept =
+        request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let query = parse_query(request.uri().query().unwrap_or(""));
     let headers = request.headers().clone();
     let body = match axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await {
@@ -121,6 +127,9 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["version"] => return json_response(StatusCode::OK, &version()),
+        ["api"] | ["apis"] if wants_aggregated_discovery(&request_accept) => {
+            return aggregated_discovery(&server.store, segments[0] == "api");
+        }
         ["api"] => return json_response(StatusCode::OK, &api_versions(&server.address)),
         ["apis"] => return json_response(StatusCode::OK, &api_group_list(&server.store)),
         ["api", "v1"] => return resource_list_response(&server.store, "", "v1"),
@@ -324,6 +333,72 @@ fn api_group(store: &Store, group: &str) -> Response {
     }
 }
 
+/// Whether the client asks for aggregated discovery (`apidiscovery.k8s.io/v2`), as kubectl 1.30+
+/// does; clients that do not get the classic documents.
+fn wants_aggregated_discovery(accept: &str) -> bool {
+    accept
+        .split(',')
+        .any(|t| t.contains("as=APIGroupDiscoveryList") && t.contains("v=v2") && !t.contains("v=v2beta1"))
+}
+
+/// `/api` or `/apis` as one `APIGroupDiscoveryList`: every group, version and resource (with
+/// subresources) in a single response.
+fn aggregated_discovery(store: &Store, core: bool) -> Response {
+    let types = store.types();
+    let group_names: Vec<(String, Vec<String>)> =
+        if core { vec![(String::new(), vec!["v1".to_string()])] } else { groups(store) };
+    let items: Vec<Value> = group_names
+        .iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|version| {
+                    let resources: Vec<Value> = types
+                        .iter()
+                        .filter(|t| t.group == *group && t.serves(version))
+                        .map(|ty| {
+                            let kind = |g: &str, v: &str, k: &str| json!({"group": g, "version": v, "kind": k});
+                            let mut subresources = Vec::new();
+                            if ty.status {
+                                subresources.push(json!({"subresource": "status", "responseKind": kind(group, version, &ty.kind), "verbs": ["get", "patch", "update"]}));
+                            }
+                            if ty.scale.is_some() {
+                                subresources.push(json!({"subresource": "scale", "responseKind": kind("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
+                            }
+                            let mut entry = json!({
+                                "resource": ty.plural,
+                                "responseKind": kind(group, version, &ty.kind),
+                                "scope": if ty.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": ty.singular,
+                                "verbs": ty.verbs(),
+                            });
+                            if !ty.short_names.is_empty() {
+                                entry["shortNames"] = json!(ty.short_names);
+                            }
+                            if !ty.categories.is_empty() {
+                                entry["categories"] = json!(ty.categories);
+                            }
+                            if !subresources.is_empty() {
+                                entry["subresources"] = json!(subresources);
+                            }
+                            entry
+                        })
+                        .collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items});
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 fn resource_list_response(store: &Store, group: &str, version: &str) -> Response {
     let types: Vec<Arc<ResourceType>> =
         store.types().into_iter().filter(|t| t.group == group && t.serves(version)).collect();
@@ -396,19 +471,57 @@ impl Call<'_> {
         }
     }
 
-    fn authorize(&self, ty: &ResourceType) -> Result<(), ApiError> {
+    /// Authorize the request as kube-apiserver does, before it looks the resource up (so an
+    /// unknown resource is forbidden, not missing, to a user who may not use it).
+    fn authorize(&self) -> Result<(), ApiError> {
         let verb = self.verb();
-        if self.user.can_write || matches!(verb, "get" | "list" | "watch") {
+        let target = &self.target;
+        let subresource = target.subresource.as_deref().unwrap_or("");
+        let mut name = target.name.as_deref().unwrap_or("");
+        // A list or watch of one object by field selector is authorized for that name.
+        if name.is_empty() && matches!(verb, "list" | "watch") {
+            if let Some(selected) = self.param("fieldSelector").and_then(|f| {
+                f.strip_prefix("metadata.name=")
+                    .filter(|n| !n.contains(','))
+                    .map(|n| n.trim_start_matches('='))
+            }) {
+                name = selected;
+            }
+        }
+        // A request for a namespace object is in that namespace.
+        let namespace = if target.group.is_empty() && target.resource == "namespaces" && !name.is_empty() {
+            name
+        } else {
+            &target.namespace
+        };
+        let allowed = if self.user.rbac {
+            super::rbac::authorize(
+                &self.server.store,
+                &super::rbac::Attributes {
+                    user: &self.user.name,
+                    groups: &self.user.groups,
+                    verb,
+                    api_group: &target.group,
+                    resource: &target.resource,
+                    subresource,
+                    name,
+                    namespace,
+                },
+            )
+        } else {
+            self.user.can_write || matches!(verb, "get" | "list" | "watch")
+        };
+        if allowed {
             return Ok(());
         }
         Err(ApiError::forbidden_rbac(
             &self.user.name,
             verb,
-            &ty.group,
-            &ty.plural,
-            self.target.subresource.as_deref().unwrap_or(""),
-            &self.target.namespace,
-            self.target.name.as_deref().unwrap_or(""),
+            &target.group,
+            &target.resource,
+            subresource,
+            namespace,
+            target.name.as_deref().unwrap_or(""),
         ))
     }
 
@@ -444,12 +557,12 @@ impl Call<'_> {
     }
 
     async fn serve(self) -> Result<Response, ApiError> {
+        self.authorize()?;
         let resource = ResourceRef::new(&self.target.group, &self.target.version, &self.target.resource);
         let ty = self.server.store.resource_type(&resource)?;
         if !ty.namespaced && !self.target.namespace.is_empty() {
             return Err(ApiError::no_route());
         }
-        self.authorize(&ty)?;
         let sub = self.target.subresource.clone();
         match (sub.as_deref(), self.target.name.is_some()) {
             (None, _) => {}
@@ -636,6 +749,18 @@ impl Call<'_> {
         };
         let precondition =
             object["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty()).map(str::to_string);
+        if ty.is_custom() && precondition.is_none() {
+            return Err(ApiError::invalid(
+                &ty.group,
+                &ty.kind,
+                &name,
+                &[InvalidField::invalid(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let manager = self.manager();
         let mut compute = |current: Option<&Value>| -> Result<Value, ApiError> {
             let mut new = object.clone();
@@ -1251,6 +1376,19 @@ mod tests {
         assert_eq!((t.resource.as_str(), t.subresource.as_deref()), ("namespaces", Some("status")));
         let t = parse_target(&["api", "v1", "pods"]).unwrap();
         assert_eq!((t.resource.as_str(), t.namespace.as_str()), ("pods", ""));
+    }
+
+    #[test]
+    fn aggregated_discovery_is_served_to_clients_that_ask() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert!(wants_aggregated_discovery(kubectl));
+        assert!(!wants_aggregated_discovery("application/json, */*"));
+        let store = Store::new();
+        let response = aggregated_discovery(&store, false);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        );
     }
 
     #[test]

@@ -495,6 +495,20 @@ impl Store {
             Some(rv) if !rv.is_empty() => Some(rv.to_string()),
             _ => None,
         };
+        // Custom resources allow no unconditional update.
+        let ty = self.resource_type(resource)?;
+        if ty.is_custom() && precondition.is_none() {
+            return Err(ApiError::invalid(
+                &ty.group,
+                &ty.kind,
+                &name,
+                &[super::errors::InvalidField::invalid(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let mut object = Some(object);
         self.guaranteed_update(
             resource,

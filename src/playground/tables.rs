@@ -141,25 +141,58 @@ fn map_selector(selector: &Value) -> String {
     or_none(parts.join(","))
 }
 
-/// Follow a simple JSONPath (`.spec.replicas`, `.status.conditions[?(@.type=="Ready")].status`).
-fn json_path(object: &Value, path: &str) -> Value {
-    let mut v = object.clone();
+/// The values a printer column's JSONPath selects (`.spec.replicas`, `.spec.hosts[*]`,
+/// `.metadata.labels['a\\.b/c']`, `.status.conditions[?(@.type=="Ready")].status`).
+fn json_path(object: &Value, path: &str) -> Vec<Value> {
+    let mut values = vec![object.clone()];
     let path = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('.');
     for part in split_path(path) {
-        if let Some(filter) = part.strip_prefix("[?(@.").and_then(|p| p.strip_suffix(")]")) {
-            let (field, want) = filter.split_once("==").unwrap_or((filter, ""));
-            let want = want.trim_matches(|c| c == '"' || c == '\'');
-            v = v
-                .as_array()
-                .and_then(|a| a.iter().find(|i| i[field].as_str() == Some(want)).cloned())
-                .unwrap_or(Value::Null);
-        } else if let Some(idx) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
-            v = idx.parse::<usize>().ok().and_then(|i| v.get(i).cloned()).unwrap_or(Value::Null);
-        } else {
-            v = v.get(part).cloned().unwrap_or(Value::Null);
+        let mut next = Vec::new();
+        for v in &values {
+            if let Some(filter) = part.strip_prefix("[?(@.").and_then(|p| p.strip_suffix(")]")) {
+                let (field, want) = filter.split_once("==").unwrap_or((filter, ""));
+                let want = want.trim().trim_matches(|c| c == '"' || c == '\'');
+                let field = field.trim();
+                if let Some(items) = v.as_array() {
+                    next.extend(items.iter().filter(|i| i[field].as_str() == Some(want)).cloned());
+                }
+            } else if part == "[*]" {
+                match v {
+                    Value::Array(items) => next.extend(items.iter().cloned()),
+                    Value::Object(map) => next.extend(map.values().cloned()),
+                    _ => {}
+                }
+            } else if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                let quoted = inner.strip_prefix('\'').and_then(|k| k.strip_suffix('\''));
+                let quoted = quoted.or_else(|| inner.strip_prefix('"').and_then(|k| k.strip_suffix('"')));
+                if let Some(key) = quoted {
+                    if let Some(found) = v.get(key.replace("\\.", ".")) {
+                        next.push(found.clone());
+                    }
+                } else if let Some(found) = inner.parse::<usize>().ok().and_then(|i| v.get(i)) {
+                    next.push(found.clone());
+                }
+            } else if let Some(found) = v.get(part) {
+                next.push(found.clone());
+            }
         }
+        values = next;
     }
-    v
+    values
+}
+
+/// A printer column's cell from its JSONPath results, as kube-apiserver prints them.
+fn column_cell(values: Vec<Value>) -> Value {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match values.as_slice() {
+        [] => Value::Null,
+        [one @ (Value::String(_) | Value::Number(_) | Value::Bool(_))] => one.clone(),
+        [one] => Value::String(one.to_string()),
+        many => Value::String(many.iter().map(text).collect::<Vec<_>>().join(" ")),
+    }
 }
 
 fn split_path(path: &str) -> Vec<&str> {
@@ -179,7 +212,19 @@ fn split_path(path: &str) -> Vec<&str> {
                 if i > start {
                     parts.push(&path[start..i]);
                 }
-                let end = path[i..].find(']').map_or(path.len(), |e| i + e + 1);
+                // The closing bracket of this segment, skipping brackets inside quotes.
+                let mut end = i + 1;
+                let mut quote = None;
+                while end < bytes.len() {
+                    match (bytes[end], quote) {
+                        (b'\'' | b'"', None) => quote = Some(bytes[end]),
+                        (c, Some(q)) if c == q => quote = None,
+                        (b']', None) => break,
+                        _ => {}
+                    }
+                    end += 1;
+                }
+                let end = (end + 1).min(path.len());
                 parts.push(&path[i..end]);
                 i = end;
                 start = end;
@@ -455,7 +500,7 @@ fn cells(ty: &ResourceType, o: &Value) -> Vec<Value> {
                 out.push(json!(created));
             }
             for c in printer {
-                let v = json_path(o, c["jsonPath"].as_str().unwrap_or(""));
+                let v = column_cell(json_path(o, c["jsonPath"].as_str().unwrap_or("")));
                 if c["type"] == "date" {
                     out.push(json!(age(&v)));
                 } else {
@@ -515,8 +560,15 @@ mod tests {
 
     #[test]
     fn json_paths() {
-        let o = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}, "spec": {"hosts": ["a", "b"]}});
-        assert_eq!(json_path(&o, ".status.conditions[?(@.type==\"Ready\")].status"), "True");
-        assert_eq!(json_path(&o, ".spec.hosts[1]"), "b");
+        let o = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}, "spec": {"hosts": ["a", "b"]},
+                       "metadata": {"labels": {"serving.knative.dev/configuration": "fraud"}}});
+        let cell = |p: &str| column_cell(json_path(&o, p));
+        assert_eq!(cell(".status.conditions[?(@.type==\"Ready\")].status"), "True");
+        assert_eq!(cell(".status.conditions[?(@.type=='Ready')].status"), "True");
+        assert_eq!(cell(".spec.hosts[1]"), "b");
+        assert_eq!(cell(".spec.hosts"), "[\"a\",\"b\"]");
+        assert_eq!(cell(".spec.hosts[*]"), "a b");
+        assert_eq!(cell(".metadata.labels['serving\\.knative\\.dev/configuration']"), "fraud");
+        assert_eq!(cell(".spec.missing"), Value::Null);
     }
 }

@@ -282,6 +282,20 @@ pub fn validate_reporting(
             workload(object, old, false, &mut causes);
             unknown
         }
+        (
+            "rbac.authorization.k8s.io",
+            resource @ ("roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"),
+        ) => {
+            use k8s_openapi::api::rbac::v1 as rbac;
+            let unknown = match resource {
+                "roles" => normalise::<rbac::Role>(ty, version, object)?,
+                "clusterroles" => normalise::<rbac::ClusterRole>(ty, version, object)?,
+                "rolebindings" => normalise::<rbac::RoleBinding>(ty, version, object)?,
+                _ => normalise::<rbac::ClusterRoleBinding>(ty, version, object)?,
+            };
+            super::rbac::validate(resource, object, old, &mut causes);
+            unknown
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let unknown = normalise::<apiext::CustomResourceDefinition>(ty, version, object)?;
             super::crds::validate_crd(object, old, &mut causes);
@@ -325,6 +339,18 @@ pub fn unknown_fields_of(ty: &ResourceType, version: &str, object: &mut Value) -
         ("discovery.k8s.io", "endpointslices") => decode::<discovery::EndpointSlice>(ty, version, object),
         ("apps", "deployments") => decode::<apps::Deployment>(ty, version, object),
         ("apps", "replicasets") => decode::<apps::ReplicaSet>(ty, version, object),
+        ("rbac.authorization.k8s.io", "roles") => {
+            decode::<k8s_openapi::api::rbac::v1::Role>(ty, version, object)
+        }
+        ("rbac.authorization.k8s.io", "clusterroles") => {
+            decode::<k8s_openapi::api::rbac::v1::ClusterRole>(ty, version, object)
+        }
+        ("rbac.authorization.k8s.io", "rolebindings") => {
+            decode::<k8s_openapi::api::rbac::v1::RoleBinding>(ty, version, object)
+        }
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => {
+            decode::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(ty, version, object)
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             decode::<apiext::CustomResourceDefinition>(ty, version, object)
         }

@@ -32,6 +32,15 @@ fn route_targets(route: &Value, service: &str, namespace: &str) -> bool {
     })
 }
 
+/// The destination host by which `http` (a VirtualService's `spec.http`) names `service`.
+pub fn route_host(http: &Value, service: &str, namespace: &str) -> Option<String> {
+    http.as_array()?
+        .iter()
+        .flat_map(|h| h["route"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d.pointer("/destination/host").and_then(Value::as_str).map(str::to_string))
+        .find(|h| host_matches(h, service, namespace))
+}
+
 /// Whether any http route of the VirtualService sends traffic to `service`.
 pub fn routes_to(virtual_service: &Value, service: &str, namespace: &str) -> bool {
     virtual_service
@@ -205,9 +214,10 @@ impl Router for Istio {
 
     fn prepare<'a>(&'a self, w: &'a Writer) -> BoxFuture<'a, Result<()>> {
         async move {
-            let (_, service, _, rule, created, _) = self.parts();
+            let (_, service, original, rule, created, _) = self.parts();
             let ns = w.namespace().to_string();
-            let host = format!("{service}.{ns}.svc.cluster.local");
+            // The host as the VirtualService names it (no assumption about the cluster domain).
+            let host = route_host(original, service, &ns).unwrap_or_else(|| format!("{service}.{ns}"));
             if created {
                 if w.get(&self.destination_rule_kind, rule).await?.is_none() {
                     w.create(
@@ -310,6 +320,8 @@ mod tests {
         assert!(routes_to(&vs, "legacy", "ml"));
         assert!(!routes_to(&vs, "nothing", "ml"));
         assert!(host_matches("fraud.ml.svc", "fraud", "ml"));
+        assert_eq!(route_host(&vs["spec"]["http"], "fraud", "ml").as_deref(), Some("fraud"));
+        assert_eq!(route_host(&vs["spec"]["http"], "nothing", "ml"), None);
     }
 
     #[test]

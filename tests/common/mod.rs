@@ -38,6 +38,8 @@ pub struct Options {
     pub faults: Option<&'static str>,
     /// Run the simulated controllers.
     pub controllers: bool,
+    /// Users authorized by RBAC (as from `--token-auth-file`).
+    pub users: Vec<modelroll::playground::rbac::StaticUser>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             with: Vec::new(),
             faults: None,
             controllers: true,
+            users: Vec::new(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl Playground {
             with: options.with.iter().map(|s| s.to_string()).collect(),
             faults: options.faults.map(|f| Faults::parse(f).expect("valid faults")).unwrap_or_default(),
             controllers: options.controllers,
+            users: options.users.clone(),
         };
         // Started from a thread of its own, so that async tests (already inside a runtime) can
         // start one too.
@@ -176,6 +180,35 @@ impl Playground {
         command.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
         command.env_remove("KUBECONFIG").env("NO_COLOR", "1");
         run(command, None, Duration::from_secs(60), "kubectl-modelroll")
+    }
+
+    /// Write a kubeconfig for `user` (one of [`Options::users`]) with `namespace` as its
+    /// namespace; it lives as long as the playground.
+    pub fn user_kubeconfig(
+        &self,
+        user: &modelroll::playground::rbac::StaticUser,
+        namespace: &str,
+    ) -> PathBuf {
+        std::fs::create_dir_all(&self.cache_dir).expect("the playground's scratch directory");
+        let path = self.cache_dir.join(format!("{}.kubeconfig", user.name));
+        self.inner().write_user_kubeconfig(user, namespace, &path).expect("the user's kubeconfig is written");
+        path
+    }
+
+    /// Run the real `kubectl-modelroll` with another kubeconfig (e.g. a user's) (60s timeout).
+    pub fn modelroll_with(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"));
+        command.arg("--kubeconfig").arg(kubeconfig).args(args);
+        command.env_remove("KUBECONFIG").env("NO_COLOR", "1");
+        run(command, None, Duration::from_secs(60), "kubectl-modelroll")
+    }
+
+    /// Run real kubectl with another kubeconfig (e.g. a user's) (60s timeout).
+    pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        let mut command = Command::new(kubectl_path());
+        command.arg("--kubeconfig").arg(kubeconfig).args(args);
+        command.env_remove("KUBECONFIG").env("KUBECACHEDIR", self.cache_dir.join("kubectl-with"));
+        run(command, None, Duration::from_secs(60), "kubectl")
     }
 
     /// Run real kubectl (`$KUBECTL` or `kubectl` on PATH) against this playground (60s timeout).
@@ -257,6 +290,13 @@ pub fn kubectl_path() -> PathBuf {
         candidate.display()
     );
     candidate
+}
+
+/// Run the real `kubectl-modelroll` with no playground (60s timeout), e.g. for bad input.
+pub fn run_binary(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"));
+    command.args(args).env_remove("KUBECONFIG").env("NO_COLOR", "1");
+    run(command, None, Duration::from_secs(60), "kubectl-modelroll")
 }
 
 fn run(mut command: Command, input: Option<&str>, timeout: Duration, what: &str) -> Output {

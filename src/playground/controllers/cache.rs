@@ -52,6 +52,11 @@ pub struct Cache {
     pub replica_sets_by_owner: HashMap<String, BTreeSet<Key>>,
     pub replica_set_by_uid: HashMap<String, Key>,
     pub deployments: HashMap<Key, (Arc<Deployment>, Arc<Value>)>,
+    pub deployments_by_namespace: HashMap<String, BTreeSet<Key>>,
+    pub replica_sets_by_namespace: HashMap<String, BTreeSet<Key>>,
+    /// ReplicaSets and pods with no controller, by namespace (candidates for adoption).
+    pub orphan_replica_sets: HashMap<String, BTreeSet<Key>>,
+    pub orphan_pods: HashMap<String, BTreeSet<Key>>,
     pub deployment_by_uid: HashMap<String, Key>,
     pub services: HashMap<Key, Arc<Service>>,
     pub services_by_namespace: HashMap<String, BTreeSet<Key>>,
@@ -199,8 +204,9 @@ impl Cache {
 
     fn apply_pod(&mut self, key: &Key, object: Option<Arc<Value>>) {
         if let Some(old) = self.pods.remove(key) {
-            if let Some(owner) = &old.owner_uid {
-                remove_from(&mut self.pods_by_owner, owner, key);
+            match &old.owner_uid {
+                Some(owner) => remove_from(&mut self.pods_by_owner, owner, key),
+                None => remove_from(&mut self.orphan_pods, &key.0, key),
             }
             remove_from(&mut self.pods_by_namespace, &key.0, key);
             if let Some((node, requests)) = &old.accounted {
@@ -239,29 +245,32 @@ impl Cache {
             }
             self.unschedulable.remove(key);
         }
-        if let Some(owner) = &owner_uid {
-            self.pods_by_owner.entry(owner.clone()).or_default().insert(key.clone());
-        }
+        match &owner_uid {
+            Some(owner) => self.pods_by_owner.entry(owner.clone()).or_default().insert(key.clone()),
+            None => self.orphan_pods.entry(key.0.clone()).or_default().insert(key.clone()),
+        };
         self.pods_by_namespace.entry(key.0.clone()).or_default().insert(key.clone());
         self.pods.insert(key.clone(), CachedPod { pod: Arc::new(pod), raw, owner_uid, accounted });
     }
 
     fn apply_replica_set(&mut self, key: &Key, object: Option<Arc<Value>>) {
         if let Some((old, _)) = self.replica_sets.remove(key) {
-            if let Some(owner) =
-                old.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true))
-            {
-                remove_from(&mut self.replica_sets_by_owner, &owner.uid, key);
+            match old.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true)) {
+                Some(owner) => remove_from(&mut self.replica_sets_by_owner, &owner.uid, key),
+                None => remove_from(&mut self.orphan_replica_sets, &key.0, key),
             }
+            remove_from(&mut self.replica_sets_by_namespace, &key.0, key);
             if let Some(uid) = &old.metadata.uid {
                 self.replica_set_by_uid.remove(uid);
             }
         }
         let Some(raw) = object else { return };
         let Some(rs) = typed::<ReplicaSet>(&raw) else { return };
-        if let Some(owner) = controller_uid(&raw) {
-            self.replica_sets_by_owner.entry(owner).or_default().insert(key.clone());
-        }
+        match controller_uid(&raw) {
+            Some(owner) => self.replica_sets_by_owner.entry(owner).or_default().insert(key.clone()),
+            None => self.orphan_replica_sets.entry(key.0.clone()).or_default().insert(key.clone()),
+        };
+        self.replica_sets_by_namespace.entry(key.0.clone()).or_default().insert(key.clone());
         if let Some(uid) = &rs.metadata.uid {
             self.replica_set_by_uid.insert(uid.clone(), key.clone());
         }
@@ -273,12 +282,14 @@ impl Cache {
             if let Some(uid) = &old.metadata.uid {
                 self.deployment_by_uid.remove(uid);
             }
+            remove_from(&mut self.deployments_by_namespace, &key.0, key);
         }
         let Some(raw) = object else { return };
         let Some(d) = typed::<Deployment>(&raw) else { return };
         if let Some(uid) = &d.metadata.uid {
             self.deployment_by_uid.insert(uid.clone(), key.clone());
         }
+        self.deployments_by_namespace.entry(key.0.clone()).or_default().insert(key.clone());
         self.deployments.insert(key.clone(), (Arc::new(d), raw));
     }
 

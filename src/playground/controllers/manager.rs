@@ -326,6 +326,12 @@ impl Manager {
                 if new.is_some() {
                     self.enqueue_coalesced(Work::ReplicaSet(key.clone()));
                 }
+                if let Some(orphan) = new.filter(|n| controller_uid(n).is_none()) {
+                    let owners = self.matching_owners(&key.0, orphan, true);
+                    for owner in owners {
+                        self.enqueue(Work::Deployment(owner));
+                    }
+                }
                 if let Some(owner) = new.or(old).and_then(controller_uid) {
                     if let Some(d) = self.cache.deployment_by_uid.get(&owner).cloned() {
                         self.enqueue(Work::Deployment(d));
@@ -365,7 +371,39 @@ impl Manager {
         }
     }
 
+    /// Deployments (or ReplicaSets) in a namespace whose selector selects an orphan.
+    fn matching_owners(&self, namespace: &str, orphan: &Value, deployments: bool) -> Vec<Key> {
+        let keys = if deployments {
+            self.cache.deployments_by_namespace.get(namespace)
+        } else {
+            self.cache.replica_sets_by_namespace.get(namespace)
+        };
+        keys.into_iter()
+            .flatten()
+            .filter(|k| {
+                let raw = if deployments {
+                    self.cache.deployments.get(*k).map(|(_, r)| r)
+                } else {
+                    self.cache.replica_sets.get(*k).map(|(_, r)| r)
+                };
+                raw.and_then(|r| {
+                    crate::playground::selectors::LabelSelector::from_object(&r["spec"]["selector"]).ok()
+                })
+                .is_some_and(|s| !s.is_empty() && s.matches(&orphan["metadata"]["labels"]))
+            })
+            .cloned()
+            .collect()
+    }
+
     fn queue_for_pod(&mut self, key: &Key, old: Option<&Value>, new: Option<&Value>) {
+        if let Some(orphan) =
+            new.filter(|n| controller_uid(n).is_none() && n["metadata"]["deletionTimestamp"].is_null())
+        {
+            let owners = self.matching_owners(&key.0, orphan, false);
+            for owner in owners {
+                self.enqueue_coalesced(Work::ReplicaSet(owner));
+            }
+        }
         if let Some(owner) = new.or(old).and_then(controller_uid) {
             if let Some(rs) = self.cache.replica_set_by_uid.get(&owner).cloned() {
                 self.enqueue_coalesced(Work::ReplicaSet(rs));

@@ -20,7 +20,8 @@ use super::replicaset::{created_event, deleted_event, sync_replica_set};
 use super::scheduler::{schedule, Placement};
 use super::{ControllerEvent, EventType};
 use crate::playground::errors::ApiError;
-use crate::playground::resources::{DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS};
+use crate::playground::resources::{ResourceRef, DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS};
+use crate::playground::selectors::LabelSelector;
 use crate::playground::store::{rfc3339, DeleteOptions};
 
 fn is_conflict(err: &ApiError) -> bool {
@@ -41,11 +42,94 @@ fn with_annotations(raw: &Value, annotations: &Option<std::collections::BTreeMap
 }
 
 impl Manager {
+    // ---- ControllerRefManager: adopt matching orphans, release what no longer matches ----
+
+    /// Claim objects for an owner as kube-controller-manager does: orphans (no controller) whose
+    /// labels match `selector` are adopted (unless the owner is being deleted), owned objects
+    /// whose labels no longer match are released. Returns whether anything changed.
+    fn claim(
+        &mut self,
+        resource: &ResourceRef,
+        owner: &Value,
+        owner_ref: Value,
+        owned: Vec<Key>,
+        orphans: Vec<Key>,
+    ) -> bool {
+        let Ok(selector) = LabelSelector::from_object(&owner["spec"]["selector"]) else { return false };
+        if selector.is_empty() {
+            return false;
+        }
+        let owner_uid = owner["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let owner_deleting = !owner["metadata"]["deletionTimestamp"].is_null();
+        let raw_of = |cache: &super::cache::Cache, key: &Key| -> Option<Arc<Value>> {
+            match resource.resource.as_ref() {
+                "pods" => cache.pods.get(key).map(|p| p.raw.clone()),
+                _ => cache.replica_sets.get(key).map(|(_, raw)| raw.clone()),
+            }
+        };
+        let mut changed = false;
+        for key in owned {
+            let Some(raw) = raw_of(&self.cache, &key) else { continue };
+            if selector.matches(&raw["metadata"]["labels"]) || !raw["metadata"]["deletionTimestamp"].is_null()
+            {
+                continue;
+            }
+            changed |= self
+                .store
+                .modify(resource, &key.0, &key.1, |v| {
+                    if let Some(refs) = v["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"].as_str() != Some(owner_uid.as_str()));
+                    }
+                })
+                .is_ok();
+        }
+        if owner_deleting {
+            return changed;
+        }
+        for key in orphans {
+            let Some(raw) = raw_of(&self.cache, &key) else { continue };
+            let active = raw["metadata"]["deletionTimestamp"].is_null()
+                && !matches!(raw["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+            if !active || !selector.matches(&raw["metadata"]["labels"]) {
+                continue;
+            }
+            changed |= self
+                .store
+                .modify(resource, &key.0, &key.1, |v| {
+                    if controller_uid(v).is_none() {
+                        let mut refs =
+                            v["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+                        refs.push(owner_ref.clone());
+                        v["metadata"]["ownerReferences"] = Value::Array(refs);
+                    }
+                })
+                .is_ok();
+        }
+        changed
+    }
+
     // ---- Deployment controller ----
 
     pub(super) fn sync_deployment(&mut self, key: &Key) {
         let Some((d, raw)) = self.cache.deployments.get(key).cloned() else { return };
         let uid = d.metadata.uid.clone().unwrap_or_default();
+        let owned: Vec<Key> = self
+            .cache
+            .replica_sets_by_owner
+            .get(&uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let orphans: Vec<Key> = self
+            .cache
+            .orphan_replica_sets
+            .get(&key.0)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let owner_ref = to_value(&super::deployment::controller_ref("apps/v1", "Deployment", &d.metadata));
+        if self.claim(&REPLICASETS, &raw, owner_ref, owned, orphans) {
+            self.enqueue(Work::Deployment(key.clone()));
+            return;
+        }
         let rs_keys: Vec<Key> = self
             .cache
             .replica_sets_by_owner
@@ -172,6 +256,15 @@ impl Manager {
     pub(super) fn sync_replica_set(&mut self, key: &Key) {
         let Some((rs, raw)) = self.cache.replica_sets.get(key).cloned() else { return };
         let uid = rs.metadata.uid.clone().unwrap_or_default();
+        let owned: Vec<Key> =
+            self.cache.pods_by_owner.get(&uid).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let orphans: Vec<Key> =
+            self.cache.orphan_pods.get(&key.0).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let owner_ref = to_value(&super::deployment::controller_ref("apps/v1", "ReplicaSet", &rs.metadata));
+        if self.claim(&PODS, &raw, owner_ref, owned, orphans) {
+            self.enqueue(Work::ReplicaSet(key.clone()));
+            return;
+        }
         let pods: Vec<Arc<Pod>> = self
             .cache
             .pods_by_owner
