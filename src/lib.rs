@@ -13,7 +13,7 @@ pub mod ui;
 pub mod watch;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Parser;
 
@@ -74,6 +74,10 @@ fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// How many [`interruptible`] sections are running; while there is one, it answers Ctrl-C.
 static INTERRUPTIBLE_SECTIONS: AtomicUsize = AtomicUsize::new(0);
 
+/// Set by a section that answered a Ctrl-C, before it ends: the same signal also wakes
+/// [`exit_on_unguarded_interrupt`], which must then leave the answer (and its message) to it.
+static INTERRUPT_ANSWERED: AtomicBool = AtomicBool::new(false);
+
 /// Run `work` until it finishes or the user presses Ctrl-C, which ends it with
 /// [`Error::interrupted`] ("interrupted while {what}", exit 130). Dropping `work` cancels it, so
 /// use this around waits, after the cluster writes that must not be cut in half.
@@ -91,7 +95,10 @@ pub async fn interruptible<T>(what: &str, work: impl Future<Output = Result<T>>)
     let _section = Section;
     tokio::select! {
         result = work => result,
-        Ok(()) = tokio::signal::ctrl_c() => Err(Error::interrupted(format!("interrupted while {what}"))),
+        Ok(()) = tokio::signal::ctrl_c() => {
+            INTERRUPT_ANSWERED.store(true, Ordering::SeqCst);
+            Err(Error::interrupted(format!("interrupted while {what}")))
+        }
     }
 }
 
@@ -99,7 +106,11 @@ pub async fn interruptible<T>(what: &str, work: impl Future<Output = Result<T>>)
 /// [`interruptible`] sections, Ctrl-C ends the program here with exit 130.
 async fn exit_on_unguarded_interrupt() {
     while tokio::signal::ctrl_c().await.is_ok() {
-        if INTERRUPTIBLE_SECTIONS.load(Ordering::SeqCst) == 0 {
+        // A section still running, or one that answered this Ctrl-C and ended (it sets the flag
+        // before it ends), owns it. Read the count first: seeing it at 0 means the flag is set.
+        if INTERRUPTIBLE_SECTIONS.load(Ordering::SeqCst) == 0
+            && !INTERRUPT_ANSWERED.swap(false, Ordering::SeqCst)
+        {
             eprintln!("error: interrupted");
             std::process::exit(ExitCode::Interrupted as i32);
         }

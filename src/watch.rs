@@ -9,6 +9,7 @@
 //! [`wait_for_knative_revision`] does the same for a Knative Service's new revision.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{stream, Stream, StreamExt};
@@ -18,6 +19,7 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Resource;
+use serde::de::DeserializeOwned;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
@@ -88,12 +90,14 @@ impl<K: Resource> Cache<K> {
     }
 }
 
-enum Change {
-    Deployment(Event<Deployment>),
-    ReplicaSet(Event<ReplicaSet>),
+/// One event of an observer's three watches: the object itself, the objects it owns (ReplicaSets,
+/// Revisions), and their pods.
+// Clippy sizes `O` and `C` at zero here; in use all three variants hold objects of like size.
+#[allow(clippy::large_enum_variant)]
+enum Change<O, C> {
+    Object(Event<O>),
+    Owned(Event<C>),
     Pod(Event<Pod>),
-    Object(Event<DynamicObject>),
-    Revision(Event<DynamicObject>),
 }
 
 /// A watcher error: fatal (exit 1, with the sentence) when the API server refuses us, otherwise
@@ -207,20 +211,31 @@ pub enum Step<T> {
     Stop(T),
 }
 
-/// One watch, its events tagged with their kind and its errors with what was watched.
-type ChangeStream =
-    std::pin::Pin<Box<dyn Stream<Item = std::result::Result<Change, (watcher::Error, &'static str)>> + Send>>;
-
-fn boxed<K, F>(
-    stream: impl Stream<Item = std::result::Result<Event<K>, watcher::Error>> + Send + 'static,
-    wrap: F,
+/// One watch of an observer: what it lists, which of them, and what it is called in errors
+/// ("watch deployments").
+struct Watch<K> {
+    api: Api<K>,
+    config: watcher::Config,
     what: &'static str,
-) -> ChangeStream
-where
-    F: Fn(Event<K>) -> Change + Send + 'static,
-    K: Send + 'static,
-{
-    stream.map(move |r| r.map(&wrap).map_err(|e| (e, what))).boxed()
+}
+
+/// One watch's events, tagged with their kind, and its errors with what was watched.
+type ChangeStream<O, C> = std::pin::Pin<
+    Box<dyn Stream<Item = std::result::Result<Change<O, C>, (watcher::Error, &'static str)>> + Send>,
+>;
+
+impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watch<K> {
+    fn changes<O, C>(self, tag: fn(Event<K>) -> Change<O, C>) -> ChangeStream<O, C>
+    where
+        O: Send + 'static,
+        C: Send + 'static,
+    {
+        let what = self.what;
+        watcher::watcher(self.api, self.config)
+            .default_backoff()
+            .map(move |r| r.map(tag).map_err(|e| (e, what)))
+            .boxed()
+    }
 }
 
 /// Watch a Deployment (by name), its ReplicaSets and its pods (by its label selector), and call
@@ -234,53 +249,21 @@ where
 pub async fn observe_deployment<T>(
     cluster: &Cluster,
     deployment: &Deployment,
-    mut on_change: impl FnMut(Option<&Deployment>, &[ReplicaSet], &[Pod]) -> Result<Step<T>>,
+    on_change: impl FnMut(Option<&Deployment>, &[ReplicaSet], &[Pod]) -> Result<Step<T>>,
 ) -> Result<T> {
     let name = deployment.metadata.name.clone().unwrap_or_default();
-    let selector = label_selector(deployment)?;
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let replica_sets: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let by_name = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let by_labels = watcher::Config::default().labels(&selector);
-    let mut events = stream::select_all(vec![
-        boxed(
-            watcher::watcher(deployments, by_name).default_backoff(),
-            Change::Deployment,
-            "watch deployments",
-        ),
-        boxed(
-            watcher::watcher(replica_sets, by_labels.clone()).default_backoff(),
-            Change::ReplicaSet,
-            "watch replicasets",
-        ),
-        boxed(watcher::watcher(pods, by_labels).default_backoff(), Change::Pod, "watch pods"),
-    ]);
-    let mut deployment_cache = Cache::<Deployment>::new();
-    let mut rs_cache = Cache::<ReplicaSet>::new();
-    let mut pod_cache = Cache::<Pod>::new();
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            event = events.next() => match event {
-                Some(Ok(Change::Deployment(e))) => deployment_cache.apply(e),
-                Some(Ok(Change::ReplicaSet(e))) => rs_cache.apply(e),
-                Some(Ok(Change::Pod(e))) => pod_cache.apply(e),
-                Some(Ok(_)) => {}
-                Some(Err((e, what))) => { check_watch_error(cluster, e, what)?; continue; }
-                None => return Err(Error::failed(format!("the watch of deployment {name:?} ended unexpectedly"))),
-            },
-            _ = ticker.tick() => {}
-        }
-        if !(deployment_cache.ready && rs_cache.ready && pod_cache.ready) {
-            continue;
-        }
-        let current = deployment_cache.objects.values().next();
-        if let Step::Stop(result) = on_change(current, &rs_cache.list(), &pod_cache.list())? {
-            return Ok(result);
-        }
-    }
+    let by_labels = watcher::Config::default().labels(&label_selector(deployment)?);
+    let deployments = Watch {
+        api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
+        config: watcher::Config::default().fields(&format!("metadata.name={name}")),
+        what: "watch deployments",
+    };
+    let replica_sets = Watch {
+        api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
+        config: by_labels,
+        what: "watch replicasets",
+    };
+    observe(cluster, &format!("deployment {name:?}"), deployments, replica_sets, on_change).await
 }
 
 /// Watch a Knative Service (by name), its Revisions and its pods (label
@@ -291,50 +274,68 @@ pub async fn observe_deployment<T>(
 pub async fn observe_knative<T>(
     cluster: &Cluster,
     name: &str,
-    mut on_change: impl FnMut(Option<&DynamicObject>, &[DynamicObject], &[Pod]) -> Result<Step<T>>,
+    on_change: impl FnMut(Option<&DynamicObject>, &[DynamicObject], &[Pod]) -> Result<Step<T>>,
 ) -> Result<T> {
-    let services: Api<DynamicObject> =
-        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource());
-    let revisions: Api<DynamicObject> =
-        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource());
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let by_service = watcher::Config::default().labels(&format!("serving.knative.dev/service={name}"));
+    let services = Watch {
+        api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource()),
+        config: watcher::Config::default().fields(&format!("metadata.name={name}")),
+        what: "watch knative services",
+    };
+    let revisions = Watch {
+        api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource()),
+        config: by_service,
+        what: "watch knative revisions",
+    };
+    observe(cluster, &format!("ksvc {name:?}"), services, revisions, on_change).await
+}
+
+/// The loop behind [`observe_deployment`] and [`observe_knative`]: watch `objects`, `owned` and
+/// the pods that `owned`'s label selector selects too, keep what they saw, and call `on_change` as
+/// they describe. `object` names the watched object in the error when the watches end
+/// (`deployment "fraud"`).
+async fn observe<O, C, T>(
+    cluster: &Cluster,
+    object: &str,
+    objects: Watch<O>,
+    owned: Watch<C>,
+    mut on_change: impl FnMut(Option<&O>, &[C], &[Pod]) -> Result<Step<T>>,
+) -> Result<T>
+where
+    O: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    C: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let pods = Watch {
+        api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
+        config: owned.config.clone(),
+        what: "watch pods",
+    };
     let mut events = stream::select_all(vec![
-        boxed(
-            watcher::watcher(services, watcher::Config::default().fields(&format!("metadata.name={name}")))
-                .default_backoff(),
-            Change::Object,
-            "watch knative services",
-        ),
-        boxed(
-            watcher::watcher(revisions, by_service.clone()).default_backoff(),
-            Change::Revision,
-            "watch knative revisions",
-        ),
-        boxed(watcher::watcher(pods, by_service).default_backoff(), Change::Pod, "watch pods"),
+        objects.changes(Change::Object),
+        owned.changes(Change::Owned),
+        pods.changes(Change::Pod),
     ]);
-    let mut ksvc_cache = Cache::<DynamicObject>::new();
-    let mut revision_cache = Cache::<DynamicObject>::new();
+    let mut object_cache = Cache::<O>::new();
+    let mut owned_cache = Cache::<C>::new();
     let mut pod_cache = Cache::<Pod>::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(Change::Object(e))) => ksvc_cache.apply(e),
-                Some(Ok(Change::Revision(e))) => revision_cache.apply(e),
+                Some(Ok(Change::Object(e))) => object_cache.apply(e),
+                Some(Ok(Change::Owned(e))) => owned_cache.apply(e),
                 Some(Ok(Change::Pod(e))) => pod_cache.apply(e),
-                Some(Ok(_)) => {}
                 Some(Err((e, what))) => { check_watch_error(cluster, e, what)?; continue; }
-                None => return Err(Error::failed(format!("the watch of ksvc {name:?} ended unexpectedly"))),
+                None => return Err(Error::failed(format!("the watch of {object} ended unexpectedly"))),
             },
             _ = ticker.tick() => {}
         }
-        if !(ksvc_cache.ready && revision_cache.ready && pod_cache.ready) {
+        if !(object_cache.ready && owned_cache.ready && pod_cache.ready) {
             continue;
         }
-        let current = ksvc_cache.objects.values().next();
-        if let Step::Stop(result) = on_change(current, &revision_cache.list(), &pod_cache.list())? {
+        let current = object_cache.objects.values().next();
+        if let Step::Stop(result) = on_change(current, &owned_cache.list(), &pod_cache.list())? {
             return Ok(result);
         }
     }

@@ -1068,6 +1068,9 @@ fn prepare_update(
             ));
         }
     }
+    if ty.group.is_empty() && ty.plural == "services" {
+        keep_allocated_service_values(current, object);
+    }
     if ty.status {
         match current.get("status") {
             Some(s) => object["status"] = s.clone(),
@@ -1079,6 +1082,37 @@ fn prepare_update(
         }
     }
     Ok(())
+}
+
+/// A Service update that leaves out what the API server allocated (cluster IPs, node ports)
+/// keeps the allocated values, as kube-apiserver's `patchAllocatedValues` does.
+fn keep_allocated_service_values(current: &Value, object: &mut Value) {
+    let old = &current["spec"];
+    if !object["spec"].is_object() {
+        return;
+    }
+    let spec = &mut object["spec"];
+    let same_type = spec["type"].is_null() || spec["type"] == old["type"];
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        if (spec[field].is_null() || spec[field] == "") && !old[field].is_null() {
+            spec[field] = old[field].clone();
+        }
+    }
+    if same_type {
+        let old_ports = old["ports"].as_array().cloned().unwrap_or_default();
+        if let Some(ports) = spec["ports"].as_array_mut() {
+            for port in ports {
+                if port["nodePort"].is_null() {
+                    let protocol = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_string();
+                    let same =
+                        old_ports.iter().find(|p| p["port"] == port["port"] && protocol(p) == protocol(port));
+                    if let Some(node_port) = same.map(|p| p["nodePort"].clone()).filter(|n| !n.is_null()) {
+                        port["nodePort"] = node_port;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The object without metadata and status: what generation tracks.
@@ -1308,6 +1342,19 @@ mod tests {
         let ignored = store.modify(&DEPLOYMENTS, "default", "fraud", |d| d["status"] = json!({})).unwrap();
         assert_eq!(ignored["status"]["replicas"], 3);
         assert_eq!(ignored["metadata"]["resourceVersion"], status["metadata"]["resourceVersion"]);
+    }
+
+    #[test]
+    fn service_updates_keep_the_allocated_cluster_ip() {
+        let store = Store::new();
+        let service = json!({"metadata": {"name": "s", "namespace": "default"},
+                             "spec": {"selector": {"app": "s"}, "ports": [{"port": 80}]}});
+        let created = store.create(&resources::SERVICES, service.clone()).unwrap();
+        let ip = created["spec"]["clusterIP"].clone();
+        assert!(ip.as_str().is_some_and(|ip| ip.starts_with("10.96.")));
+        let replaced = store.update(&resources::SERVICES, service).unwrap();
+        assert_eq!(replaced["spec"]["clusterIP"], ip);
+        assert_eq!(replaced["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
     }
 
     #[test]
