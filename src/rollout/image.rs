@@ -211,7 +211,7 @@ fn path_component_ok(component: &str) -> bool {
 pub enum ContainerChoice {
     /// A bare `IMAGE`: allowed when the pod has exactly one container.
     Only,
-    /// `*=IMAGE`: every (non-init) container.
+    /// `*=IMAGE`: every container and init container, as with `kubectl set image`.
     All,
     /// `NAME=IMAGE`: the container or init container of that name.
     Named(String),
@@ -350,7 +350,8 @@ pub fn apply_images(
                 targets.push(((false, 0), &a.text));
             }
             ContainerChoice::All => {
-                targets.extend((0..containers.len()).map(|i| ((false, i), a.text.as_str())))
+                let every = |init: bool, count: usize| (0..count).map(move |i| ((init, i), a.text.as_str()));
+                targets.extend(every(false, containers.len()).chain(every(true, init_containers.len())));
             }
             ContainerChoice::Named(name) => {
                 if let Some(i) = containers.iter().position(|c| c == name) {
@@ -479,6 +480,27 @@ mod tests {
         let changes = apply_images(&mut single, &a, "d").unwrap();
         assert_eq!(changes[0].from, "fraud:v1");
         assert_eq!(single["containers"][0]["image"], "fraud:v2");
+    }
+
+    #[test]
+    fn star_sets_init_containers_too() {
+        let mut s = spec();
+        let changes = apply_images(&mut s, &parse_assignments(&["*=fraud:v2".into()]).unwrap(), "d").unwrap();
+        assert_eq!(s["containers"][0]["image"], "fraud:v2");
+        assert_eq!(s["containers"][1]["image"], "fraud:v2");
+        assert_eq!(s["initContainers"][0]["image"], "fraud:v2");
+        let changed: Vec<(&str, bool, &str)> =
+            changes.iter().map(|c| (c.container.as_str(), c.init, c.from.as_str())).collect();
+        assert_eq!(
+            changed,
+            [("model", false, "fraud:v1"), ("proxy", false, "envoy:1"), ("fetch", true, "fetch:1")]
+        );
+        // A container named after * still gets its own image, init containers included.
+        let mut s = spec();
+        let a = parse_assignments(&["*=fraud:v2".into(), "fetch=fetch:2".into()]).unwrap();
+        apply_images(&mut s, &a, "d").unwrap();
+        assert_eq!(s["initContainers"][0]["image"], "fetch:2");
+        assert_eq!(s["containers"][1]["image"], "fraud:v2");
     }
 
     #[test]
