@@ -109,7 +109,7 @@ impl Writer {
     /// Read one object; `None` when it does not exist.
     ///
     /// # Errors
-    /// Exit 1 (or 2 for 403/401 as `Cluster::api_error` decides) when the read fails.
+    /// Exit 1 (`Cluster::api_error`; 401/403 included) when the read is refused or the server unreachable.
     pub async fn get(&self, ar: &ApiResource, name: &str) -> Result<Option<Value>> {
         if self.is_dry_run() {
             if let Some(r) = self.recorded(&key(ar, name)) {
