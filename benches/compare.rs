@@ -190,6 +190,7 @@ async fn large_rollouts(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
     run(kube_env.kubectl(kubectl, &["get", "namespaces"]));
     let mut rows = Vec::new();
     let mut requests_by_size = Vec::new();
+    let mut kubectl_rollout_rss_kb = 0;
     for replicas in [sizes.small_rollout, sizes.big_rollout] {
         let name = format!("model-{replicas}");
         create_deployment(&pg.store, "bench", &name, replicas, "registry.example/model:v1");
@@ -207,6 +208,7 @@ async fn large_rollouts(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
         let (our_requests, their_requests) = split_requests(&before, &after);
         requests_by_size.push((replicas, our_requests));
         if replicas == sizes.big_rollout {
+            kubectl_rollout_rss_kb = theirs.max_rss_kb;
             rows.push(Row {
                 measure: format!("set-image {replicas} replicas: peak RSS vs kubectl rollout status"),
                 modelroll: mb(ours.max_rss_kb),
@@ -263,7 +265,7 @@ async fn large_rollouts(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
             kubectl: "-".into(),
             ratio: "-".into(),
             goal: "RSS ≤ kubectl's rollout status above".into(),
-            met: (shift.code == 0).then_some(true),
+            met: Some(shift.code == 0 && shift.max_rss_kb <= kubectl_rollout_rss_kb),
         });
     } else {
         rows.push(Row {
@@ -409,7 +411,7 @@ fn binary_size(kubectl: &Path) -> Row {
     let ours = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
     let theirs = std::fs::metadata(resolve(kubectl)).map(|m| m.len()).unwrap_or(0);
     Row {
-        measure: "binary size (bench profile = release: lto, stripped)".into(),
+        measure: "binary size (bench profile: release, thin LTO, stripped)".into(),
         modelroll: format!("{:.1} MB", ours as f64 / 1e6),
         kubectl: format!("{:.1} MB", theirs as f64 / 1e6),
         ratio: ratio(ours as f64, theirs as f64),
