@@ -227,25 +227,7 @@ async fn find_virtual_service(
     services: &[String],
     route: Option<&str>,
 ) -> Result<Option<(Value, String)>> {
-    let ns = w.namespace().to_string();
-    let candidates = match route {
-        Some(name) => match w.get(kind, name).await? {
-            Some(vs) => vec![vs],
-            None => return Err(Error::usage(format!("virtualservice {name} not found in namespace {ns}"))),
-        },
-        None => {
-            let mut all = w.list(kind, None).await?;
-            all.sort_by_key(|v| object_name(v).to_string());
-            all
-        }
-    };
-    for vs in candidates {
-        if let Some(service) = services.iter().find(|s| istio::routes_to(&vs, s, &ns)) {
-            let service = service.clone();
-            return Ok(Some((vs, service)));
-        }
-    }
-    Ok(None)
+    find_route(w, kind, "virtualservice", services, route, istio::routes_to).await
 }
 
 async fn find_http_route(
@@ -254,11 +236,24 @@ async fn find_http_route(
     services: &[String],
     route: Option<&str>,
 ) -> Result<Option<(Value, String)>> {
+    find_route(w, kind, "httproute", services, route, gateway_api::routes_to).await
+}
+
+/// The route object (`--route NAME`, else the first by name) that sends traffic to one of
+/// `services`, with that service.
+async fn find_route(
+    w: &Writer,
+    kind: &ApiResource,
+    kind_name: &str,
+    services: &[String],
+    route: Option<&str>,
+    routes_to: fn(&Value, &str, &str) -> bool,
+) -> Result<Option<(Value, String)>> {
     let ns = w.namespace().to_string();
     let candidates = match route {
         Some(name) => match w.get(kind, name).await? {
-            Some(r) => vec![r],
-            None => return Err(Error::usage(format!("httproute {name} not found in namespace {ns}"))),
+            Some(found) => vec![found],
+            None => return Err(Error::usage(format!("{kind_name} {name} not found in namespace {ns}"))),
         },
         None => {
             let mut all = w.list(kind, None).await?;
@@ -266,10 +261,10 @@ async fn find_http_route(
             all
         }
     };
-    for r in candidates {
-        if let Some(service) = services.iter().find(|s| gateway_api::routes_to(&r, s, &ns)) {
+    for candidate in candidates {
+        if let Some(service) = services.iter().find(|s| routes_to(&candidate, s, &ns)) {
             let service = service.clone();
-            return Ok(Some((r, service)));
+            return Ok(Some((candidate, service)));
         }
     }
     Ok(None)
