@@ -344,13 +344,13 @@ async fn playground_footprint(sizes: &Sizes) -> Vec<Row> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let client = client_for(&kubeconfig).await;
-    let result = fill_and_watch(&client, sizes).await;
-    let rss_kb = proc_rss_kb(child.id());
+    let result = fill_and_watch(&client, sizes, child.id()).await;
+    let rss_kb = *result.as_ref().unwrap_or(&proc_rss_kb(child.id()));
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     let note = match result {
-        Ok(()) => String::new(),
+        Ok(_) => String::new(),
         Err(e) => format!(" ({e})"),
     };
     vec![Row {
@@ -363,7 +363,7 @@ async fn playground_footprint(sizes: &Sizes) -> Vec<Row> {
     }]
 }
 
-async fn fill_and_watch(client: &kube::Client, sizes: &Sizes) -> Result<(), String> {
+async fn fill_and_watch(client: &kube::Client, sizes: &Sizes, playground_pid: u32) -> Result<u64, String> {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{Namespace, Pod};
     use kube::api::{Api, ListParams, PostParams, WatchParams};
@@ -395,16 +395,22 @@ async fn fill_and_watch(client: &kube::Client, sizes: &Sizes) -> Result<(), Stri
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let mut streams = Vec::new();
+    // Watchers that consume their events, as real clients do (an unread watch would measure
+    // bytes buffered for it); the figure is read while all of them are open.
+    let mut watchers = tokio::task::JoinSet::new();
     for _ in 0..sizes.watches {
         let stream =
             pods.watch(&WatchParams::default().timeout(290), "0").await.map_err(|e| e.to_string())?;
-        streams.push(stream);
+        watchers.spawn(async move {
+            use futures::StreamExt;
+            let mut stream = std::pin::pin!(stream);
+            while stream.next().await.is_some() {}
+        });
     }
-    // Let the watches be served and the pods settle before reading the figure.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    drop(streams);
-    Ok(())
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_kb = proc_rss_kb(playground_pid);
+    watchers.abort_all();
+    Ok(rss_kb)
 }
 
 fn binary_size(kubectl: &Path) -> Row {
