@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod error;
 pub mod playground;
+pub mod quantity;
 pub mod rollout;
 pub mod router;
 pub mod ui;

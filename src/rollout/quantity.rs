@@ -10,60 +10,9 @@ pub type Millis = i128;
 /// # Errors
 /// A phrase naming the text that is not a quantity.
 pub fn parse_millis(text: &str) -> Result<Millis, String> {
-    let bad = || format!("{text:?} is not a Kubernetes quantity");
-    let text = text.trim();
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let number_end = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
-    let (number, suffix) = body.split_at(number_end);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(bad());
-    }
-    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    // value = digits × 10^scale, held exactly.
-    let digits: String = format!("{int_part}{frac_part}");
-    let mut mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad())? };
-    let mut exp10: i32 = -(i32::try_from(frac_part.len()).map_err(|_| bad())?);
-    let mut mult2: u32 = 0;
-    match suffix {
-        "" => {}
-        "n" => exp10 -= 9,
-        "u" => exp10 -= 6,
-        "m" => exp10 -= 3,
-        "k" => exp10 += 3,
-        "M" => exp10 += 6,
-        "G" => exp10 += 9,
-        "T" => exp10 += 12,
-        "P" => exp10 += 15,
-        "E" => exp10 += 18,
-        "Ki" => mult2 = 10,
-        "Mi" => mult2 = 20,
-        "Gi" => mult2 = 30,
-        "Ti" => mult2 = 40,
-        "Pi" => mult2 = 50,
-        "Ei" => mult2 = 60,
-        _ => {
-            let exponent = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E')).ok_or_else(bad)?;
-            let exponent: i32 = exponent.parse().map_err(|_| bad())?;
-            if exponent.abs() > 30 {
-                return Err(bad());
-            }
-            exp10 += exponent;
-        }
-    }
-    mantissa = mantissa.checked_mul(1i128 << mult2).ok_or_else(bad)?;
-    // To milli-units.
-    exp10 += 3;
-    let value = if exp10 >= 0 {
-        mantissa.checked_mul(10i128.checked_pow(exp10.unsigned_abs()).ok_or_else(bad)?).ok_or_else(bad)?
-    } else {
-        let divisor = 10i128.checked_pow(exp10.unsigned_abs()).ok_or_else(bad)?;
-        // Round up (away from zero), as Kubernetes does for values below a milli.
-        (mantissa + divisor - 1) / divisor
-    };
-    Ok(if negative { -value } else { value })
+    crate::quantity::Quantity::parse(text)
+        .map(crate::quantity::Quantity::milli_value_exact)
+        .map_err(|_| format!("{text:?} is not a Kubernetes quantity"))
 }
 
 /// Show a milli-unit amount of `resource` the way a user would write it (`500m`, `2`, `64Gi`).

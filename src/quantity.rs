@@ -1,4 +1,5 @@
 //! Kubernetes `resource.Quantity` parsing (`100m`, `1.5`, `2Gi`, `500M`, `1e3`) into exact integers.
+//! One parser for the plugin (GPU planning) and the playground (its scheduler); neither owns it.
 
 use std::fmt;
 
@@ -100,6 +101,11 @@ impl Quantity {
     pub fn milli_value(self) -> i64 {
         let millis = ceil_div(self.nanos, 1_000_000);
         millis.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// Thousandths of a unit, rounded up, without clamping (exabytes of memory fit).
+    pub fn milli_value_exact(self) -> i128 {
+        ceil_div(self.nanos, 1_000_000)
     }
 
     /// Whole units, rounded up (memory, pods and extended resources are counted this way).
