@@ -41,6 +41,11 @@ struct Sizes {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(MEASURE_CHILD) {
+        measure_child(&args[2..]);
+        return;
+    }
     // `cargo bench` passes `--bench`; a filter argument is ignored (one suite).
     let quick = std::env::var_os("MODELROLL_BENCH_QUICK").is_some();
     let sizes = if quick {
@@ -261,10 +266,10 @@ async fn large_rollouts(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
                 "shift --steps 10,25,50 on {} replicas: peak RSS, requests",
                 sizes.shift_replicas
             ),
-            modelroll: format!("{} , {requests} req", mb(shift.max_rss_kb)),
-            kubectl: "-".into(),
-            ratio: "-".into(),
-            goal: "RSS ≤ kubectl's rollout status above".into(),
+            modelroll: format!("{}, {requests} req", mb(shift.max_rss_kb)),
+            kubectl: format!("{} (rollout status above)", mb(kubectl_rollout_rss_kb)),
+            ratio: ratio(shift.max_rss_kb as f64, kubectl_rollout_rss_kb as f64),
+            goal: "RSS ≤ kubectl's".into(),
             met: Some(shift.code == 0 && shift.max_rss_kb <= kubectl_rollout_rss_kb),
         });
     } else {
@@ -649,20 +654,56 @@ struct Measured {
     max_rss_kb: u64,
 }
 
-/// Start `command`; the thread yields its exit code and peak RSS (from wait4's rusage).
+/// The argument that makes this bench binary a measurer: `compare --measure-child PROGRAM ARGS…`.
+const MEASURE_CHILD: &str = "--measure-child";
+
+/// Start `command` through a measurer (this binary, re-executed) and return a thread that yields
+/// its exit code and peak RSS.
+///
+/// Why not `wait4` on the command directly: Linux records the old address space's high-water mark
+/// into the process's `maxrss` at `exec`, and a child spawned with `vfork` (as `std` spawns)
+/// execs out of *our* address space, which holds playgrounds with thousands of pods. Every child
+/// would then report at least our RSS. The measurer is a fresh, small process; the command it
+/// spawns execs out of that, so its `maxrss` is its own.
 fn spawn_measured(command: &mut Command) -> std::thread::JoinHandle<Measured> {
-    let child =
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    let pid = child.id() as libc::pid_t;
+    let mut measurer = Command::new(std::env::current_exe().expect("the bench binary's path"));
+    measurer.arg(MEASURE_CHILD).arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => measurer.env(key, value),
+            None => measurer.env_remove(key),
+        };
+    }
+    let child = measurer.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn();
+    let child = child.expect("spawn the measurer");
     std::thread::spawn(move || {
-        let _keep = child; // reaped by wait4 below, not by Child
-        let mut status = 0;
-        // SAFETY: rusage is plain data; wait4 fills it for our own child.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        let code = if reaped == pid && libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-        Measured { code, max_rss_kb: usage.ru_maxrss as u64 }
+        let output = child.wait_with_output().expect("the measurer runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut fields = text.split_whitespace().map(|f| f.parse::<i64>().unwrap_or(-1));
+        let (code, max_rss_kb) = (fields.next().unwrap_or(-1), fields.next().unwrap_or(0));
+        Measured { code: code as i32, max_rss_kb: max_rss_kb.max(0) as u64 }
     })
+}
+
+/// The measurer: run `command` (program and arguments) with no stdio, and print its exit code and
+/// peak RSS in KiB (from `wait4`'s rusage) on stdout.
+fn measure_child(command: &[String]) {
+    let (program, args) = command.split_first().expect("a command to measure");
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which keeps its rusage
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the measured command");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child, which `Child` never reaps.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let code = if reaped == pid && libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    println!("{code} {}", usage.ru_maxrss);
 }
 
 fn proc_rss_kb(pid: u32) -> u64 {
