@@ -133,6 +133,26 @@ async fn status_vs_get(kubectl: &Path, runs: usize) -> Vec<Row> {
     let our_requests = count_requests(&pg, || run(kube_env.modelroll(&["status", "fraud", "-o", "json"])));
     let their_requests =
         count_requests(&pg, || run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud", "-o", "json"])));
+    // The same with a canary running (replicas router, so no CRDs are needed).
+    let canary = run(kube_env.modelroll(&[
+        "canary",
+        "fraud",
+        "--image",
+        "model=registry.example/fraud:v2",
+        "--router",
+        "replicas",
+        "--weight",
+        "25",
+        "--yes",
+    ]));
+    assert_eq!(canary.0, 0, "the canary starts: {}", canary.2);
+    let mut canary_status = (0, String::new(), String::new());
+    let canary_requests = count_requests(&pg, || {
+        canary_status = run(kube_env.modelroll(&["status", "fraud", "-o", "json"]));
+        canary_status.clone()
+    });
+    let shows_canary = serde_json::from_str::<Value>(&canary_status.1)
+        .is_ok_and(|s| s["revisions"][0]["track"] == "canary" && s["canary"]["weight"] == 25);
     pg.stop();
     vec![
         timed_row("status -o json vs kubectl get deployment -o json", ours, theirs, 1.0),
@@ -143,6 +163,14 @@ async fn status_vs_get(kubectl: &Path, runs: usize) -> Vec<Row> {
             ratio: ratio(our_requests as f64, their_requests as f64),
             goal: "≤ 3 requests".into(),
             met: Some(our_requests <= 3),
+        },
+        Row {
+            measure: "status -o json during a canary: API requests".into(),
+            modelroll: canary_requests.to_string(),
+            kubectl: "-".into(),
+            ratio: "-".into(),
+            goal: "≤ 3 requests, canary shown".into(),
+            met: Some(canary_requests <= 3 && shows_canary),
         },
     ]
 }

@@ -316,10 +316,20 @@ async fn istio_canary_shift_promote_restores_the_routes() {
     for text in ["Canary", "TRACK", "canary", "stable", "virtualservice/m1, destinationrule/m1", "50%"] {
         assert!(status.contains(text), "{text:?} missing from:\n{status}");
     }
+    let requests = || env.pg.requests().values().sum::<u64>();
+    let requests_before = requests();
     let json: Value = serde_json::from_str(&env.run_ok(&["status", "m1", "-o", "json"])).unwrap();
+    let made = requests() - requests_before;
+    assert!(made <= 3, "status made {made} API requests while a canary runs");
     assert_eq!(json["phase"], "Canary");
     assert_eq!(json["canary"]["weight"], 50);
     assert_eq!(json["revisions"][0]["track"], "canary");
+    assert_eq!(json["revisions"][0]["name"], "m1-canary");
+    assert_eq!(json["revisions"][0]["images"][0]["image"], "registry.example/m1:v2");
+    assert_eq!(
+        (json["revisions"][0]["replicas"].as_i64(), json["revisions"][0]["ready"].as_i64()),
+        (Some(1), Some(1))
+    );
 
     env.run_ok(&["promote", "m1", "--timeout", "60s"]);
     let after = env.get("networking.istio.io/v1", "VirtualService", "m1").await.unwrap();
@@ -846,6 +856,7 @@ async fn knative_canary_shift_promote_then_abort() {
     })
     .await;
 
+    let before = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
     env.run_ok(&[
         "canary",
         "ksvc/m10",
@@ -867,11 +878,86 @@ async fn knative_canary_shift_promote_then_abort() {
         .unwrap()
         .to_string();
     env.run_ok(&["abort", "ksvc/m10", "--timeout", "60s"]);
-    let ksvc = env.get("serving.knative.dev/v1", "Service", "m10").await.unwrap();
-    assert_eq!(ksvc_traffic(&ksvc), vec![("m10-v2".to_string(), 100, None)]);
-    assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/m10:v2");
-    assert!(env.get("serving.knative.dev/v1", "Revision", &canary).await.is_none(), "{canary} left behind");
+    assert_knative_aborted(&env, "m10", &before, "m10-v2", &canary).await;
+}
+
+/// After an abort: the traffic block as before the canary, a template naming the stable revision
+/// (so that Knative serves it, not a copy), which is latest created and ready and takes all
+/// traffic; the canary revision gone and no other revision stamped.
+async fn assert_knative_aborted(env: &Env, name: &str, before: &Value, stable: &str, canary: &str) {
+    let revisions = |env: &Env| {
+        let api = env.api("serving.knative.dev/v1", "Revision");
+        let selector = format!("serving.knative.dev/service={name}");
+        async move {
+            let list = api.list(&kube::api::ListParams::default().labels(&selector)).await.unwrap();
+            let mut names: Vec<String> =
+                list.items.iter().map(|r| r.metadata.name.clone().unwrap()).collect();
+            names.sort();
+            names
+        }
+    };
+    let ksvc = env.get("serving.knative.dev/v1", "Service", name).await.unwrap();
+    assert_eq!(ksvc["spec"]["traffic"], before["spec"]["traffic"], "traffic as before the canary");
+    assert_eq!(ksvc["spec"]["template"]["metadata"]["name"], stable);
+    assert_eq!(ksvc["spec"]["template"]["spec"], before["spec"]["template"]["spec"]);
+    assert_eq!(ksvc["status"]["latestCreatedRevisionName"], stable);
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], stable);
     assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+    let served: Vec<(String, u64)> = ksvc["status"]["traffic"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| (t["revisionName"].as_str().unwrap_or("").to_string(), t["percent"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(served, vec![(stable.to_string(), 100)], "{:#}", ksvc["status"]);
+    let left = revisions(env).await;
+    assert!(!left.contains(&canary.to_string()), "{canary} left behind: {left:?}");
+    assert!(left.iter().all(|r| r.as_str() <= stable || r.ends_with("-v2")), "no revision stamped: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knative_abort_of_a_first_canary_serves_the_first_revision_again() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    env.create(json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "m11", "namespace": NS},
+        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/m11:v1"}]}},
+                 "traffic": [{"latestRevision": true, "percent": 100}]}
+    }))
+    .await;
+    let ksvcs = env.api("serving.knative.dev/v1", "Service");
+    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
+        ksvcs.get_opt("m11").await.unwrap().is_some_and(|k| {
+            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some("m11-00001")
+        })
+    })
+    .await;
+    let before = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
+    env.run_ok(&[
+        "canary",
+        "ksvc/m11",
+        "--image",
+        "registry.example/m11:v2",
+        "--weight",
+        "30",
+        "--timeout",
+        "60s",
+    ]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
+    let canary = ksvc["spec"]["template"]["metadata"]["name"].as_str().unwrap().to_string();
+    assert_eq!(ksvc_traffic(&ksvc)[1], (canary.clone(), 30, Some("canary".to_string())));
+    env.run_ok(&["abort", "ksvc/m11", "--timeout", "60s"]);
+    assert_knative_aborted(&env, "m11", &before, "m11-00001", &canary).await;
+    // Running it again changes nothing.
+    let again = env.run(&["abort", "ksvc/m11"]);
+    assert_eq!(again.code, 2, "no canary left to abort: {}", again.stderr);
+    // The next rollout moves traffic as before the canary: to the latest revision.
+    env.run_ok(&["set-image", "ksvc/m11", "registry.example/m11:v3", "--timeout", "60s"]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
+    let latest = ksvc["status"]["latestReadyRevisionName"].as_str().unwrap().to_string();
+    assert_ne!(latest, "m11-00001");
+    assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], latest.as_str(), "{:#}", ksvc["status"]);
 }
 
 /// Create `object`, trying again while the playground answers 409.

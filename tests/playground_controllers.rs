@@ -513,6 +513,38 @@ fn knative_service_revisions_and_traffic_split(pg: Playground) {
         let scaled = get(s, &DEPLOYMENTS, "model-00001-deployment")?["spec"]["replicas"] == 0;
         (ready && scaled).then_some(())
     });
+
+    // A template that names an existing revision with that revision's spec brings it back as
+    // latest created and ready (Knative's CheckNameAvailability), stamping nothing new, although a
+    // newer ready revision exists.
+    let named = |name: &str, image: &str| {
+        format!(
+            "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {{name: model}}\nspec:\n  template:\n    metadata: {{name: {name}}}\n    spec:\n      containers: [{{image: {image}}}]\n  traffic:\n  - {{latestRevision: true, percent: 100}}\n"
+        )
+    };
+    apply(&pg, &named("model-00001", "model:v1"));
+    let status = wait_until(&store, "the first revision served again", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        let observed = ksvc["status"]["observedGeneration"] == ksvc["metadata"]["generation"];
+        let ready = condition(&ksvc, "Ready")?["status"] == "True";
+        (observed && ready && ksvc["status"]["latestReadyRevisionName"] == "model-00001")
+            .then(|| ksvc["status"].clone())
+    });
+    assert_eq!(status["latestCreatedRevisionName"], "model-00001");
+    assert_eq!(status["traffic"][0]["revisionName"], "model-00001");
+    assert_eq!(labelled(&store, &REVISIONS, "serving.knative.dev/service", "model").len(), 2);
+    // Naming it with another spec cannot be done: ConfigurationsReady=False, nothing stamped.
+    apply(&pg, &named("model-00002", "model:v3"));
+    let configurations = wait_until(&store, "ConfigurationsReady=False", |s| {
+        let ksvc = get(s, &KSERVICES, "model")?;
+        condition(&ksvc, "ConfigurationsReady").filter(|c| c["status"] == "False").cloned()
+    });
+    assert_eq!(configurations["reason"], "RevisionFailed");
+    assert_eq!(
+        configurations["message"],
+        "Revision creation failed with message: revisions.serving.knative.dev \"model-00002\" already exists."
+    );
+    assert_eq!(labelled(&store, &REVISIONS, "serving.knative.dev/service", "model").len(), 2);
 }
 
 #[test]

@@ -251,8 +251,10 @@ spec:
     ]);
     env.alice(&["abort", "ksvc/sentiment", "--timeout", "60s"]);
     assert_eq!(image(&env), "registry.example/sentiment:v3");
-    let percents = env.jsonpath("ksvc/sentiment", "{.spec.traffic[*].percent}");
+    let percents = env.jsonpath("ksvc/sentiment", "{.status.traffic[*].percent}");
     assert_eq!(percents.trim(), "100", "all traffic back on stable");
+    let served = env.jsonpath("ksvc/sentiment", "{.status.traffic[0].revisionName}");
+    assert_eq!(served.trim(), env.jsonpath("ksvc/sentiment", "{.spec.template.metadata.name}").trim());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `abort`: weight back to stable first, at once; then the canary objects go and the stable
-//! replicas and routes are restored to what they were. Knative: 100% to the stable revision and
-//! a template that will not recreate the canary.
+//! replicas and routes are restored to what they were. Knative: 100% to the stable revision by
+//! name, a template naming the stable revision (served again, not rebuilt), then the canary
+//! revision goes and the traffic block is as before.
 
 use crate::cli::AbortArgs;
 use crate::cluster::Target;

@@ -699,20 +699,12 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
     crate::ui::print_stdout(&text);
 }
 
-/// The canary Deployment named by the rollout state in `annotations` (for `status`); `None`
-/// without a canary. One request, only when a canary is recorded.
+/// Canary Deployment `name`, for `status` when its ReplicaSets were not among those listed;
+/// `None` when it is gone.
 ///
 /// # Errors
 /// When the read is refused.
-pub async fn recorded_canary_deployment(
-    cluster: &crate::cluster::Cluster,
-    annotations: Option<&BTreeMap<String, String>>,
-) -> Result<Option<Deployment>> {
-    let Ok(Some(state)) = RolloutState::from_annotations(annotations) else {
-        return Ok(None);
-    };
+pub async fn canary_deployment(cluster: &crate::cluster::Cluster, name: &str) -> Result<Option<Deployment>> {
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    api.get_opt(&state.canary)
-        .await
-        .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))
+    api.get_opt(name).await.map_err(|e| cluster.api_error(e, &format!("get deployment {name}")))
 }

@@ -1,17 +1,18 @@
 //! `status`: one screen on the model: phase, strategy, revisions with their pods, images, model
 //! versions, problem pods. Three API requests (the target, its ReplicaSets or Revisions, its
-//! pods); `--watch` redraws on every change, from watches rather than repeated requests.
+//! pods), a canary included: its ReplicaSets and pods are among the stable's. `--watch` redraws on every change, from watches rather than repeated requests.
 
 use std::io::IsTerminal;
 
 use crate::cli::{ReadOutput, StatusArgs};
 use crate::cluster::{Cluster, Target};
+use crate::cmd::lifecycle::canary_deployment;
 use crate::cmd::objects::{
     get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, selector_of,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
-use crate::rollout::canary_status::{raw_annotations, with_recorded_canary};
+use crate::rollout::canary_status::{raw_annotations, recorded_canary, with_recorded_canary, CanaryTrack};
 use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
 use crate::ui::{self, output, table};
 use crate::watch::{observe_deployment, observe_knative, Step};
@@ -35,7 +36,15 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
             let pods = pods_matching(&cluster, &selector_of(&deployment)?).await?;
             let status = deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now);
             let annotations = deployment.metadata.annotations.as_ref();
-            let canary = crate::cmd::lifecycle::recorded_canary_deployment(&cluster, annotations).await?;
+            let canary = match recorded_canary(annotations) {
+                None => None,
+                Some(name) => match CanaryTrack::from_replica_sets(&name, &replica_sets) {
+                    Some(track) => Some(track),
+                    None => {
+                        canary_deployment(&cluster, &name).await?.as_ref().map(CanaryTrack::from_deployment)
+                    }
+                },
+            };
             with_recorded_canary(status, annotations, canary.as_ref())
         }
         Target::KnativeService(name) => {
@@ -96,16 +105,18 @@ async fn watch(cluster: &Cluster, target: &Target, output: ReadOutput) -> Result
                 };
                 let now = jiff::Timestamp::now();
                 let annotations = current.metadata.annotations.as_ref();
+                let canary = recorded_canary(annotations)
+                    .and_then(|name| CanaryTrack::from_replica_sets(&name, replica_sets));
                 show(
                     with_recorded_canary(
                         deployment_status(&cluster.namespace, current, replica_sets, pods, now),
                         annotations,
-                        None,
+                        canary.as_ref(),
                     ),
                     with_recorded_canary(
                         deployment_status(&cluster.namespace, current, replica_sets, pods, epoch),
                         annotations,
-                        None,
+                        canary.as_ref(),
                     ),
                 )
             })

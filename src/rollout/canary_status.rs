@@ -1,21 +1,95 @@
 //! What a canary adds to `status`: the phase (Canary (W%), Promoting, Aborting), the track of
 //! each revision, the canary Deployment as a row, the requested and (replicas router) effective
 //! weight, and the router's objects by name. Pure: works on the status and objects already read.
+//! The canary Deployment's row comes from its ReplicaSets, which the stable's selector lists
+//! too (the canary's selector is the stable's plus the track label), so `status` needs no extra
+//! read for it.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 
 use super::state::{Phase as CanaryPhase, RolloutState, Routing, MODEL_VERSION_LABEL};
 use super::status::{ContainerImage, ModelStatus, Phase, RevisionStatus, Track};
 use super::weights::effective_weight;
 
-/// Add the canary recorded in `state` to `status`. `canary` is the canary Deployment when the
-/// target is a Deployment and it was read (`None` in `--watch` or when it is gone).
-pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option<&Deployment>) {
+/// The canary Deployment as its `status` row shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryTrack {
+    name: String,
+    images: Vec<ContainerImage>,
+    model_version: Option<String>,
+    replicas: i32,
+    ready: i32,
+    created: Option<jiff::Timestamp>,
+}
+
+impl CanaryTrack {
+    /// The track as the canary Deployment itself reports it.
+    pub fn from_deployment(d: &Deployment) -> Self {
+        let template = d.spec.as_ref().map(|s| &s.template);
+        let status = d.status.clone().unwrap_or_default();
+        Self {
+            name: d.metadata.name.clone().unwrap_or_default(),
+            images: template_images(template.and_then(|t| t.spec.as_ref())),
+            model_version: model_version(template.and_then(|t| t.metadata.as_ref())),
+            replicas: status.replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            created: d.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        }
+    }
+
+    /// The track pieced together from the ReplicaSets that Deployment `name` owns among
+    /// `replica_sets`: the newest revision's template, the replicas of all of them (as the
+    /// Deployment's status counts them). `None` when it owns none (not listed, or not created yet).
+    pub fn from_replica_sets(name: &str, replica_sets: &[ReplicaSet]) -> Option<Self> {
+        let owned: Vec<&ReplicaSet> = replica_sets
+            .iter()
+            .filter(|rs| {
+                rs.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == "Deployment" && o.name == name && o.controller == Some(true))
+            })
+            .collect();
+        let newest = owned.iter().copied().max_by_key(|rs| super::progress::revision_of(&rs.metadata))?;
+        let template = newest.spec.as_ref().and_then(|s| s.template.as_ref());
+        let counts = |f: fn(&k8s_openapi::api::apps::v1::ReplicaSetStatus) -> Option<i32>| {
+            owned.iter().filter_map(|rs| rs.status.as_ref()).map(|s| f(s).unwrap_or(0)).sum()
+        };
+        Some(Self {
+            name: name.to_string(),
+            images: template_images(template.and_then(|t| t.spec.as_ref())),
+            model_version: model_version(template.and_then(|t| t.metadata.as_ref())),
+            replicas: counts(|s| Some(s.replicas)),
+            ready: counts(|s| s.ready_replicas),
+            created: owned.iter().filter_map(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0)).min(),
+        })
+    }
+}
+
+fn template_images(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> Vec<ContainerImage> {
+    spec.map(|s| {
+        s.containers
+            .iter()
+            .map(|c| ContainerImage { container: c.name.clone(), image: c.image.clone().unwrap_or_default() })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn model_version(metadata: Option<&ObjectMeta>) -> Option<String> {
+    metadata.and_then(|m| m.labels.as_ref()).and_then(|l| l.get(MODEL_VERSION_LABEL)).cloned()
+}
+
+/// Add the canary recorded in `state` to `status`. `canary` is the canary Deployment's track when
+/// the target is a Deployment and it was found (`None` when it is gone).
+pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option<&CanaryTrack>) {
     let model = status.target.name.clone();
     let is_replicas = matches!(state.routing, Routing::Replicas { .. });
     let stable_ready = status.replicas.ready;
-    let canary_ready = canary.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0);
+    let canary_ready = canary.map_or(0, |c| c.ready);
     let effective = is_replicas.then(|| effective_weight(stable_ready, canary_ready));
     status.phase = match state.phase {
         CanaryPhase::Starting | CanaryPhase::Canary => Phase::Canary,
@@ -79,46 +153,32 @@ pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option
     }));
 }
 
-fn canary_row(d: &Deployment, state: &RolloutState, effective: Option<u32>) -> RevisionStatus {
-    let template = d.spec.as_ref().map(|s| &s.template);
-    let images = template
-        .and_then(|t| t.spec.as_ref())
-        .map(|s| {
-            s.containers
-                .iter()
-                .map(|c| ContainerImage {
-                    container: c.name.clone(),
-                    image: c.image.clone().unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let model_version = template
-        .and_then(|t| t.metadata.as_ref())
-        .and_then(|m| m.labels.as_ref())
-        .and_then(|l| l.get(MODEL_VERSION_LABEL))
-        .cloned();
-    let status = d.status.clone().unwrap_or_default();
+fn canary_row(c: &CanaryTrack, state: &RolloutState, effective: Option<u32>) -> RevisionStatus {
     RevisionStatus {
         revision: None,
-        name: d.metadata.name.clone().unwrap_or_default(),
+        name: c.name.clone(),
         track: Some(Track::Canary),
-        images,
-        model_version,
-        replicas: status.replicas.unwrap_or(0),
-        ready: status.ready_replicas.unwrap_or(0),
+        images: c.images.clone(),
+        model_version: c.model_version.clone(),
+        replicas: c.replicas,
+        ready: c.ready,
         traffic_percent: Some(i64::from(effective.unwrap_or(state.weight))),
         change_cause: None,
-        created: d.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        created: c.created,
         current: false,
     }
+}
+
+/// The name of the canary recorded in `annotations` (the target's), if a canary runs.
+pub fn recorded_canary(annotations: Option<&std::collections::BTreeMap<String, String>>) -> Option<String> {
+    RolloutState::from_annotations(annotations).ok().flatten().map(|state| state.canary)
 }
 
 /// `status` with the canary recorded in `annotations` (the target's) added, if there is one.
 pub fn with_recorded_canary(
     mut status: ModelStatus,
     annotations: Option<&std::collections::BTreeMap<String, String>>,
-    canary: Option<&Deployment>,
+    canary: Option<&CanaryTrack>,
 ) -> ModelStatus {
     if let Ok(Some(state)) = RolloutState::from_annotations(annotations) {
         add_canary(&mut status, &state, canary);
@@ -221,7 +281,7 @@ mod tests {
         add_canary(
             &mut s,
             &state(Routing::Replicas { service: Some("fraud".into()) }),
-            Some(&canary_deployment()),
+            Some(&CanaryTrack::from_deployment(&canary_deployment())),
         );
         assert_eq!(s.phase, Phase::Canary);
         assert_eq!(s.revisions.len(), 2);
@@ -234,6 +294,43 @@ mod tests {
         assert!(s.reason.as_deref().unwrap().contains("25% requested, 25% effective"));
         let lines = canary_lines(s.canary.as_ref().unwrap());
         assert!(lines.contains("Router:    replicas (service/fraud)"), "{lines}");
+    }
+
+    fn replica_set(owner: &str, revision: &str, image: &str, replicas: i32, ready: i32) -> ReplicaSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{owner}-{revision}"), "creationTimestamp": format!("2026-01-01T00:0{revision}:00Z"),
+                "annotations": {"deployment.kubernetes.io/revision": revision},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner, "uid": "u", "controller": true}]},
+            "spec": {"selector": {}, "template": {"metadata": {"labels": {MODEL_VERSION_LABEL: format!("v{revision}")}},
+                "spec": {"containers": [{"name": "model", "image": image}]}}},
+            "status": {"replicas": replicas, "readyReplicas": ready}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn canary_track_from_its_replica_sets_matches_its_deployment() {
+        let listed = [
+            replica_set("fraud", "1", "r/fraud:v1", 3, 3),
+            replica_set("fraud-canary", "2", "r/fraud:v3", 1, 0),
+            replica_set("fraud-canary", "1", "r/fraud:v2", 1, 1),
+        ];
+        let track = CanaryTrack::from_replica_sets("fraud-canary", &listed).unwrap();
+        assert_eq!(track.name, "fraud-canary");
+        assert_eq!(
+            track.images,
+            vec![ContainerImage { container: "model".into(), image: "r/fraud:v3".into() }]
+        );
+        assert_eq!(track.model_version.as_deref(), Some("v2"), "the newest revision's template");
+        assert_eq!((track.replicas, track.ready), (2, 1), "summed over its ReplicaSets");
+        assert_eq!(track.created, Some("2026-01-01T00:01:00Z".parse().unwrap()), "the oldest");
+        assert_eq!(CanaryTrack::from_replica_sets("other-canary", &listed), None);
+        let from_deployment = CanaryTrack::from_deployment(&canary_deployment());
+        assert_eq!(
+            from_deployment.images,
+            vec![ContainerImage { container: "model".into(), image: "r/fraud:v2".into() }]
+        );
+        assert_eq!((from_deployment.replicas, from_deployment.ready), (1, 1));
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn promoted_traffic(original: &Value, stable: &str, canary: &str) -> Value {
     }
 }
 
-/// `spec.traffic` after abort: everything to the stable revision by name, so that no revision
+/// `spec.traffic` while aborting: everything to the stable revision by name, so that no revision
 /// made from a later template takes traffic.
 pub fn aborted_traffic(stable: &str) -> Value {
     json!([{"revisionName": stable, "percent": 100}])
@@ -152,6 +152,107 @@ impl Knative {
     }
 }
 
+impl Knative {
+    /// Abort: the weight back on the stable revision first, at once (pinned by name); then a
+    /// template that names the stable revision with its own spec, so that Knative serves that
+    /// revision again rather than stamping a copy that would need new pods (its
+    /// `CheckNameAvailability` reuses a revision whose spec is the template's); once Knative has
+    /// taken it, the canary revision goes and the traffic block gets back its shape from before
+    /// the canary. Each step is a no-op when already done, so a re-run carries on.
+    async fn abort(&self, w: &Writer) -> Result<()> {
+        let (stable, original_traffic, original_template) = self.parts();
+        w.update(&self.service_kind, &self.model, |ksvc| {
+            let routes_canary = ksvc["spec"]["traffic"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|e| e["revisionName"] == self.canary_revision.as_str()));
+            if routes_canary {
+                set_traffic(ksvc, aborted_traffic(stable));
+            }
+            Ok(())
+        })
+        .await?;
+        let stable_spec = w.get(&self.revision_kind, stable).await?.map(|r| r["spec"].clone());
+        let Some(stable_spec) = stable_spec.filter(|s| !s.is_null()) else {
+            // The stable revision is gone: the template from before the canary makes a new one,
+            // and the traffic stays pinned (to a name the user has to fix) rather than moving.
+            w.update(&self.service_kind, &self.model, |ksvc| {
+                if ksvc["spec"]["template"]["metadata"]["name"] == self.canary_revision.as_str() {
+                    ksvc["spec"]["template"] = original_template.clone();
+                }
+                Ok(())
+            })
+            .await?;
+            w.delete(&self.revision_kind, &self.canary_revision).await?;
+            return Ok(());
+        };
+        let template = stable_template(original_template, stable, &stable_spec);
+        let written = w
+            .update(&self.service_kind, &self.model, |ksvc| {
+                ksvc["spec"]["template"] = template.clone();
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::failed(format!("ksvc {} is gone", self.model)))?;
+        if !w.is_dry_run() {
+            let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            wait_serving(w, &self.model, generation, stable).await?;
+        }
+        w.delete(&self.revision_kind, &self.canary_revision).await?;
+        w.update(&self.service_kind, &self.model, |ksvc| {
+            set_traffic(ksvc, original_traffic.clone());
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The ksvc template that brings back revision `name`: the template from before the canary (its
+/// labels and annotations) with that revision's name and spec.
+pub fn stable_template(original: &Value, name: &str, spec: &Value) -> Value {
+    let mut template = original.clone();
+    if !template["metadata"].is_object() {
+        template["metadata"] = json!({});
+    }
+    template["metadata"]["name"] = json!(name);
+    template["spec"] = spec.clone();
+    template
+}
+
+/// How long Knative may take to serve an existing revision again from a template that names it.
+const REUSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Wait (watching) until ksvc `name` has observed `generation` and its latest created and latest
+/// ready revision are both `revision`.
+async fn wait_serving(w: &Writer, name: &str, generation: i64, revision: &str) -> Result<()> {
+    let waiting = crate::watch::observe_knative(&w.cluster, name, |ksvc, _, _| {
+        let Some(ksvc) = ksvc else {
+            return Err(Error::failed(format!("ksvc {name} was deleted while aborting its canary")));
+        };
+        let status = &ksvc.data["status"];
+        let taken = status["observedGeneration"].as_i64().unwrap_or(0) >= generation
+            && status["latestCreatedRevisionName"] == revision
+            && status["latestReadyRevisionName"] == revision;
+        if let Some(c) = status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "ConfigurationsReady" && c["status"] == "False"))
+            .filter(|_| status["observedGeneration"].as_i64().unwrap_or(0) >= generation)
+        {
+            return Err(Error::failed(format!(
+                "Knative cannot serve revision {revision} of ksvc {name} again: {}; all traffic stays pinned to it",
+                c["message"].as_str().unwrap_or("ConfigurationsReady is False")
+            )));
+        }
+        Ok(if taken { crate::watch::Step::Stop(()) } else { crate::watch::Step::Continue })
+    });
+    tokio::time::timeout(REUSE_TIMEOUT, waiting).await.map_err(|_| {
+        Error::failed(format!(
+            "ksvc {name} did not take revision {revision} back within {}s; all traffic stays pinned to it. Run `kubectl modelroll abort ksvc/{name}` again to carry on",
+            REUSE_TIMEOUT.as_secs()
+        ))
+    })?
+}
+
 impl Router for Knative {
     fn routing(&self) -> &Routing {
         &self.routing
@@ -179,7 +280,7 @@ impl Router for Knative {
 
     fn restore<'a>(&'a self, w: &'a Writer, end: End) -> BoxFuture<'a, Result<()>> {
         async move {
-            let (stable, original_traffic, original_template) = self.parts();
+            let (stable, original_traffic, _) = self.parts();
             match end {
                 End::Promote => {
                     let traffic = promoted_traffic(original_traffic, stable, &self.canary_revision);
@@ -189,24 +290,7 @@ impl Router for Knative {
                     })
                     .await?;
                 }
-                End::Abort => {
-                    // Weight back first, at once; then a template that will not recreate the canary.
-                    w.update(&self.service_kind, &self.model, |ksvc| {
-                        set_traffic(ksvc, aborted_traffic(stable));
-                        Ok(())
-                    })
-                    .await?;
-                    w.update(&self.service_kind, &self.model, |ksvc| {
-                        if ksvc.pointer("/spec/template/metadata/name").and_then(Value::as_str)
-                            == Some(self.canary_revision.as_str())
-                        {
-                            ksvc["spec"]["template"] = original_template.clone();
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                    w.delete(&self.revision_kind, &self.canary_revision).await?;
-                }
+                End::Abort => self.abort(w).await?,
             }
             Ok(())
         }

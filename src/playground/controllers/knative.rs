@@ -325,6 +325,19 @@ pub fn configurations_ready(
     }
 }
 
+/// ConfigurationsReady when the template's own revision name is held by a revision with another
+/// spec (Knative's `MarkRevisionCreationFailed`).
+pub fn revision_name_taken(name: &str) -> KnativeCondition {
+    KnativeCondition::new(
+        "ConfigurationsReady",
+        "False",
+        "RevisionFailed",
+        format!(
+            "Revision creation failed with message: revisions.serving.knative.dev {name:?} already exists."
+        ),
+    )
+}
+
 /// Ready from the two dependent conditions: False if one is False, else Unknown if one is, else True.
 pub fn service_ready(configurations: &KnativeCondition, routes: &KnativeCondition) -> KnativeCondition {
     let failed = [configurations, routes].into_iter().find(|c| c.status == "False");

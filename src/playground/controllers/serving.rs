@@ -10,9 +10,10 @@ use serde_json::{json, Map, Value};
 
 use super::cache::Key;
 use super::knative::{
-    conditions_json, configurations_ready, default_service, resolve_traffic, revision_name, route_url,
-    service_ready, validate_service, KnativeCondition, RevisionState, CONFIGURATION_GENERATION_LABEL,
-    CONFIGURATION_LABEL, REVISION_LABEL, REVISION_UID_LABEL, SERVICE_LABEL, VALIDATING_WEBHOOK,
+    conditions_json, configurations_ready, default_service, resolve_traffic, revision_name,
+    revision_name_taken, route_url, service_ready, validate_service, KnativeCondition, RevisionState,
+    CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, REVISION_LABEL, REVISION_UID_LABEL, SERVICE_LABEL,
+    VALIDATING_WEBHOOK,
 };
 use super::manager::{Manager, Work};
 use crate::playground::errors::ApiError;
@@ -51,11 +52,17 @@ fn generation_of(revision: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether a Revision was stamped from this template.
+/// The revision name a template brings its own of ("bring your own name"), if any.
+fn byo_name(template: &Value) -> Option<&str> {
+    template["metadata"]["name"].as_str().filter(|n| !n.is_empty())
+}
+
+/// Whether a Revision was stamped from this template. With a name of its own, Knative's
+/// `CheckNameAvailability` only compares the spec: the revision of that name serves the template
+/// when its spec is the template's, whatever its labels and generation.
 fn stamped_from(revision: &Value, template: &Value) -> bool {
-    let name = template["metadata"]["name"].as_str().unwrap_or("");
-    if !name.is_empty() && revision["metadata"]["name"].as_str() != Some(name) {
-        return false;
+    if let Some(name) = byo_name(template) {
+        return revision["metadata"]["name"].as_str() == Some(name) && revision["spec"] == template["spec"];
     }
     let revision_labels = labels(revision);
     let labels_match = template["metadata"]["labels"]
@@ -74,6 +81,28 @@ fn owner_ref(api_version: &str, kind: &str, object: &Value) -> Value {
         "name": object["metadata"]["name"], "uid": object["metadata"]["uid"],
         "controller": true, "blockOwnerDeletion": true,
     })
+}
+
+/// The latest ready revision as Knative's Configuration reconciler finds it: among the revisions
+/// from the previous latest ready one's generation on (all of them when that one is gone), the
+/// template's own named revision first, then newest generation first, the first that is ready.
+fn latest_ready_revision(
+    revisions: &[Arc<Value>],
+    states: &[RevisionState],
+    latest_ready_before: Option<&str>,
+    byo: Option<&str>,
+) -> Option<String> {
+    let from_generation = latest_ready_before
+        .and_then(|n| revisions.iter().find(|r| r["metadata"]["name"].as_str() == Some(n)))
+        .map(|r| generation_of(r));
+    let mut candidates: Vec<(bool, i64, &RevisionState)> = revisions
+        .iter()
+        .zip(states)
+        .map(|(r, state)| (byo == Some(state.name.as_str()), generation_of(r), state))
+        .filter(|(own, generation, _)| *own || from_generation.is_none_or(|g| *generation >= g))
+        .collect();
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    candidates.into_iter().find(|(_, _, s)| s.ready == Some(true)).map(|(_, _, s)| s.name.clone())
 }
 
 impl Manager {
@@ -141,8 +170,20 @@ impl Manager {
         }
 
         // Revisions: each runs as a Deployment; readiness follows it.
-        let latest_created =
-            revisions.iter().rev().find(|r| stamped_from(r, &template)).or(revisions.last()).cloned();
+        // A name of its own that an existing revision with another spec holds: Knative cannot create
+        // it, says so in ConfigurationsReady, and keeps its latest created revision.
+        let name_taken = byo_name(&template).filter(|byo| {
+            revisions
+                .iter()
+                .any(|r| r["metadata"]["name"].as_str() == Some(byo) && !stamped_from(r, &template))
+        });
+        let latest_created = match name_taken {
+            Some(_) => ksvc["status"]["latestCreatedRevisionName"]
+                .as_str()
+                .and_then(|n| revisions.iter().find(|r| r["metadata"]["name"].as_str() == Some(n)))
+                .cloned(),
+            None => revisions.iter().rev().find(|r| stamped_from(r, &template)).or(revisions.last()).cloned(),
+        };
         let spec_traffic: Vec<Value> =
             ksvc_defaulted["spec"]["traffic"].as_array().cloned().unwrap_or_default();
         let routed: Vec<String> =
@@ -169,12 +210,20 @@ impl Manager {
         }
 
         // Route and status.
-        let latest_ready = states.iter().rfind(|s| s.ready == Some(true)).map(|s| s.name.clone());
+        let latest_ready = latest_ready_revision(
+            &revisions,
+            &states,
+            latest_ready_before.as_deref(),
+            byo_name(&template).filter(|_| name_taken.is_none()),
+        );
         let latest_created_state = latest_created
             .as_ref()
             .and_then(|l| states.iter().find(|s| Some(s.name.as_str()) == l["metadata"]["name"].as_str()));
         let route = resolve_traffic(&name, &namespace, &spec_traffic, &states, latest_ready.as_deref());
-        let configurations = configurations_ready(latest_created_state, latest_ready.as_deref());
+        let configurations = match name_taken {
+            Some(byo) => revision_name_taken(byo),
+            None => configurations_ready(latest_created_state, latest_ready.as_deref()),
+        };
         let ready = service_ready(&configurations, &route.condition);
         let mut status = Map::new();
         status.insert("observedGeneration".into(), ksvc["metadata"]["generation"].clone());
@@ -366,5 +415,42 @@ impl Manager {
         }
         let _ = service;
         (RevisionState { name: revision_name, ready, message }, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revision(name: &str, generation: i64) -> Arc<Value> {
+        Arc::new(
+            json!({"metadata": {"name": name, "labels": {CONFIGURATION_GENERATION_LABEL: generation.to_string()}}}),
+        )
+    }
+
+    fn state(name: &str, ready: Option<bool>) -> RevisionState {
+        RevisionState { name: name.into(), ready, message: String::new() }
+    }
+
+    #[test]
+    fn latest_ready_is_the_named_revision_first_then_the_newest_ready() {
+        let revisions = [revision("m-00001", 1), revision("m-v2", 2), revision("m-00003", 3)];
+        let states = [state("m-00001", Some(true)), state("m-v2", Some(true)), state("m-00003", None)];
+        let latest = |before, byo| latest_ready_revision(&revisions, &states, before, byo);
+        assert_eq!(latest(Some("m-v2"), None).as_deref(), Some("m-v2"), "the newest ready one");
+        assert_eq!(latest(Some("m-v2"), Some("m-00001")).as_deref(), Some("m-00001"), "named, though older");
+        assert_eq!(latest(None, None).as_deref(), Some("m-v2"));
+        let failed =
+            [state("m-00001", Some(true)), state("m-v2", Some(false)), state("m-00003", Some(false))];
+        assert_eq!(
+            latest_ready_revision(&revisions, &failed, Some("m-00001"), None).as_deref(),
+            Some("m-00001")
+        );
+        // Only from the previous latest ready one's generation on (unless it is gone).
+        assert_eq!(latest_ready_revision(&revisions, &failed, Some("m-00003"), None), None);
+        assert_eq!(
+            latest_ready_revision(&revisions, &failed, Some("gone"), None).as_deref(),
+            Some("m-00001")
+        );
     }
 }
