@@ -331,6 +331,10 @@ async fn istio_canary_shift_promote_restores_the_routes() {
         (Some(1), Some(1))
     );
 
+    let undo = env.run(&["undo", "m1"]);
+    assert_eq!(undo.code, 2, "undo during a canary: {}", undo.stderr);
+    assert!(undo.stderr.contains("a canary of deployment/m1 is in progress"), "{}", undo.stderr);
+
     env.run_ok(&["promote", "m1", "--timeout", "60s"]);
     let after = env.get("networking.istio.io/v1", "VirtualService", "m1").await.unwrap();
     assert_eq!(after["spec"], before["spec"], "routes as before the canary");

@@ -359,3 +359,38 @@ fn a_bad_token_auth_file_is_refused_before_the_playground_starts() {
         out.stderr
     );
 }
+
+#[test]
+fn list_shows_what_the_user_may_see_and_says_what_it_may_not() {
+    let carol = StaticUser::new("carol", &[]);
+    let pg = Playground::start_with(Options {
+        users: vec![carol.clone()],
+        with: vec!["knative"],
+        ..Options::default()
+    });
+    pg.kubectl(&["create", "namespace", NS]).success();
+    pg.kubectl(&[
+        "create",
+        "role",
+        "deployments-only",
+        "-n",
+        NS,
+        "--verb=get,list",
+        "--resource=deployments",
+    ])
+    .success();
+    pg.kubectl(&["create", "rolebinding", "carol", "-n", NS, "--role=deployments-only", "--user=carol"])
+        .success();
+    pg.kubectl(&["create", "deployment", "fraud", "-n", NS, "--image=registry.example/fraud:v1"]).success();
+    let version = r#"{"spec":{"template":{"metadata":{"labels":{"modelroll.io/model-version":"v1"}}}}}"#;
+    pg.kubectl(&["patch", "deployment/fraud", "-n", NS, "-p", version]).success();
+    let kubeconfig = pg.user_kubeconfig(&carol, NS);
+    let out = pg.modelroll_with(&kubeconfig, &["list"]);
+    out.success();
+    assert!(out.stdout.contains("fraud"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("warning: Knative Services are not listed: forbidden by RBAC: User \"carol\" cannot list resource \"services\" in API group \"serving.knative.dev\""),
+        "{}",
+        out.stderr
+    );
+}

@@ -593,6 +593,10 @@ impl Cluster {
         Api::namespaced_with(self.client.clone(), "default", &modelroll::watch::knative_service_resource())
     }
 
+    fn knative_revisions(&self) -> Api<kube::api::DynamicObject> {
+        Api::namespaced_with(self.client.clone(), "default", &modelroll::watch::knative_revision_resource())
+    }
+
     /// Wait (with a deadline) until ksvc `name` satisfies `condition`.
     fn wait_for_ksvc(&self, name: &str, what: &str, condition: impl Fn(&Value) -> bool) {
         let api = self.knative_services();
@@ -654,6 +658,66 @@ fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
     assert!(table.lines().next().unwrap_or_default().contains("TRAFFIC"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("2 (current)") && l.contains("100%")), "{table}");
     assert!(table.lines().any(|l| l.starts_with("1 ") && l.contains("0%")), "{table}");
+
+    // undo serves revision 1 again: the template names it, Knative builds nothing new.
+    let out = c.run(&["undo", "ksvc/sentiment"]);
+    assert_code(&out, 0, "undo ksvc");
+    assert!(
+        out.stdout.contains("ksvc/sentiment rolled back to revision 1 (sentiment-00001)"),
+        "{}",
+        out.stdout
+    );
+    let ksvc = c.runtime.block_on(c.knative_services().get("sentiment")).unwrap();
+    let ksvc = serde_json::to_value(ksvc).unwrap();
+    assert_eq!(ksvc["spec"]["template"]["metadata"]["name"], "sentiment-00001");
+    assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/sentiment:v1");
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], "sentiment-00001");
+    assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], "sentiment-00001");
+    assert_eq!(ksvc["status"]["traffic"][0]["percent"], 100);
+    let revisions = c.runtime.block_on(c.knative_revisions().list(&Default::default())).unwrap();
+    assert_eq!(revisions.items.len(), 2, "no revision stamped");
+    // Again: nothing to do. Older than revision 1: none. A revision that does not exist: exit 2.
+    let out = c.run(&["undo", "ksvc/sentiment", "--to-revision", "1"]);
+    assert_code(&out, 0, "undo to the revision serving");
+    assert!(out.stderr.contains("skipped rollback"), "{}", out.stderr);
+    let out = c.run(&["undo", "ksvc/sentiment"]);
+    assert_code(&out, 2, "undo with nothing older");
+    assert!(
+        out.stderr.contains("no revision older than the one serving (sentiment-00001)"),
+        "{}",
+        out.stderr
+    );
+    let out = c.run(&["undo", "ksvc/sentiment", "--to-revision", "5"]);
+    assert_code(&out, 2, "undo to a missing revision");
+    assert!(out.stderr.contains("its revisions are: 1, 2"), "{}", out.stderr);
+    // Forward again with --to-revision 2.
+    let out = c.run(&["undo", "ksvc/sentiment", "--to-revision", "2"]);
+    assert_code(&out, 0, "undo --to-revision 2");
+    let ksvc =
+        serde_json::to_value(c.runtime.block_on(c.knative_services().get("sentiment")).unwrap()).unwrap();
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], "sentiment-00002");
+    assert_eq!(ksvc["spec"]["template"]["metadata"]["labels"]["modelroll.io/model-version"], "v2");
+
+    // A revision that crashes, with --rollback-on-failure: the revision that served before serves
+    // again (named in the template), and nothing else is stamped.
+    let out = c.run(&[
+        "set-image",
+        "ksvc/sentiment",
+        "registry.example/sentiment:v3-crashloop",
+        "--rollback-on-failure",
+        "--timeout",
+        "60s",
+    ]);
+    assert_code(&out, 1, "a crashing revision");
+    let last = out.stderr.lines().last().unwrap_or_default().to_string();
+    assert!(last.contains("rolled back to sentiment-00002, which is ready and serves again"), "{last}");
+    let ksvc =
+        serde_json::to_value(c.runtime.block_on(c.knative_services().get("sentiment")).unwrap()).unwrap();
+    assert_eq!(ksvc["spec"]["template"]["metadata"]["name"], "sentiment-00002");
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], "sentiment-00002");
+    assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], "sentiment-00002");
+    let revisions = c.runtime.block_on(c.knative_revisions().list(&Default::default())).unwrap();
+    assert_eq!(revisions.items.len(), 3, "only the crashing revision was added");
 }
 
 #[test]

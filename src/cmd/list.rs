@@ -233,11 +233,19 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
             } else {
                 Api::namespaced_with(client.clone(), &cluster.namespace, &ar)
             };
-            let services =
-                api.list(&ListParams::default()).await.map_err(|e| cluster.api_error(e, "list ksvc"))?;
-            let values: Vec<Value> =
-                services.items.iter().map(|s| serde_json::to_value(s).unwrap_or_default()).collect();
-            rows.extend(ksvc_rows(&values));
+            match api.list(&ListParams::default()).await {
+                Ok(services) => {
+                    let values: Vec<Value> =
+                        services.items.iter().map(|s| serde_json::to_value(s).unwrap_or_default()).collect();
+                    rows.extend(ksvc_rows(&values));
+                }
+                // Allowed to see Deployments but not Knative Services: list what can be seen.
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    let denied = cluster.api_error(kube::Error::Api(status), "list ksvc");
+                    eprintln!("warning: Knative Services are not listed: {}", denied.message);
+                }
+                Err(e) => return Err(cluster.api_error(e, "list ksvc")),
+            }
         }
     }
     rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 use crate::rollout::gpu::{self, SurgePlan};
 use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
 use crate::rollout::progress::{classify, revision_of};
-use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
+use crate::rollout::revision::{
+    change_cause, check_label_value, knative_revision_template, CHANGE_CAUSE, MODEL_VERSION_LABEL,
+};
 use crate::rollout::status::knative_traffic;
 use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::ui::progress::RolloutDisplay;
@@ -404,10 +406,79 @@ pub async fn plan_surge(
     }
 }
 
+/// `--rollback-on-failure` for a ksvc: a template naming the revision that served before (so that
+/// Knative serves it again, nothing rebuilt), or the template from before when that revision is
+/// gone; then wait for it. Returns what happened, as the end of the failure's sentence.
+///
+/// # Errors
+/// When the write is refused; Ctrl-C while waiting.
+async fn rollback_knative(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    serving_before: Option<&str>,
+    previous_template: &Value,
+    options: &WaitOptions,
+) -> Result<String> {
+    let revisions: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        &cluster.namespace,
+        &crate::watch::knative_revision_resource(),
+    );
+    let serving = match serving_before {
+        Some(revision) => revisions
+            .get_opt(revision)
+            .await
+            .map_err(|e| cluster.api_error(e, &format!("get revision {revision}")))?
+            .map(|r| serde_json::to_value(r).unwrap_or_default()),
+        None => None,
+    };
+    let template = serving.as_ref().map_or_else(|| previous_template.clone(), knative_revision_template);
+    let written = update(
+        cluster,
+        &knative_services(cluster),
+        name,
+        &format!("ksvc {name:?}"),
+        crate::cli::DryRun::None,
+        None,
+        |before| {
+            let mut wanted = before.clone();
+            wanted["spec"]["template"] = template.clone();
+            Ok(wanted)
+        },
+    )
+    .await?;
+    let back_to = serving_before.filter(|_| serving.is_some()).unwrap_or("the previous template");
+    ui::note(terminal, &format!("ksvc/{name}: rolling back to {back_to} (--rollback-on-failure)"));
+    let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let mut display = RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to {back_to}"));
+    let outcome = wait_for_knative_revision(cluster, name, generation, options, &mut display).await;
+    let (line, sentence) = match &outcome {
+        Ok((WaitOutcome::Done(_), _)) => (
+            format!("ksvc/{name}: {back_to} is ready"),
+            format!("rolled back to {back_to}, which is ready and serves again"),
+        ),
+        Ok((WaitOutcome::Failed(f, _), _)) => (
+            format!("ksvc/{name}: the rollback failed: {f}"),
+            format!("the rollback to {back_to} failed too: {f}"),
+        ),
+        Ok((WaitOutcome::TimedOut(_), _)) => (
+            format!("ksvc/{name}: the rollback is not done yet"),
+            format!("the rollback to {back_to} was written but is not ready yet"),
+        ),
+        Err(_) => (format!("ksvc/{name}: stopped waiting"), String::new()),
+    };
+    display.finish(&line);
+    outcome?;
+    Ok(sentence)
+}
+
 /// `set-image ksvc/NAME`: a new template makes a new revision; wait for it and report traffic.
 async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings: &Settings) -> Result<()> {
     let raw = get_knative_service(cluster, name).await?;
     let previous_template = raw["spec"]["template"].clone();
+    let serving_before =
+        raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(String::from);
     let edit = |before: &Value| -> Result<(Value, Vec<ImageChange>)> {
         let mut wanted = before.clone();
         let pod_spec = wanted
@@ -528,24 +599,17 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
             };
             display.finish(&format!("ksvc/{name}: revision {revision} failed: {failure}"));
             if settings.rollback_on_failure && written.changed {
-                let api = knative_services(cluster);
-                let template = previous_template.clone();
-                update(
+                let back = rollback_knative(
                     cluster,
-                    &api,
+                    terminal,
                     name,
-                    &format!("ksvc {name:?}"),
-                    crate::cli::DryRun::None,
-                    None,
-                    |before| {
-                        let mut wanted = before.clone();
-                        wanted["spec"]["template"] = template.clone();
-                        Ok(wanted)
-                    },
+                    serving_before.as_deref(),
+                    &previous_template,
+                    &options,
                 )
                 .await?;
                 return Err(Error::failed(format!(
-                    "revision {revision} of ksvc/{name} failed: {failure}; the previous template was restored (traffic: {traffic})"
+                    "revision {revision} of ksvc/{name} failed: {failure}; {back}"
                 )));
             }
             Err(Error::failed(format!(

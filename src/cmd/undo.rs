@@ -1,6 +1,7 @@
 //! `undo`: roll back to an earlier revision as `kubectl rollout undo` does (the pod template of
 //! that revision's ReplicaSet, without `pod-template-hash`, and its annotations), then wait with
-//! the rollout display.
+//! the rollout display. For a ksvc, the template names the earlier Revision so that Knative
+//! serves it again.
 
 use std::collections::BTreeMap;
 
@@ -8,14 +9,21 @@ use serde_json::{json, Value};
 
 use crate::cli::{DryRun, UndoArgs};
 use crate::cluster::{Cluster, Target};
-use crate::cmd::objects::{deployments_raw, get_deployment, namespace_flag, replica_sets_of};
+use crate::cmd::objects::{
+    deployments_raw, get_deployment, get_knative_service, knative_revisions, knative_services,
+    namespace_flag, replica_sets_of,
+};
 use crate::cmd::update::{for_display, update, Update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
-use crate::rollout::revision::{undo_annotations, undo_target, CHANGE_CAUSE};
+use crate::rollout::revision::{
+    knative_revision_number, knative_revision_template, knative_undo_target, undo_annotations, undo_target,
+    CHANGE_CAUSE,
+};
+use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, Terminal};
-use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
+use crate::watch::{follow_deployment_rollout, wait_for_knative_revision, WaitOptions, WaitOutcome};
 
 /// Run `undo`.
 ///
@@ -34,17 +42,14 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         Some(0) | None => None,
         Some(n) => Some(n),
     };
-    let name = match &target {
-        Target::Deployment(name) => name.clone(),
-        Target::KnativeService(name) => {
-            return Err(Error::usage(format!(
-                "undo works on Deployments; for ksvc/{name}, send traffic back to an earlier revision in its spec.traffic (see `kubectl modelroll history ksvc/{name}`)"
-            )))
-        }
-    };
     let terminal = Terminal::detect(ctx.global.no_color);
     let cluster = ctx.cluster().await?;
+    let name = match &target {
+        Target::Deployment(name) => name.clone(),
+        Target::KnativeService(name) => return undo_knative(&cluster, terminal, name, to, &settings).await,
+    };
     let (raw, deployment) = get_deployment(&cluster, &name).await?;
+    refuse_during_canary(&target, &raw)?;
     let replica_sets = replica_sets_of(&cluster, &deployment).await?;
     let rs =
         undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
@@ -94,6 +99,117 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
             humantime::format_duration(settings.timeout),
             p.waiting_for.unwrap_or_default(),
             namespace_flag(&cluster)
+        ))),
+    }
+}
+
+/// Undo is refused while a canary runs: promote or abort decide what stable becomes.
+fn refuse_during_canary(target: &Target, raw: &Value) -> Result<()> {
+    if raw.pointer("/metadata/annotations/modelroll.io~1rollout").is_some() {
+        return Err(Error::usage(format!(
+            "a canary of {target} is in progress; finish it with `kubectl modelroll promote {target}` or `kubectl modelroll abort {target}` before undo"
+        )));
+    }
+    Ok(())
+}
+
+/// `undo ksvc/NAME`: a template naming the chosen revision with its spec, so that Knative serves
+/// that revision again (it exists: no new revision, no model to load anew when it still has
+/// pods), then wait for it as `set-image` does. Traffic that follows the latest revision follows
+/// it; traffic pinned to revisions by name would not, so that is refused.
+async fn undo_knative(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    to: Option<i64>,
+    settings: &WriteSettings,
+) -> Result<()> {
+    let target = Target::KnativeService(name.to_string());
+    let raw = get_knative_service(cluster, name).await?;
+    refuse_during_canary(&target, &raw)?;
+    let revisions = knative_revisions(cluster, name).await?;
+    let serving = raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
+    let chosen = knative_undo_target(name, &revisions, serving, to).map_err(Error::usage)?;
+    let number = knative_revision_number(chosen).unwrap_or_default();
+    let revision = chosen.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let traffic = raw.pointer("/spec/traffic").and_then(Value::as_array).cloned().unwrap_or_default();
+    let follows_latest = traffic.is_empty() || traffic.iter().any(|t| t["latestRevision"] == true);
+    if !follows_latest {
+        return Err(Error::usage(format!(
+            "the traffic of ksvc/{name} is pinned to revisions by name (spec.traffic), so rolling back its template would not move it; send it to revision {revision} in spec.traffic instead"
+        )));
+    }
+    let template = knative_revision_template(chosen);
+    if serving == Some(revision.as_str()) && raw["spec"]["template"] == template {
+        ui::note(
+            terminal,
+            &format!("ksvc/{name}: skipped rollback: it already serves revision {number} ({revision})"),
+        );
+        return Ok(());
+    }
+    let cause = chosen.pointer("/metadata/annotations").and_then(|a| a.get(CHANGE_CAUSE)).cloned();
+    let written = update(
+        cluster,
+        &knative_services(cluster),
+        name,
+        &format!("ksvc {name:?}"),
+        settings.dry_run,
+        Some(raw),
+        |before| {
+            let mut wanted = before.clone();
+            wanted["spec"]["template"] = template.clone();
+            if let Some(cause) = &cause {
+                if !wanted["metadata"]["annotations"].is_object() {
+                    wanted["metadata"]["annotations"] = json!({});
+                }
+                wanted["metadata"]["annotations"][CHANGE_CAUSE] = cause.clone();
+            }
+            Ok(wanted)
+        },
+    )
+    .await?;
+    if settings.dry() {
+        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.output)?);
+        return Ok(());
+    }
+    ui::note(terminal, &format!("ksvc/{name}: rolling back to revision {number} ({revision})"));
+    if settings.no_wait {
+        ui::print_stdout(&format!("ksvc/{name} rolled back to revision {number} (not waiting)\n"));
+        return Ok(());
+    }
+    let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let ns = namespace_flag(cluster);
+    let options = WaitOptions {
+        timeout: settings.timeout,
+        unschedulable_timeout: std::time::Duration::from_secs(120),
+        on_interrupt: format!("follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`"),
+    };
+    let mut display =
+        RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to revision {number}"));
+    let outcome = match wait_for_knative_revision(cluster, name, generation, &options, &mut display).await {
+        Ok((outcome, _)) => outcome,
+        Err(e) => {
+            display.finish(&format!("ksvc/{name}: stopped waiting"));
+            return Err(e);
+        }
+    };
+    display.finish(&match &outcome {
+        WaitOutcome::Done(_) => format!("ksvc/{name}: revision {revision} is ready"),
+        WaitOutcome::Failed(failure, _) => format!("ksvc/{name}: revision {revision} failed: {failure}"),
+        WaitOutcome::TimedOut(_) => format!("ksvc/{name}: revision {revision} is not ready yet"),
+    });
+    match outcome {
+        WaitOutcome::Done(_) => {
+            ui::print_stdout(&format!("ksvc/{name} rolled back to revision {number} ({revision})\n"));
+            Ok(())
+        }
+        WaitOutcome::Failed(failure, _) => Err(Error::failed(format!(
+            "the rollback of ksvc/{name} to revision {number} failed: {failure}"
+        ))),
+        WaitOutcome::TimedOut(p) => Err(Error::failed(format!(
+            "the rollback of ksvc/{name} to revision {number} did not finish within {}: {}; follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`",
+            humantime::format_duration(settings.timeout),
+            p.waiting_for.unwrap_or_default(),
         ))),
     }
 }

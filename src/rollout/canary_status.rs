@@ -9,8 +9,9 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 
+use super::revision::template_images;
 use super::state::{Phase as CanaryPhase, RolloutState, Routing, MODEL_VERSION_LABEL};
-use super::status::{ContainerImage, ModelStatus, Phase, RevisionStatus, Track};
+use super::status::{images, ContainerImage, ModelStatus, Phase, RevisionStatus, Track};
 use super::weights::effective_weight;
 
 /// The canary Deployment as its `status` row shows it.
@@ -31,7 +32,7 @@ impl CanaryTrack {
         let status = d.status.clone().unwrap_or_default();
         Self {
             name: d.metadata.name.clone().unwrap_or_default(),
-            images: template_images(template.and_then(|t| t.spec.as_ref())),
+            images: images(template_images(template)),
             model_version: model_version(template.and_then(|t| t.metadata.as_ref())),
             replicas: status.replicas.unwrap_or(0),
             ready: status.ready_replicas.unwrap_or(0),
@@ -60,23 +61,13 @@ impl CanaryTrack {
         };
         Some(Self {
             name: name.to_string(),
-            images: template_images(template.and_then(|t| t.spec.as_ref())),
+            images: images(template_images(template)),
             model_version: model_version(template.and_then(|t| t.metadata.as_ref())),
             replicas: counts(|s| Some(s.replicas)),
             ready: counts(|s| s.ready_replicas),
             created: owned.iter().filter_map(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0)).min(),
         })
     }
-}
-
-fn template_images(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> Vec<ContainerImage> {
-    spec.map(|s| {
-        s.containers
-            .iter()
-            .map(|c| ContainerImage { container: c.name.clone(), image: c.image.clone().unwrap_or_default() })
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 fn model_version(metadata: Option<&ObjectMeta>) -> Option<String> {

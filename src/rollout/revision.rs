@@ -60,7 +60,7 @@ pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&
     text
 }
 
-/// `(container, image)` of a pod template's containers, init containers first marked `init:`.
+/// `(container, image)` of a pod template's containers, then its init containers marked `init:`.
 pub fn template_images(template: Option<&PodTemplateSpec>) -> Vec<(String, String)> {
     let Some(spec) = template.and_then(|t| t.spec.as_ref()) else { return Vec::new() };
     let init = spec
@@ -168,6 +168,77 @@ pub fn undo_target<'a>(
     }
 }
 
+/// The Knative Revision `undo ksvc/NAME` goes back to: revision `to` (its configuration
+/// generation, as `history` numbers it) or the newest one older than `current` (the one serving).
+///
+/// # Errors
+/// The revision does not exist (the message lists the ones that do), or there is no older one.
+pub fn knative_undo_target<'a>(
+    name: &str,
+    revisions: &'a [Value],
+    current: Option<&str>,
+    to: Option<i64>,
+) -> Result<&'a Value, String> {
+    let mut numbered: Vec<(i64, &Value)> =
+        revisions.iter().filter_map(|r| knative_revision_number(r).map(|n| (n, r))).collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    let listing = || match numbered.is_empty() {
+        true => "none".to_string(),
+        false => numbered.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", "),
+    };
+    match to {
+        Some(n) => numbered
+            .iter()
+            .find(|(r, _)| *r == n)
+            .map(|(_, r)| *r)
+            .ok_or_else(|| format!("ksvc {name:?} has no revision {n}; its revisions are: {}", listing())),
+        None => {
+            let current_number = numbered
+                .iter()
+                .find(|(_, r)| r.pointer("/metadata/name").and_then(Value::as_str) == current)
+                .map_or(i64::MAX, |(n, _)| *n);
+            numbered.iter().rev().find(|(n, _)| *n < current_number).map(|(_, r)| *r).ok_or_else(|| {
+                format!(
+                    "ksvc {name:?} has no revision older than the one serving ({}) to roll back to (revisions: {}); pick one with --to-revision",
+                    current.unwrap_or("none"),
+                    listing()
+                )
+            })
+        }
+    }
+}
+
+/// A Knative Revision's number: its configuration generation.
+pub fn knative_revision_number(revision: &Value) -> Option<i64> {
+    revision
+        .pointer("/metadata/labels/serving.knative.dev~1configurationGeneration")
+        .and_then(Value::as_str)
+        .and_then(|g| g.parse().ok())
+}
+
+/// The ksvc template that serves Knative Revision `revision` again: its name (so that Knative
+/// reuses it rather than building a copy), its spec, and its labels and annotations without
+/// the ones Knative sets itself.
+pub fn knative_revision_template(revision: &Value) -> Value {
+    let own = |key: &str| !key.starts_with("serving.knative.dev/");
+    let filtered = |pointer: &str| -> Map<String, Value> {
+        revision
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter(|(k, _)| own(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), revision.pointer("/metadata/name").cloned().unwrap_or_default());
+    for (key, pointer) in [("labels", "/metadata/labels"), ("annotations", "/metadata/annotations")] {
+        let values = filtered(pointer);
+        if !values.is_empty() {
+            metadata.insert(key.into(), Value::Object(values));
+        }
+    }
+    serde_json::json!({"metadata": metadata, "spec": revision.get("spec").cloned().unwrap_or_default()})
+}
+
 /// Annotations `kubectl rollout undo` does not copy from the ReplicaSet back to the Deployment.
 pub const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -224,6 +295,50 @@ pub fn merge_patch(from: &Value, to: &Value) -> Option<Value> {
         }
         (a, b) if a == b => None,
         (_, b) => Some(b.clone()),
+    }
+}
+
+#[cfg(test)]
+mod knative_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn revision(name: &str, generation: i64) -> Value {
+        json!({
+            "metadata": {"name": name,
+                "labels": {"serving.knative.dev/configurationGeneration": generation.to_string(),
+                           "serving.knative.dev/service": "m", MODEL_VERSION_LABEL: "v1"},
+                "annotations": {"serving.knative.dev/creator": "admin", CHANGE_CAUSE: "set-image m:v1",
+                                "autoscaling.knative.dev/min-scale": "1"}},
+            "spec": {"containers": [{"image": format!("m:{generation}")}]}
+        })
+    }
+
+    #[test]
+    fn undo_goes_to_the_revision_before_the_one_serving_or_the_one_asked_for() {
+        let revisions = [revision("m-00003", 3), revision("m-00001", 1), revision("m-v2", 2)];
+        let name = |r: Result<&Value, String>| r.unwrap()["metadata"]["name"].as_str().unwrap().to_string();
+        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-00003"), None)), "m-v2");
+        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-v2"), None)), "m-00001");
+        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-v2"), Some(3))), "m-00003");
+        let err = knative_undo_target("m", &revisions, Some("m-00001"), None).unwrap_err();
+        assert!(
+            err.contains("no revision older than the one serving (m-00001)") && err.contains("1, 2, 3"),
+            "{err}"
+        );
+        let err = knative_undo_target("m", &revisions, None, Some(7)).unwrap_err();
+        assert_eq!(err, "ksvc \"m\" has no revision 7; its revisions are: 1, 2, 3");
+    }
+
+    #[test]
+    fn the_template_names_the_revision_and_drops_what_knative_sets() {
+        let template = knative_revision_template(&revision("m-v2", 2));
+        assert_eq!(
+            template,
+            json!({"metadata": {"name": "m-v2", "labels": {MODEL_VERSION_LABEL: "v1"},
+                "annotations": {CHANGE_CAUSE: "set-image m:v1", "autoscaling.knative.dev/min-scale": "1"}},
+                "spec": {"containers": [{"image": "m:2"}]}})
+        );
     }
 }
 

@@ -208,7 +208,8 @@ impl RevisionStatus {
     }
 }
 
-fn images(list: Vec<(String, String)>) -> Vec<ContainerImage> {
+/// `(container, image)` pairs as `status` shows them.
+pub fn images(list: Vec<(String, String)>) -> Vec<ContainerImage> {
     list.into_iter().map(|(container, image)| ContainerImage { container, image }).collect()
 }
 

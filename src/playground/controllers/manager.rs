@@ -105,8 +105,11 @@ pub struct Manager {
     /// namespace, count).
     recorded: HashMap<String, HashMap<(String, String), RecordedEvent>>,
     event_seq: u64,
-    /// Events at or below this resourceVersion were covered by the last full list.
-    floor: u64,
+    /// Per type (group, resource): events at or below this resourceVersion were covered by the
+    /// last full list of that type. Per type, because the types are listed one after another while
+    /// writes go on: an event of a type listed early may be newer than its list yet older than the
+    /// list of a type listed later.
+    floors: HashMap<(String, String), u64>,
 }
 
 /// An Event already written: its name, namespace and count.
@@ -145,7 +148,7 @@ impl Manager {
             timer_seq: 0,
             recorded: HashMap::new(),
             event_seq: 0,
-            floor: 0,
+            floors: HashMap::new(),
         }
     }
 
@@ -249,11 +252,11 @@ impl Manager {
     /// List everything again (at start, and when the event stream lagged) and queue all work.
     fn resync(&mut self) {
         let mut cache = Cache::default();
-        let mut floor = 0;
+        let mut floors = HashMap::new();
         for ty in self.store.types() {
             let resource = ty.preferred();
             let Ok(list) = self.store.list(&resource, "") else { continue };
-            floor = floor.max(list.resource_version);
+            floors.insert((resource.group.to_string(), resource.resource.to_string()), list.resource_version);
             for object in list.items {
                 let key = (
                     object["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
@@ -265,7 +268,7 @@ impl Manager {
             }
         }
         self.cache = cache;
-        self.floor = floor;
+        self.floors = floors;
         let mut work = Vec::new();
         work.extend(self.cache.deployments.keys().cloned().map(Work::Deployment));
         work.extend(self.cache.replica_sets.keys().cloned().map(Work::ReplicaSet));
@@ -292,7 +295,9 @@ impl Manager {
     }
 
     fn on_event(&mut self, event: &WatchEvent) {
-        if event.resource_version <= self.floor {
+        let floor =
+            self.floors.get(&(event.group.to_string(), event.resource.to_string())).copied().unwrap_or(0);
+        if event.resource_version <= floor {
             return;
         }
         let version = event.object["apiVersion"]
@@ -655,4 +660,45 @@ pub fn delay_until(at: Timestamp) -> Duration {
 /// Share a value for writes.
 pub fn to_value<T: serde::Serialize>(object: &T) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playground::resources::DEPLOYMENTS;
+
+    fn deployment(name: &str) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "m", "image": "m:1"}]}}}
+        })
+    }
+
+    /// A resync lists the types one after another while writes go on: a Deployment created after
+    /// the Deployments were listed but before the pods were must still reach the cache.
+    #[tokio::test]
+    async fn an_event_newer_than_its_types_list_is_applied_after_a_resync() {
+        let store = Store::new();
+        let mut manager = Manager::new(store.clone(), KubeletTiming::new(Duration::from_secs(1)));
+        let mut events = store.subscribe();
+        store.create(&DEPLOYMENTS, deployment("listed")).unwrap();
+        let _ = events.recv().await;
+        manager.resync();
+        assert!(manager.cache.deployments.contains_key(&("default".into(), "listed".into())));
+        store.create(&DEPLOYMENTS, deployment("late")).unwrap();
+        let late = events.recv().await.unwrap();
+        // As if the pods had been listed after that write.
+        manager.floors.insert((String::new(), "pods".into()), late.resource_version + 5);
+        manager.on_event(&late);
+        assert!(manager.cache.deployments.contains_key(&("default".into(), "late".into())));
+        // An event its own type's list already covered is skipped.
+        store.create(&DEPLOYMENTS, deployment("covered")).unwrap();
+        let covered = events.recv().await.unwrap();
+        manager.floors.insert(("apps".into(), "deployments".into()), covered.resource_version);
+        manager.on_event(&covered);
+        assert!(!manager.cache.deployments.contains_key(&("default".into(), "covered".into())));
+    }
 }
