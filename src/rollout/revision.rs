@@ -142,29 +142,52 @@ pub fn undo_target<'a>(
     deployment_uid: Option<&str>,
     to: Option<i64>,
 ) -> Result<&'a ReplicaSet, String> {
-    let mut owned: Vec<(i64, &ReplicaSet)> = replica_sets
-        .iter()
-        .filter(|rs| owned_by(&rs.metadata, deployment_uid))
-        .filter_map(|rs| revision_of(&rs.metadata).map(|r| (r, rs)))
-        .collect();
-    owned.sort_by_key(|(r, _)| *r);
-    let listing = || match owned.is_empty() {
-        true => "none".to_string(),
-        false => owned.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", "),
-    };
+    let owned = Numbered::new(
+        replica_sets
+            .iter()
+            .filter(|rs| owned_by(&rs.metadata, deployment_uid))
+            .filter_map(|rs| revision_of(&rs.metadata).map(|r| (r, rs)))
+            .collect(),
+    );
+    let what = format!("deployment {name:?}");
     match to {
-        Some(n) => owned.iter().find(|(r, _)| *r == n).map(|(_, rs)| *rs).ok_or_else(|| {
-            format!("deployment {name:?} has no revision {n}; its revisions are: {}", listing())
-        }),
+        Some(n) => owned.find(&what, n),
         None => {
-            if owned.len() < 2 {
+            if owned.0.len() < 2 {
                 return Err(format!(
-                    "deployment {name:?} has no earlier revision to roll back to (revisions: {})",
-                    listing()
+                    "{what} has no earlier revision to roll back to (revisions: {})",
+                    owned.listing()
                 ));
             }
-            Ok(owned[owned.len() - 2].1)
+            Ok(owned.0[owned.0.len() - 2].1)
         }
+    }
+}
+
+/// Revisions by number, oldest first, for the lookups `undo` makes.
+struct Numbered<'a, T>(Vec<(i64, &'a T)>);
+
+impl<'a, T> Numbered<'a, T> {
+    fn new(mut numbered: Vec<(i64, &'a T)>) -> Self {
+        numbered.sort_by_key(|(n, _)| *n);
+        Self(numbered)
+    }
+
+    /// `1, 2, 3`, or `none`.
+    fn listing(&self) -> String {
+        match self.0.is_empty() {
+            true => "none".to_string(),
+            false => self.0.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    /// Revision `n` of `what` (`deployment "fraud"`).
+    fn find(&self, what: &str, n: i64) -> Result<&'a T, String> {
+        self.0
+            .iter()
+            .find(|(r, _)| *r == n)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| format!("{what} has no revision {n}; its revisions are: {}", self.listing()))
     }
 }
 
@@ -179,29 +202,22 @@ pub fn knative_undo_target<'a>(
     current: Option<&str>,
     to: Option<i64>,
 ) -> Result<&'a Value, String> {
-    let mut numbered: Vec<(i64, &Value)> =
-        revisions.iter().filter_map(|r| knative_revision_number(r).map(|n| (n, r))).collect();
-    numbered.sort_by_key(|(n, _)| *n);
-    let listing = || match numbered.is_empty() {
-        true => "none".to_string(),
-        false => numbered.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", "),
-    };
+    let numbered =
+        Numbered::new(revisions.iter().filter_map(|r| knative_revision_number(r).map(|n| (n, r))).collect());
+    let what = format!("ksvc {name:?}");
     match to {
-        Some(n) => numbered
-            .iter()
-            .find(|(r, _)| *r == n)
-            .map(|(_, r)| *r)
-            .ok_or_else(|| format!("ksvc {name:?} has no revision {n}; its revisions are: {}", listing())),
+        Some(n) => numbered.find(&what, n),
         None => {
             let current_number = numbered
+                .0
                 .iter()
                 .find(|(_, r)| r.pointer("/metadata/name").and_then(Value::as_str) == current)
                 .map_or(i64::MAX, |(n, _)| *n);
-            numbered.iter().rev().find(|(n, _)| *n < current_number).map(|(_, r)| *r).ok_or_else(|| {
+            numbered.0.iter().rev().find(|(n, _)| *n < current_number).map(|(_, r)| *r).ok_or_else(|| {
                 format!(
-                    "ksvc {name:?} has no revision older than the one serving ({}) to roll back to (revisions: {}); pick one with --to-revision",
+                    "{what} has no revision older than the one serving ({}) to roll back to (revisions: {}); pick one with --to-revision",
                     current.unwrap_or("none"),
-                    listing()
+                    numbered.listing()
                 )
             })
         }
