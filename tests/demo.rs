@@ -40,3 +40,23 @@ fn demo_tells_the_whole_lifecycle_on_istio() {
     // The GPU deadlock of act 3 was caught and the offered strategy used.
     assert!(stderr.contains("nvidia.com/gpu"), "act 3 did not explain the GPU deadlock:\n{stderr}");
 }
+
+#[test]
+fn demo_runs_its_canary_acts_on_a_knative_service() {
+    let (code, stdout, stderr) = demo("knative");
+    assert_eq!(code, 0, "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for command in [
+        "$ kubectl modelroll canary ksvc/fraud-detector --image registry.example/fraud-detector:v4",
+        "$ kubectl modelroll promote ksvc/fraud-detector",
+        "$ kubectl modelroll abort ksvc/fraud-detector",
+        "The end",
+    ] {
+        assert!(stdout.contains(command), "missing {command:?} in\n{stdout}");
+    }
+    // After the abort, the promoted v4 revision serves all traffic.
+    let end = stdout.rsplit("abort ksvc/fraud-detector").next().unwrap_or_default();
+    assert!(
+        end.lines().any(|l| l.contains("(current)") && l.contains("fraud-detector:v4") && l.contains("100%")),
+        "{end}"
+    );
+}

@@ -228,7 +228,7 @@ impl Demo<'_> {
     async fn apply(&self, client: &kube::Client, manifest: Value) -> Result<()> {
         let kind = manifest["kind"].as_str().unwrap_or_default().to_string();
         let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let resource = resource_of(&kind);
+        let resource = resource_of(manifest["apiVersion"].as_str().unwrap_or_default(), &kind);
         let api = Api::<DynamicObject>::namespaced_with(client.clone(), NAMESPACE, &resource);
         let params = PatchParams::apply("kubectl-modelroll-demo").force();
         api.patch(&name, &params, &Patch::Apply(&manifest))
@@ -284,14 +284,16 @@ fn router_name(router: RouterChoice) -> &'static str {
     }
 }
 
-fn resource_of(kind: &str) -> ApiResource {
-    let (group, version, kind, plural) = match kind {
-        "Deployment" => ("apps", "v1", "Deployment", "deployments"),
-        "Service" => ("", "v1", "Service", "services"),
-        "VirtualService" => ("networking.istio.io", "v1", "VirtualService", "virtualservices"),
-        "HTTPRoute" => ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
-        "Gateway" => ("gateway.networking.k8s.io", "v1", "Gateway", "gateways"),
-        _ => ("serving.knative.dev", "v1", "Service", "services"),
+/// The API resource of a manifest the demo applies, by its apiVersion and kind (a Knative
+/// Service and a core Service share the kind).
+fn resource_of(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version, kind, plural) = match (api_version, kind) {
+        ("serving.knative.dev/v1", _) => ("serving.knative.dev", "v1", "Service", "services"),
+        (_, "Deployment") => ("apps", "v1", "Deployment", "deployments"),
+        (_, "VirtualService") => ("networking.istio.io", "v1", "VirtualService", "virtualservices"),
+        (_, "HTTPRoute") => ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+        (_, "Gateway") => ("gateway.networking.k8s.io", "v1", "Gateway", "gateways"),
+        _ => ("", "v1", "Service", "services"),
     };
     let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
     ApiResource::from_gvk_with_plural(&gvk, plural)
