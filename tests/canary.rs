@@ -467,6 +467,29 @@ async fn gateway_api_canary_shift_promote_then_abort() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_router_at_weight_zero_says_the_canary_has_no_pods_yet() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "m12", 2, "registry.example/m12:v1", false).await;
+    let out = env.run_ok(&[
+        "canary",
+        "m12",
+        "--image",
+        "registry.example/m12:v2-crashloop",
+        "--router",
+        "replicas",
+    ]);
+    assert!(out.contains("created with 0 replicas") && !out.contains("is ready"), "{out}");
+    assert_eq!(env.deployment("m12-canary").await.unwrap()["spec"]["replicas"], 0);
+    // Its first weight brings a pod up, which never gets ready: no weight, exit 1.
+    let shift = env.run(&["shift", "m12", "--weight", "20", "--timeout", "60s"]);
+    assert_eq!(shift.code, 1, "{}", shift.stderr);
+    assert!(shift.stderr.contains("CrashLoopBackOff"), "{}", shift.stderr);
+    let state: Value = serde_json::from_str(&env.annotation("m12").await.unwrap()).unwrap();
+    assert_eq!(state["weight"], 0);
+    assert_eq!(env.deployment("m12").await.unwrap()["spec"]["replicas"], 2, "stable kept its size");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
     let env = Env::start(Duration::from_millis(300)).await;
     model(&env, "m4", 4, "registry.example/m4:v1", false).await;

@@ -60,3 +60,10 @@ fn demo_runs_its_canary_acts_on_a_knative_service() {
         "{end}"
     );
 }
+
+#[test]
+fn demo_runs_with_the_replicas_router() {
+    let (code, stdout, stderr) = demo("replicas");
+    assert_eq!(code, 0, "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("As it should: the canary failed before any traffic reached it"), "{stdout}");
+}

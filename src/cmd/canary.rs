@@ -209,7 +209,18 @@ async fn deployment_canary(
     move_weight(w, model, router.as_ref(), &mut state, weight, deadline)
         .await
         .map_err(|e| no_weight(e, model))?;
-    if !w.is_dry_run() {
+    let canary_pods = router.replicas(state.stable_replicas, weight).1;
+    if !w.is_dry_run() && canary_pods == 0 {
+        // The replicas router at weight 0: a canary pod would take traffic behind the Service.
+        crate::ui::print_stdout(&format!(
+            "{}: canary deployment {} created with 0 replicas ({}): the {} router carries weight by pod count, so its pods start with its first weight (`kubectl modelroll shift {} --weight W`)\n",
+            model.target,
+            state.canary,
+            state.images_text(),
+            router.routing().name(),
+            model.target
+        ));
+    } else if !w.is_dry_run() {
         crate::ui::print_stdout(&format!(
             "{}: canary deployment {} is ready ({}), weight {weight}% via the {} router{}\n",
             model.target,

@@ -128,8 +128,20 @@ impl Demo<'_> {
         } else {
             "model=registry.example/fraud-detector:v5-crashloop"
         };
-        let crash =
-            ["canary", target.as_str(), "--image", image, "--model-version", "v5", "--timeout", "20s"];
+        // With a weight, so that every router has to bring the canary up (the replicas router
+        // starts no canary pod at weight 0); the weight waits for it to be ready.
+        let crash = [
+            "canary",
+            target.as_str(),
+            "--image",
+            image,
+            "--model-version",
+            "v5",
+            "--weight",
+            "10",
+            "--timeout",
+            "20s",
+        ];
         let crash: Vec<&str> = crash.into_iter().chain(["--router", router, "--yes"]).collect();
         match self.modelroll(&crash).await {
             Err(err) if err.code == crate::error::ExitCode::Failed => {
