@@ -448,6 +448,18 @@ fn knative_service_revisions_and_traffic_split(pg: Playground) {
     apply(&pg, &ksvc("model:v1", ""));
     kubectl_ok(&pg, &["wait", "--for=condition=Ready", "ksvc/model", "--timeout=60s"]);
     let first = get(&store, &KSERVICES, "model").unwrap();
+    // Knative's defaulting webhook, as stored.
+    assert_eq!(first["spec"]["traffic"], serde_json::json!([{"latestRevision": true, "percent": 100}]));
+    let template = &first["spec"]["template"]["spec"];
+    assert_eq!(template["containers"][0]["name"], "user-container");
+    assert_eq!(
+        template["containers"][0]["readinessProbe"],
+        serde_json::json!({"successThreshold": 1, "tcpSocket": {"port": 0}})
+    );
+    assert_eq!(
+        (template["timeoutSeconds"].as_i64(), template["containerConcurrency"].as_i64()),
+        (Some(300), Some(0))
+    );
     assert_eq!(first["status"]["latestReadyRevisionName"], "model-00001");
     assert_eq!(first["status"]["url"], "http://model.default.example.com");
     assert_eq!(first["status"]["traffic"][0]["revisionName"], "model-00001");

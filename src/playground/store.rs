@@ -144,6 +144,11 @@ pub struct AdmissionRequest<'a> {
 /// It may read the store; it must not write to it.
 pub type AdmissionHook = Arc<dyn Fn(&Store, &AdmissionRequest<'_>) -> Result<(), ApiError> + Send + Sync>;
 
+/// A mutating admission hook, as a mutating webhook would be: it may change the object of a create
+/// or update of the main resource, after defaulting and before schema validation and the
+/// validating hooks.
+pub type MutatingHook = Arc<dyn Fn(&ResourceRef, Operation, &mut Value) + Send + Sync>;
+
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 struct State {
@@ -160,6 +165,7 @@ struct Shared {
     state: Mutex<State>,
     live: broadcast::Sender<Arc<WatchEvent>>,
     admission: RwLock<Vec<(String, AdmissionHook)>>,
+    mutating: RwLock<Vec<(String, MutatingHook)>>,
 }
 
 /// The store. Cheap to clone; all clones share the same objects.
@@ -210,6 +216,7 @@ impl Store {
                 }),
                 live,
                 admission: RwLock::new(Vec::new()),
+                mutating: RwLock::new(Vec::new()),
             }),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -260,6 +267,28 @@ impl Store {
         let mut hooks = self.shared.admission.write().unwrap_or_else(PoisonError::into_inner);
         hooks.retain(|(n, _)| n != name);
         hooks.push((name.to_string(), hook));
+    }
+
+    /// Register a mutating admission hook under a name (a second registration under the same
+    /// name replaces the first).
+    pub fn add_mutating_hook(&self, name: &str, hook: MutatingHook) {
+        let mut hooks = self.shared.mutating.write().unwrap_or_else(PoisonError::into_inner);
+        hooks.retain(|(n, _)| n != name);
+        hooks.push((name.to_string(), hook));
+    }
+
+    fn mutate(&self, resource: &ResourceRef, operation: Operation, object: &mut Value) {
+        let hooks: Vec<MutatingHook> = self
+            .shared
+            .mutating
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for hook in hooks {
+            hook(resource, operation, object);
+        }
     }
 
     /// Live events from now on, for every resource. A receiver that falls behind gets
@@ -383,6 +412,7 @@ impl Store {
             }
         }
         super::defaults::apply(&ty, &mut object);
+        self.mutate(resource, Operation::Create, &mut object);
         super::validation::validate(&ty, &resource.version, &mut object, None)?;
         self.admit(resource, Operation::Create, &object, None, options.dry_run)?;
         let mut state = self.lock();
@@ -641,6 +671,7 @@ impl Store {
             prepare_update(&ty, resource, &current, &mut object, subresource)?;
             if subresource == Subresource::Main {
                 super::defaults::apply(&ty, &mut object);
+                self.mutate(resource, Operation::Update, &mut object);
             }
             super::validation::validate(&ty, &resource.version, &mut object, Some(&current))?;
             if subresource == Subresource::Main {

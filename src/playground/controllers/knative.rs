@@ -163,12 +163,62 @@ fn is_qualified_name(text: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-/// The webhook's defaulting of a ksvc: all traffic to the latest revision when none is given.
+/// The name of Knative's defaulting webhook.
+pub const DEFAULTING_WEBHOOK: &str = "webhook.serving.knative.dev";
+
+/// The defaulting webhook's work on a ksvc (Knative's `Service.SetDefaults`): all traffic to the
+/// latest revision when none is given, `latestRevision` spelled out on every traffic target, and
+/// the revision template's defaults (the serving container named `user-container`, a TCP
+/// readiness probe, `timeoutSeconds: 300`, `containerConcurrency: 0`, no service links).
 pub fn default_service(service: &mut Value) {
     let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else { return };
     let empty = spec.get("traffic").and_then(Value::as_array).is_none_or(|t| t.is_empty());
     if empty {
         spec.insert("traffic".into(), json!([{ "latestRevision": true, "percent": 100 }]));
+    }
+    if let Some(traffic) = spec.get_mut("traffic").and_then(Value::as_array_mut) {
+        for target in traffic.iter_mut().filter_map(Value::as_object_mut) {
+            if target.get("latestRevision").is_none_or(Value::is_null) {
+                let named = target.get("revisionName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+                target.insert("latestRevision".into(), json!(!named));
+            }
+        }
+    }
+    let Some(template) =
+        spec.get_mut("template").and_then(|t| t.get_mut("spec")).and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut set = |key: &str, value: Value| {
+        if template.get(key).is_none_or(Value::is_null) {
+            template.insert(key.into(), value);
+        }
+    };
+    set("timeoutSeconds", json!(300));
+    set("containerConcurrency", json!(0));
+    set("enableServiceLinks", json!(false));
+    let Some(containers) = template.get_mut("containers").and_then(Value::as_array_mut) else { return };
+    let single = containers.len() == 1;
+    for (i, container) in containers.iter_mut().filter_map(Value::as_object_mut).enumerate() {
+        if container.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+            let name = if single { "user-container".to_string() } else { format!("user-container-{i}") };
+            container.insert("name".into(), json!(name));
+        }
+        container.entry("resources").or_insert_with(|| json!({}));
+        // The serving container (the one with a port, or the only one) gets a readiness probe.
+        let serving =
+            single || container.get("ports").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+        if serving {
+            let probe = container.entry("readinessProbe").or_insert_with(|| json!({}));
+            if let Some(probe) = probe.as_object_mut() {
+                let has_handler =
+                    ["tcpSocket", "httpGet", "exec", "grpc"].iter().any(|h| probe.contains_key(*h));
+                if !has_handler {
+                    probe.insert("tcpSocket".into(), json!({"port": 0}));
+                }
+                probe.entry("successThreshold").or_insert(json!(1));
+            }
+        }
     }
 }
 

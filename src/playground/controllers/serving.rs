@@ -12,20 +12,21 @@ use super::cache::Key;
 use super::knative::{
     conditions_json, configurations_ready, default_service, resolve_traffic, revision_name,
     revision_name_taken, route_url, service_ready, validate_service, KnativeCondition, RevisionState,
-    CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, REVISION_LABEL, REVISION_UID_LABEL, SERVICE_LABEL,
-    VALIDATING_WEBHOOK,
+    CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, DEFAULTING_WEBHOOK, REVISION_LABEL,
+    REVISION_UID_LABEL, SERVICE_LABEL, VALIDATING_WEBHOOK,
 };
 use super::manager::{Manager, Work};
 use crate::playground::errors::ApiError;
 use crate::playground::resources::{ResourceRef, DEPLOYMENTS};
-use crate::playground::store::{rfc3339, AdmissionHook, Operation, Store};
+use crate::playground::store::{rfc3339, AdmissionHook, MutatingHook, Operation, Store};
 
 /// `services.serving.knative.dev`.
 pub const KSERVICES: ResourceRef = ResourceRef::of("serving.knative.dev", "v1", "services");
 /// `revisions.serving.knative.dev`.
 pub const REVISIONS: ResourceRef = ResourceRef::of("serving.knative.dev", "v1", "revisions");
 
-/// Register the Knative webhook's validation as an admission hook (it only acts on ksvcs).
+/// Register the Knative webhook's validation and defaulting as admission hooks (they only act on
+/// ksvcs).
 pub fn register_webhook(store: &Store) {
     let hook: AdmissionHook = Arc::new(|_store, request| {
         if request.resource.group != "serving.knative.dev" || request.resource.resource != "services" {
@@ -39,6 +40,12 @@ pub fn register_webhook(store: &Store) {
         })
     });
     store.add_admission_hook(VALIDATING_WEBHOOK, hook);
+    let defaulting: MutatingHook = Arc::new(|resource, _operation, object| {
+        if resource.group == "serving.knative.dev" && resource.resource == "services" {
+            default_service(object);
+        }
+    });
+    store.add_mutating_hook(DEFAULTING_WEBHOOK, defaulting);
 }
 
 fn labels(object: &Value) -> Map<String, Value> {
