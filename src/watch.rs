@@ -363,18 +363,22 @@ pub fn knative_revision_resource() -> ApiResource {
     }
 }
 
-/// Where a Knative Service's rollout of `generation` stands.
+/// Where a Knative Service's rollout of `generation` stands. `expected` is the revision that
+/// generation must bring when it is known (a template that names one): until the status says
+/// so, the status still describes an earlier template, and nothing in it can fail this rollout.
 fn knative_progress(
     ksvc: &DynamicObject,
     generation: i64,
+    expected: Option<&str>,
     pods: &[Pod],
     now: jiff::Timestamp,
     options: &WaitOptions,
 ) -> RolloutProgress {
     let data = &ksvc.data;
-    let observed =
-        data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()).unwrap_or(0) >= generation;
     let latest_created = data.pointer("/status/latestCreatedRevisionName").and_then(|v| v.as_str());
+    let observed = data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()).unwrap_or(0)
+        >= generation
+        && expected.is_none_or(|e| latest_created == Some(e));
     let latest_ready = data.pointer("/status/latestReadyRevisionName").and_then(|v| v.as_str());
     let condition = |type_: &str| {
         data.pointer("/status/conditions")
@@ -424,7 +428,7 @@ fn knative_progress(
             });
         }
     }
-    if progress.failure.is_none() {
+    if progress.failure.is_none() && observed {
         // The same fail-fast rules as for Deployments, on the new revision's pods.
         for pod in &progress.pods {
             if let Some(f) = crate::rollout::progress::pod_failure_of(pod, now, options.unschedulable_timeout)
@@ -436,7 +440,10 @@ fn knative_progress(
     }
     let ready_true = condition("Ready").is_some_and(|c| c["status"] == "True");
     progress.waiting_for = if !observed {
-        Some("waiting for the new spec to be observed".into())
+        Some(match expected {
+            Some(e) => format!("waiting for the new spec to be observed (revision {e})"),
+            None => "waiting for the new spec to be observed".into(),
+        })
     } else if latest_created.is_none() || latest_created != latest_ready {
         Some(format!("waiting for revision {} to be ready", latest_created.unwrap_or("(not created yet)")))
     } else if !ready_true {
@@ -447,7 +454,8 @@ fn knative_progress(
     progress
 }
 
-/// Wait for the revision a Knative Service's `generation` creates to be Ready.
+/// Wait for the revision a Knative Service's `generation` creates (`expected`, when the template
+/// names it) to be Ready.
 /// Returns the final Service (for its traffic) with the outcome.
 ///
 /// # Errors
@@ -456,11 +464,12 @@ pub async fn wait_for_knative_revision(
     cluster: &Cluster,
     name: &str,
     generation: i64,
+    expected: Option<&str>,
     options: &WaitOptions,
     display: &mut RolloutDisplay,
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     let what = format!("waiting for the new revision of ksvc {name:?}");
-    crate::interruptible(&what, knative_revision(cluster, name, generation, options, display))
+    crate::interruptible(&what, knative_revision(cluster, name, generation, expected, options, display))
         .await
         .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
 }
@@ -469,6 +478,7 @@ async fn knative_revision(
     cluster: &Cluster,
     name: &str,
     generation: i64,
+    expected: Option<&str>,
     options: &WaitOptions,
     display: &mut RolloutDisplay,
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
@@ -480,7 +490,7 @@ async fn knative_revision(
             )));
         };
         let now = jiff::Timestamp::now();
-        let progress = knative_progress(ksvc, generation, pods, now, options);
+        let progress = knative_progress(ksvc, generation, expected, pods, now, options);
         display.update(&progress, now);
         let stop = |outcome| Ok(Step::Stop((outcome, Some(ksvc.clone()))));
         if let Some(failure) = progress.failure.clone() {
@@ -570,15 +580,25 @@ mod tests {
     #[test]
     fn knative_revision_progress() {
         let now = jiff::Timestamp::now();
-        let p = knative_progress(&ksvc(2, 1, "s-00001", "s-00001", "True"), 2, &[], now, &options());
+        let p = knative_progress(&ksvc(2, 1, "s-00001", "s-00001", "True"), 2, None, &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for the new spec to be observed"));
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "Unknown"), 2, &[], now, &options());
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "Unknown"), 2, None, &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for revision s-00002 to be ready"));
         assert_eq!(p.revision, Some(2));
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00002", "True"), 2, &[], now, &options());
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00002", "True"), 2, None, &[], now, &options());
         assert!(p.done(), "{p:?}");
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "False"), 2, &[], now, &options());
+        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "False"), 2, None, &[], now, &options());
         let failure = p.failure.unwrap();
         assert_eq!((failure.reason.as_str(), failure.message.as_str()), ("RevisionFailed", "boom"));
+        // A rollback to s-00001 just written: the status still tells of the failing s-00002.
+        let stale = ksvc(2, 2, "s-00002", "s-00001", "False");
+        let p = knative_progress(&stale, 2, Some("s-00001"), &[], now, &options());
+        assert!(p.failure.is_none(), "{p:?}");
+        assert_eq!(
+            p.waiting_for.as_deref(),
+            Some("waiting for the new spec to be observed (revision s-00001)")
+        );
+        let taken = ksvc(2, 2, "s-00001", "s-00001", "True");
+        assert!(knative_progress(&taken, 2, Some("s-00001"), &[], now, &options()).done());
     }
 }

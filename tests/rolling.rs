@@ -682,11 +682,7 @@ fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
     assert!(out.stderr.contains("skipped rollback"), "{}", out.stderr);
     let out = c.run(&["undo", "ksvc/sentiment"]);
     assert_code(&out, 2, "undo with nothing older");
-    assert!(
-        out.stderr.contains("no revision older than the one serving (sentiment-00001)"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("no revision older than its latest (sentiment-00001)"), "{}", out.stderr);
     let out = c.run(&["undo", "ksvc/sentiment", "--to-revision", "5"]);
     assert_code(&out, 2, "undo to a missing revision");
     assert!(out.stderr.contains("its revisions are: 1, 2"), "{}", out.stderr);

@@ -229,7 +229,7 @@ impl Demo<'_> {
         let terminal = crate::ui::Terminal::detect(self.narrator.no_color);
         let mut display = crate::ui::progress::RolloutDisplay::new(terminal, "ksvc/fraud-detector");
         let (outcome, _) =
-            wait_for_knative_revision(&cluster, MODEL, 1, &wait_options(), &mut display).await?;
+            wait_for_knative_revision(&cluster, MODEL, 1, None, &wait_options(), &mut display).await?;
         display.finish("ksvc/fraud-detector: first revision ready");
         match outcome {
             WaitOutcome::Done(_) => Ok(()),

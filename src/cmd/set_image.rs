@@ -452,7 +452,8 @@ async fn rollback_knative(
     ui::note(terminal, &format!("ksvc/{name}: rolling back to {back_to} (--rollback-on-failure)"));
     let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
     let mut display = RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to {back_to}"));
-    let outcome = wait_for_knative_revision(cluster, name, generation, options, &mut display).await;
+    let expected = serving_before.filter(|_| serving.is_some());
+    let outcome = wait_for_knative_revision(cluster, name, generation, expected, options, &mut display).await;
     let (line, sentence) = match &outcome {
         Ok((WaitOutcome::Done(_), _)) => (
             format!("ksvc/{name}: {back_to} is ready"),
@@ -552,7 +553,7 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
     };
     let title = format!("ksvc/{name}: rolling out {}", images_title(&changes));
     let mut display = RolloutDisplay::new(terminal, &title);
-    let result = wait_for_knative_revision(cluster, name, generation, &options, &mut display).await;
+    let result = wait_for_knative_revision(cluster, name, generation, None, &options, &mut display).await;
     let (outcome, ksvc) = match result {
         Ok(r) => r,
         Err(e) => {

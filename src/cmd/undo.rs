@@ -129,7 +129,8 @@ async fn undo_knative(
     refuse_during_canary(&target, &raw)?;
     let revisions = knative_revisions(cluster, name).await?;
     let serving = raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
-    let chosen = knative_undo_target(name, &revisions, serving, to).map_err(Error::usage)?;
+    let created = raw.pointer("/status/latestCreatedRevisionName").and_then(Value::as_str);
+    let chosen = knative_undo_target(name, &revisions, created, serving, to).map_err(Error::usage)?;
     let number = knative_revision_number(chosen).unwrap_or_default();
     let revision = chosen.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     let traffic = raw.pointer("/spec/traffic").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -186,13 +187,16 @@ async fn undo_knative(
     };
     let mut display =
         RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to revision {number}"));
-    let outcome = match wait_for_knative_revision(cluster, name, generation, &options, &mut display).await {
-        Ok((outcome, _)) => outcome,
-        Err(e) => {
-            display.finish(&format!("ksvc/{name}: stopped waiting"));
-            return Err(e);
-        }
-    };
+    let outcome =
+        match wait_for_knative_revision(cluster, name, generation, Some(&revision), &options, &mut display)
+            .await
+        {
+            Ok((outcome, _)) => outcome,
+            Err(e) => {
+                display.finish(&format!("ksvc/{name}: stopped waiting"));
+                return Err(e);
+            }
+        };
     display.finish(&match &outcome {
         WaitOutcome::Done(_) => format!("ksvc/{name}: revision {revision} is ready"),
         WaitOutcome::Failed(failure, _) => format!("ksvc/{name}: revision {revision} failed: {failure}"),

@@ -46,6 +46,7 @@ impl CanaryTrack {
     pub fn from_replica_sets(name: &str, replica_sets: &[ReplicaSet]) -> Option<Self> {
         let owned: Vec<&ReplicaSet> = replica_sets
             .iter()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
             .filter(|rs| {
                 rs.metadata
                     .owner_references

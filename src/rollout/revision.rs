@@ -192,36 +192,52 @@ impl<'a, T> Numbered<'a, T> {
 }
 
 /// The Knative Revision `undo ksvc/NAME` goes back to: revision `to` (its configuration
-/// generation, as `history` numbers it) or the newest one older than `current` (the one serving).
+/// generation, as `history` numbers it); else, when the latest created revision is not the one
+/// serving (it failed or is not ready yet), the one serving; else the newest one older than the
+/// latest created.
 ///
 /// # Errors
 /// The revision does not exist (the message lists the ones that do), or there is no older one.
 pub fn knative_undo_target<'a>(
     name: &str,
     revisions: &'a [Value],
-    current: Option<&str>,
+    latest_created: Option<&str>,
+    latest_ready: Option<&str>,
     to: Option<i64>,
 ) -> Result<&'a Value, String> {
     let numbered =
         Numbered::new(revisions.iter().filter_map(|r| knative_revision_number(r).map(|n| (n, r))).collect());
     let what = format!("ksvc {name:?}");
-    match to {
-        Some(n) => numbered.find(&what, n),
-        None => {
-            let current_number = numbered
-                .0
-                .iter()
-                .find(|(_, r)| r.pointer("/metadata/name").and_then(Value::as_str) == current)
-                .map_or(i64::MAX, |(n, _)| *n);
-            numbered.0.iter().rev().find(|(n, _)| *n < current_number).map(|(_, r)| *r).ok_or_else(|| {
-                format!(
-                    "{what} has no revision older than the one serving ({}) to roll back to (revisions: {}); pick one with --to-revision",
-                    current.unwrap_or("none"),
-                    numbered.listing()
-                )
-            })
+    let named = |n: &str| {
+        numbered
+            .0
+            .iter()
+            .find(|(_, r)| r.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
+            .copied()
+    };
+    if let Some(n) = to {
+        return numbered.find(&what, n);
+    }
+    if let (Some(created), Some(ready)) = (latest_created, latest_ready) {
+        if created != ready {
+            if let Some((_, serving)) = named(ready) {
+                return Ok(serving);
+            }
         }
     }
+    let Some((current, _)) = latest_created.and_then(named) else {
+        return Err(format!(
+            "{what} has no latest revision to roll back from (revisions: {}); pick one with --to-revision",
+            numbered.listing()
+        ));
+    };
+    numbered.0.iter().rev().find(|(n, _)| *n < current).map(|(_, r)| *r).ok_or_else(|| {
+        format!(
+            "{what} has no revision older than its latest ({}) to roll back to (revisions: {}); pick one with --to-revision",
+            latest_created.unwrap_or("none"),
+            numbered.listing()
+        )
+    })
 }
 
 /// A Knative Revision's number: its configuration generation.
@@ -334,15 +350,23 @@ mod knative_tests {
     fn undo_goes_to_the_revision_before_the_one_serving_or_the_one_asked_for() {
         let revisions = [revision("m-00003", 3), revision("m-00001", 1), revision("m-v2", 2)];
         let name = |r: Result<&Value, String>| r.unwrap()["metadata"]["name"].as_str().unwrap().to_string();
-        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-00003"), None)), "m-v2");
-        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-v2"), None)), "m-00001");
-        assert_eq!(name(knative_undo_target("m", &revisions, Some("m-v2"), Some(3))), "m-00003");
-        let err = knative_undo_target("m", &revisions, Some("m-00001"), None).unwrap_err();
+        let latest = |n: &'static str| (Some(n), Some(n));
+        let target = |(created, ready): (Option<&'static str>, Option<&'static str>), to| {
+            knative_undo_target("m", &revisions, created, ready, to)
+        };
+        assert_eq!(name(target(latest("m-00003"), None)), "m-v2");
+        assert_eq!(name(target(latest("m-v2"), None)), "m-00001");
+        assert_eq!(name(target(latest("m-v2"), Some(3))), "m-00003");
+        // The latest failed: back to the one still serving.
+        assert_eq!(name(target((Some("m-00003"), Some("m-v2")), None)), "m-v2");
+        let err = target(latest("m-00001"), None).unwrap_err();
         assert!(
-            err.contains("no revision older than the one serving (m-00001)") && err.contains("1, 2, 3"),
+            err.contains("no revision older than its latest (m-00001)") && err.contains("1, 2, 3"),
             "{err}"
         );
-        let err = knative_undo_target("m", &revisions, None, Some(7)).unwrap_err();
+        let err = target((None, None), None).unwrap_err();
+        assert!(err.contains("no latest revision"), "{err}");
+        let err = target((None, None), Some(7)).unwrap_err();
         assert_eq!(err, "ksvc \"m\" has no revision 7; its revisions are: 1, 2, 3");
     }
 

@@ -153,14 +153,20 @@ impl Knative {
 }
 
 impl Knative {
-    /// Abort: the weight back on the stable revision first, at once (pinned by name); then a
-    /// template that names the stable revision with its own spec, so that Knative serves that
-    /// revision again rather than stamping a copy that would need new pods (its
-    /// `CheckNameAvailability` reuses a revision whose spec is the template's); once Knative has
-    /// taken it, the canary revision goes and the traffic block gets back its shape from before
-    /// the canary. Each step is a no-op when already done, so a re-run carries on.
+    /// Abort: the weight back on the stable revision first, at once (pinned by name); then the
+    /// template from before the canary, named after the revision Knative stamped from it, so that
+    /// Knative serves that revision again rather than stamping a copy that would need new pods
+    /// (its `CheckNameAvailability` reuses a revision whose spec is the template's); once Knative
+    /// has taken it, the canary revision goes and the traffic block gets back its shape from
+    /// before the canary. Each step is a no-op when already done, so a re-run carries on.
     async fn abort(&self, w: &Writer) -> Result<()> {
         let (stable, original_traffic, original_template) = self.parts();
+        if w.get(&self.revision_kind, stable).await?.is_none() {
+            return Err(Error::failed(format!(
+                "cannot abort the canary of ksvc {}: its stable revision {stable} no longer exists; send spec.traffic to a revision that does and remove the canary revision {} by hand",
+                self.model, self.canary_revision
+            )));
+        }
         w.update(&self.service_kind, &self.model, |ksvc| {
             let routes_canary = ksvc["spec"]["traffic"]
                 .as_array()
@@ -171,31 +177,20 @@ impl Knative {
             Ok(())
         })
         .await?;
-        let stable_spec = w.get(&self.revision_kind, stable).await?.map(|r| r["spec"].clone());
-        let Some(stable_spec) = stable_spec.filter(|s| !s.is_null()) else {
-            // The stable revision is gone: the template from before the canary makes a new one,
-            // and the traffic stays pinned (to a name the user has to fix) rather than moving.
-            w.update(&self.service_kind, &self.model, |ksvc| {
-                if ksvc["spec"]["template"]["metadata"]["name"] == self.canary_revision.as_str() {
-                    ksvc["spec"]["template"] = original_template.clone();
-                }
-                Ok(())
-            })
-            .await?;
-            w.delete(&self.revision_kind, &self.canary_revision).await?;
-            return Ok(());
-        };
-        let template = stable_template(original_template, stable, &stable_spec);
-        let written = w
-            .update(&self.service_kind, &self.model, |ksvc| {
-                ksvc["spec"]["template"] = template.clone();
-                Ok(())
-            })
-            .await?
-            .ok_or_else(|| Error::failed(format!("ksvc {} is gone", self.model)))?;
-        if !w.is_dry_run() {
-            let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-            wait_serving(w, &self.model, generation, stable).await?;
+        let selector = format!("serving.knative.dev/service={}", self.model);
+        let revisions = w.list(&self.revision_kind, Some(&selector)).await?;
+        let reused = stamped_from(&revisions, original_template, &self.canary_revision);
+        let mut taken = self.write_template(w, original_template, reused.as_deref()).await?;
+        if let Served::NameTaken(why) = &taken {
+            // Knative's defaults changed since that revision was made: let it stamp a copy.
+            tracing::debug!("ksvc {}: {why}; restoring the template without a name", self.model);
+            taken = self.write_template(w, original_template, None).await?;
+        }
+        if let Served::NameTaken(why) = taken {
+            return Err(Error::failed(format!(
+                "Knative cannot serve the template of ksvc {} from before the canary: {why}; all traffic stays pinned to {stable}",
+                self.model
+            )));
         }
         w.delete(&self.revision_kind, &self.canary_revision).await?;
         w.update(&self.service_kind, &self.model, |ksvc| {
@@ -205,50 +200,112 @@ impl Knative {
         .await?;
         Ok(())
     }
+
+    /// Write `original` as the ksvc template, named `name` (or without a name of its own when
+    /// `None`), and wait until Knative serves it.
+    async fn write_template(&self, w: &Writer, original: &Value, name: Option<&str>) -> Result<Served> {
+        let mut template = original.clone();
+        match name {
+            Some(name) => template = named_template(original, name),
+            None => {
+                if let Some(meta) = template.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("name");
+                }
+            }
+        }
+        let written = w
+            .update(&self.service_kind, &self.model, |ksvc| {
+                ksvc["spec"]["template"] = template.clone();
+                Ok(())
+            })
+            .await?
+            .ok_or_else(|| Error::failed(format!("ksvc {} is gone", self.model)))?;
+        if w.is_dry_run() {
+            return Ok(Served::Yes);
+        }
+        let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+        wait_serving(w, &self.model, generation, name, &self.canary_revision).await
+    }
 }
 
-/// The ksvc template that brings back revision `name`: the template from before the canary (its
-/// labels and annotations) with that revision's name and spec.
-pub fn stable_template(original: &Value, name: &str, spec: &Value) -> Value {
-    let mut template = original.clone();
+/// The newest revision (other than the canary's) that Knative stamped from `template`: the one
+/// its own name names, else one with its spec.
+fn stamped_from(revisions: &[Value], template: &Value, canary: &str) -> Option<String> {
+    let spec = &template["spec"];
+    let name_of = |r: &Value| r.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string);
+    let candidates: Vec<&Value> =
+        revisions.iter().filter(|r| name_of(r).as_deref() != Some(canary) && &r["spec"] == spec).collect();
+    let own = template.pointer("/metadata/name").and_then(Value::as_str);
+    if let Some(own) = own.filter(|o| candidates.iter().any(|r| name_of(r).as_deref() == Some(*o))) {
+        return Some(own.to_string());
+    }
+    candidates
+        .into_iter()
+        .max_by_key(|r| crate::rollout::revision::knative_revision_number(r).unwrap_or(0))
+        .and_then(name_of)
+}
+
+/// A ksvc template naming revision `name`, with the labels, annotations and spec of `template`.
+pub fn named_template(template: &Value, name: &str) -> Value {
+    let mut template = template.clone();
     if !template["metadata"].is_object() {
         template["metadata"] = json!({});
     }
     template["metadata"]["name"] = json!(name);
-    template["spec"] = spec.clone();
     template
 }
 
-/// How long Knative may take to serve an existing revision again from a template that names it.
-const REUSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long Knative may take to serve the template from before the canary again (a copy of the
+/// revision has to start its pods: as long as a rollout's default `--timeout`).
+const SERVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Wait (watching) until ksvc `name` has observed `generation` and its latest created and latest
-/// ready revision are both `revision`.
-async fn wait_serving(w: &Writer, name: &str, generation: i64, revision: &str) -> Result<()> {
+/// Whether Knative serves a template.
+enum Served {
+    Yes,
+    /// The template's own revision name is held by a revision with another spec.
+    NameTaken(String),
+}
+
+/// Wait (watching) until ksvc `name` has observed `generation`, and its latest created revision
+/// (`expected` when the template names one; not the canary) is ready and the latest ready one.
+async fn wait_serving(
+    w: &Writer,
+    name: &str,
+    generation: i64,
+    expected: Option<&str>,
+    canary: &str,
+) -> Result<Served> {
     let waiting = crate::watch::observe_knative(&w.cluster, name, |ksvc, _, _| {
         let Some(ksvc) = ksvc else {
             return Err(Error::failed(format!("ksvc {name} was deleted while aborting its canary")));
         };
         let status = &ksvc.data["status"];
-        let taken = status["observedGeneration"].as_i64().unwrap_or(0) >= generation
-            && status["latestCreatedRevisionName"] == revision
-            && status["latestReadyRevisionName"] == revision;
-        if let Some(c) = status["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "ConfigurationsReady" && c["status"] == "False"))
-            .filter(|_| status["observedGeneration"].as_i64().unwrap_or(0) >= generation)
-        {
-            return Err(Error::failed(format!(
-                "Knative cannot serve revision {revision} of ksvc {name} again: {}; all traffic stays pinned to it",
-                c["message"].as_str().unwrap_or("ConfigurationsReady is False")
-            )));
+        if status["observedGeneration"].as_i64().unwrap_or(0) < generation {
+            return Ok(crate::watch::Step::Continue);
         }
-        Ok(if taken { crate::watch::Step::Stop(()) } else { crate::watch::Step::Continue })
+        let configurations = status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "ConfigurationsReady" && c["status"] == "False"));
+        let created = status["latestCreatedRevisionName"].as_str();
+        let ours = created.is_some_and(|c| c != canary) && expected.is_none_or(|e| created == Some(e));
+        if let Some(c) = configurations {
+            let message = c["message"].as_str().unwrap_or("ConfigurationsReady is False").to_string();
+            if expected.is_some() && message.contains("already exists") {
+                return Ok(crate::watch::Step::Stop(Served::NameTaken(message)));
+            }
+            if ours {
+                return Err(Error::failed(format!(
+                    "ksvc {name}: the template from before the canary does not become ready: {message}"
+                )));
+            }
+        }
+        let done = ours && status["latestReadyRevisionName"].as_str() == created;
+        Ok(if done { crate::watch::Step::Stop(Served::Yes) } else { crate::watch::Step::Continue })
     });
-    tokio::time::timeout(REUSE_TIMEOUT, waiting).await.map_err(|_| {
+    tokio::time::timeout(SERVE_TIMEOUT, waiting).await.map_err(|_| {
         Error::failed(format!(
-            "ksvc {name} did not take revision {revision} back within {}s; all traffic stays pinned to it. Run `kubectl modelroll abort ksvc/{name}` again to carry on",
-            REUSE_TIMEOUT.as_secs()
+            "ksvc {name} did not serve its template from before the canary within {}; all traffic stays pinned to the stable revision. Run `kubectl modelroll abort ksvc/{name}` again to carry on",
+            humantime::format_duration(SERVE_TIMEOUT)
         ))
     })?
 }
@@ -335,6 +392,35 @@ mod tests {
         let mut two = ksvc()["spec"]["template"].clone();
         two["spec"]["containers"] = json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]);
         assert!(canary_template(&two, "fraud-v2", &missing, None).is_err());
+    }
+
+    #[test]
+    fn the_revision_stamped_from_a_template_is_its_named_one_else_the_newest_with_its_spec() {
+        let revision = |name: &str, generation: i64, image: &str| {
+            json!({"metadata": {"name": name, "labels": {"serving.knative.dev/configurationGeneration": generation.to_string()}},
+                   "spec": {"containers": [{"image": image}]}})
+        };
+        let revisions = [
+            revision("m-00001", 1, "m:1"),
+            revision("m-00002", 2, "m:2"),
+            revision("m-00003", 3, "m:1"),
+            revision("m-canary", 4, "m:1"),
+        ];
+        let template = |name: Option<&str>, image: &str| {
+            let mut t = json!({"metadata": {}, "spec": {"containers": [{"image": image}]}});
+            if let Some(name) = name {
+                t["metadata"]["name"] = json!(name);
+            }
+            t
+        };
+        assert_eq!(stamped_from(&revisions, &template(None, "m:1"), "m-canary").as_deref(), Some("m-00003"));
+        assert_eq!(
+            stamped_from(&revisions, &template(Some("m-00001"), "m:1"), "m-canary").as_deref(),
+            Some("m-00001")
+        );
+        assert_eq!(stamped_from(&revisions, &template(None, "m:2"), "m-canary").as_deref(), Some("m-00002"));
+        assert_eq!(stamped_from(&revisions, &template(None, "m:9"), "m-canary"), None);
+        assert_eq!(named_template(&template(None, "m:2"), "m-00002")["metadata"]["name"], "m-00002");
     }
 
     #[test]
