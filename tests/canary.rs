@@ -974,6 +974,17 @@ async fn knative_abort_of_a_first_canary_serves_the_first_revision_again() {
     let ksvc = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
     let canary = ksvc["spec"]["template"]["metadata"]["name"].as_str().unwrap().to_string();
     assert_eq!(ksvc_traffic(&ksvc)[1], (canary.clone(), 30, Some("canary".to_string())));
+    // A dry run prints what abort would write and changes nothing.
+    for mode in ["client", "server"] {
+        let printed = env.run_ok(&["abort", "ksvc/m11", &format!("--dry-run={mode}"), "-o", "json"]);
+        assert!(printed.contains("\"m11-00001\""), "{mode}: {printed}");
+        let unchanged = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
+        assert_eq!(
+            unchanged["metadata"]["resourceVersion"], ksvc["metadata"]["resourceVersion"],
+            "{mode} wrote"
+        );
+        assert!(env.get("serving.knative.dev/v1", "Revision", &canary).await.is_some());
+    }
     env.run_ok(&["abort", "ksvc/m11", "--timeout", "60s"]);
     assert_knative_aborted(&env, "m11", &before, "m11-00001", &canary).await;
     // Running it again changes nothing.
