@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
-    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     let model = load(&w, &target).await?;
     let dry = w.is_dry_run();
     let Some(mut state) = model.state.clone() else {

@@ -255,8 +255,9 @@ pub fn named_template(template: &Value, name: &str) -> Value {
     template
 }
 
-/// How long Knative may take to serve the template from before the canary again (a copy of the
-/// revision has to start its pods: as long as a rollout's default `--timeout`).
+/// How long Knative may take to serve the template from before the canary again, when the
+/// command gave no deadline (a copy of the revision has to start its pods: as long as a
+/// rollout's default `--timeout`).
 const SERVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Whether Knative serves a template.
@@ -302,10 +303,10 @@ async fn wait_serving(
         let done = ours && status["latestReadyRevisionName"].as_str() == created;
         Ok(if done { crate::watch::Step::Stop(Served::Yes) } else { crate::watch::Step::Continue })
     });
-    tokio::time::timeout(SERVE_TIMEOUT, waiting).await.map_err(|_| {
+    let deadline = w.deadline().unwrap_or_else(|| tokio::time::Instant::now() + SERVE_TIMEOUT);
+    tokio::time::timeout_at(deadline, waiting).await.map_err(|_| {
         Error::failed(format!(
-            "ksvc {name} did not serve its template from before the canary within {}; all traffic stays pinned to the stable revision. Run `kubectl modelroll abort ksvc/{name}` again to carry on",
-            humantime::format_duration(SERVE_TIMEOUT)
+            "ksvc {name} did not serve its template from before the canary in time (--timeout); all traffic stays pinned to the stable revision. Run `kubectl modelroll abort ksvc/{name}` again to carry on"
         ))
     })?
 }

@@ -29,6 +29,8 @@ pub struct Writer {
     pub cluster: Cluster,
     pub dry_run: DryRun,
     recorded: Mutex<Vec<Recorded>>,
+    /// When the command's `--timeout` runs out, for the waits a router makes itself.
+    deadline: Option<tokio::time::Instant>,
 }
 
 fn key(ar: &ApiResource, name: &str) -> String {
@@ -47,7 +49,19 @@ pub fn display_name(ar: &ApiResource, name: &str) -> String {
 
 impl Writer {
     pub fn new(cluster: Cluster, dry_run: DryRun) -> Self {
-        Self { cluster, dry_run, recorded: Mutex::new(Vec::new()) }
+        Self { cluster, dry_run, recorded: Mutex::new(Vec::new()), deadline: None }
+    }
+
+    /// The same, with the command's deadline for the waits a router makes itself.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The command's deadline, if it gave one.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.deadline
     }
 
     pub fn is_dry_run(&self) -> bool {
