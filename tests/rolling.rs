@@ -714,6 +714,28 @@ fn knative_set_image_makes_a_revision_and_reports_where_traffic_goes() {
     assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], "sentiment-00002");
     let revisions = c.runtime.block_on(c.knative_revisions().list(&Default::default())).unwrap();
     assert_eq!(revisions.items.len(), 3, "only the crashing revision was added");
+
+    // Without --rollback-on-failure the failing revision stays the latest created; undo then goes
+    // back to the one still serving, not one before it.
+    let out = c.run(&[
+        "set-image",
+        "ksvc/sentiment",
+        "registry.example/sentiment:v4-crashloop",
+        "--timeout",
+        "60s",
+    ]);
+    assert_code(&out, 1, "another crashing revision");
+    let ksvc =
+        serde_json::to_value(c.runtime.block_on(c.knative_services().get("sentiment")).unwrap()).unwrap();
+    let failing = ksvc["status"]["latestCreatedRevisionName"].as_str().unwrap().to_string();
+    assert_ne!(failing, "sentiment-00002");
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], "sentiment-00002");
+    let out = c.run(&["undo", "ksvc/sentiment"]);
+    assert_code(&out, 0, "undo from a failing latest");
+    assert!(out.stdout.contains("rolled back to revision 2 (sentiment-00002)"), "{}", out.stdout);
+    let ksvc =
+        serde_json::to_value(c.runtime.block_on(c.knative_services().get("sentiment")).unwrap()).unwrap();
+    assert_eq!(ksvc["status"]["latestCreatedRevisionName"], "sentiment-00002");
 }
 
 #[test]
