@@ -376,9 +376,9 @@ fn knative_progress(
 ) -> RolloutProgress {
     let data = &ksvc.data;
     let latest_created = data.pointer("/status/latestCreatedRevisionName").and_then(|v| v.as_str());
-    let observed = data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()).unwrap_or(0)
-        >= generation
-        && expected.is_none_or(|e| latest_created == Some(e));
+    let generation_seen =
+        data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()).unwrap_or(0) >= generation;
+    let observed = generation_seen && expected.is_none_or(|e| latest_created == Some(e));
     let latest_ready = data.pointer("/status/latestReadyRevisionName").and_then(|v| v.as_str());
     let condition = |type_: &str| {
         data.pointer("/status/conditions")
@@ -419,7 +419,14 @@ fn knative_progress(
     progress.pods = pod_lines.into_iter().map(|(_, p)| p).collect();
     let config_ready = condition("ConfigurationsReady");
     let failed = config_ready.as_ref().filter(|c| c["status"] == "False");
-    if observed {
+    // Knative refusing the name the template asks for leaves the latest created revision as it
+    // was: that failure is this generation's, though the status never names the expected one.
+    let name_refused = failed.filter(|c| {
+        expected.is_some_and(|e| {
+            c["message"].as_str().is_some_and(|m| m.contains(&format!("{e:?} already exists")))
+        })
+    });
+    if observed || (generation_seen && name_refused.is_some()) {
         if let Some(c) = failed {
             progress.failure = Some(Failure {
                 reason: c["reason"].as_str().unwrap_or("RevisionFailed").to_string(),
@@ -598,6 +605,11 @@ mod tests {
             p.waiting_for.as_deref(),
             Some("waiting for the new spec to be observed (revision s-00001)")
         );
+        let mut refused = ksvc(2, 2, "s-00002", "s-00001", "False");
+        refused.data["status"]["conditions"][0]["message"] =
+            json!("Revision creation failed with message: revisions.serving.knative.dev \"s-00001\" already exists.");
+        let p = knative_progress(&refused, 2, Some("s-00001"), &[], now, &options());
+        assert!(p.failure.is_some_and(|f| f.message.contains("already exists")));
         let taken = ksvc(2, 2, "s-00001", "s-00001", "True");
         assert!(knative_progress(&taken, 2, Some("s-00001"), &[], now, &options()).done());
     }

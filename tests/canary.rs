@@ -1080,3 +1080,45 @@ async fn routers_that_cannot_work_here_are_refused() {
     assert!(!stable.metadata.annotations.unwrap_or_default().contains_key("modelroll.io/rollout"));
     assert!(api.get_opt("m12-canary").await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knative_abort_when_the_template_before_the_canary_was_failing_serves_stable() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    env.create(json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "m13", "namespace": NS},
+        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/m13:v1"}]}}}
+    }))
+    .await;
+    let ksvcs = env.api("serving.knative.dev/v1", "Service");
+    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
+        ksvcs.get_opt("m13").await.unwrap().is_some_and(|k| {
+            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some("m13-00001")
+        })
+    })
+    .await;
+    let out = env.run(&["set-image", "ksvc/m13", "registry.example/m13:v2-crashloop", "--timeout", "60s"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    env.run_ok(&[
+        "canary",
+        "ksvc/m13",
+        "--image",
+        "registry.example/m13:v3",
+        "--weight",
+        "20",
+        "--timeout",
+        "60s",
+    ]);
+    env.run_ok(&["abort", "ksvc/m13", "--timeout", "60s"]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "m13").await.unwrap();
+    assert_eq!(
+        ksvc["spec"]["template"]["metadata"]["name"], "m13-00001",
+        "the stable revision, served again"
+    );
+    assert_eq!(ksvc["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/m13:v1");
+    assert_eq!(ksvc["status"]["latestReadyRevisionName"], "m13-00001");
+    assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], "m13-00001");
+    assert_eq!(ksvc["status"]["traffic"][0]["percent"], 100);
+    assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+}

@@ -161,12 +161,12 @@ impl Knative {
     /// before the canary. Each step is a no-op when already done, so a re-run carries on.
     async fn abort(&self, w: &Writer) -> Result<()> {
         let (stable, original_traffic, original_template) = self.parts();
-        if w.get(&self.revision_kind, stable).await?.is_none() {
+        let Some(stable_revision) = w.get(&self.revision_kind, stable).await? else {
             return Err(Error::failed(format!(
                 "cannot abort the canary of ksvc {}: its stable revision {stable} no longer exists; send spec.traffic to a revision that does and remove the canary revision {} by hand",
                 self.model, self.canary_revision
             )));
-        }
+        };
         w.update(&self.service_kind, &self.model, |ksvc| {
             let routes_canary = ksvc["spec"]["traffic"]
                 .as_array()
@@ -177,14 +177,33 @@ impl Knative {
             Ok(())
         })
         .await?;
-        let selector = format!("serving.knative.dev/service={}", self.model);
-        let revisions = w.list(&self.revision_kind, Some(&selector)).await?;
-        let reused = stamped_from(&revisions, original_template, &self.canary_revision);
-        let mut taken = self.write_template(w, original_template, reused.as_deref()).await?;
+        let unnamed = unnamed_template(original_template);
+        let current = w.get(&self.service_kind, &self.model).await?.unwrap_or_default();
+        let mut taken = if current["spec"]["template"] == unnamed {
+            // A run before this one fell back to the unnamed template: wait for that copy.
+            self.write_template(w, unnamed.clone()).await?
+        } else {
+            // The revision stamped from the template from before the canary, if it is ready;
+            // else the stable revision, with its own spec.
+            let selector = format!("serving.knative.dev/service={}", self.model);
+            let revisions = w.list(&self.revision_kind, Some(&selector)).await?;
+            let reused = stamped_from(&revisions, original_template, &self.canary_revision).filter(|name| {
+                revisions.iter().any(|r| r["metadata"]["name"] == name.as_str() && is_ready(r))
+            });
+            let template = match reused {
+                Some(name) => named_template(original_template, &name),
+                None => {
+                    let mut template = named_template(original_template, stable);
+                    template["spec"] = stable_revision["spec"].clone();
+                    template
+                }
+            };
+            self.write_template(w, template).await?
+        };
         if let Served::NameTaken(why) = &taken {
             // Knative's defaults changed since that revision was made: let it stamp a copy.
             tracing::debug!("ksvc {}: {why}; restoring the template without a name", self.model);
-            taken = self.write_template(w, original_template, None).await?;
+            taken = self.write_template(w, unnamed).await?;
         }
         if let Served::NameTaken(why) = taken {
             return Err(Error::failed(format!(
@@ -201,18 +220,9 @@ impl Knative {
         Ok(())
     }
 
-    /// Write `original` as the ksvc template, named `name` (or without a name of its own when
-    /// `None`), and wait until Knative serves it.
-    async fn write_template(&self, w: &Writer, original: &Value, name: Option<&str>) -> Result<Served> {
-        let mut template = original.clone();
-        match name {
-            Some(name) => template = named_template(original, name),
-            None => {
-                if let Some(meta) = template.get_mut("metadata").and_then(Value::as_object_mut) {
-                    meta.remove("name");
-                }
-            }
-        }
+    /// Write `template` as the ksvc template and wait until Knative serves it (the revision it
+    /// names, when it names one).
+    async fn write_template(&self, w: &Writer, template: Value) -> Result<Served> {
         let written = w
             .update(&self.service_kind, &self.model, |ksvc| {
                 ksvc["spec"]["template"] = template.clone();
@@ -224,8 +234,25 @@ impl Knative {
             return Ok(Served::Yes);
         }
         let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+        let name = template.pointer("/metadata/name").and_then(Value::as_str);
         wait_serving(w, &self.model, generation, name, &self.canary_revision).await
     }
+}
+
+/// Whether a Revision is Ready.
+fn is_ready(revision: &Value) -> bool {
+    revision["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+/// `template` without a revision name of its own.
+fn unnamed_template(template: &Value) -> Value {
+    let mut template = template.clone();
+    if let Some(meta) = template.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("name");
+    }
+    template
 }
 
 /// The newest revision (other than the canary's) that Knative stamped from `template`: the one
@@ -300,7 +327,12 @@ async fn wait_serving(
                 )));
             }
         }
-        let done = ours && status["latestReadyRevisionName"].as_str() == created;
+        // ConfigurationsReady=True: the Configuration has caught up with this generation (until
+        // then the status may still name the revision of an earlier template).
+        let caught_up = status["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "ConfigurationsReady" && c["status"] == "True"));
+        let done = ours && caught_up && status["latestReadyRevisionName"].as_str() == created;
         Ok(if done { crate::watch::Step::Stop(Served::Yes) } else { crate::watch::Step::Continue })
     });
     let deadline = w.deadline().unwrap_or_else(|| tokio::time::Instant::now() + SERVE_TIMEOUT);
