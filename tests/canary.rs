@@ -945,21 +945,7 @@ async fn assert_knative_aborted(env: &Env, name: &str, before: &Value, stable: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knative_abort_of_a_first_canary_serves_the_first_revision_again() {
     let env = Env::start(Duration::from_millis(300)).await;
-    env.create(json!({
-        "apiVersion": "serving.knative.dev/v1",
-        "kind": "Service",
-        "metadata": {"name": "m11", "namespace": NS},
-        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/m11:v1"}]}},
-                 "traffic": [{"latestRevision": true, "percent": 100}]}
-    }))
-    .await;
-    let ksvcs = env.api("serving.knative.dev/v1", "Service");
-    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
-        ksvcs.get_opt("m11").await.unwrap().is_some_and(|k| {
-            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some("m11-00001")
-        })
-    })
-    .await;
+    knative_model(&env, "m11", json!([{"latestRevision": true, "percent": 100}])).await;
     let before = env.get("serving.knative.dev/v1", "Service", "m11").await.unwrap();
     env.run_ok(&[
         "canary",
@@ -1084,20 +1070,7 @@ async fn routers_that_cannot_work_here_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knative_abort_when_the_template_before_the_canary_was_failing_serves_stable() {
     let env = Env::start(Duration::from_millis(300)).await;
-    env.create(json!({
-        "apiVersion": "serving.knative.dev/v1",
-        "kind": "Service",
-        "metadata": {"name": "m13", "namespace": NS},
-        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/m13:v1"}]}}}
-    }))
-    .await;
-    let ksvcs = env.api("serving.knative.dev/v1", "Service");
-    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
-        ksvcs.get_opt("m13").await.unwrap().is_some_and(|k| {
-            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some("m13-00001")
-        })
-    })
-    .await;
+    knative_model(&env, "m13", Value::Null).await;
     let out = env.run(&["set-image", "ksvc/m13", "registry.example/m13:v2-crashloop", "--timeout", "60s"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     env.run_ok(&[
@@ -1121,4 +1094,27 @@ async fn knative_abort_when_the_template_before_the_canary_was_failing_serves_st
     assert_eq!(ksvc["status"]["traffic"][0]["revisionName"], "m13-00001");
     assert_eq!(ksvc["status"]["traffic"][0]["percent"], 100);
     assert!(ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").is_none());
+}
+
+/// A ksvc `name` serving `registry.example/NAME:v1` from its first revision (with `traffic` when
+/// not null), once that revision is ready.
+async fn knative_model(env: &Env, name: &str, traffic: Value) {
+    let mut ksvc = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"template": {"spec": {"containers": [{"image": format!("registry.example/{name}:v1")}]}}}
+    });
+    if !traffic.is_null() {
+        ksvc["spec"]["traffic"] = traffic;
+    }
+    env.create(ksvc).await;
+    let ksvcs = env.api("serving.knative.dev/v1", "Service");
+    let first = format!("{name}-00001");
+    common::wait_for_async(Duration::from_secs(30), "the first revision", || async {
+        ksvcs.get_opt(name).await.unwrap().is_some_and(|k| {
+            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some(first.as_str())
+        })
+    })
+    .await;
 }
