@@ -514,6 +514,72 @@ async fn knative_revision(
     .await
 }
 
+/// How long Knative may take to serve the template from before the canary again, when the
+/// command gave no deadline (a copy of the revision has to start its pods: as long as a
+/// rollout's default `--timeout`).
+const SERVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether Knative serves a template.
+pub enum Served {
+    Yes,
+    /// The template's own revision name is held by a revision with another spec.
+    NameTaken(String),
+}
+
+/// Wait (watching) until ksvc `name` has observed `generation`, and its latest created revision
+/// (`expected` when the template names one; not `canary`) is ready and the latest ready one, or
+/// `deadline` passes (10 minutes when `None`). For an abort: the messages say so.
+///
+/// # Errors
+/// The ksvc is deleted, its template cannot become ready, or the deadline passes.
+pub async fn wait_knative_serving(
+    cluster: &Cluster,
+    name: &str,
+    generation: i64,
+    expected: Option<&str>,
+    canary: &str,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Served> {
+    let waiting = observe_knative(cluster, name, |ksvc, _, _| {
+        let Some(ksvc) = ksvc else {
+            return Err(Error::failed(format!("ksvc {name} was deleted while aborting its canary")));
+        };
+        let status = &ksvc.data["status"];
+        if status["observedGeneration"].as_i64().unwrap_or(0) < generation {
+            return Ok(Step::Continue);
+        }
+        let configurations = status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "ConfigurationsReady" && c["status"] == "False"));
+        let created = status["latestCreatedRevisionName"].as_str();
+        let ours = created.is_some_and(|c| c != canary) && expected.is_none_or(|e| created == Some(e));
+        if let Some(c) = configurations {
+            let message = c["message"].as_str().unwrap_or("ConfigurationsReady is False").to_string();
+            if expected.is_some() && message.contains("already exists") {
+                return Ok(Step::Stop(Served::NameTaken(message)));
+            }
+            if ours {
+                return Err(Error::failed(format!(
+                    "ksvc {name}: the template from before the canary does not become ready: {message}"
+                )));
+            }
+        }
+        // ConfigurationsReady=True: the Configuration has caught up with this generation (until
+        // then the status may still name the revision of an earlier template).
+        let caught_up = status["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "ConfigurationsReady" && c["status"] == "True"));
+        let done = ours && caught_up && status["latestReadyRevisionName"].as_str() == created;
+        Ok(if done { Step::Stop(Served::Yes) } else { Step::Continue })
+    });
+    let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + SERVE_TIMEOUT);
+    tokio::time::timeout_at(deadline, waiting).await.map_err(|_| {
+        Error::failed(format!(
+            "ksvc {name} did not serve its template from before the canary in time (--timeout); all traffic stays pinned to the stable revision. Run `kubectl modelroll abort ksvc/{name}` again to carry on"
+        ))
+    })?
+}
+
 /// Wait for a Deployment rollout on a fresh [`RolloutDisplay`] titled `title`, and end the display
 /// with a line saying how it went. The one function the commands use to follow a rollout.
 ///

@@ -443,7 +443,7 @@ async fn wait_revision_unguarded(
             event = events.next() => match event {
                 Some(Ok(Event::Apply(r) | Event::InitApply(r))) => {
                     let value = serde_json::to_value(&r).unwrap_or_default();
-                    match revision_ready(&value) {
+                    match knative::revision_ready(&value) {
                         Some(Ok(())) => {
                             say(&format!("revision {name} is ready"));
                             return Ok(());
@@ -464,21 +464,6 @@ async fn wait_revision_unguarded(
                 }
             }
         }
-    }
-}
-
-/// `Some(Ok)` when a Revision is Ready, `Some(Err(reason))` when it failed, `None` while pending.
-pub fn revision_ready(revision: &Value) -> Option<std::result::Result<(), String>> {
-    let conditions = revision.pointer("/status/conditions")?.as_array()?;
-    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
-    match ready["status"].as_str() {
-        Some("True") => Some(Ok(())),
-        Some("False") => Some(Err(format!(
-            "{}: {}",
-            ready["reason"].as_str().unwrap_or("NotReady"),
-            ready["message"].as_str().unwrap_or("")
-        ))),
-        _ => None,
     }
 }
 

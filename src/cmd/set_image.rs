@@ -22,9 +22,7 @@ use crate::error::{Error, Result};
 use crate::rollout::gpu::{self, SurgePlan};
 use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
 use crate::rollout::progress::{classify, revision_of};
-use crate::rollout::revision::{
-    change_cause, check_label_value, knative_revision_template, CHANGE_CAUSE, MODEL_VERSION_LABEL,
-};
+use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::status::knative_traffic;
 use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::ui::progress::RolloutDisplay;
@@ -433,7 +431,8 @@ async fn rollback_knative(
             .map(|r| serde_json::to_value(r).unwrap_or_default()),
         None => None,
     };
-    let template = serving.as_ref().map_or_else(|| previous_template.clone(), knative_revision_template);
+    let template =
+        serving.as_ref().map_or_else(|| previous_template.clone(), crate::router::knative::revision_template);
     let written = update(
         cluster,
         &knative_services(cluster),

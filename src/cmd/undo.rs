@@ -18,8 +18,7 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
 use crate::rollout::revision::{
-    knative_revision_number, knative_revision_template, knative_undo_target, undo_annotations, undo_target,
-    CHANGE_CAUSE,
+    knative_revision_number, knative_undo_target, undo_annotations, undo_target, CHANGE_CAUSE,
 };
 use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, Terminal};
@@ -140,7 +139,7 @@ async fn undo_knative(
             "the traffic of ksvc/{name} is pinned to revisions by name (spec.traffic), so rolling back its template would not move it; send it to revision {revision} in spec.traffic instead"
         )));
     }
-    let template = knative_revision_template(chosen);
+    let template = crate::router::knative::revision_template(chosen);
     if serving == Some(revision.as_str()) && raw["spec"]["template"] == template {
         ui::note(
             terminal,

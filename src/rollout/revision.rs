@@ -248,29 +248,6 @@ pub fn knative_revision_number(revision: &Value) -> Option<i64> {
         .and_then(|g| g.parse().ok())
 }
 
-/// The ksvc template that serves Knative Revision `revision` again: its name (so that Knative
-/// reuses it rather than building a copy), its spec, and its labels and annotations without
-/// the ones Knative sets itself.
-pub fn knative_revision_template(revision: &Value) -> Value {
-    let own = |key: &str| !key.starts_with("serving.knative.dev/");
-    let filtered = |pointer: &str| -> Map<String, Value> {
-        revision
-            .pointer(pointer)
-            .and_then(Value::as_object)
-            .map(|m| m.iter().filter(|(k, _)| own(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
-    };
-    let mut metadata = Map::new();
-    metadata.insert("name".into(), revision.pointer("/metadata/name").cloned().unwrap_or_default());
-    for (key, pointer) in [("labels", "/metadata/labels"), ("annotations", "/metadata/annotations")] {
-        let values = filtered(pointer);
-        if !values.is_empty() {
-            metadata.insert(key.into(), Value::Object(values));
-        }
-    }
-    serde_json::json!({"metadata": metadata, "spec": revision.get("spec").cloned().unwrap_or_default()})
-}
-
 /// Annotations `kubectl rollout undo` does not copy from the ReplicaSet back to the Deployment.
 pub const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -368,17 +345,6 @@ mod knative_tests {
         assert!(err.contains("no latest revision"), "{err}");
         let err = target((None, None), Some(7)).unwrap_err();
         assert_eq!(err, "ksvc \"m\" has no revision 7; its revisions are: 1, 2, 3");
-    }
-
-    #[test]
-    fn the_template_names_the_revision_and_drops_what_knative_sets() {
-        let template = knative_revision_template(&revision("m-v2", 2));
-        assert_eq!(
-            template,
-            json!({"metadata": {"name": "m-v2", "labels": {MODEL_VERSION_LABEL: "v1"},
-                "annotations": {CHANGE_CAUSE: "set-image m:v1", "autoscaling.knative.dev/min-scale": "1"}},
-                "spec": {"containers": [{"image": "m:2"}]}})
-        );
     }
 }
 

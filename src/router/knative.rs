@@ -14,6 +14,7 @@ use super::{End, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, MODEL_VERSION_LABEL};
 use crate::rollout::weights::Split;
+use crate::watch::Served;
 
 pub const GROUP: &str = "serving.knative.dev";
 /// Label Knative puts on a revision's pods.
@@ -188,7 +189,9 @@ impl Knative {
             let selector = format!("serving.knative.dev/service={}", self.model);
             let revisions = w.list(&self.revision_kind, Some(&selector)).await?;
             let reused = stamped_from(&revisions, original_template, &self.canary_revision).filter(|name| {
-                revisions.iter().any(|r| r["metadata"]["name"] == name.as_str() && is_ready(r))
+                revisions
+                    .iter()
+                    .any(|r| r["metadata"]["name"] == name.as_str() && revision_ready(r) == Some(Ok(())))
             });
             let template = match reused {
                 Some(name) => named_template(original_template, &name),
@@ -235,15 +238,31 @@ impl Knative {
         }
         let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
         let name = template.pointer("/metadata/name").and_then(Value::as_str);
-        wait_serving(w, &self.model, generation, name, &self.canary_revision).await
+        crate::watch::wait_knative_serving(
+            &w.cluster,
+            &self.model,
+            generation,
+            name,
+            &self.canary_revision,
+            w.deadline(),
+        )
+        .await
     }
 }
 
-/// Whether a Revision is Ready.
-fn is_ready(revision: &Value) -> bool {
-    revision["status"]["conditions"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+/// `Some(Ok)` when a Revision is Ready, `Some(Err(reason))` when it failed, `None` while pending.
+pub fn revision_ready(revision: &Value) -> Option<std::result::Result<(), String>> {
+    let conditions = revision.pointer("/status/conditions")?.as_array()?;
+    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    match ready["status"].as_str() {
+        Some("True") => Some(Ok(())),
+        Some("False") => Some(Err(format!(
+            "{}: {}",
+            ready["reason"].as_str().unwrap_or("NotReady"),
+            ready["message"].as_str().unwrap_or("")
+        ))),
+        _ => None,
+    }
 }
 
 /// `template` without a revision name of its own.
@@ -272,6 +291,26 @@ fn stamped_from(revisions: &[Value], template: &Value, canary: &str) -> Option<S
         .and_then(name_of)
 }
 
+/// The ksvc template that serves Knative Revision `revision` again: its name (so that Knative
+/// reuses it rather than building a copy), its spec, and its labels and annotations without
+/// the ones Knative sets itself.
+pub fn revision_template(revision: &Value) -> Value {
+    let own = |key: &str| !key.starts_with("serving.knative.dev/");
+    let mut metadata = serde_json::Map::new();
+    for (key, pointer) in [("labels", "/metadata/labels"), ("annotations", "/metadata/annotations")] {
+        let values: serde_json::Map<String, Value> = revision
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter(|(k, _)| own(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if !values.is_empty() {
+            metadata.insert(key.into(), Value::Object(values));
+        }
+    }
+    let template = json!({"metadata": metadata, "spec": revision.get("spec").cloned().unwrap_or_default()});
+    named_template(&template, revision.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default())
+}
+
 /// A ksvc template naming revision `name`, with the labels, annotations and spec of `template`.
 pub fn named_template(template: &Value, name: &str) -> Value {
     let mut template = template.clone();
@@ -280,67 +319,6 @@ pub fn named_template(template: &Value, name: &str) -> Value {
     }
     template["metadata"]["name"] = json!(name);
     template
-}
-
-/// How long Knative may take to serve the template from before the canary again, when the
-/// command gave no deadline (a copy of the revision has to start its pods: as long as a
-/// rollout's default `--timeout`).
-const SERVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Whether Knative serves a template.
-enum Served {
-    Yes,
-    /// The template's own revision name is held by a revision with another spec.
-    NameTaken(String),
-}
-
-/// Wait (watching) until ksvc `name` has observed `generation`, and its latest created revision
-/// (`expected` when the template names one; not the canary) is ready and the latest ready one.
-async fn wait_serving(
-    w: &Writer,
-    name: &str,
-    generation: i64,
-    expected: Option<&str>,
-    canary: &str,
-) -> Result<Served> {
-    let waiting = crate::watch::observe_knative(&w.cluster, name, |ksvc, _, _| {
-        let Some(ksvc) = ksvc else {
-            return Err(Error::failed(format!("ksvc {name} was deleted while aborting its canary")));
-        };
-        let status = &ksvc.data["status"];
-        if status["observedGeneration"].as_i64().unwrap_or(0) < generation {
-            return Ok(crate::watch::Step::Continue);
-        }
-        let configurations = status["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "ConfigurationsReady" && c["status"] == "False"));
-        let created = status["latestCreatedRevisionName"].as_str();
-        let ours = created.is_some_and(|c| c != canary) && expected.is_none_or(|e| created == Some(e));
-        if let Some(c) = configurations {
-            let message = c["message"].as_str().unwrap_or("ConfigurationsReady is False").to_string();
-            if expected.is_some() && message.contains("already exists") {
-                return Ok(crate::watch::Step::Stop(Served::NameTaken(message)));
-            }
-            if ours {
-                return Err(Error::failed(format!(
-                    "ksvc {name}: the template from before the canary does not become ready: {message}"
-                )));
-            }
-        }
-        // ConfigurationsReady=True: the Configuration has caught up with this generation (until
-        // then the status may still name the revision of an earlier template).
-        let caught_up = status["conditions"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "ConfigurationsReady" && c["status"] == "True"));
-        let done = ours && caught_up && status["latestReadyRevisionName"].as_str() == created;
-        Ok(if done { crate::watch::Step::Stop(Served::Yes) } else { crate::watch::Step::Continue })
-    });
-    let deadline = w.deadline().unwrap_or_else(|| tokio::time::Instant::now() + SERVE_TIMEOUT);
-    tokio::time::timeout_at(deadline, waiting).await.map_err(|_| {
-        Error::failed(format!(
-            "ksvc {name} did not serve its template from before the canary in time (--timeout); all traffic stays pinned to the stable revision. Run `kubectl modelroll abort ksvc/{name}` again to carry on"
-        ))
-    })?
 }
 
 impl Router for Knative {
@@ -391,6 +369,7 @@ impl Router for Knative {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::revision::CHANGE_CAUSE;
 
     fn ksvc() -> Value {
         json!({
@@ -454,6 +433,22 @@ mod tests {
         assert_eq!(stamped_from(&revisions, &template(None, "m:2"), "m-canary").as_deref(), Some("m-00002"));
         assert_eq!(stamped_from(&revisions, &template(None, "m:9"), "m-canary"), None);
         assert_eq!(named_template(&template(None, "m:2"), "m-00002")["metadata"]["name"], "m-00002");
+    }
+
+    #[test]
+    fn the_template_names_the_revision_and_drops_what_knative_sets() {
+        let template = revision_template(&json!({
+            "metadata": {"name": "m-v2",
+                "labels": {"serving.knative.dev/configurationGeneration": "2", "serving.knative.dev/service": "m", MODEL_VERSION_LABEL: "v1"},
+                "annotations": {"serving.knative.dev/creator": "admin", CHANGE_CAUSE: "set-image m:v1", "autoscaling.knative.dev/min-scale": "1"}},
+            "spec": {"containers": [{"image": "m:2"}]}
+        }));
+        assert_eq!(
+            template,
+            json!({"metadata": {"name": "m-v2", "labels": {MODEL_VERSION_LABEL: "v1"},
+                "annotations": {CHANGE_CAUSE: "set-image m:v1", "autoscaling.knative.dev/min-scale": "1"}},
+                "spec": {"containers": [{"image": "m:2"}]}})
+        );
     }
 
     #[test]
