@@ -152,6 +152,25 @@ mod tests {
         })
     }
 
+    type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+    /// A cluster whose API server is the returned handle, and raw access to its Deployments.
+    fn mock() -> (Cluster, Api<DynamicObject>, Handle) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let cluster = Cluster {
+            client: kube::Client::new(service, "ml"),
+            namespace: "ml".into(),
+            context: None,
+            server: "https://mock".into(),
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            cluster.client.clone(),
+            "ml",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        );
+        (cluster, api, handle)
+    }
+
     fn respond(code: u16, body: &Value) -> Response<Body> {
         Response::builder().status(code).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
     }
@@ -163,13 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_conditional_merge_patch_retried_on_conflict() {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let cluster = Cluster {
-            client: kube::Client::new(service, "ml"),
-            namespace: "ml".into(),
-            context: None,
-            server: "https://mock".into(),
-        };
+        let (cluster, api, mut handle) = mock();
         let server = tokio::spawn(async move {
             let mut patches = Vec::new();
             for version in ["1", "2"] {
@@ -192,11 +205,6 @@ mod tests {
             }
             patches
         });
-        let api = Api::<DynamicObject>::namespaced_with(
-            cluster.client.clone(),
-            "ml",
-            &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-        );
         let result = update(&cluster, &api, "fraud", "deployment \"fraud\"", DryRun::None, None, |before| {
             let mut wanted = before.clone();
             wanted["spec"]["template"]["spec"]["containers"][0]["image"] = json!("fraud:v2");
@@ -221,18 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_to_change_writes_nothing() {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let cluster = Cluster {
-            client: kube::Client::new(service, "ml"),
-            namespace: "ml".into(),
-            context: None,
-            server: "m".into(),
-        };
-        let api = Api::<DynamicObject>::namespaced_with(
-            cluster.client.clone(),
-            "ml",
-            &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-        );
+        let (cluster, api, mut handle) = mock();
         let server = tokio::spawn(async move {
             let (request, send) = handle.next_request().await.expect("GET");
             assert_eq!(request.method(), http::Method::GET);
