@@ -1318,11 +1318,12 @@ pub fn random_suffix() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::playground::resources::{CONFIGMAPS, DEPLOYMENTS, PODS};
 
-    fn deployment(name: &str) -> Value {
+    /// A minimal valid Deployment `name` in `default` (shared by the playground's unit tests).
+    pub(crate) fn deployment(name: &str) -> Value {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": "default"},

@@ -666,16 +666,7 @@ pub fn to_value<T: serde::Serialize>(object: &T) -> Value {
 mod tests {
     use super::*;
     use crate::playground::resources::DEPLOYMENTS;
-
-    fn deployment(name: &str) -> Value {
-        json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                "template": {"metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "m", "image": "m:1"}]}}}
-        })
-    }
+    use crate::playground::store::tests::deployment;
 
     /// A resync lists the types one after another while writes go on: a Deployment created after
     /// the Deployments were listed but before the pods were must still reach the cache.
