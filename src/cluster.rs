@@ -387,6 +387,17 @@ where
 ///
 /// # Errors
 /// Exit 2 when the text is no duration.
+/// How many times a write is tried while others keep changing the object (409 Conflict).
+pub const WRITE_ATTEMPTS: usize = 8;
+
+/// The error when [`WRITE_ATTEMPTS`] tries to `verb` (`update`, `create`, `delete`) `what`
+/// (`deployment "fraud"`) all met a conflict.
+pub fn kept_conflicting(verb: &str, what: &str) -> Error {
+    Error::failed(format!(
+        "cannot {verb} {what}: it kept changing under us ({WRITE_ATTEMPTS} conflicts); run the command again"
+    ))
+}
+
 pub fn parse_request_timeout(text: &str) -> Result<Option<Duration>> {
     let text = text.trim();
     if text == "0" {

@@ -8,12 +8,9 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use crate::cli::DryRun;
-use crate::cluster::Cluster;
+use crate::cluster::{kept_conflicting, Cluster, WRITE_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::rollout::revision::{merge_patch, FIELD_MANAGER};
-
-/// How many times a write is tried when others keep changing the object.
-pub const ATTEMPTS: usize = 5;
 
 /// The result of [`update`].
 #[derive(Debug, Clone)]
@@ -33,7 +30,7 @@ pub struct Update {
 ///
 /// # Errors
 /// The read or write is refused (see [`Cluster::api_error`]), `edit` fails, or the object kept
-/// changing under us for [`ATTEMPTS`] tries.
+/// changing under us for [`WRITE_ATTEMPTS`] tries.
 pub async fn update<F>(
     cluster: &Cluster,
     api: &Api<DynamicObject>,
@@ -46,7 +43,7 @@ pub async fn update<F>(
 where
     F: FnMut(&Value) -> Result<Value>,
 {
-    for attempt in 1..=ATTEMPTS {
+    for attempt in 1..=WRITE_ATTEMPTS {
         let before = match initial.take() {
             Some(v) => v,
             None => {
@@ -83,15 +80,13 @@ where
                     .map_err(|e| Error::failed(format!("cannot read {what}: {e}")).with_source(e))?;
                 return Ok(Update { before, after, changed: true });
             }
-            Err(kube::Error::Api(status)) if status.code == 409 && attempt < ATTEMPTS => {
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < WRITE_ATTEMPTS => {
                 tracing::debug!("{what} changed since it was read ({}); reading it again", status.message);
             }
             Err(e) => return Err(cluster.api_error(e, &format!("update {what}"))),
         }
     }
-    Err(Error::failed(format!(
-        "cannot update {what}: it kept changing while we wrote ({ATTEMPTS} conflicts); run the command again"
-    )))
+    Err(kept_conflicting("update", what))
 }
 
 /// An object as `--dry-run -o yaml|json` shows it: without `managedFields`.

@@ -9,12 +9,9 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use crate::cli::DryRun;
-use crate::cluster::Cluster;
+use crate::cluster::{kept_conflicting, Cluster, WRITE_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::rollout::state::FIELD_MANAGER;
-
-/// How many times an update is re-read and re-applied after a 409 Conflict.
-const CONFLICT_RETRIES: usize = 8;
 
 /// An object as the dry run left it: `None` once deleted.
 #[derive(Debug, Clone)]
@@ -168,7 +165,7 @@ impl Writer {
         }
         let dynamic: DynamicObject = serde_json::from_value(object)
             .map_err(|e| Error::failed(format!("cannot encode {}: {e}", display_name(ar, &name))))?;
-        for _ in 0..CONFLICT_RETRIES {
+        for _ in 0..WRITE_ATTEMPTS {
             match self.api(ar).create(&self.params(), &dynamic).await {
                 Ok(created) => {
                     let value = serde_json::to_value(created).expect("object serializes");
@@ -188,10 +185,7 @@ impl Writer {
                 }
             }
         }
-        Err(Error::failed(format!(
-            "cannot create {}: it conflicted {CONFLICT_RETRIES} times; run the command again",
-            display_name(ar, &name)
-        )))
+        Err(kept_conflicting("create", &display_name(ar, &name)))
     }
 
     /// Read `name`, apply `edit`, and write it back with the resourceVersion read; on 409 Conflict
@@ -206,7 +200,7 @@ impl Writer {
         mut edit: impl FnMut(&mut Value) -> Result<()>,
     ) -> Result<Option<Value>> {
         let what = display_name(ar, name);
-        for _ in 0..CONFLICT_RETRIES {
+        for _ in 0..WRITE_ATTEMPTS {
             let Some(current) = self.get(ar, name).await? else {
                 return Ok(None);
             };
@@ -250,9 +244,7 @@ impl Writer {
                 Err(e) => return Err(self.cluster.api_error(e, &format!("update {what}"))),
             }
         }
-        Err(Error::failed(format!(
-            "cannot update {what}: it kept changing under us ({CONFLICT_RETRIES} conflicts); run the command again"
-        )))
+        Err(kept_conflicting("update", &what))
     }
 
     /// Delete `name` (absent is fine). Returns whether it existed.
@@ -275,7 +267,7 @@ impl Writer {
             }
             return Ok(existed);
         }
-        for _ in 0..CONFLICT_RETRIES {
+        for _ in 0..WRITE_ATTEMPTS {
             match self.api(ar).delete(name, &DeleteParams::background()).await {
                 Ok(_) => return Ok(true),
                 Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
@@ -285,10 +277,7 @@ impl Writer {
                 }
             }
         }
-        Err(Error::failed(format!(
-            "cannot delete {}: it conflicted {CONFLICT_RETRIES} times; run the command again",
-            display_name(ar, name)
-        )))
+        Err(kept_conflicting("delete", &display_name(ar, name)))
     }
 }
 
