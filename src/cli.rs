@@ -288,7 +288,7 @@ pub struct ShiftArgs {
     pub steps: Option<String>,
 
     /// Time to hold each step while watching the canary
-    #[arg(long, value_name = "DUR", requires = "steps")]
+    #[arg(long, value_name = "DUR", requires = "steps", conflicts_with = "weight")]
     pub interval: Option<String>,
 
     #[command(flatten)]
