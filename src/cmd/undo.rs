@@ -85,21 +85,15 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     }
     let after = crate::cmd::objects::typed(&written.after, &format!("deployment {name:?}"))?;
     let title = format!("deployment/{name}: rolling back to revision {revision}");
-    match follow_deployment_rollout(&cluster, terminal, &after, &options, &title).await? {
-        WaitOutcome::Done(_) => {
-            ui::print_stdout(&format!("deployment/{name} rolled back to revision {revision}\n"));
-            Ok(())
-        }
-        WaitOutcome::Failed(failure, _) => Err(Error::failed(format!(
-            "the rollback of deployment/{name} to revision {revision} failed: {failure}"
-        ))),
-        WaitOutcome::TimedOut(p) => Err(Error::failed(format!(
-            "the rollback of deployment/{name} to revision {revision} did not finish within {}: {}; follow it with `kubectl modelroll status {}{name} --watch`",
-            humantime::format_duration(settings.timeout),
-            p.waiting_for.unwrap_or_default(),
-            namespace_flag(&cluster)
-        ))),
-    }
+    let outcome = follow_deployment_rollout(&cluster, terminal, &after, &options, &title).await?;
+    let status = format!("{}{name}", namespace_flag(&cluster));
+    rollback_verdict(
+        &format!("deployment/{name}"),
+        &format!("revision {revision}"),
+        &status,
+        &settings,
+        outcome,
+    )
 }
 
 /// Undo is refused while a canary runs: promote or abort decide what stable becomes.
@@ -201,16 +195,35 @@ async fn undo_knative(
         WaitOutcome::Failed(failure, _) => format!("ksvc/{name}: revision {revision} failed: {failure}"),
         WaitOutcome::TimedOut(_) => format!("ksvc/{name}: revision {revision} is not ready yet"),
     });
+    let status = format!("{ns}ksvc/{name}");
+    rollback_verdict(
+        &format!("ksvc/{name}"),
+        &format!("revision {number} ({revision})"),
+        &status,
+        settings,
+        outcome,
+    )
+}
+
+/// How a rollback of `object` (`deployment/fraud`) to `to` (`revision 2`) ended: a line on stdout
+/// when done, else the error, naming the `status` target to follow it with.
+fn rollback_verdict(
+    object: &str,
+    to: &str,
+    status: &str,
+    settings: &WriteSettings,
+    outcome: WaitOutcome,
+) -> Result<()> {
     match outcome {
         WaitOutcome::Done(_) => {
-            ui::print_stdout(&format!("ksvc/{name} rolled back to revision {number} ({revision})\n"));
+            ui::print_stdout(&format!("{object} rolled back to {to}\n"));
             Ok(())
         }
-        WaitOutcome::Failed(failure, _) => Err(Error::failed(format!(
-            "the rollback of ksvc/{name} to revision {number} failed: {failure}"
-        ))),
+        WaitOutcome::Failed(failure, _) => {
+            Err(Error::failed(format!("the rollback of {object} to {to} failed: {failure}")))
+        }
         WaitOutcome::TimedOut(p) => Err(Error::failed(format!(
-            "the rollback of ksvc/{name} to revision {number} did not finish within {}: {}; follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`",
+            "the rollback of {object} to {to} did not finish within {}: {}; follow it with `kubectl modelroll status {status} --watch`",
             humantime::format_duration(settings.timeout),
             p.waiting_for.unwrap_or_default(),
         ))),
