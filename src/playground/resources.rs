@@ -174,6 +174,11 @@ fn builtin(
 }
 
 /// The built-in kinds the playground serves.
+/// An `rbac.authorization.k8s.io/v1` kind (no status, scale, generation or short names).
+fn rbac(kind: &str, plural: &str, namespaced: bool) -> ResourceType {
+    builtin("rbac.authorization.k8s.io", "v1", kind, plural, namespaced, &[], &[], false, false, false)
+}
+
 pub fn builtin_types() -> Vec<ResourceType> {
     vec![
         builtin("", "v1", "Namespace", "namespaces", false, &["ns"], &[], true, false, false),
@@ -208,43 +213,10 @@ pub fn builtin_types() -> Vec<ResourceType> {
             false,
             true,
         ),
-        builtin("rbac.authorization.k8s.io", "v1", "Role", "roles", true, &[], &[], false, false, false),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "RoleBinding",
-            "rolebindings",
-            true,
-            &[],
-            &[],
-            false,
-            false,
-            false,
-        ),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "ClusterRole",
-            "clusterroles",
-            false,
-            &[],
-            &[],
-            false,
-            false,
-            false,
-        ),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "ClusterRoleBinding",
-            "clusterrolebindings",
-            false,
-            &[],
-            &[],
-            false,
-            false,
-            false,
-        ),
+        rbac("Role", "roles", true),
+        rbac("RoleBinding", "rolebindings", true),
+        rbac("ClusterRole", "clusterroles", false),
+        rbac("ClusterRoleBinding", "clusterrolebindings", false),
     ]
 }
 
