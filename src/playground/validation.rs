@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::quantity::Quantity;
+
 use super::errors::{ApiError, InvalidField};
 use super::resources::ResourceType;
 use super::selectors;
@@ -537,40 +539,6 @@ fn workload(object: &Value, old: Option<&Value>, deployment: bool, causes: &mut 
     }
 }
 
-fn quantity_ok(q: &str) -> bool {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$").expect("quantity regex compiles")
-    })
-    .is_match(q)
-}
-
-/// Parse a quantity into a number (for request ≤ limit checks).
-pub fn parse_quantity(q: &str) -> Option<f64> {
-    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))?;
-    let (num, suffix) = if split == 0 { return None } else { q.split_at(split) };
-    let n: f64 = num.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "u" => 1e-6,
-        "n" => 1e-9,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
-        _ => return None,
-    };
-    Some(n * factor)
-}
-
 fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>) {
     let containers = spec["containers"].as_array();
     match containers {
@@ -632,11 +600,11 @@ fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>) {
                 if let Some(map) = resources[kind].as_object() {
                     for (res, q) in map {
                         let text = q.as_str().map(str::to_string).unwrap_or_else(|| q.to_string());
-                        if !quantity_ok(&text) {
+                        if let Err(e) = Quantity::parse(&text) {
                             causes.push(InvalidField::invalid(
                                 format!("{field}.resources.{kind}[{res}]"),
                                 format!("{text:?}"),
-                                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                                &e.to_string(),
                             ));
                         }
                     }
@@ -647,8 +615,8 @@ fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>) {
             {
                 for (res, req) in requests {
                     let (Some(limit), Some(req_text)) = (limits.get(res), req.as_str()) else { continue };
-                    let (Some(r), Some(l)) =
-                        (parse_quantity(req_text), limit.as_str().and_then(parse_quantity))
+                    let (Ok(r), Some(Ok(l))) =
+                        (Quantity::parse(req_text), limit.as_str().map(Quantity::parse))
                     else {
                         continue;
                     };
@@ -804,10 +772,25 @@ mod tests {
     }
 
     #[test]
-    fn quantities() {
-        assert_eq!(parse_quantity("500m"), Some(0.5));
-        assert_eq!(parse_quantity("2Gi"), Some(2.0 * 1024.0 * 1024.0 * 1024.0));
-        assert!(quantity_ok("1.5"));
-        assert!(!quantity_ok("lots"));
+    fn quantities_are_checked_by_the_one_parser() {
+        let pod = |cpu: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ok", "namespace": "default"},
+                "spec": {"containers": [{"name": "c", "image": "i",
+                    "resources": {"requests": {"cpu": cpu}, "limits": {"cpu": "2"}}}]}})
+        };
+        for good in ["1.5", "500m", "1e0", "2E0", "1"] {
+            assert!(validate(&ty("pods"), "v1", &mut pod(good), None).is_ok(), "{good}");
+        }
+        for bad in ["1.2.3", "lots", "1Qi", "."] {
+            let err = validate(&ty("pods"), "v1", &mut pod(bad), None).unwrap_err();
+            assert!(
+                err.message.contains("quantities must match the regular expression"),
+                "{bad}: {}",
+                err.message
+            );
+        }
+        // 3 cpu requested against a limit of 2: compared exactly, not as floats.
+        let err = validate(&ty("pods"), "v1", &mut pod("3"), None).unwrap_err();
+        assert!(err.message.contains("must be less than or equal to cpu limit of 2"), "{}", err.message);
     }
 }
