@@ -4,9 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::clock::now_rfc3339;
 use super::errors::ApiError;
 use super::resources::ResourceType;
-use super::store::now_rfc3339;
 
 /// How a list is merged: atomically (replaced), as a map keyed by some fields, or as a set.
 #[derive(Debug, Clone, PartialEq)]

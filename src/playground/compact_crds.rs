@@ -1,10 +1,12 @@
 //! Compact CRDs written by us for the groups modelroll routes traffic with (`--with istio,
 //! gateway-api,knative`), so the playground works with no CRD files at hand. They type the
 //! fields modelroll uses as the upstream CRDs do (a test checks our fixtures are accepted and
-//! refused alike by these and by the real CRDs in `../shared/crds/`).
+//! refused alike by these and by the real CRDs in `../shared/crds/`). Installing CRDs into the
+//! store, ours or those read from `--crds DIR`, happens here too.
 
 use serde_json::Value;
 
+use super::resources::CRDS;
 use super::store::Store;
 
 /// The groups `--with` knows, and their CRDs.
@@ -48,7 +50,30 @@ pub fn install(store: &Store, groups: &[String]) -> Result<(), String> {
         if group.is_empty() {
             continue;
         }
-        super::crds::install(store, crds_for(group)?)?;
+        install_crds(store, crds_for(group)?)?;
+    }
+    Ok(())
+}
+
+/// Create (or replace) CRDs in the store.
+///
+/// # Errors
+/// The first CRD the store refuses, by name.
+pub fn install_crds(store: &Store, crds: Vec<Value>) -> Result<(), String> {
+    for mut crd in crds {
+        let name = crd["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if let Some(meta) = crd["metadata"].as_object_mut() {
+            meta.remove("creationTimestamp");
+        }
+        crd.as_object_mut().map(|m| m.remove("status"));
+        let result = match store.get(&CRDS, "", &name) {
+            Ok(existing) => {
+                crd["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
+                store.update(&CRDS, crd)
+            }
+            Err(_) => store.create(&CRDS, crd),
+        };
+        result.map_err(|e| format!("CustomResourceDefinition {name:?} was refused: {}", e.message))?;
     }
     Ok(())
 }

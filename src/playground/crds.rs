@@ -5,9 +5,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::clock::now_rfc3339;
 use super::errors::InvalidField;
-use super::resources::CRDS;
-use super::store::{now_rfc3339, Store};
 
 /// Checks on a CRD object (names, versions, schemas).
 pub fn validate_crd(crd: &Value, old: Option<&Value>, causes: &mut Vec<InvalidField>) {
@@ -26,7 +25,7 @@ pub fn validate_crd(crd: &Value, old: Option<&Value>, causes: &mut Vec<InvalidFi
     }
     if plural.is_empty() {
         causes.push(InvalidField::required("spec.names.plural", ""));
-    } else if !super::validation::is_dns1123_label(plural) {
+    } else if !super::names::is_dns1123_label(plural) {
         causes.push(InvalidField::invalid(
             "spec.names.plural",
             format!("{plural:?}"),
@@ -142,29 +141,6 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resu
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
             out.push(path);
         }
-    }
-    Ok(())
-}
-
-/// Create (or replace) CRDs in the store.
-///
-/// # Errors
-/// The first CRD the store refuses, by name.
-pub fn install(store: &Store, crds: Vec<Value>) -> Result<(), String> {
-    for mut crd in crds {
-        let name = crd["metadata"]["name"].as_str().unwrap_or("").to_string();
-        if let Some(meta) = crd["metadata"].as_object_mut() {
-            meta.remove("creationTimestamp");
-        }
-        crd.as_object_mut().map(|m| m.remove("status"));
-        let result = match store.get(&CRDS, "", &name) {
-            Ok(existing) => {
-                crd["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
-                store.update(&CRDS, crd)
-            }
-            Err(_) => store.create(&CRDS, crd),
-        };
-        result.map_err(|e| format!("CustomResourceDefinition {name:?} was refused: {}", e.message))?;
     }
     Ok(())
 }

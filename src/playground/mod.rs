@@ -6,12 +6,15 @@
 //! The [`Store`] is reachable in-process for the controllers and for tests.
 
 pub mod apply;
+pub mod authz;
+pub mod clock;
 pub mod compact_crds;
 pub mod controllers;
 pub mod crds;
 pub mod defaults;
 pub mod errors;
 pub mod faults;
+pub mod names;
 pub mod nodes;
 pub mod openapi;
 pub mod patch;
@@ -145,7 +148,7 @@ impl Playground {
         compact_crds::install(&store, &config.with).map_err(StartError::Crds)?;
         for dir in &config.crd_dirs {
             let found = crds::read_dir(dir).map_err(StartError::Crds)?;
-            crds::install(&store, found).map_err(StartError::Crds)?;
+            compact_crds::install_crds(&store, found).map_err(StartError::Crds)?;
         }
         nodes::create(&store, config.nodes, config.gpus_per_node)
             .map_err(|e| StartError::Crds(format!("cannot create the nodes: {}", e.message)))?;

@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
+use super::clock::now_rfc3339;
 use super::errors::ApiError;
 use super::resources::NODES;
-use super::store::{now_rfc3339, Store};
+use super::store::Store;
 
 /// Register `count` nodes with `gpus` GPUs each.
 ///

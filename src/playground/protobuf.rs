@@ -398,7 +398,7 @@ fn decode_message(
                     .and_then(Value::as_i64)
                     .and_then(|s| jiff::Timestamp::from_second(s).ok())
                 {
-                    Some(t) if t.as_second() != 0 => json!(super::store::rfc3339(t)),
+                    Some(t) if t.as_second() != 0 => json!(super::clock::rfc3339(t)),
                     _ => Value::Null,
                 }
             }

@@ -79,11 +79,11 @@ impl LabelSelector {
                 }
                 Requirement::Exists(k) | Requirement::DoesNotExist(k) => (k, vec![]),
             };
-            if let Some(cause) = super::validation::qualified_name_causes("key", key).first() {
+            if let Some(cause) = super::names::qualified_name_causes("key", key).first() {
                 return Err(format!("unable to parse requirement: {}", cause.message));
             }
             for v in values {
-                if !super::validation::is_label_value(v) {
+                if !super::names::is_label_value(v) {
                     return Err(format!("unable to parse requirement: values[0][key]: Invalid value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
                 }
             }
@@ -268,6 +268,26 @@ impl FieldSelector {
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
+}
+
+/// A label selector object as the query string the Scale status carries.
+pub fn selector_string(selector: &Value) -> String {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    for e in selector["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let key = e["key"].as_str().unwrap_or("");
+        let values: Vec<&str> =
+            e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::errors::{ApiError, InvalidField};
 use super::faults::Faults;
 use super::patch::{self, PatchType};
 use super::resources::{ResourceRef, ResourceType};
-use super::selectors::{FieldSelector, LabelSelector};
+use super::selectors::{selector_string, FieldSelector, LabelSelector};
 use super::store::{
     DeleteOptions, Deleted, EventType, Propagation, Store, Subresource, WatchEvent, WriteOptions,
 };
@@ -495,9 +495,9 @@ impl Call<'_> {
             &target.namespace
         };
         let allowed = if self.user.rbac {
-            super::rbac::authorize(
+            super::authz::authorize(
                 &self.server.store,
-                &super::rbac::Attributes {
+                &super::authz::Attributes {
                     user: &self.user.name,
                     groups: &self.user.groups,
                     verb,
@@ -1309,26 +1309,6 @@ fn set_path(object: &mut Value, path: &str, value: Value) {
         v = &mut v[*part];
     }
     v[*last] = value;
-}
-
-/// A label selector object as the query string the Scale status carries.
-pub fn selector_string(selector: &Value) -> String {
-    let mut parts: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
-        .unwrap_or_default();
-    for e in selector["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        let key = e["key"].as_str().unwrap_or("");
-        let values: Vec<&str> =
-            e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        parts.push(match e["operator"].as_str().unwrap_or("") {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_string(),
-            _ => format!("!{key}"),
-        });
-    }
-    parts.join(",")
 }
 
 /// The `autoscaling/v1` Scale of an object.

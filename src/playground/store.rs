@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use super::clock::{now_rfc3339, random_suffix, rfc3339};
 use super::errors::ApiError;
 use super::resources::{self, ResourceRef, ResourceType};
 
@@ -1297,24 +1298,6 @@ fn unregister_crd(shared: &Shared, state: &mut State, crd: &Value) {
     }
     state.objects.remove(&(group.clone(), plural.clone()));
     state.types.remove(&(group, plural));
-}
-
-/// Now, as the API server writes timestamps (RFC 3339, seconds, UTC).
-pub fn now_rfc3339() -> String {
-    rfc3339(jiff::Timestamp::now())
-}
-
-/// A timestamp as the API server writes it.
-pub fn rfc3339(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Five characters as the API server appends to a generateName.
-pub fn random_suffix() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
 #[cfg(test)]

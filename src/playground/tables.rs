@@ -130,7 +130,7 @@ fn service_ports(spec: &Value) -> String {
 }
 
 fn selector_text(selector: &Value) -> String {
-    or_none(super::server::selector_string(selector))
+    or_none(super::selectors::selector_string(selector))
 }
 
 fn map_selector(selector: &Value) -> String {

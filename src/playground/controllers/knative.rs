@@ -56,15 +56,6 @@ fn error(message: impl Into<String>, path: impl Into<String>) -> FieldError {
     FieldError { message: message.into(), paths: vec![path.into()], details: String::new() }
 }
 
-fn is_dns1035_label(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[bytes.len() - 1] != b'-'
-}
-
 /// The Knative webhook's validation of a ksvc's traffic and template name (create and update).
 /// Returns the denial message, `validation failed: …`, as the webhook words it.
 pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), String> {
@@ -114,7 +105,7 @@ pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), Stri
             let Some(tag) = target.get("tag").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
                 continue;
             };
-            if !is_dns1035_label(tag) {
+            if !crate::playground::names::is_dns1035_label(tag) {
                 errors.push(error(
                     "invalid value: not a DNS 1035 label: [a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]",
                     format!("spec.traffic.tag[{i}]"),

@@ -17,8 +17,9 @@ use tokio::time::Instant;
 use super::cache::{controller_uid, Cache, Key};
 use super::kubelet::KubeletTiming;
 use super::ControllerEvent;
+use crate::playground::clock::rfc3339;
 use crate::playground::resources::{ResourceRef, EVENTS};
-use crate::playground::store::{rfc3339, EventType as StoreEventType, Store, WatchEvent};
+use crate::playground::store::{EventType as StoreEventType, Store, WatchEvent};
 
 /// One unit of work, keyed by the object it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
