@@ -193,7 +193,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-modelroll' -ScriptBlock
         'kubectl-modelroll;shift' {
             [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'Traffic weight (0-100) for the canary')
             [CompletionResult]::new('--steps', '--steps', [CompletionResultType]::ParameterName, 'Increasing weights to step through, e.g. 10,25,50,100')
-            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time to hold each step while watching the canary')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time to hold each step but the last while watching the canary')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the change to complete')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects that would be written and write nothing')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of --dry-run')

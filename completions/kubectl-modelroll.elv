@@ -183,7 +183,7 @@ set edit:completion:arg-completer[kubectl-modelroll] = {|@words|
         &'kubectl-modelroll;shift'= {
             cand --weight 'Traffic weight (0-100) for the canary'
             cand --steps 'Increasing weights to step through, e.g. 10,25,50,100'
-            cand --interval 'Time to hold each step while watching the canary'
+            cand --interval 'Time to hold each step but the last while watching the canary'
             cand --timeout 'How long to wait for the change to complete'
             cand --dry-run 'Print the objects that would be written and write nothing'
             cand -o 'Output format of --dry-run'

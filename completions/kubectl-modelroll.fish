@@ -161,7 +161,7 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand cana
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -s h -l help -d 'Print help'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l weight -d 'Traffic weight (0-100) for the canary' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l steps -d 'Increasing weights to step through, e.g. 10,25,50,100' -r
-complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l interval -d 'Time to hold each step while watching the canary' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l interval -d 'Time to hold each step but the last while watching the canary' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''

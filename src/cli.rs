@@ -3,6 +3,8 @@
 //! Raw flags are parsed here once; commands turn them into validated settings before touching
 //! the cluster, so the rest of the program never sees a half-checked option.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Roll out new versions of machine-learning models on Kubernetes safely.
@@ -143,8 +145,8 @@ pub enum RouterChoice {
 #[derive(Debug, Clone, Args)]
 pub struct WriteArgs {
     /// How long to wait for the change to complete
-    #[arg(long, value_name = "DUR", default_value = "10m")]
-    pub timeout: String,
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub timeout: Duration,
 
     /// Return once the change is accepted, without waiting
     #[arg(long)]
@@ -185,8 +187,8 @@ pub struct SetImageArgs {
     pub rollback_on_failure: bool,
 
     /// Fail when a new pod stays Unschedulable this long
-    #[arg(long, value_name = "DUR", default_value = "2m")]
-    pub unschedulable_timeout: String,
+    #[arg(long, value_name = "DUR", default_value = "2m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub unschedulable_timeout: Duration,
 
     #[command(flatten)]
     pub write: WriteArgs,
@@ -287,9 +289,17 @@ pub struct ShiftArgs {
     #[arg(long, value_name = "W1,W2,...")]
     pub steps: Option<String>,
 
-    /// Time to hold each step while watching the canary
-    #[arg(long, value_name = "DUR", requires = "steps", conflicts_with = "weight")]
-    pub interval: Option<String>,
+    /// Time to hold each step but the last while watching the canary
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "1m",
+        value_parser = crate::duration::parse,
+        allow_hyphen_values = true,
+        requires = "steps",
+        conflicts_with = "weight"
+    )]
+    pub interval: Duration,
 
     #[command(flatten)]
     pub write: WriteArgs,
@@ -348,8 +358,8 @@ pub struct PlaygroundArgs {
     pub gpus_per_node: u32,
 
     /// How long a pod takes to become ready (per pod, annotation playground.modelroll.io/ready-after overrides it)
-    #[arg(long, value_name = "DUR", default_value = "2s")]
-    pub ready_after: String,
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub ready_after: Duration,
 
     /// Load CustomResourceDefinition files from this directory (recursively) at start
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
@@ -440,6 +450,37 @@ mod tests {
     fn shift_needs_weight_or_steps() {
         assert!(Cli::try_parse_from(["kubectl-modelroll", "shift", "m"]).is_err());
         assert!(Cli::try_parse_from(["kubectl-modelroll", "shift", "m", "--weight", "10"]).is_ok());
+    }
+
+    #[test]
+    fn durations_are_parsed_once_into_typed_values() {
+        let cli = Cli::try_parse_from(["kubectl-modelroll", "shift", "m", "--steps", "10,50"]).unwrap();
+        let Command::Shift(shift) = cli.command else { panic!("parsed as another command") };
+        // Without --interval each step is held a minute, not 0s.
+        assert_eq!(shift.interval, Duration::from_secs(60));
+        assert_eq!(shift.write.timeout, Duration::from_secs(600));
+        let cli = Cli::try_parse_from([
+            "kubectl-modelroll",
+            "shift",
+            "m",
+            "--steps",
+            "10,50",
+            "--interval",
+            "1h30m",
+        ])
+        .unwrap();
+        let Command::Shift(shift) = cli.command else { panic!("parsed as another command") };
+        assert_eq!(shift.interval, Duration::from_secs(5400));
+        for (flag, value) in [("--interval", "-1s"), ("--timeout", "forever"), ("--interval", "5x")] {
+            let err =
+                Cli::try_parse_from(["kubectl-modelroll", "shift", "m", "--steps", "10,50", flag, value])
+                    .unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{flag} {value}: {err}");
+        }
+        // The default is shown in help, so nobody has to guess how long a step lasts.
+        let mut root = Cli::command();
+        let help = root.find_subcommand_mut("shift").unwrap().render_long_help().to_string();
+        assert!(help.contains("[default: 1m]"), "{help}");
     }
 
     #[test]

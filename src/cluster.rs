@@ -406,21 +406,13 @@ pub fn parse_request_timeout(text: &str) -> Result<Option<Duration>> {
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Some(Duration::from_secs(seconds)));
     }
-    match parse_duration(text) {
+    match crate::duration::parse(text) {
         Ok(d) if d.is_zero() => Ok(None),
         Ok(d) => Ok(Some(d)),
         Err(_) => Err(Error::usage(format!(
             "invalid --request-timeout {text:?}: use a duration such as 30s or 1m (0 for none)"
         ))),
     }
-}
-
-/// A duration in Go's format (`90s`, `2m`, `1h30m`, `500ms`).
-///
-/// # Errors
-/// A message saying what is wrong with the text.
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 fn context_suffix(context: Option<&str>) -> String {

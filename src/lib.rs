@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
+pub mod duration;
 pub mod error;
 pub mod playground;
 pub mod quantity;
@@ -39,6 +40,10 @@ pub fn main_entry() -> i32 {
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
+            if let Some(line) = usage_line(&err) {
+                eprintln!("error: {line}");
+                return ExitCode::Usage as i32;
+            }
             let code = if err.use_stderr() { ExitCode::Usage as i32 } else { 0 };
             // Help and version go to stdout; a closed pipe there is no error (`--help | head`).
             let _ = err.print();
@@ -65,6 +70,30 @@ pub fn main_entry() -> i32 {
             }
             err.code as i32
         }
+    }
+}
+
+/// One sentence for the parse errors whose clap wording misleads: a bad flag value (a duration)
+/// reads as kubectl's `--timeout: invalid duration "forever": use a number and a unit such as
+/// 30s, 5m, 1h`, and `--version`, which clap would answer with "a similar argument exists:
+/// '--verbose'", points to the `version` command. `None`: clap's own message is right.
+fn usage_line(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let invalid_arg = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.as_str(),
+        _ => return None,
+    };
+    // "--timeout <DUR>" → "--timeout".
+    let flag = invalid_arg.split_whitespace().next().unwrap_or(invalid_arg);
+    match err.kind() {
+        ErrorKind::ValueValidation => {
+            let reason = std::error::Error::source(err)?;
+            Some(format!("{flag}: {reason}"))
+        }
+        ErrorKind::UnknownArgument if flag == "--version" || flag == "-V" => {
+            Some(format!("unknown flag {flag}: the version is printed by `kubectl modelroll version`"))
+        }
+        _ => None,
     }
 }
 

@@ -849,7 +849,10 @@ fn bad_playground_flags_are_usage_errors() {
             &["--with", "linkerd"][..],
             "invalid --with: unknown --with group \"linkerd\"; known groups: istio, gateway-api, knative",
         ),
-        (&["--ready-after", "soon"][..], "invalid --ready-after"),
+        (
+            &["--ready-after", "soon"][..],
+            r#"--ready-after: invalid duration "soon": use a number and a unit such as 30s, 5m, 1h"#,
+        ),
         (&["--crds", "/nonexistent/crds"][..], "--crds /nonexistent/crds: no such file or directory"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))

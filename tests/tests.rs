@@ -8,5 +8,6 @@ mod foundation;
 mod krew_completion;
 mod playground_api;
 mod playground_controllers;
+mod polish;
 mod rbac;
 mod rolling;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::cli::{DryRun, WriteArgs, WriteOutput};
-use crate::cluster::{parse_duration, Target};
+use crate::cluster::Target;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::gitops_manager;
@@ -44,7 +44,7 @@ impl WriteSettings {
     /// # Errors
     /// Exit 2 for a bad duration or `-o` without `--dry-run`.
     pub fn parse(args: &WriteArgs) -> Result<Self> {
-        let timeout = parse_duration(&args.timeout).map_err(|e| Error::usage(format!("--timeout: {e}")))?;
+        let timeout = args.timeout;
         if args.output.is_some() && args.dry_run == DryRun::None {
             return Err(Error::usage(
                 "-o yaml|json prints what --dry-run would write: add --dry-run=client or --dry-run=server",

@@ -1,7 +1,6 @@
 //! `playground`: serve a simulated cluster on loopback until interrupted.
 
 use crate::cli::PlaygroundArgs;
-use crate::cluster::parse_duration;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::playground::{Faults, Playground, PlaygroundConfig};
@@ -12,9 +11,7 @@ use crate::playground::{Faults, Playground, PlaygroundConfig};
 /// Exit 2 for a bad duration, fault spec, `--with` group, missing `--crds` directory or bad
 /// `--token-auth-file`.
 pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
-    let ready_after = parse_duration(&args.ready_after).map_err(|e| {
-        Error::usage(format!("invalid --ready-after: {e}; use a duration such as 2s or 500ms"))
-    })?;
+    let ready_after = args.ready_after;
     let faults = match &args.faults {
         Some(spec) => Faults::parse(spec).map_err(|e| Error::usage(format!("invalid --faults: {e}")))?,
         None => Faults::default(),

@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 
 use crate::cli::SetImageArgs;
-use crate::cluster::{parse_duration, Cluster, Target};
+use crate::cluster::{Cluster, Target};
 use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag, typed,
 };
@@ -85,8 +85,7 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
     if let Some(v) = &args.model_version {
         check_label_value(v).map_err(|e| Error::usage(format!("invalid --model-version {v:?}: {e}")))?;
     }
-    let unschedulable_timeout = parse_duration(&args.unschedulable_timeout)
-        .map_err(|e| Error::usage(format!("invalid --unschedulable-timeout: {e}")))?;
+    let unschedulable_timeout = args.unschedulable_timeout;
     Ok(Settings {
         assignments,
         max_surge,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ShiftArgs;
-use crate::cluster::{parse_duration, Target};
+use crate::cluster::Target;
 use crate::cmd::lifecycle::{
     canary_baseline, load, move_weight, print_dry_run, pull_weight, say, watch_canary, CanaryPods, Deadline,
     WriteSettings,
@@ -31,10 +31,7 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
         (None, Some(steps)) => parse_steps(steps).map_err(Error::usage)?,
         _ => return Err(Error::usage("give either --weight W or --steps W1,W2,…")),
     };
-    let interval = match &args.interval {
-        Some(text) => Some(parse_duration(text).map_err(|e| Error::usage(format!("--interval: {e}")))?),
-        None => None,
-    };
+    let interval = Some(args.interval).filter(|_| args.steps.is_some());
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);

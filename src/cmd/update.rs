@@ -113,8 +113,7 @@ impl WriteSettings {
     /// # Errors
     /// Exit 2 for a bad duration, or `-o` without `--dry-run`.
     pub fn parse(args: &crate::cli::WriteArgs) -> Result<Self> {
-        let timeout = crate::cluster::parse_duration(&args.timeout)
-            .map_err(|e| Error::usage(format!("invalid --timeout: {e}")))?;
+        let timeout = args.timeout;
         if timeout.is_zero() {
             return Err(Error::usage("invalid --timeout 0: give a positive duration such as 10m"));
         }

@@ -48,39 +48,13 @@ impl KubeletTiming {
     }
 }
 
-/// Parse a Go `time.Duration` string (`300ms`, `1.5s`, `1m30s`, `2h`).
+/// Parse a Go `time.Duration` string (`300ms`, `1.5s`, `1m30s`, `2h`) with the one duration
+/// parser of the crate, in the API server's words.
 ///
 /// # Errors
 /// A message naming the text when it is not a duration.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("time: invalid duration {text:?}");
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() || rest.starts_with('-') {
-        return Err(bad());
-    }
-    rest = rest.strip_prefix('+').unwrap_or(rest);
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let number: f64 = rest[..number_end].parse().map_err(|_| bad())?;
-        rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += number * nanos_per_unit;
-        rest = &rest[unit_end..];
-    }
-    Ok(Duration::from_nanos(total as u64))
+    crate::duration::parse(text).map_err(|_| format!("time: invalid duration {text:?}"))
 }
 
 /// What an image's tag makes its container do.
