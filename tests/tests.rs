@@ -6,6 +6,7 @@ mod canary;
 mod demo;
 mod foundation;
 mod krew_completion;
+mod model_ready;
 mod playground_api;
 mod playground_controllers;
 mod polish;

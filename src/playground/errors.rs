@@ -315,6 +315,11 @@ impl ApiError {
         e
     }
 
+    /// 503 with a message, as `NewServiceUnavailable` (e.g. a proxy that cannot reach a pod).
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "ServiceUnavailable", message.into(), None)
+    }
+
     /// 500 with a message.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(

@@ -14,11 +14,13 @@ pub mod crds;
 pub mod defaults;
 pub mod errors;
 pub mod faults;
+pub mod model_server;
 pub mod names;
 pub mod nodes;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod proxy;
 pub mod rbac;
 pub mod resources;
 pub mod schema;
@@ -203,20 +205,24 @@ impl Playground {
                 return Err(StartError::Crds(format!("the token of user {:?} is already in use", user.name)));
             }
         }
+        let model_servers = Arc::new(model_server::ModelServers::default());
         let api = Arc::new(server::ApiServer {
             store: store.clone(),
             tokens: users,
             faults: config.faults.clone(),
             requests: requests.clone(),
             address: address.to_string(),
+            model_servers: model_servers.clone(),
         });
         let app = server::router(api);
         let server = tokio::spawn(serve_tls(listener, cert.server_config, app));
-        let controllers = if config.controllers {
+        let mut controllers = if config.controllers {
             controllers::start(&store, &config)
         } else {
             tokio::task::JoinSet::new()
         };
+        // The model servers' clocks start when pods turn Ready, whoever made them so.
+        controllers.spawn(model_server::record_readiness(store.clone(), model_servers));
         Ok(Self { url, kubeconfig_path, store, requests, config, server, controllers, remove_kubeconfig })
     }
 

@@ -67,6 +67,8 @@ pub struct ApiServer {
     pub requests: Arc<RequestCounter>,
     /// `host:port`, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
+    /// The model servers of the pods, behind the pods `proxy` subresource.
+    pub model_servers: Arc<super::model_server::ModelServers>,
 }
 
 /// The axum router serving the API.
@@ -115,7 +117,8 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     let method = request.method().clone();
     let request_accept =
         request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let query = parse_query(request.uri().query().unwrap_or(""));
+    let raw_query = request.uri().query().map(str::to_string);
+    let query = parse_query(raw_query.as_deref().unwrap_or(""));
     let headers = request.headers().clone();
     let body = match axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await {
         Ok(b) => b,
@@ -153,6 +156,31 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     }
     if let Some(delay) = server.faults.latency {
         tokio::time::sleep(delay).await;
+    }
+    if let Some(proxied) = super::proxy::ProxyPath::parse(&path) {
+        let target = Target {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            namespace: proxied.namespace.clone(),
+            name: Some(proxied.id.clone()),
+            subresource: Some("proxy".into()),
+        };
+        let call = Call { server: &server, user: &user, method, query, headers, body, target, agent };
+        if let Err(err) = call.authorize() {
+            return status_response(&err);
+        }
+        let served = super::proxy::serve(
+            &server.store,
+            &server.model_servers,
+            &call.method,
+            &proxied,
+            &path,
+            raw_query.as_deref(),
+            &call.body,
+        )
+        .await;
+        return served.unwrap_or_else(|err| status_response(&err));
     }
     let target = match parse_target(&segments) {
         Some(t) => t,
@@ -509,7 +537,9 @@ impl Call<'_> {
                 },
             )
         } else {
-            self.user.can_write || matches!(verb, "get" | "list" | "watch")
+            // Like the `view` ClusterRole, the viewer may not reach into pods (proxy, exec, …).
+            let connect = matches!(subresource, "proxy" | "exec" | "attach" | "portforward");
+            self.user.can_write || (matches!(verb, "get" | "list" | "watch") && !connect)
         };
         if allowed {
             return Ok(());
