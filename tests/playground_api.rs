@@ -866,3 +866,26 @@ fn bad_playground_flags_are_usage_errors() {
         assert_eq!(stderr.lines().count(), 1, "{flags:?}: {stderr}");
     }
 }
+
+/// Issue 11, case 11: a percent escape cut short by a multi-byte character made the path
+/// decoder slice a string inside a character and panic (with `panic = "abort"`, the whole
+/// server died). It is a bad request, as Go's URL parser says, and the server serves on.
+#[test]
+fn a_cut_short_escape_before_a_multibyte_character_is_a_bad_request() {
+    let pg = Playground::start_with(no_controllers());
+    for path in ["/api/v1/namespaces/%aé".as_bytes(), b"/api/v1/namespaces/%a%C3%A9", b"/api/v1/namespaces/%"]
+    {
+        let mut head = b"GET ".to_vec();
+        head.extend_from_slice(path);
+        head.extend_from_slice(b" HTTP/1.1");
+        let status = common::raw_request(&pg, &head);
+        assert!(
+            status.as_deref().is_some_and(|s| s.starts_with("HTTP/1.1 400")),
+            "{} answered {status:?}",
+            String::from_utf8_lossy(path)
+        );
+    }
+    let status = common::raw_request(&pg, b"GET /api/v1/namespaces/d%65fault HTTP/1.1");
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+    pg.kubectl(&["get", "namespace", "default"]).success();
+}

@@ -326,7 +326,7 @@ impl ApiError {
             500,
             "InternalError",
             format!("Internal error occurred: {}", message.into()),
-            Some(json!({"causes": [{"message": "playground fault injection"}]})),
+            None,
         )
     }
 

@@ -72,8 +72,19 @@ pub struct ApiServer {
 }
 
 /// The axum router serving the API.
+///
+/// A handler that panics answers 500 instead of taking the connection (or, unwinding across
+/// the runtime, the server) down. This is defence in depth only: handlers must not panic, and
+/// with the release profile's `panic = "abort"` nothing can be caught.
 pub fn router(server: Arc<ApiServer>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(server)
+    axum::Router::new()
+        .fallback(handle)
+        .with_state(server)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    status_response(&ApiError::internal("the playground failed while serving this request"))
 }
 
 fn status_response(err: &ApiError) -> Response {
@@ -126,7 +137,11 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
             return status_response(&ApiError::bad_request(format!("cannot read the request body: {e}")))
         }
     };
-    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segments: Vec<String> =
+        match path.split('/').filter(|s| !s.is_empty()).map(decode_path_segment).collect() {
+            Ok(segments) => segments,
+            Err(err) => return status_response(&err),
+        };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["version"] => return json_response(StatusCode::OK, &version()),
@@ -202,30 +217,42 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+/// A path segment as the API server sees it, decoded by the `percent-encoding` crate. Go's
+/// `url.ParseRequestURI` refuses a `%` not followed by two hex digits (kube-apiserver then
+/// answers 400 before routing), so that is refused here too; any other byte passes, and bytes
+/// that are not UTF-8 become U+FFFD, which no object name accepts.
+fn decode_path_segment(segment: &str) -> Result<String, ApiError> {
+    if !escapes_are_valid(segment) {
+        return Err(ApiError::bad_request(format!("invalid URL escape in path segment {segment:?}")));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
 }
 
+/// Whether every `%` in `text` starts an escape of two hex digits (what Go's unescape demands).
+fn escapes_are_valid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().filter(|(_, b)| **b == b'%').all(|(i, _)| {
+        bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    })
+}
+
+/// One key or value of a query string: `+` is a space, then percent-decoded.
+fn decode_query_component(component: &str) -> String {
+    percent_encoding::percent_decode_str(&component.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
+/// The query string as Go's `url.ParseQuery` reads it for kube-apiserver: pairs split on `&`,
+/// the first value of a key wins, and a pair with a bad escape is skipped (Go drops it and the
+/// apiserver ignores the error).
 fn parse_query(query: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| percent_decode(&s.replace('+', " "));
-        out.insert(decode(k), decode(v));
+        if !escapes_are_valid(k) || !escapes_are_valid(v) {
+            continue;
+        }
+        out.entry(decode_query_component(k)).or_insert_with(|| decode_query_component(v));
     }
     out
 }
@@ -576,14 +603,34 @@ impl Call<'_> {
         if content_type.contains("cbor") {
             return Err(ApiError::unsupported_body(content_type));
         }
-        if content_type.contains("yaml") {
+        let value: Value = if content_type.contains("yaml") {
             serde_yaml::from_slice(&self.body)
-                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?
         } else {
             serde_json::from_slice(&self.body).map_err(|e| {
                 ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-            })
+            })?
+        };
+        // An object body must be a JSON object; the API server's decoder refuses anything else
+        // while reading apiVersion and kind.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+                json_type_name(&value)
+            )));
         }
+        // ObjectMeta is typed in every kind: a metadata that is not an object is refused by the
+        // decoder before any handler (which may then rely on it being one) runs.
+        let metadata = &value["metadata"];
+        if !metadata.is_null() && !metadata.is_object() {
+            let kind = value["kind"].as_str().unwrap_or("Object");
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: json: cannot unmarshal {} into Go struct field {kind}.metadata of type v1.ObjectMeta",
+                self.target.version,
+                json_type_name(metadata)
+            )));
+        }
+        Ok(value)
     }
 
     async fn serve(self) -> Result<Response, ApiError> {
@@ -1236,6 +1283,18 @@ impl Call<'_> {
     }
 }
 
+/// How Go's encoding/json names the JSON type of `value` in an unmarshal error.
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// One line of a watch stream.
 #[derive(serde::Serialize)]
 struct WatchLine<'a> {
@@ -1365,6 +1424,241 @@ fn scale_of(object: &Value, paths: &super::resources::ScalePaths) -> Value {
         "spec": {"replicas": get_path(object, &paths.spec_replicas).as_i64().unwrap_or(0)},
         "status": {"replicas": get_path(object, &paths.status_replicas).as_i64().unwrap_or(0), "selector": selector},
     })
+}
+
+/// No request can panic the server: generated paths, query strings, bodies and patch documents
+/// sent through the whole router (auth, routing, decoding, storage) always get a status code.
+#[cfg(test)]
+mod hostile_requests {
+    use super::*;
+    use crate::playground::resources::{CONFIGMAPS, DEPLOYMENTS};
+    use proptest::prelude::*;
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "admin-token";
+
+    fn api_server() -> Arc<ApiServer> {
+        let store = Store::new();
+        store.create(&DEPLOYMENTS, crate::playground::store::tests::deployment("fraud")).unwrap();
+        store
+            .create(
+                &CONFIGMAPS,
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"}, "data": {"a": "b"}}),
+            )
+            .unwrap();
+        let admin = User {
+            name: "admin".into(),
+            can_write: true,
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+            rbac: false,
+        };
+        Arc::new(ApiServer {
+            store,
+            tokens: BTreeMap::from([(TOKEN.to_string(), admin)]),
+            faults: Faults::default(),
+            requests: Arc::default(),
+            address: "127.0.0.1:6443".into(),
+        })
+    }
+
+    /// Send one request through the router; `None` when `http` itself refuses the URI (hyper
+    /// answers 400 before any handler runs, so the router never sees it).
+    fn send(
+        runtime: &tokio::runtime::Runtime,
+        app: &axum::Router,
+        method: Method,
+        uri: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Option<StatusCode> {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .ok()?;
+        let response = runtime.block_on(app.clone().oneshot(request)).unwrap_or_else(|e| match e {});
+        Some(response.status())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    /// Path segments: API words, names, percent escapes (valid, cut short, of multi-byte
+    /// characters), raw non-ASCII and anything else.
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "api",
+                "apis",
+                "v1",
+                "apps",
+                "namespaces",
+                "default",
+                "deployments",
+                "fraud",
+                "configmaps",
+                "cm",
+                "status",
+                "scale",
+                "pods",
+                "nodes",
+                "openapi",
+                "v3",
+                "version",
+            ])
+            .prop_map(str::to_string),
+            "%[0-9a-fA-F]{0,2}",
+            "%[a-z]é",
+            "[%a-zé\\PC]{0,6}",
+            any::<String>(),
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(segment(), 0..8).prop_map(|segments| format!("/{}", segments.join("/")))
+    }
+
+    fn query() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "watch",
+            "labelSelector",
+            "fieldSelector",
+            "limit",
+            "continue",
+            "resourceVersion",
+            "timeoutSeconds",
+            "dryRun",
+            "fieldManager",
+            "force",
+            "allowWatchBookmarks",
+            "sendInitialEvents",
+            "resourceVersionMatch",
+            "propagationPolicy",
+            "%zz",
+            "",
+        ]);
+        let value = prop_oneof!["[=!,()a-z0-9%+é ]{0,12}", any::<String>(), Just("true".to_string())];
+        prop::collection::vec((key, value), 0..5)
+            .prop_map(|pairs| pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+    }
+
+    /// JSON documents of any shape, small enough to be many.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[a-z/~0-9.-]{0,10}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "op",
+                        "path",
+                        "value",
+                        "from",
+                        "metadata",
+                        "spec",
+                        "replicas",
+                        "name",
+                        "apiVersion",
+                        "kind",
+                        "labels",
+                        "template",
+                        "containers",
+                        "$patch",
+                        "$retainKeys",
+                        "$setElementOrder/containers",
+                        "data",
+                        "status",
+                    ])
+                    .prop_map(str::to_string),
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const CONTENT_TYPES: &[&str] = &[
+        "application/json",
+        "application/yaml",
+        "application/vnd.kubernetes.protobuf",
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+        "application/cbor",
+        "",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_request_gets_a_status(
+            method in prop::sample::select(vec![Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE]),
+            path in path(),
+            query in query(),
+            content_type in prop::sample::select(CONTENT_TYPES),
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let runtime = runtime();
+            let app = router(api_server());
+            let uri = if query.is_empty() { path } else { format!("{path}?{query}") };
+            if let Some(status) = send(&runtime, &app, method, &uri, content_type, body) {
+                prop_assert!(status != StatusCode::INTERNAL_SERVER_ERROR, "{uri} answered {status}");
+            }
+        }
+
+        #[test]
+        fn any_body_or_patch_of_an_object_gets_a_status(
+            method in prop::sample::select(vec![Method::POST, Method::PUT, Method::PATCH]),
+            target in prop::sample::select(vec![
+                "/apis/apps/v1/namespaces/default/deployments",
+                "/apis/apps/v1/namespaces/default/deployments/fraud",
+                "/apis/apps/v1/namespaces/default/deployments/fraud/status",
+                "/apis/apps/v1/namespaces/default/deployments/fraud/scale",
+                "/api/v1/namespaces/default/configmaps/cm",
+                "/api/v1/namespaces",
+            ]),
+            content_type in prop::sample::select(CONTENT_TYPES),
+            document in json_value(),
+            as_yaml in any::<bool>(),
+        ) {
+            let runtime = runtime();
+            let app = router(api_server());
+            let body = if as_yaml {
+                serde_yaml::to_string(&document).unwrap_or_default().into_bytes()
+            } else {
+                document.to_string().into_bytes()
+            };
+            let uri = format!("{target}?fieldManager=proptest");
+            let status = send(&runtime, &app, method, &uri, content_type, body).expect("a valid URI");
+            prop_assert!(status != StatusCode::INTERNAL_SERVER_ERROR, "{target} answered {status} to {document}");
+        }
+    }
+
+    #[test]
+    fn a_cut_short_escape_of_a_multibyte_character_is_a_bad_request() {
+        let runtime = runtime();
+        let app = router(api_server());
+        // `%aé` cannot be carried by an `http::Uri`; its escaped form reaches the decoder.
+        for uri in ["/api/v1/namespaces/%a%C3%A9", "/api/v1/namespaces/%a", "/api/v1/namespaces/%"] {
+            let status = send(&runtime, &app, Method::GET, uri, "", Vec::new());
+            assert_eq!(status, Some(StatusCode::BAD_REQUEST), "{uri}");
+        }
+        let status = send(&runtime, &app, Method::GET, "/api/v1/namespaces/d%65fault", "", Vec::new());
+        assert_eq!(status, Some(StatusCode::OK));
+        assert_eq!(parse_query("a=%zz&b=x%20y+z&b=2"), BTreeMap::from([("b".into(), "x y z".into())]));
+    }
 }
 
 #[cfg(test)]

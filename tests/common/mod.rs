@@ -361,3 +361,45 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Send `head` (a request line and headers, `\r\n`-separated, without the final blank line) as
+/// raw bytes over TLS to `pg` with the admin's bearer token, and return the response's first
+/// line, or `None` when the server closed the connection without one. Bytes no HTTP client
+/// library would send (a raw `é` in a path) are how hostile input arrives.
+pub fn raw_request(pg: &Playground, head: &[u8]) -> Option<String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::io::{BufRead, BufReader};
+
+    let kubeconfig: serde_yaml::Value =
+        serde_yaml::from_slice(&std::fs::read(pg.kubeconfig()).expect("the kubeconfig reads")).expect("yaml");
+    let ca_data = kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"].as_str().expect("a CA");
+    let token = kubeconfig["users"][0]["user"]["token"].as_str().expect("a token");
+    let ca_pem = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca_data).expect("base64");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(&ca_pem).expect("a PEM certificate")).expect("a CA certificate");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let address = pg.url().trim_start_matches("https://").to_string();
+    let tcp = std::net::TcpStream::connect(&address).expect("the playground accepts connections");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("a read timeout");
+    let server_name = ServerName::try_from("127.0.0.1").expect("an IP server name");
+    let connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), server_name).expect("a TLS client");
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let mut request = head.to_vec();
+    request.extend_from_slice(
+        format!("\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    stream.write_all(&request).expect("the request is sent");
+    let mut status_line = String::new();
+    match BufReader::new(stream).read_line(&mut status_line) {
+        Ok(n) if n > 0 => Some(status_line.trim_end().to_string()),
+        _ => None,
+    }
+}
