@@ -322,12 +322,7 @@ impl ApiError {
 
     /// 500 with a message.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            500,
-            "InternalError",
-            format!("Internal error occurred: {}", message.into()),
-            None,
-        )
+        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()), None)
     }
 
     /// 504-free timeout for a wait that ran out (e.g. watch with timeoutSeconds is not an error).
