@@ -1457,6 +1457,7 @@ mod hostile_requests {
             tokens: BTreeMap::from([(TOKEN.to_string(), admin)]),
             faults: Faults::default(),
             requests: Arc::default(),
+            model_servers: Arc::default(),
             address: "127.0.0.1:6443".into(),
         })
     }
