@@ -42,6 +42,12 @@ impl Error {
         Self { code: ExitCode::Interrupted, message: message.into(), source: None }
     }
 
+    /// Ctrl-C as the normal way out of a command that runs until interrupted (`status --watch`,
+    /// as `kubectl get -w`): exit 130 and no "error:" line.
+    pub fn interrupted_quietly() -> Self {
+        Self { code: ExitCode::Interrupted, message: String::new(), source: None }
+    }
+
     /// Keep `source` as the cause shown with `-v`.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));

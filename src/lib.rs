@@ -62,6 +62,7 @@ pub fn main_entry() -> i32 {
     runtime.spawn(exit_on_unguarded_interrupt());
     match runtime.block_on(cmd::run(cli)) {
         Ok(()) => 0,
+        Err(err) if err.message.is_empty() => err.code as i32,
         Err(err) => {
             if verbose > 0 {
                 eprintln!("error: {}", err.chain());

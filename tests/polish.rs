@@ -1,7 +1,10 @@
 //! Issue 17, the first hour of a kubectl user: what the commands say, in which words, and how
 //! they behave on a real terminal (through a pseudo-terminal, not output captured off one).
 
-use crate::common::run_binary;
+use serde_json::json;
+
+use crate::common::pty::Pty;
+use crate::common::{run_binary, Playground};
 
 /// Item 8: a bad duration is one kubectl-like sentence naming the flag, not clap's tip about
 /// `-- -1s`, "expected number at 0" or a list of months and years; `--version` points to
@@ -44,4 +47,88 @@ fn steps_hold_a_minute_unless_told_otherwise_and_help_says_so() {
     out.success();
     let interval = out.stdout.lines().skip_while(|l| !l.contains("--interval")).take(3).collect::<String>();
     assert!(interval.contains("[default: 1m]"), "{}", out.stdout);
+}
+
+/// A playground with namespace `ml` (item tests run there, so `-n ml` shows in the advice).
+fn playground() -> Playground {
+    let pg = Playground::start();
+    pg.kubectl(&["create", "namespace", "ml"]).success();
+    pg
+}
+
+/// Deployment `name` in `ml` with its Service; `ready_after` (e.g. "120s") slows its pods (and
+/// a canary's, which copies the template) down, so a wait can be interrupted.
+fn model(pg: &Playground, name: &str, replicas: i32, image: &str, ready_after: Option<&str>) {
+    let annotations = match ready_after {
+        Some(after) => json!({"playground.modelroll.io/ready-after": after}),
+        None => json!({}),
+    };
+    for object in [
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "ml"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}, "annotations": annotations},
+                    "spec": {"containers": [{"name": "model", "image": image}]},
+                },
+            },
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "ml"},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+        }),
+    ] {
+        pg.kubectl_with_input(&["apply", "-f", "-"], Some(&object.to_string())).success();
+    }
+    if ready_after.is_none() {
+        pg.kubectl(&["-n", "ml", "rollout", "status", &format!("deployment/{name}"), "--timeout=60s"])
+            .success();
+    }
+}
+
+/// Item 4: Ctrl-C while `canary` waits ends it with one sentence (not the same advice twice) and
+/// the exact command that undoes it, target and `-n` included; exit 130.
+#[test]
+fn ctrl_c_on_canary_names_the_exact_next_command_once() {
+    let pg = playground();
+    model(&pg, "slow", 1, "registry.example/slow:v1", Some("120s"));
+    let mut term = Pty::spawn(
+        pg.kubeconfig(),
+        &["-n", "ml", "canary", "slow", "--image", "registry.example/slow:v2", "--weight", "10"],
+        120,
+    );
+    term.expect("waiting for its pods to be ready");
+    term.ctrl_c();
+    let (code, screen) = term.finish();
+    assert_eq!(code, 130, "{screen}");
+    let errors: Vec<&str> = screen.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors.concat(),
+        "error: interrupted while waiting for canary deployment slow-canary; the cluster keeps what was done \
+         so far: run the same command again to carry on, or `kubectl modelroll -n ml abort deployment/slow` to \
+         remove the canary",
+        "{screen}"
+    );
+    assert_eq!(screen.matches("the cluster keeps what was done so far").count(), 1, "{screen}");
+    assert!(
+        screen.contains("`kubectl modelroll -n ml abort deployment/slow` to remove the canary"),
+        "{screen}"
+    );
+}
+
+/// Item 4: Ctrl-C is how `status --watch` is left: no "error:" line; exit 130 as CLI.md's
+/// "interrupted" (kubectl 1.33's `get -w` exits 1, which here would mean a failure in the cluster).
+#[test]
+fn ctrl_c_leaves_status_watch_without_an_error() {
+    let pg = playground();
+    model(&pg, "fraud", 1, "registry.example/fraud:v1", None);
+    let mut term = Pty::spawn(pg.kubeconfig(), &["-n", "ml", "status", "fraud", "--watch"], 120);
+    term.expect("REVISION");
+    term.ctrl_c();
+    let (code, screen) = term.finish();
+    assert_eq!(code, 130, "{screen}");
+    assert!(screen.contains("deployment/fraud"), "{screen}");
+    assert!(!screen.contains("error"), "{screen}");
 }

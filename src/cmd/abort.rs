@@ -6,8 +6,8 @@
 use crate::cli::AbortArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    canary_selector, load, print_dry_run, pull_weight, say, wait_deployment, wait_pods_gone, write_state,
-    Deadline, WriteSettings,
+    canary_selector, load, next_after_interrupt, print_dry_run, pull_weight, say, wait_deployment,
+    wait_pods_gone, write_state, Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::Result;
@@ -26,69 +26,74 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
-    let model = load(&w, &target).await?;
-    let dry = w.is_dry_run();
-    let Some(mut state) = model.state.clone() else {
-        // A canary Deployment left without state (e.g. the state was removed by hand).
-        if let Target::Deployment(name) = &target {
-            let orphan = w.get(&deployment_kind(), &canary_name(name)).await?;
-            if orphan.is_some_and(|c| {
-                c.pointer(&format!("/metadata/annotations/{}", CANARY_OF_ANNOTATION.replace('/', "~1")))
-                    .is_some()
-            }) {
-                w.delete(&deployment_kind(), &canary_name(name)).await?;
-                if dry {
-                    print_dry_run(&w, settings.output);
-                } else {
-                    crate::ui::print_stdout(&format!(
-                        "{target}: removed the leftover canary deployment {}\n",
-                        canary_name(name)
-                    ));
+    // Every wait below answers Ctrl-C; the message ends with the command to run next.
+    let result: Result<()> = async {
+        let model = load(&w, &target).await?;
+        let dry = w.is_dry_run();
+        let Some(mut state) = model.state.clone() else {
+            // A canary Deployment left without state (e.g. the state was removed by hand).
+            if let Target::Deployment(name) = &target {
+                let orphan = w.get(&deployment_kind(), &canary_name(name)).await?;
+                if orphan.is_some_and(|c| {
+                    c.pointer(&format!("/metadata/annotations/{}", CANARY_OF_ANNOTATION.replace('/', "~1")))
+                        .is_some()
+                }) {
+                    w.delete(&deployment_kind(), &canary_name(name)).await?;
+                    if dry {
+                        print_dry_run(&w, settings.output);
+                    } else {
+                        crate::ui::print_stdout(&format!(
+                            "{target}: removed the leftover canary deployment {}\n",
+                            canary_name(name)
+                        ));
+                    }
+                    return Ok(());
                 }
-                return Ok(());
+            }
+            return Err(model.require_state("abort").unwrap_err());
+        };
+        let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
+        if state.phase != Phase::Aborting {
+            // A re-run finds the weight already pulled: the phase is recorded right after.
+            say(&format!("{target}: all traffic back to stable"));
+            state.phase = Phase::Aborting;
+            if matches!(target, Target::KnativeService(_)) {
+                // The knative restore below moves the traffic first.
+                state.weight = 0;
+                write_state(&w, &model, Some(&state)).await?;
+            } else {
+                pull_weight(&w, &model, router.as_ref(), &mut state).await?;
             }
         }
-        return Err(model.require_state("abort").unwrap_err());
-    };
-    let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
-    if state.phase != Phase::Aborting {
-        // A re-run finds the weight already pulled: the phase is recorded right after.
-        say(&format!("{target}: all traffic back to stable"));
-        state.phase = Phase::Aborting;
-        if matches!(target, Target::KnativeService(_)) {
-            // The knative restore below moves the traffic first.
-            state.weight = 0;
-            write_state(&w, &model, Some(&state)).await?;
+        match &target {
+            Target::Deployment(name) => {
+                let canary = w.get(&deployment_kind(), &state.canary).await?;
+                w.delete(&deployment_kind(), &state.canary).await?;
+                if let (Some(selector), false) = (canary.as_ref().and_then(canary_selector), dry) {
+                    // Routes go back to the model's Service only once no canary pod can be reached.
+                    wait_pods_gone(&w, &selector, deadline).await?;
+                }
+                router.restore(&w, End::Abort).await?;
+                write_state(&w, &model, None).await?;
+                if !dry && !settings.no_wait {
+                    wait_deployment(&w, name, "stable", deadline).await?;
+                }
+            }
+            Target::KnativeService(_) => {
+                router.restore(&w, End::Abort).await?;
+                write_state(&w, &model, None).await?;
+            }
+        }
+        if dry {
+            print_dry_run(&w, settings.output);
         } else {
-            pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+            crate::ui::print_stdout(&format!(
+                "{target}: canary {} aborted; all traffic is on stable and the routes are as before\n",
+                state.canary
+            ));
         }
+        Ok(())
     }
-    match &target {
-        Target::Deployment(name) => {
-            let canary = w.get(&deployment_kind(), &state.canary).await?;
-            w.delete(&deployment_kind(), &state.canary).await?;
-            if let (Some(selector), false) = (canary.as_ref().and_then(canary_selector), dry) {
-                // Routes go back to the model's Service only once no canary pod can be reached.
-                wait_pods_gone(&w, &selector, deadline).await?;
-            }
-            router.restore(&w, End::Abort).await?;
-            write_state(&w, &model, None).await?;
-            if !dry && !settings.no_wait {
-                wait_deployment(&w, name, "stable", deadline).await?;
-            }
-        }
-        Target::KnativeService(_) => {
-            router.restore(&w, End::Abort).await?;
-            write_state(&w, &model, None).await?;
-        }
-    }
-    if dry {
-        print_dry_run(&w, settings.output);
-    } else {
-        crate::ui::print_stdout(&format!(
-            "{target}: canary {} aborted; all traffic is on stable and the routes are as before\n",
-            state.canary
-        ));
-    }
-    Ok(())
+    .await;
+    result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("abort"), &target))
 }

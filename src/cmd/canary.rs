@@ -6,8 +6,8 @@ use serde_json::Value;
 use crate::cli::{CanaryArgs, RouterChoice};
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    self, confirm, load, move_weight, print_dry_run, say, spec_replicas, wait_deployment, write_state,
-    Deadline, Model, WriteSettings,
+    self, confirm, load, move_weight, next_after_interrupt, print_dry_run, say, spec_replicas,
+    wait_deployment, write_state, Deadline, Model, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -43,17 +43,24 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     }
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
-    let model = load(&w, &target).await?;
-    match target {
-        Target::Deployment(_) => {
-            deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline).await?
+    // Every wait below answers Ctrl-C; the message ends with the command to run next.
+    let result: Result<()> = async {
+        let model = load(&w, &target).await?;
+        match target {
+            Target::Deployment(_) => {
+                deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline).await?
+            }
+            Target::KnativeService(_) => {
+                knative_canary(&w, &model, &args, weight, &settings, deadline).await?
+            }
         }
-        Target::KnativeService(_) => knative_canary(&w, &model, &args, weight, &settings, deadline).await?,
+        if w.is_dry_run() {
+            print_dry_run(&w, settings.output);
+        }
+        Ok(())
     }
-    if w.is_dry_run() {
-        print_dry_run(&w, settings.output);
-    }
-    Ok(())
+    .await;
+    result.map_err(|e| next_after_interrupt(e, &w, NextStep::CarryOnOrAbort, &target))
 }
 
 /// What to do with a canary already recorded: `None` = nothing left to do.

@@ -18,8 +18,9 @@ use tokio::time::Instant;
 
 use crate::cli::{DryRun, WriteArgs, WriteOutput};
 use crate::cluster::Target;
+use crate::cmd::objects::namespace_flag;
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
 use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::router::writer::{display_name, Writer};
@@ -282,18 +283,42 @@ fn selector_of(d: &Deployment) -> String {
         .unwrap_or_default()
 }
 
-/// Run a wait so that Ctrl-C ends it with exit 130 and a line saying how to carry on.
+/// Run a wait so that Ctrl-C ends it with exit 130, "interrupted while {what}". The waits nest
+/// (a rollout display answers Ctrl-C too), so whichever answers, the message is this one; the verb
+/// adds the command to run next ([`next_after_interrupt`]).
 async fn interruptible<T>(what: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     crate::interruptible(what, work).await.map_err(|e| {
-        if e.code == crate::error::ExitCode::Interrupted {
-            Error::interrupted(format!(
-                "{}; the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo",
-                e.message
-            ))
+        if e.code == ExitCode::Interrupted {
+            Error::interrupted(format!("interrupted while {what}"))
         } else {
             e
         }
     })
+}
+
+/// What to run after a Ctrl-C in the middle of a verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// `canary`, `shift`: run it again to carry on, or abort.
+    CarryOnOrAbort,
+    /// `promote`, `abort`: run this verb again to finish.
+    Finish(&'static str),
+}
+
+/// Complete an interruption's message with the exact command to run next (target and `-n`), in
+/// the same sentence; any other error is returned as it is.
+pub fn next_after_interrupt(err: Error, w: &Writer, next: NextStep, target: &Target) -> Error {
+    if err.code != ExitCode::Interrupted {
+        return err;
+    }
+    let ns = namespace_flag(&w.cluster);
+    let next = match next {
+        NextStep::CarryOnOrAbort => format!(
+            "run the same command again to carry on, or `kubectl modelroll {ns}abort {target}` to remove the canary"
+        ),
+        NextStep::Finish(verb) => format!("run `kubectl modelroll {ns}{verb} {target}` again to finish"),
+    };
+    Error { message: format!("{}; the cluster keeps what was done so far: {next}", err.message), ..err }
 }
 
 /// Wait (watching, not polling) until Deployment `name` is rolled out and all its pods ready,
@@ -312,7 +337,8 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
     let options = WaitOptions {
         timeout: deadline.0.saturating_duration_since(Instant::now()),
         unschedulable_timeout: UNSCHEDULABLE_TIMEOUT,
-        on_interrupt: "the cluster keeps what was done so far: run the same command again to carry on, or `kubectl modelroll abort` to undo".into(),
+        // The message is made by `interruptible` around this wait and the verb (one sentence).
+        on_interrupt: String::new(),
     };
     let title = format!("{role} deployment/{name}: waiting for its pods to be ready");
     let outcome = interruptible(

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    load, print_dry_run, say, terminal, wait_deployment, wait_revision, write_state, Deadline, WriteSettings,
+    load, next_after_interrupt, print_dry_run, say, terminal, wait_deployment, wait_revision, write_state,
+    Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::objects::typed;
 use crate::cmd::set_image::plan_surge;
@@ -32,89 +33,94 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
-    let model = load(&w, &target).await?;
-    let mut state = model.require_state("promote")?;
-    if state.phase == Phase::Aborting {
-        return Err(Error::usage(format!(
-            "the canary of {target} is being aborted; run `kubectl modelroll abort {target}` again to finish"
-        )));
-    }
-    let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
-    let dry = w.is_dry_run();
-    match &target {
-        Target::Deployment(name) => {
-            let canary = w.get(&deployment_kind(), &state.canary).await?;
-            if state.phase != Phase::Promoting {
-                if canary.is_none() {
-                    return Err(Error::failed(format!(
-                        "the canary deployment {} is missing; run `kubectl modelroll abort {target}` and start again",
-                        state.canary
-                    )));
-                }
-                if !dry {
-                    wait_deployment(&w, &state.canary, "canary", deadline).await?;
-                }
-                state.phase = Phase::Promoting;
-                write_state(&w, &model, Some(&state)).await?;
-            }
-            if let Some(canary) = &canary {
-                let cause = promote_change_cause(&state.images, state.model_version.as_deref());
-                let strategy =
-                    if dry { None } else { plan(ctx, &w, name, canary, state.stable_replicas).await? };
-                say(&format!("deployment {name} takes the canary's template ({})", state.images_text()));
-                w.update(&deployment_kind(), name, |stable| {
-                    let template =
-                        promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
-                    if stable["spec"]["template"] != template {
-                        stable["spec"]["template"] = template;
-                        if let Some(s) = strategy {
-                            stable["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {
-                                "maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()}});
-                        }
-                        if !stable["metadata"]["annotations"].is_object() {
-                            stable["metadata"]["annotations"] = json!({});
-                        }
-                        stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
+    // Every wait below answers Ctrl-C; the message ends with the command to run next.
+    let result: Result<()> = async {
+        let model = load(&w, &target).await?;
+        let mut state = model.require_state("promote")?;
+        if state.phase == Phase::Aborting {
+            return Err(Error::usage(format!(
+                "the canary of {target} is being aborted; run `kubectl modelroll abort {target}` again to finish"
+            )));
+        }
+        let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
+        let dry = w.is_dry_run();
+        match &target {
+            Target::Deployment(name) => {
+                let canary = w.get(&deployment_kind(), &state.canary).await?;
+                if state.phase != Phase::Promoting {
+                    if canary.is_none() {
+                        return Err(Error::failed(format!(
+                            "the canary deployment {} is missing; run `kubectl modelroll abort {target}` and start again",
+                            state.canary
+                        )));
                     }
-                    stable["spec"]["replicas"] = json!(state.stable_replicas);
-                    Ok(())
-                })
-                .await?;
-            }
-            if settings.no_wait && !dry {
-                crate::ui::print_stdout(&format!(
-                    "{target}: stable is rolling out the canary's version; run `kubectl modelroll promote {target}` again to finish\n"
-                ));
-                return Ok(());
-            }
-            if !dry {
-                wait_deployment(&w, name, "stable", deadline).await?;
-            }
-            router.restore(&w, End::Promote).await?;
-            w.delete(&deployment_kind(), &state.canary).await?;
-        }
-        Target::KnativeService(_) => {
-            if state.phase != Phase::Promoting {
-                if !dry {
-                    let (_, revision_kind) = router::knative_kinds(&w).await?;
-                    wait_revision(&w, &revision_kind, &state.canary, deadline).await?;
+                    if !dry {
+                        wait_deployment(&w, &state.canary, "canary", deadline).await?;
+                    }
+                    state.phase = Phase::Promoting;
+                    write_state(&w, &model, Some(&state)).await?;
                 }
-                state.phase = Phase::Promoting;
-                write_state(&w, &model, Some(&state)).await?;
+                if let Some(canary) = &canary {
+                    let cause = promote_change_cause(&state.images, state.model_version.as_deref());
+                    let strategy =
+                        if dry { None } else { plan(ctx, &w, name, canary, state.stable_replicas).await? };
+                    say(&format!("deployment {name} takes the canary's template ({})", state.images_text()));
+                    w.update(&deployment_kind(), name, |stable| {
+                        let template =
+                            promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
+                        if stable["spec"]["template"] != template {
+                            stable["spec"]["template"] = template;
+                            if let Some(s) = strategy {
+                                stable["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {
+                                    "maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()}});
+                            }
+                            if !stable["metadata"]["annotations"].is_object() {
+                                stable["metadata"]["annotations"] = json!({});
+                            }
+                            stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
+                        }
+                        stable["spec"]["replicas"] = json!(state.stable_replicas);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                if settings.no_wait && !dry {
+                    crate::ui::print_stdout(&format!(
+                        "{target}: stable is rolling out the canary's version; run `kubectl modelroll promote {target}` again to finish\n"
+                    ));
+                    return Ok(());
+                }
+                if !dry {
+                    wait_deployment(&w, name, "stable", deadline).await?;
+                }
+                router.restore(&w, End::Promote).await?;
+                w.delete(&deployment_kind(), &state.canary).await?;
             }
-            router.restore(&w, End::Promote).await?;
+            Target::KnativeService(_) => {
+                if state.phase != Phase::Promoting {
+                    if !dry {
+                        let (_, revision_kind) = router::knative_kinds(&w).await?;
+                        wait_revision(&w, &revision_kind, &state.canary, deadline).await?;
+                    }
+                    state.phase = Phase::Promoting;
+                    write_state(&w, &model, Some(&state)).await?;
+                }
+                router.restore(&w, End::Promote).await?;
+            }
         }
+        write_state(&w, &model, None).await?;
+        if dry {
+            print_dry_run(&w, settings.output);
+        } else {
+            crate::ui::print_stdout(&format!(
+                "{target} promoted: {} now serves all traffic; the canary is removed\n",
+                state.images_text()
+            ));
+        }
+        Ok(())
     }
-    write_state(&w, &model, None).await?;
-    if dry {
-        print_dry_run(&w, settings.output);
-    } else {
-        crate::ui::print_stdout(&format!(
-            "{target} promoted: {} now serves all traffic; the canary is removed\n",
-            state.images_text()
-        ));
-    }
-    Ok(())
+    .await;
+    result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("promote"), &target))
 }
 
 /// set-image's GPU-aware surge planning for the stable's rolling update to the canary's

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::ShiftArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    canary_baseline, load, move_weight, print_dry_run, pull_weight, say, watch_canary, CanaryPods, Deadline,
-    WriteSettings,
+    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, pull_weight, say, watch_canary,
+    CanaryPods, Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -36,50 +36,55 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
-    let model = load(&w, &target).await?;
-    let mut state = model.require_state("shift")?;
-    match state.phase {
-        Phase::Promoting | Phase::Aborting => {
-            return Err(Error::usage(format!(
-                "the canary of {target} is being {}; finish that first",
-                if state.phase == Phase::Promoting { "promoted" } else { "aborted" }
-            )));
+    // Every wait below answers Ctrl-C; the message ends with the command to run next.
+    let result: Result<()> = async {
+        let model = load(&w, &target).await?;
+        let mut state = model.require_state("shift")?;
+        match state.phase {
+            Phase::Promoting | Phase::Aborting => {
+                return Err(Error::usage(format!(
+                    "the canary of {target} is being {}; finish that first",
+                    if state.phase == Phase::Promoting { "promoted" } else { "aborted" }
+                )));
+            }
+            Phase::Starting | Phase::Canary => {}
         }
-        Phase::Starting | Phase::Canary => {}
-    }
-    let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
-    let pods = match target {
-        Target::Deployment(_) => CanaryPods::Deployment(state.canary.clone()),
-        Target::KnativeService(_) => CanaryPods::Revision(state.canary.clone()),
-    };
-    let last = steps.len() - 1;
-    for (i, &weight) in steps.iter().enumerate() {
-        if steps.len() > 1 {
-            say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
-        }
-        let holds = interval.filter(|_| i != last && !w.is_dry_run() && !settings.no_wait);
-        let baseline = match holds {
-            Some(_) => Some(canary_baseline(&w, &pods).await?),
-            None => None,
+        let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
+        let pods = match target {
+            Target::Deployment(_) => CanaryPods::Deployment(state.canary.clone()),
+            Target::KnativeService(_) => CanaryPods::Revision(state.canary.clone()),
         };
-        move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline).await?;
-        let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
-        let bar = StepBar::new(weight, steps[i + 1], hold);
-        let verdict = watch_canary(&w, baseline, hold, |left| bar.tick(left)).await;
-        bar.finish();
-        if let Some(reason) = verdict? {
-            pull_weight(&w, &model, router.as_ref(), &mut state).await?;
-            return Err(Error::failed(format!(
-                "the canary of {target} went bad at {weight}%: {reason}; its weight is back on stable. Run `kubectl modelroll abort {target}` to remove it"
-            )));
+        let last = steps.len() - 1;
+        for (i, &weight) in steps.iter().enumerate() {
+            if steps.len() > 1 {
+                say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
+            }
+            let holds = interval.filter(|_| i != last && !w.is_dry_run() && !settings.no_wait);
+            let baseline = match holds {
+                Some(_) => Some(canary_baseline(&w, &pods).await?),
+                None => None,
+            };
+            move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline).await?;
+            let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
+            let bar = StepBar::new(weight, steps[i + 1], hold);
+            let verdict = watch_canary(&w, baseline, hold, |left| bar.tick(left)).await;
+            bar.finish();
+            if let Some(reason) = verdict? {
+                pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+                return Err(Error::failed(format!(
+                    "the canary of {target} went bad at {weight}%: {reason}; its weight is back on stable. Run `kubectl modelroll abort {target}` to remove it"
+                )));
+            }
         }
+        if w.is_dry_run() {
+            print_dry_run(&w, settings.output);
+        } else {
+            crate::ui::print_stdout(&format!("{target}: canary {} has weight {}%\n", state.canary, state.weight));
+        }
+        Ok(())
     }
-    if w.is_dry_run() {
-        print_dry_run(&w, settings.output);
-    } else {
-        crate::ui::print_stdout(&format!("{target}: canary {} has weight {}%\n", state.canary, state.weight));
-    }
-    Ok(())
+    .await;
+    result.map_err(|e| next_after_interrupt(e, &w, NextStep::CarryOnOrAbort, &target))
 }
 
 /// The countdown of a held step: a bar on a terminal, a line per quarter of the interval off one.

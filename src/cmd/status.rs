@@ -11,7 +11,7 @@ use crate::cmd::objects::{
     get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, selector_of,
 };
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary_status::{raw_annotations, recorded_canary, with_recorded_canary, CanaryTrack};
 use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
 use crate::ui::{self, output, table};
@@ -26,7 +26,10 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
     let cluster = ctx.cluster().await?;
     if args.watch {
-        return crate::interruptible("watching the status", watch(&cluster, &target, args.output)).await;
+        // Ctrl-C is how a watch ends: exit 130 (CLI.md's "interrupted") without an error line.
+        return crate::interruptible("watching the status", watch(&cluster, &target, args.output))
+            .await
+            .map_err(|e| if e.code == ExitCode::Interrupted { Error::interrupted_quietly() } else { e });
     }
     let now = jiff::Timestamp::now();
     let status = match &target {

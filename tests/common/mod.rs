@@ -13,6 +13,8 @@
 //! may be plain `#[test]`s or `#[tokio::test]`s.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
