@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::pty::Pty;
-use crate::common::{run_binary, Playground};
+use crate::common::{run_binary, Options, Playground};
 
 /// Item 8: a bad duration is one kubectl-like sentence naming the flag, not clap's tip about
 /// `-- -1s`, "expected number at 0" or a list of months and years; `--version` points to
@@ -131,4 +131,49 @@ fn ctrl_c_leaves_status_watch_without_an_error() {
     assert_eq!(code, 130, "{screen}");
     assert!(screen.contains("deployment/fraud"), "{screen}");
     assert!(!screen.contains("error"), "{screen}");
+}
+
+/// Item 9: on a terminal too narrow for the `[y/N]` question, the question is on the screen once
+/// (dialoguer redraws only the prompt's last line, so a wrapped prompt used to leave its first
+/// line at every key), and a key is only an answer once Enter is pressed: `y` then `n` then Enter
+/// is a no, and nothing is changed.
+#[test]
+fn the_prompt_is_drawn_once_and_waits_for_enter() {
+    let pg = Playground::start_with(Options { nodes: 1, gpus_per_node: 1, ..Options::default() });
+    pg.kubectl(&["create", "namespace", "ml"]).success();
+    let gpu_model = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "gpu", "namespace": "ml"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "gpu"}},
+            "template": {
+                "metadata": {"labels": {"app": "gpu"}},
+                "spec": {"containers": [{
+                    "name": "model", "image": "registry.example/gpu:v1",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                }]},
+            },
+        },
+    });
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&gpu_model.to_string())).success();
+    pg.kubectl(&["-n", "ml", "rollout", "status", "deployment/gpu", "--timeout=60s"]).success();
+    let mut term =
+        Pty::spawn(pg.kubeconfig(), &["-n", "ml", "set-image", "gpu", "registry.example/gpu:v2"], 50);
+    term.expect("[y/N]");
+    term.send("y");
+    term.send("n");
+    term.send("\r");
+    let (code, screen) = term.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert_eq!(screen.matches("Use maxSurge 0, maxUnavailable 1 instead").count(), 1, "{screen}");
+    assert!(screen.contains("error: nothing was changed"), "{screen}");
+    let image = pg.kubectl(&[
+        "-n",
+        "ml",
+        "get",
+        "deployment/gpu",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image.stdout, "registry.example/gpu:v1");
 }
