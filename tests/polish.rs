@@ -177,3 +177,43 @@ fn the_prompt_is_drawn_once_and_waits_for_enter() {
     ]);
     assert_eq!(image.stdout, "registry.example/gpu:v1");
 }
+
+/// The lines of stderr without their timestamps (off a terminal each line starts with one).
+fn stderr_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().map(|l| l.split_once("Z ").map_or(l, |(_, rest)| rest)).collect()
+}
+
+/// Item 3: a dry run's progress lines say they are a dry run ("(dry run) would …") and nothing
+/// changes; a write the cluster refuses is never announced as done (the read-only context's
+/// `abort` used to print "all traffic back to stable" before the RBAC error).
+#[test]
+fn nothing_is_announced_before_it_happened() {
+    let pg = playground();
+    model(&pg, "fraud", 3, "registry.example/fraud:v1", None);
+    pg.modelroll(&["-n", "ml", "canary", "fraud", "--image", "registry.example/fraud:v2", "--weight", "10"])
+        .success();
+    let replicas = |name: &str| {
+        pg.kubectl(&["-n", "ml", "get", "deployment", name, "-o", "jsonpath={.spec.replicas}"]).stdout
+    };
+    let before = (replicas("fraud"), replicas("fraud-canary"));
+
+    let out = pg.modelroll(&["-n", "ml", "shift", "fraud", "--weight", "80", "--dry-run"]);
+    out.success();
+    let lines = stderr_lines(&out.stderr);
+    assert!(!lines.is_empty(), "a dry run says what it would do");
+    for line in &lines {
+        assert!(line.starts_with("(dry run) ") && line.contains(" would "), "{}", out.stderr);
+    }
+    assert!(lines.contains(&"(dry run) deployment/fraud: would set the canary weight to 80%"), "{}", out.stderr);
+    assert_eq!((replicas("fraud"), replicas("fraud-canary")), before, "a dry run changed the cluster");
+
+    let out = pg.modelroll(&["-n", "ml", "abort", "fraud", "--context", "playground-viewer"]);
+    out.code(1);
+    assert!(!out.stderr.contains("all traffic back to stable"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "one sentence: {}", out.stderr);
+    assert!(out.stderr.starts_with("error: forbidden by RBAC"), "{}", out.stderr);
+
+    let out = pg.modelroll(&["-n", "ml", "abort", "fraud"]);
+    out.success();
+    assert!(stderr_lines(&out.stderr).contains(&"deployment/fraud: all traffic back to stable"), "{}", out.stderr);
+}

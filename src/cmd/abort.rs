@@ -6,7 +6,7 @@
 use crate::cli::AbortArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    canary_selector, load, next_after_interrupt, print_dry_run, pull_weight, say, wait_deployment,
+    canary_selector, did, load, next_after_interrupt, print_dry_run, pull_weight, wait_deployment,
     wait_pods_gone, write_state, Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
@@ -55,7 +55,6 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
         let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
         if state.phase != Phase::Aborting {
             // A re-run finds the weight already pulled: the phase is recorded right after.
-            say(&format!("{target}: all traffic back to stable"));
             state.phase = Phase::Aborting;
             if matches!(target, Target::KnativeService(_)) {
                 // The knative restore below moves the traffic first.
@@ -63,6 +62,7 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
                 write_state(&w, &model, Some(&state)).await?;
             } else {
                 pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+                all_back(&w, &target);
             }
         }
         match &target {
@@ -81,6 +81,7 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
             }
             Target::KnativeService(_) => {
                 router.restore(&w, End::Abort).await?;
+                all_back(&w, &target);
                 write_state(&w, &model, None).await?;
             }
         }
@@ -96,4 +97,13 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("abort"), &target))
+}
+
+/// Said once the weight is back on stable (after the write, so a refused write never claims it).
+fn all_back(w: &Writer, target: &Target) {
+    did(
+        w,
+        &format!("{target}: all traffic back to stable"),
+        &format!("{target}: would send all traffic back to stable"),
+    );
 }

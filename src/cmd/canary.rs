@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::cli::{CanaryArgs, RouterChoice};
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    self, confirm, load, move_weight, next_after_interrupt, print_dry_run, say, spec_replicas,
+    self, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say, spec_replicas,
     wait_deployment, write_state, Deadline, Model, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
@@ -196,13 +196,14 @@ async fn deployment_canary(
         let first_size = router.replicas(state.stable_replicas, weight).1;
         let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
             .map_err(Error::usage)?;
-        say(&format!(
-            "creating canary deployment {} ({}, {first_size} {})",
+        w.create(&deployment_kind(), object).await?;
+        let what = format!(
+            "canary deployment {} ({}, {first_size} {})",
             state.canary,
             state.images_text(),
             if first_size == 1 { "replica" } else { "replicas" }
-        ));
-        w.create(&deployment_kind(), object).await?;
+        );
+        did(w, &format!("created {what}"), &format!("would create {what}"));
     }
     if settings.no_wait {
         if !w.is_dry_run() {
@@ -336,8 +337,9 @@ async fn knative_canary(
         model: name.to_string(),
         canary_revision: state.canary.clone(),
     };
-    say(&format!("ksvc {name}: new revision {} ({}) with no traffic", state.canary, state.images_text()));
     router.start(w, &template).await?;
+    let what = format!("revision {} ({}) with no traffic", state.canary, state.images_text());
+    did(w, &format!("ksvc {name}: new {what}"), &format!("ksvc {name}: would create {what}"));
     if settings.no_wait {
         if !w.is_dry_run() {
             crate::ui::print_stdout(&format!(

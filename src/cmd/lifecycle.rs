@@ -163,6 +163,16 @@ pub fn say(message: &str) {
     crate::ui::note(terminal(), message);
 }
 
+/// A progress line for a change, said once the write succeeded (never before it happened); under
+/// `--dry-run`, the change that would have been made, marked `(dry run)`.
+pub fn did(w: &Writer, done: &str, would: &str) {
+    if w.is_dry_run() {
+        say(&format!("(dry run) {would}"));
+    } else {
+        say(done);
+    }
+}
+
 /// Ask before a step with a side effect; `--yes` answers for the user. Without a terminal,
 /// fails naming `--yes`.
 ///
@@ -579,15 +589,23 @@ pub async fn move_weight(
             ))
         })?;
         if canary_target > spec_replicas(&canary) {
-            say(&format!("scaling canary deployment {} to {canary_target} for {weight}%", state.canary));
             scale(w, &state.canary, canary_target).await?;
+            did(
+                w,
+                &format!("scaled canary deployment {} to {canary_target} for {weight}%", state.canary),
+                &format!("would scale canary deployment {} to {canary_target} for {weight}%", state.canary),
+            );
         }
         if !dry && (weight > 0 || canary_target > 0) {
             wait_deployment(w, &state.canary, "canary", deadline).await?;
         }
         if stable_target > spec_replicas(&stable) {
-            say(&format!("scaling stable deployment {} back to {stable_target}", model.name()));
             scale(w, model.name(), stable_target).await?;
+            did(
+                w,
+                &format!("scaled stable deployment {} back to {stable_target}", model.name()),
+                &format!("would scale stable deployment {} back to {stable_target}", model.name()),
+            );
             if !dry {
                 wait_deployment(w, model.name(), "stable", deadline).await?;
             }
@@ -600,15 +618,23 @@ pub async fn move_weight(
     if !is_knative {
         let stable = w.get(&deployment_kind(), model.name()).await?.unwrap_or(Value::Null);
         if stable_target < spec_replicas(&stable) {
-            say(&format!("scaling stable deployment {} to {stable_target}", model.name()));
             scale(w, model.name(), stable_target).await?;
+            did(
+                w,
+                &format!("scaled stable deployment {} down to {stable_target}", model.name()),
+                &format!("would scale stable deployment {} down to {stable_target}", model.name()),
+            );
         }
         let canary = w.get(&deployment_kind(), &state.canary).await?.unwrap_or(Value::Null);
         if router.routing().name() == "replicas" && canary_target < spec_replicas(&canary) {
             scale(w, &state.canary, canary_target).await?;
         }
     }
-    say(&format!("{}: canary weight {weight}%", model.target));
+    did(
+        w,
+        &format!("{}: canary weight {weight}%", model.target),
+        &format!("{}: would set the canary weight to {weight}%", model.target),
+    );
     Ok(())
 }
 
@@ -705,7 +731,7 @@ pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
         }
     }
     for deleted in w.deleted() {
-        say(&format!("would delete {deleted}"));
+        say(&format!("(dry run) would delete {deleted}"));
     }
     crate::ui::print_stdout(&text);
 }

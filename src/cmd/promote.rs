@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    load, next_after_interrupt, print_dry_run, say, terminal, wait_deployment, wait_revision, write_state,
+    did, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision, write_state,
     Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::objects::typed;
@@ -64,7 +64,6 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                     let cause = promote_change_cause(&state.images, state.model_version.as_deref());
                     let strategy =
                         if dry { None } else { plan(ctx, &w, name, canary, state.stable_replicas).await? };
-                    say(&format!("deployment {name} takes the canary's template ({})", state.images_text()));
                     w.update(&deployment_kind(), name, |stable| {
                         let template =
                             promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
@@ -83,6 +82,11 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                         Ok(())
                     })
                     .await?;
+                    did(
+                        &w,
+                        &format!("deployment {name} takes the canary's template ({})", state.images_text()),
+                        &format!("would give deployment {name} the canary's template ({})", state.images_text()),
+                    );
                 }
                 if settings.no_wait && !dry {
                     crate::ui::print_stdout(&format!(
