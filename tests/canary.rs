@@ -16,38 +16,38 @@ use serde_json::{json, Value};
 
 use crate::common;
 
-const NS: &str = "default";
-const TRACK: &str = "modelroll.io/track";
+pub(crate) const NS: &str = "default";
+pub(crate) const TRACK: &str = "modelroll.io/track";
 
 /// A playground with the real CRDs, a client on it, and the binary pointed at it.
-struct Env {
-    pg: common::Playground,
-    client: kube::Client,
+pub(crate) struct Env {
+    pub(crate) pg: common::Playground,
+    pub(crate) client: kube::Client,
 }
 
 impl Env {
-    async fn start(ready_after: Duration) -> Self {
+    pub(crate) async fn start(ready_after: Duration) -> Self {
         Self::start_with(common::Options { ready_after, ..common::Options::default() }).await
     }
 
-    async fn start_with(options: common::Options) -> Self {
+    pub(crate) async fn start_with(options: common::Options) -> Self {
         let pg = common::Playground::start_with(common::Options { real_crds: true, ..options });
         let client = pg.client().await;
         Self { pg, client }
     }
 
-    fn run(&self, args: &[&str]) -> common::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> common::Output {
         self.pg.modelroll(args)
     }
 
-    fn run_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn run_ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(out.code, 0, "{args:?} failed:\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
         out.stdout
     }
 
     /// Start the binary without waiting for it (to interrupt it).
-    fn spawn(&self, args: &[&str]) -> std::process::Child {
+    pub(crate) fn spawn(&self, args: &[&str]) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))
             .arg("--kubeconfig")
             .arg(self.pg.kubeconfig())
@@ -83,26 +83,26 @@ impl Env {
         }
     }
 
-    fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
+    pub(crate) fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), NS, &Self::ar(api_version, kind))
     }
 
-    async fn create(&self, object: Value) {
+    pub(crate) async fn create(&self, object: Value) {
         let api = self.api(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap());
         let dynamic: DynamicObject = serde_json::from_value(object.clone()).unwrap();
         api.create(&PostParams::default(), &dynamic).await.unwrap_or_else(|e| panic!("create {object}: {e}"));
     }
 
-    async fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
+    pub(crate) async fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
         self.api(api_version, kind).get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap())
     }
 
-    async fn deployment(&self, name: &str) -> Option<Value> {
+    pub(crate) async fn deployment(&self, name: &str) -> Option<Value> {
         self.get("apps/v1", "Deployment", name).await
     }
 
     /// Wait (watching, with a deadline) until Deployment `name` is rolled out and ready.
-    async fn wait_rolled_out(&self, name: &str) {
+    pub(crate) async fn wait_rolled_out(&self, name: &str) {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), NS);
         let cond = |d: Option<&Deployment>| {
             d.is_some_and(|d| {
@@ -120,7 +120,7 @@ impl Env {
             .unwrap();
     }
 
-    async fn pods(&self, selector: &str) -> Vec<Pod> {
+    pub(crate) async fn pods(&self, selector: &str) -> Vec<Pod> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), NS);
         api.list(&ListParams::default().labels(selector))
             .await
@@ -132,7 +132,7 @@ impl Env {
     }
 
     /// Names of the live pods whose containers run `image`.
-    async fn pods_running(&self, selector: &str, image: &str) -> Vec<String> {
+    pub(crate) async fn pods_running(&self, selector: &str, image: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .pods(selector)
             .await
@@ -148,14 +148,14 @@ impl Env {
         names
     }
 
-    async fn pod_names(&self, selector: &str) -> Vec<String> {
+    pub(crate) async fn pod_names(&self, selector: &str) -> Vec<String> {
         let mut names: Vec<String> =
             self.pods(selector).await.into_iter().filter_map(|p| p.metadata.name).collect();
         names.sort();
         names
     }
 
-    async fn annotation(&self, name: &str) -> Option<String> {
+    pub(crate) async fn annotation(&self, name: &str) -> Option<String> {
         self.deployment(name).await.and_then(|d| {
             d.pointer("/metadata/annotations/modelroll.io~1rollout")
                 .and_then(Value::as_str)
@@ -164,7 +164,7 @@ impl Env {
     }
 }
 
-fn deployment(name: &str, replicas: i32, image: &str, tracked: bool) -> Value {
+pub(crate) fn deployment(name: &str, replicas: i32, image: &str, tracked: bool) -> Value {
     let mut labels = json!({"app": name});
     if tracked {
         labels[TRACK] = json!("stable");
@@ -185,7 +185,7 @@ fn deployment(name: &str, replicas: i32, image: &str, tracked: bool) -> Value {
     })
 }
 
-fn service(name: &str) -> Value {
+pub(crate) fn service(name: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -194,7 +194,7 @@ fn service(name: &str) -> Value {
     })
 }
 
-fn virtual_service(name: &str, host: &str) -> Value {
+pub(crate) fn virtual_service(name: &str, host: &str) -> Value {
     json!({
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",
@@ -225,7 +225,7 @@ fn http_route(name: &str, backend: &str) -> Value {
 }
 
 /// (subset, weight) of the VirtualService's model route.
-fn vs_weights(vs: &Value) -> Vec<(String, u64)> {
+pub(crate) fn vs_weights(vs: &Value) -> Vec<(String, u64)> {
     vs["spec"]["http"][1]["route"]
         .as_array()
         .unwrap()
@@ -236,7 +236,7 @@ fn vs_weights(vs: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn canary_weight_in_vs(vs: &Value) -> u64 {
+pub(crate) fn canary_weight_in_vs(vs: &Value) -> u64 {
     vs_weights(vs).iter().filter(|(s, _)| s == "canary").map(|(_, w)| *w).sum()
 }
 
@@ -250,12 +250,12 @@ fn route_weights(route: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn total(weights: &[(String, u64)]) -> u64 {
+pub(crate) fn total(weights: &[(String, u64)]) -> u64 {
     weights.iter().map(|(_, w)| w).sum()
 }
 
 /// Set up model `name` with `replicas` pods of `image` behind Service `name`.
-async fn model(env: &Env, name: &str, replicas: i32, image: &str, tracked: bool) {
+pub(crate) async fn model(env: &Env, name: &str, replicas: i32, image: &str, tracked: bool) {
     env.create(deployment(name, replicas, image, tracked)).await;
     env.create(service(name)).await;
     env.wait_rolled_out(name).await;
@@ -807,7 +807,7 @@ async fn canary_that_crashes_during_an_interval_loses_its_weight() {
     assert_eq!(total(&vs_weights(&vs)), 100);
 }
 
-fn ksvc_traffic(ksvc: &Value) -> Vec<(String, u64, Option<String>)> {
+pub(crate) fn ksvc_traffic(ksvc: &Value) -> Vec<(String, u64, Option<String>)> {
     ksvc["spec"]["traffic"]
         .as_array()
         .into_iter()
@@ -1101,7 +1101,7 @@ async fn knative_abort_when_the_template_before_the_canary_was_failing_serves_st
 
 /// A ksvc `name` serving `registry.example/NAME:v1` from its first revision (with `traffic` when
 /// not null), once that revision is ready.
-async fn knative_model(env: &Env, name: &str, traffic: Value) {
+pub(crate) async fn knative_model(env: &Env, name: &str, traffic: Value) {
     let mut ksvc = json!({
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Service",

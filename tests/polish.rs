@@ -204,7 +204,11 @@ fn nothing_is_announced_before_it_happened() {
     for line in &lines {
         assert!(line.starts_with("(dry run) ") && line.contains(" would "), "{}", out.stderr);
     }
-    assert!(lines.contains(&"(dry run) deployment/fraud: would set the canary weight to 80%"), "{}", out.stderr);
+    assert!(
+        lines.contains(&"(dry run) deployment/fraud: would set the canary weight to 80%"),
+        "{}",
+        out.stderr
+    );
     assert_eq!((replicas("fraud"), replicas("fraud-canary")), before, "a dry run changed the cluster");
 
     let out = pg.modelroll(&["-n", "ml", "abort", "fraud", "--context", "playground-viewer"]);
@@ -215,5 +219,9 @@ fn nothing_is_announced_before_it_happened() {
 
     let out = pg.modelroll(&["-n", "ml", "abort", "fraud"]);
     out.success();
-    assert!(stderr_lines(&out.stderr).contains(&"deployment/fraud: all traffic back to stable"), "{}", out.stderr);
+    assert!(
+        stderr_lines(&out.stderr).contains(&"deployment/fraud: all traffic back to stable"),
+        "{}",
+        out.stderr
+    );
 }

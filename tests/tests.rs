@@ -12,3 +12,4 @@ mod playground_controllers;
 mod polish;
 mod rbac;
 mod rolling;
+mod safety;

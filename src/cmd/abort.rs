@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
                 state.weight = 0;
                 write_state(&w, &model, Some(&state)).await?;
             } else {
-                pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+                pull_weight(&w, &model, router.as_ref(), &mut state, deadline).await?;
                 all_back(&w, &target);
             }
         }

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::rollout::canary::{
     canary_deployment, canary_images, canary_name, gitops_manager, has_stable_track, with_stable_track,
 };
+use crate::rollout::live::plan;
 use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
 use crate::rollout::weights::parse_weight;
@@ -190,10 +191,11 @@ async fn deployment_canary(
         // Pin the routes to stable before a canary pod exists.
         router.set_weight(w, 0).await?;
     }
+    let live = lifecycle::live_replicas(w, name, &state.canary).await?;
+    let first_size = plan(state.routing.carrier(), state.stable_replicas, state.weight, &live, weight).canary;
     let existing = w.get(&deployment_kind(), &state.canary).await?;
     if existing.is_none() {
         let stable = w.get(&deployment_kind(), name).await?.unwrap_or(Value::Null);
-        let first_size = router.replicas(state.stable_replicas, weight).1;
         let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
             .map_err(Error::usage)?;
         w.create(&deployment_kind(), object).await?;
@@ -217,8 +219,7 @@ async fn deployment_canary(
     move_weight(w, model, router.as_ref(), &mut state, weight, deadline)
         .await
         .map_err(|e| no_weight(e, model))?;
-    let canary_pods = router.replicas(state.stable_replicas, weight).1;
-    if !w.is_dry_run() && canary_pods == 0 {
+    if !w.is_dry_run() && first_size == 0 {
         // The replicas router at weight 0: a canary pod would take traffic behind the Service.
         crate::ui::print_stdout(&format!(
             "{}: canary deployment {} created with 0 replicas ({}): the {} router carries weight by pod count, so its pods start with its first weight (`kubectl modelroll shift {} --weight W`)\n",

@@ -22,8 +22,10 @@ use crate::cmd::objects::namespace_flag;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
+use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas};
 use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
-use crate::router::writer::{display_name, Writer};
+use crate::rollout::weights::effective_weight;
+use crate::router::writer::{display_name, object_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
 use crate::ui::Terminal;
 use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
@@ -138,6 +140,37 @@ pub async fn write_state(w: &Writer, model: &Model, state: Option<&RolloutState>
     })
     .await?
     .ok_or_else(|| Error::failed(format!("{} disappeared", model.display())))?;
+    if state.is_none() && model.kind == deployment_kind() {
+        strip_state_from_replica_sets(w, model).await?;
+    }
+    Ok(())
+}
+
+/// The deployment controller copies a Deployment's annotations onto its ReplicaSets, and a
+/// rollback (`kubectl rollout undo`) copies a ReplicaSet's back: once a canary is over, its state
+/// is removed from the ReplicaSets too, so that no rollback brings back a canary that is gone.
+/// The controller adds annotations but never removes them, so one pass at the end suffices.
+async fn strip_state_from_replica_sets(w: &Writer, model: &Model) -> Result<()> {
+    let uid = model.object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+    let Some(selector) = canary_selector(&model.object) else {
+        return Ok(());
+    };
+    let replica_sets = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
+    let key = ROLLOUT_ANNOTATION.replace('/', "~1");
+    for rs in w.list(&replica_sets, Some(&selector)).await? {
+        let owned = rs["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|owners| owners.iter().any(|o| o["uid"] == uid));
+        if owned && rs.pointer(&format!("/metadata/annotations/{key}")).is_some() {
+            w.update(&replica_sets, object_name(&rs), |rs| {
+                if let Some(a) = rs["metadata"]["annotations"].as_object_mut() {
+                    a.remove(ROLLOUT_ANNOTATION);
+                }
+                Ok(())
+            })
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -558,9 +591,51 @@ async fn watch_canary_unguarded(
     }
 }
 
+/// The replicas of the model's two Deployments as they are now, and the autoscaler that owns the
+/// stable's: the one read behind the replica decisions of `rollout::live`.
+///
+/// # Errors
+/// When the Deployments or the autoscalers cannot be read.
+pub async fn live_replicas(w: &Writer, stable: &str, canary: &str) -> Result<LiveReplicas> {
+    let stable_object = w.get(&deployment_kind(), stable).await?.unwrap_or(Value::Null);
+    let canary_object = w.get(&deployment_kind(), canary).await?;
+    Ok(LiveReplicas {
+        stable: spec_replicas(&stable_object),
+        canary: canary_object.as_ref().map_or(0, spec_replicas),
+        autoscaler: autoscaler(w, stable).await?,
+    })
+}
+
+/// The HorizontalPodAutoscaler (autoscaling) or KEDA ScaledObject (keda.sh, when installed) whose
+/// scale target is Deployment `deployment`, as `kind/name`.
+///
+/// # Errors
+/// When they cannot be listed (RBAC: see deploy/rbac.yaml).
+pub async fn autoscaler(w: &Writer, deployment: &str) -> Result<Option<String>> {
+    let mut found = Vec::new();
+    for (group, kind) in [("autoscaling", "HorizontalPodAutoscaler"), ("keda.sh", "ScaledObject")] {
+        found.push(match router::discover_kind(w, group, kind).await? {
+            Some(ar) => w.list(&ar, None).await?,
+            None => Vec::new(),
+        });
+    }
+    Ok(autoscaler_of(deployment, &found[0], &found[1]))
+}
+
+/// Say once per command that an autoscaler owns the stable's replicas.
+fn say_autoscaled(stable: &str, live: &LiveReplicas) {
+    if let Some(autoscaler) = &live.autoscaler {
+        say(&format!(
+            "deployment {stable}'s replicas belong to {autoscaler}: modelroll leaves them as they are ({})",
+            live.stable
+        ));
+    }
+}
+
 /// Move the canary to `weight`: capacity first (scale up and wait for ready; for the replicas
 /// router the canary grows before stable shrinks), then the weight on the routes, then the
-/// state, then scale down what is no longer needed.
+/// state, then scale down what is no longer needed. Replicas come from the live counts
+/// (`rollout::live::plan`): what a person or an autoscaler set since wins over the record.
 ///
 /// # Errors
 /// Exit 1 when a track does not become ready (weight unchanged) or a write fails.
@@ -573,61 +648,72 @@ pub async fn move_weight(
     deadline: Deadline,
 ) -> Result<()> {
     let dry = w.is_dry_run();
-    let is_knative = matches!(model.target, Target::KnativeService(_));
-    let (stable_target, canary_target) = router.replicas(state.stable_replicas, weight);
-    if is_knative {
+    let carrier = state.routing.carrier();
+    let mut scale_down = None;
+    if matches!(model.target, Target::KnativeService(_)) {
         if !dry && weight > 0 {
             let (_, revision_kind) = router::knative_kinds(w).await?;
             wait_revision(w, &revision_kind, &state.canary, deadline).await?;
         }
     } else {
-        let stable = w.get(&deployment_kind(), model.name()).await?.unwrap_or(Value::Null);
-        let canary = w.get(&deployment_kind(), &state.canary).await?.ok_or_else(|| {
-            Error::failed(format!(
+        if w.get(&deployment_kind(), &state.canary).await?.is_none() {
+            return Err(Error::failed(format!(
                 "the canary deployment {} is missing; run `kubectl modelroll abort {}` and start again",
                 state.canary, model.target
-            ))
-        })?;
-        if canary_target > spec_replicas(&canary) {
-            scale(w, &state.canary, canary_target).await?;
+            )));
+        }
+        let live = live_replicas(w, model.name(), &state.canary).await?;
+        let step = plan(carrier, state.stable_replicas, state.weight, &live, weight);
+        say_autoscaled(model.name(), &live);
+        if carrier == Carrier::PodRatio && live.autoscaler.is_some() {
+            let share = effective_weight(live.stable, step.canary);
+            if share != weight {
+                say(&format!(
+                    "the canary gets {share}% of the pods, not {weight}%: beside stable's {} it runs at most as many; a larger share needs a mesh or gateway router",
+                    live.stable
+                ));
+            }
+        }
+        if step.canary > live.canary {
+            scale(w, &state.canary, step.canary).await?;
             did(
                 w,
-                &format!("scaled canary deployment {} to {canary_target} for {weight}%", state.canary),
-                &format!("would scale canary deployment {} to {canary_target} for {weight}%", state.canary),
+                &format!("scaled canary deployment {} to {} for {weight}%", state.canary, step.canary),
+                &format!("would scale canary deployment {} to {} for {weight}%", state.canary, step.canary),
             );
         }
-        if !dry && (weight > 0 || canary_target > 0) {
+        if !dry && (weight > 0 || step.canary > 0) {
             wait_deployment(w, &state.canary, "canary", deadline).await?;
         }
-        if stable_target > spec_replicas(&stable) {
-            scale(w, model.name(), stable_target).await?;
+        if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
+            scale(w, model.name(), stable).await?;
             did(
                 w,
-                &format!("scaled stable deployment {} back to {stable_target}", model.name()),
-                &format!("would scale stable deployment {} back to {stable_target}", model.name()),
+                &format!("scaled stable deployment {} back to {stable}", model.name()),
+                &format!("would scale stable deployment {} back to {stable}", model.name()),
             );
             if !dry {
                 wait_deployment(w, model.name(), "stable", deadline).await?;
             }
         }
+        state.stable_replicas = step.total;
+        scale_down = Some((live, step));
     }
     router.set_weight(w, weight).await?;
     state.weight = weight;
     state.phase = Phase::Canary;
     write_state(w, model, Some(state)).await?;
-    if !is_knative {
-        let stable = w.get(&deployment_kind(), model.name()).await?.unwrap_or(Value::Null);
-        if stable_target < spec_replicas(&stable) {
-            scale(w, model.name(), stable_target).await?;
+    if let Some((live, step)) = scale_down {
+        if let Some(stable) = step.stable.filter(|&s| s < live.stable) {
+            scale(w, model.name(), stable).await?;
             did(
                 w,
-                &format!("scaled stable deployment {} down to {stable_target}", model.name()),
-                &format!("would scale stable deployment {} down to {stable_target}", model.name()),
+                &format!("scaled stable deployment {} down to {stable}", model.name()),
+                &format!("would scale stable deployment {} down to {stable}", model.name()),
             );
         }
-        let canary = w.get(&deployment_kind(), &state.canary).await?.unwrap_or(Value::Null);
-        if router.routing().name() == "replicas" && canary_target < spec_replicas(&canary) {
-            scale(w, &state.canary, canary_target).await?;
+        if carrier == Carrier::PodRatio && step.canary < live.canary {
+            scale(w, &state.canary, step.canary).await?;
         }
     }
     did(
@@ -638,19 +724,44 @@ pub async fn move_weight(
     Ok(())
 }
 
-/// Send all weight back to stable at once (a canary that went bad, or an abort).
+/// Send all weight back to stable (a canary that went bad, or an abort). The replicas router
+/// first gives stable back the model's whole capacity and waits for it to be ready, and only
+/// then removes the canary's pods, so ready capacity never drops below what it was (an
+/// autoscaler that owns stable's replicas keeps them). Route-carried weight moves at once.
 ///
 /// # Errors
-/// When a write fails.
+/// When a write fails or stable does not become ready (the canary then keeps its pods).
 pub async fn pull_weight(
     w: &Writer,
     model: &Model,
     router: &dyn Router,
     state: &mut RolloutState,
+    deadline: Deadline,
 ) -> Result<()> {
-    if router.routing().name() == "replicas" {
-        // The weight is the pod ratio: stable back to its size and the canary out, at once.
-        scale(w, model.name(), state.stable_replicas).await?;
+    let carrier = state.routing.carrier();
+    if carrier == Carrier::PodRatio {
+        let live = live_replicas(w, model.name(), &state.canary).await?;
+        say_autoscaled(model.name(), &live);
+        if let Some(total) = replicas_after(carrier, state.stable_replicas, state.weight, &live) {
+            if total > live.stable {
+                scale(w, model.name(), total).await?;
+                did(
+                    w,
+                    &format!(
+                        "scaled stable deployment {} back to {total} before the canary's pods go",
+                        model.name()
+                    ),
+                    &format!(
+                        "would scale stable deployment {} back to {total} before the canary's pods go",
+                        model.name()
+                    ),
+                );
+            }
+            if !w.is_dry_run() {
+                wait_deployment(w, model.name(), "stable", deadline).await?;
+            }
+            state.stable_replicas = total;
+        }
         scale(w, &state.canary, 0).await?;
     } else {
         router.set_weight(w, 0).await?;

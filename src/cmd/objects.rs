@@ -11,6 +11,24 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::watch::{knative_revision_resource, knative_service_resource};
 
+/// `set-image` and `undo` are refused (exit 2) while a canary runs on `raw` (the target as read):
+/// promote or abort decide what stable becomes, and a stable changed under a canary would be
+/// replaced by promote or served beside a canary of another base.
+///
+/// # Errors
+/// Exit 2 naming the two ways to finish the canary.
+pub fn refuse_during_canary(target: &crate::cluster::Target, raw: &Value, verb: &str) -> Result<()> {
+    let annotations =
+        raw.pointer("/metadata/annotations").and_then(|a| serde_json::from_value(a.clone()).ok());
+    if crate::rollout::state::RolloutState::from_annotations(annotations.as_ref()).is_ok_and(|s| s.is_none())
+    {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "a canary of {target} is in progress; finish it with `kubectl modelroll promote {target}` or `kubectl modelroll abort {target}` before {verb}"
+    )))
+}
+
 /// The Deployment API resource, for raw (`DynamicObject`) access.
 pub fn deployment_resource() -> ApiResource {
     ApiResource::erase::<Deployment>(&())

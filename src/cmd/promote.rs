@@ -10,14 +10,15 @@ use serde_json::{json, Value};
 use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    did, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision, write_state,
-    Deadline, NextStep, WriteSettings,
+    did, live_replicas, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision,
+    write_state, Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::objects::typed;
 use crate::cmd::set_image::plan_surge;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{promote_change_cause, promoted_template};
+use crate::rollout::live::replicas_after;
 use crate::rollout::state::Phase;
 use crate::rollout::strategy::RollingUpdate;
 use crate::router::writer::Writer;
@@ -44,6 +45,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
         }
         let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
         let dry = w.is_dry_run();
+        let mut autoscaled = None;
         match &target {
             Target::Deployment(name) => {
                 let canary = w.get(&deployment_kind(), &state.canary).await?;
@@ -60,10 +62,19 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                     state.phase = Phase::Promoting;
                     write_state(&w, &model, Some(&state)).await?;
                 }
+                let live = live_replicas(&w, name, &state.canary).await?;
+                // The replicas router gives stable the model's whole capacity back; other routers
+                // never shrank it, and an autoscaler keeps its count.
+                let replicas =
+                    replicas_after(state.routing.carrier(), state.stable_replicas, state.weight, &live);
+                autoscaled = live.autoscaler.clone();
                 if let Some(canary) = &canary {
                     let cause = promote_change_cause(&state.images, state.model_version.as_deref());
-                    let strategy =
-                        if dry { None } else { plan(ctx, &w, name, canary, state.stable_replicas).await? };
+                    let strategy = if dry {
+                        None
+                    } else {
+                        plan(ctx, &w, name, canary, replicas.unwrap_or(live.stable)).await?
+                    };
                     w.update(&deployment_kind(), name, |stable| {
                         let template =
                             promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
@@ -78,7 +89,9 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                             }
                             stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
                         }
-                        stable["spec"]["replicas"] = json!(state.stable_replicas);
+                        if let Some(replicas) = replicas {
+                            stable["spec"]["replicas"] = json!(replicas);
+                        }
                         Ok(())
                     })
                     .await?;
@@ -117,8 +130,9 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
             print_dry_run(&w, settings.output);
         } else {
             crate::ui::print_stdout(&format!(
-                "{target} promoted: {} now serves all traffic; the canary is removed\n",
-                state.images_text()
+                "{target} promoted: {} now serves all traffic; the canary is removed{}\n",
+                state.images_text(),
+                autoscaled.map(|autoscaler| format!("; its replicas stay with {autoscaler}")).unwrap_or_default()
             ));
         }
         Ok(())

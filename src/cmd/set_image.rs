@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use crate::cli::SetImageArgs;
 use crate::cluster::{Cluster, Target};
 use crate::cmd::objects::{
-    deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag, typed,
+    deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag,
+    refuse_during_canary, typed,
 };
 use crate::cmd::undo::{restore_template, wait_options, Annotations};
 use crate::cmd::update::{for_display, update, WriteSettings};
@@ -147,6 +148,7 @@ async fn set_deployment(
     settings: &Settings,
 ) -> Result<()> {
     let (raw, deployment) = get_deployment(cluster, name).await?;
+    refuse_during_canary(&Target::Deployment(name.to_string()), &raw, "set-image")?;
     let previous_revision = revision_of(&deployment.metadata);
     let previous_template = raw["spec"]["template"].clone();
     let previous_cause =
@@ -475,6 +477,7 @@ async fn rollback_knative(
 /// `set-image ksvc/NAME`: a new template makes a new revision; wait for it and report traffic.
 async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings: &Settings) -> Result<()> {
     let raw = get_knative_service(cluster, name).await?;
+    refuse_during_canary(&Target::KnativeService(name.to_string()), &raw, "set-image")?;
     let previous_template = raw["spec"]["template"].clone();
     let serving_before =
         raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(String::from);

@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
             let verdict = watch_canary(&w, baseline, hold, |left| bar.tick(left)).await;
             bar.finish();
             if let Some(reason) = verdict? {
-                pull_weight(&w, &model, router.as_ref(), &mut state).await?;
+                pull_weight(&w, &model, router.as_ref(), &mut state, deadline).await?;
                 return Err(Error::failed(format!(
                     "the canary of {target} went bad at {weight}%: {reason}; its weight is back on stable. Run `kubectl modelroll abort {target}` to remove it"
                 )));

@@ -11,7 +11,7 @@ use crate::cli::{DryRun, UndoArgs};
 use crate::cluster::{Cluster, Target};
 use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_revisions, knative_services,
-    namespace_flag, replica_sets_of,
+    namespace_flag, refuse_during_canary, replica_sets_of,
 };
 use crate::cmd::update::{for_display, update, Update, WriteSettings};
 use crate::cmd::Context;
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         Target::KnativeService(name) => return undo_knative(&cluster, terminal, name, to, &settings).await,
     };
     let (raw, deployment) = get_deployment(&cluster, &name).await?;
-    refuse_during_canary(&target, &raw)?;
+    refuse_during_canary(&target, &raw, "undo")?;
     let replica_sets = replica_sets_of(&cluster, &deployment).await?;
     let rs =
         undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
@@ -96,16 +96,6 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     )
 }
 
-/// Undo is refused while a canary runs: promote or abort decide what stable becomes.
-fn refuse_during_canary(target: &Target, raw: &Value) -> Result<()> {
-    if raw.pointer("/metadata/annotations/modelroll.io~1rollout").is_some() {
-        return Err(Error::usage(format!(
-            "a canary of {target} is in progress; finish it with `kubectl modelroll promote {target}` or `kubectl modelroll abort {target}` before undo"
-        )));
-    }
-    Ok(())
-}
-
 /// `undo ksvc/NAME`: a template naming the chosen revision with its spec, so that Knative serves
 /// that revision again (it exists: no new revision, no model to load anew when it still has
 /// pods), then wait for it as `set-image` does. Traffic that follows the latest revision follows
@@ -119,7 +109,7 @@ async fn undo_knative(
 ) -> Result<()> {
     let target = Target::KnativeService(name.to_string());
     let raw = get_knative_service(cluster, name).await?;
-    refuse_during_canary(&target, &raw)?;
+    refuse_during_canary(&target, &raw, "undo")?;
     let revisions = knative_revisions(cluster, name).await?;
     let serving = raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
     let created = raw.pointer("/status/latestCreatedRevisionName").and_then(Value::as_str);

@@ -202,6 +202,18 @@ pub fn builtin_types() -> Vec<ResourceType> {
         builtin("apps", "v1", "Deployment", "deployments", true, &["deploy"], &["all"], true, true, true),
         builtin("apps", "v1", "ReplicaSet", "replicasets", true, &["rs"], &["all"], true, true, true),
         builtin(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+            &["hpa"],
+            &["all"],
+            true,
+            false,
+            true,
+        ),
+        builtin(
             "apiextensions.k8s.io",
             "v1",
             "CustomResourceDefinition",

@@ -221,6 +221,12 @@ pub fn validate_reporting(
             workload(object, old, false, &mut causes);
             unknown
         }
+        ("autoscaling", "horizontalpodautoscalers") => {
+            use k8s_openapi::api::autoscaling::v2 as autoscaling;
+            let unknown = normalise::<autoscaling::HorizontalPodAutoscaler>(ty, version, object)?;
+            horizontal_pod_autoscaler(&object["spec"], &mut causes);
+            unknown
+        }
         (
             "rbac.authorization.k8s.io",
             resource @ ("roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"),
@@ -278,6 +284,9 @@ pub fn unknown_fields_of(ty: &ResourceType, version: &str, object: &mut Value) -
         ("discovery.k8s.io", "endpointslices") => decode::<discovery::EndpointSlice>(ty, version, object),
         ("apps", "deployments") => decode::<apps::Deployment>(ty, version, object),
         ("apps", "replicasets") => decode::<apps::ReplicaSet>(ty, version, object),
+        ("autoscaling", "horizontalpodautoscalers") => {
+            decode::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(ty, version, object)
+        }
         ("rbac.authorization.k8s.io", "roles") => {
             decode::<k8s_openapi::api::rbac::v1::Role>(ty, version, object)
         }
@@ -333,6 +342,99 @@ fn int_or_percent(value: &Value, replicas_hint: i64) -> Option<(i64, bool)> {
 }
 
 /// Deployment and ReplicaSet rules.
+/// kube-apiserver's `ValidateHorizontalPodAutoscalerSpec` (autoscaling/v2, without the
+/// HPAScaleToZero feature gate): the scale target named, the replica bounds ordered, each metric
+/// of a known type with its source filled in and a valid target.
+fn horizontal_pod_autoscaler(spec: &Value, causes: &mut Vec<InvalidField>) {
+    let target = &spec["scaleTargetRef"];
+    for field in ["kind", "name"] {
+        match target[field].as_str() {
+            None | Some("") => {
+                causes.push(InvalidField::required(format!("spec.scaleTargetRef.{field}"), ""))
+            }
+            Some(value) if value.contains('/') || value.contains('%') || value == "." || value == ".." => {
+                causes.push(InvalidField::invalid(
+                    format!("spec.scaleTargetRef.{field}"),
+                    format!("{value:?}"),
+                    "may not contain '/' or '%', and may not be '.' or '..'",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let min = spec["minReplicas"].as_i64();
+    let max = spec["maxReplicas"].as_i64().unwrap_or(0);
+    if let Some(min) = min.filter(|&m| m < 1) {
+        causes.push(InvalidField::invalid("spec.minReplicas", min, "must be greater than or equal to 1"));
+    }
+    if max < 1 {
+        causes.push(InvalidField::invalid("spec.maxReplicas", max, "must be greater than 0"));
+    }
+    if min.is_some_and(|min| max < min) {
+        causes.push(InvalidField::invalid(
+            "spec.maxReplicas",
+            max,
+            "must be greater than or equal to `minReplicas`",
+        ));
+    }
+    const SOURCES: [(&str, &str); 5] = [
+        ("ContainerResource", "containerResource"),
+        ("External", "external"),
+        ("Object", "object"),
+        ("Pods", "pods"),
+        ("Resource", "resource"),
+    ];
+    for (i, metric) in spec["metrics"].as_array().into_iter().flatten().enumerate() {
+        let field = format!("spec.metrics[{i}]");
+        let type_ = metric["type"].as_str().unwrap_or_default();
+        let Some((_, source)) = SOURCES.iter().find(|(t, _)| *t == type_) else {
+            let allowed: Vec<String> = SOURCES.iter().map(|(t, _)| format!("{t:?}")).collect();
+            causes.push(InvalidField::not_supported(format!("{field}.type"), format!("{type_:?}"), &allowed));
+            continue;
+        };
+        let populated: Vec<&str> =
+            SOURCES.iter().map(|(_, s)| *s).filter(|s| !metric[*s].is_null()).collect();
+        if metric[*source].is_null() {
+            causes.push(InvalidField::required(
+                format!("{field}.{source}"),
+                "must populate information for the given metric source",
+            ));
+            continue;
+        }
+        if populated.len() > 1 {
+            causes.push(InvalidField::forbidden(
+                format!("{field}.{}", populated.iter().find(|s| *s != source).copied().unwrap_or_default()),
+                "must populate the given metric source only",
+            ));
+        }
+        let metric_target = &metric[*source]["target"];
+        match metric_target["type"].as_str() {
+            Some("Utilization") => match metric_target["averageUtilization"].as_i64() {
+                None => causes.push(InvalidField::required(
+                    format!("{field}.{source}.target.averageUtilization"),
+                    "must set either a target raw value or a target utilization",
+                )),
+                Some(u) if u < 1 => causes.push(InvalidField::invalid(
+                    format!("{field}.{source}.target.averageUtilization"),
+                    u,
+                    "must be greater than 0",
+                )),
+                Some(_) => {}
+            },
+            Some("Value" | "AverageValue") => {}
+            Some(other) => causes.push(InvalidField::not_supported(
+                format!("{field}.{source}.target.type"),
+                format!("{other:?}"),
+                &["\"AverageValue\"".into(), "\"Utilization\"".into(), "\"Value\"".into()],
+            )),
+            None => causes.push(InvalidField::required(
+                format!("{field}.{source}.target.type"),
+                "must specify a metric target type",
+            )),
+        }
+    }
+}
+
 fn workload(object: &Value, old: Option<&Value>, deployment: bool, causes: &mut Vec<InvalidField>) {
     let spec = &object["spec"];
     let selector = &spec["selector"];

@@ -5,6 +5,7 @@ pub mod canary;
 pub mod canary_status;
 pub mod gpu;
 pub mod image;
+pub mod live;
 pub mod progress;
 pub mod quantity;
 pub mod revision;

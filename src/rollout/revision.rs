@@ -259,7 +259,9 @@ pub const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
 ];
 
 /// The annotations undo gives the Deployment: its own skipped ones kept, the rest from the
-/// ReplicaSet (as kubectl's `setDeploymentAnnotationsTo`).
+/// ReplicaSet (as kubectl's `setDeploymentAnnotationsTo`), except the canary state: the
+/// deployment controller copied it onto the ReplicaSet while a canary ran, and brought back it
+/// would show a canary that no longer exists.
 pub fn undo_annotations(
     deployment: &BTreeMap<String, String>,
     replica_set: &BTreeMap<String, String>,
@@ -270,7 +272,7 @@ pub fn undo_annotations(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     for (k, v) in replica_set {
-        if !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) {
+        if !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) && k != super::state::ROLLOUT_ANNOTATION {
             out.insert(k.clone(), v.clone());
         }
     }
@@ -414,12 +416,17 @@ mod tests {
         let rs: BTreeMap<String, String> = [
             ("deployment.kubernetes.io/revision".into(), "2".into()),
             (CHANGE_CAUSE.into(), "set-image v2".into()),
+            (super::super::state::ROLLOUT_ANNOTATION.into(), r#"{"router":"replicas"}"#.into()),
         ]
         .into();
         let out = undo_annotations(&d, &rs);
         assert_eq!(out["deployment.kubernetes.io/revision"], "3");
         assert_eq!(out[CHANGE_CAUSE], "set-image v2");
         assert!(!out.contains_key("team"));
+        assert!(
+            !out.contains_key(super::super::state::ROLLOUT_ANNOTATION),
+            "a copied canary state stays behind"
+        );
     }
 
     #[test]

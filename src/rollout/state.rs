@@ -82,6 +82,14 @@ impl Routing {
         }
     }
 
+    /// How the router carries the weight: by the share of pods or on a route.
+    pub fn carrier(&self) -> super::live::Carrier {
+        match self {
+            Self::Replicas { .. } => super::live::Carrier::PodRatio,
+            _ => super::live::Carrier::Route,
+        }
+    }
+
     /// The route objects the router manages, as `kind/name`.
     pub fn objects(&self, model: &str) -> Vec<String> {
         match self {
@@ -117,7 +125,9 @@ pub struct RolloutState {
     /// RFC 3339 time the canary was started.
     pub start_time: String,
     pub phase: Phase,
-    /// Replicas of the stable Deployment before the canary (restored by abort and promote).
+    /// The model's pods as last known: the replicas router's total of both tracks (what abort
+    /// and promote give the stable back), else the stable's count. The live counts win over it
+    /// (see [`super::live::plan`]): a person or an autoscaler may have changed them since.
     #[serde(default)]
     pub stable_replicas: i32,
 }

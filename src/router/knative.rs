@@ -93,6 +93,25 @@ pub fn promoted_traffic(original: &Value, stable: &str, canary: &str) -> Value {
     }
 }
 
+/// The revision that traffic following the latest revision would reach, when it is not the
+/// canary: someone changed the ksvc's template during the canary, so `traffic` (after
+/// promotion) would send that share to another revision. `None` when nothing follows the latest
+/// revision or the latest is the canary.
+pub fn latest_elsewhere(ksvc: &Value, traffic: &Value, canary: &str) -> Option<String> {
+    let follows_latest =
+        traffic.as_array().is_none_or(|entries| entries.iter().any(|t| t["latestRevision"] == true));
+    if !follows_latest {
+        return None;
+    }
+    let template = ksvc.pointer("/spec/template/metadata/name").and_then(Value::as_str);
+    let created = ksvc.pointer("/status/latestCreatedRevisionName").and_then(Value::as_str);
+    match template.or(created) {
+        Some(latest) if latest == canary => None,
+        Some(latest) => Some(latest.to_string()),
+        None => Some("a revision of an unnamed template".to_string()),
+    }
+}
+
 /// `spec.traffic` while aborting: everything to the stable revision by name, so that no revision
 /// made from a later template takes traffic.
 pub fn aborted_traffic(stable: &str) -> Value {
@@ -353,6 +372,12 @@ impl Router for Knative {
                 End::Promote => {
                     let traffic = promoted_traffic(original_traffic, stable, &self.canary_revision);
                     w.update(&self.service_kind, &self.model, |ksvc| {
+                        if let Some(latest) = latest_elsewhere(ksvc, &traffic, &self.canary_revision) {
+                            return Err(Error::failed(format!(
+                                "cannot promote the canary of ksvc {}: its template was changed during the canary, so traffic that follows the latest revision would go to {latest}, not to the canary revision {}; set the template back to the canary's or run `kubectl modelroll abort ksvc/{}`",
+                                self.model, self.canary_revision, self.model
+                            )));
+                        }
                         set_traffic(ksvc, traffic.clone());
                         Ok(())
                     })
@@ -383,6 +408,24 @@ mod tests {
             },
             "status": {"latestReadyRevisionName": "fraud-00001"}
         })
+    }
+
+    #[test]
+    fn promotion_refuses_latest_traffic_that_would_miss_the_canary() {
+        let mut ksvc = ksvc();
+        ksvc["spec"]["template"]["metadata"]["name"] = json!("fraud-v2");
+        let latest = json!([{"latestRevision": true, "percent": 100}]);
+        assert_eq!(latest_elsewhere(&ksvc, &latest, "fraud-v2"), None);
+        assert_eq!(latest_elsewhere(&ksvc, &Value::Null, "fraud-v2"), None);
+        ksvc["spec"]["template"]["metadata"]["name"] = json!("fraud-v3");
+        assert_eq!(latest_elsewhere(&ksvc, &latest, "fraud-v2").as_deref(), Some("fraud-v3"));
+        // Traffic pinned by name does not follow the template.
+        let pinned = json!([{"revisionName": "fraud-v2", "percent": 100}]);
+        assert_eq!(latest_elsewhere(&ksvc, &pinned, "fraud-v2"), None);
+        // An unnamed template: the latest created revision says where it goes.
+        ksvc["spec"]["template"]["metadata"] = json!({});
+        ksvc["status"]["latestCreatedRevisionName"] = json!("fraud-00007");
+        assert_eq!(latest_elsewhere(&ksvc, &latest, "fraud-v2").as_deref(), Some("fraud-00007"));
     }
 
     #[test]

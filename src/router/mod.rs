@@ -20,7 +20,6 @@ use serde_json::Value;
 use crate::cli::RouterChoice;
 use crate::error::{Error, Result};
 use crate::rollout::state::Routing;
-use crate::rollout::weights::canary_capacity;
 use writer::{object_name, Writer};
 
 /// How a canary ends.
@@ -36,13 +35,6 @@ pub enum End {
 pub trait Router: Send + Sync {
     /// What the router remembers (written into the rollout annotation).
     fn routing(&self) -> &Routing;
-
-    /// (stable, canary) replicas needed for `canary_weight` when stable had `stable_replicas`
-    /// before the canary. Mesh and gateway routers keep stable as it was and give the canary
-    /// the capacity for its share.
-    fn replicas(&self, stable_replicas: i32, canary_weight: u32) -> (i32, i32) {
-        (stable_replicas, canary_capacity(stable_replicas, canary_weight))
-    }
 
     /// Whether the router selects pods by `modelroll.io/track` (so stable pods must carry it).
     fn needs_track_label(&self) -> bool {

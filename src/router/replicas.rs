@@ -8,9 +8,8 @@ use super::writer::Writer;
 use super::{End, Router};
 use crate::error::Result;
 use crate::rollout::state::Routing;
-use crate::rollout::weights::replica_split;
 
-/// The replicas router: all its work is scaling the two Deployments (see `Router::replicas`).
+/// The replicas router: all its work is scaling the two Deployments (see `rollout::live::plan`).
 pub struct Replicas {
     pub routing: Routing,
 }
@@ -18,10 +17,6 @@ pub struct Replicas {
 impl Router for Replicas {
     fn routing(&self) -> &Routing {
         &self.routing
-    }
-
-    fn replicas(&self, stable_replicas: i32, canary_weight: u32) -> (i32, i32) {
-        replica_split(stable_replicas, canary_weight)
     }
 
     fn prepare<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<()>> {

@@ -405,3 +405,116 @@ pub fn raw_request(pg: &Playground, head: &[u8]) -> Option<String> {
         _ => None,
     }
 }
+
+/// The ready pods among those a label selector picks, followed through a watch, with the lowest
+/// count seen since [`ReadyPods::start`] or the last [`ReadyPods::restart`]: capacity checks
+/// that see every change, not samples. A pod that is being deleted does not count as ready.
+pub struct ReadyPods {
+    counts: std::sync::Arc<std::sync::Mutex<ReadyCounts>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct ReadyCounts {
+    /// Ready per pod name; `None` until the first list is in.
+    ready: Option<BTreeMap<String, bool>>,
+    lowest: i32,
+}
+
+impl ReadyCounts {
+    fn now(&self) -> i32 {
+        self.ready.as_ref().map_or(0, |r| r.values().filter(|ready| **ready).count() as i32)
+    }
+}
+
+impl ReadyPods {
+    /// Watch the pods of `selector` in `namespace`; returns once the first list is in.
+    pub async fn start(client: kube::Client, namespace: &str, selector: &str) -> Self {
+        use futures::StreamExt;
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::runtime::watcher::{self, Event};
+        use kube::runtime::WatchStreamExt;
+        let counts = std::sync::Arc::new(std::sync::Mutex::new(ReadyCounts::default()));
+        let api: kube::Api<Pod> = kube::Api::namespaced(client, namespace);
+        let config = watcher::Config::default().labels(selector);
+        let shared = counts.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+            let mut listing: BTreeMap<String, bool> = BTreeMap::new();
+            while let Some(event) = stream.next().await {
+                let Ok(event) = event else { continue };
+                let ready_of = |p: &Pod| {
+                    p.metadata.deletion_timestamp.is_none()
+                        && p.status
+                            .as_ref()
+                            .and_then(|s| s.conditions.as_ref())
+                            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                };
+                let mut counts = shared.lock().unwrap();
+                match event {
+                    Event::Init => listing.clear(),
+                    Event::InitApply(p) => {
+                        listing.insert(p.metadata.name.clone().unwrap_or_default(), ready_of(&p));
+                    }
+                    Event::InitDone => {
+                        let first = counts.ready.is_none();
+                        counts.ready = Some(std::mem::take(&mut listing));
+                        if first {
+                            counts.lowest = counts.now();
+                        }
+                    }
+                    Event::Apply(p) => {
+                        if let Some(ready) = counts.ready.as_mut() {
+                            ready.insert(p.metadata.name.clone().unwrap_or_default(), ready_of(&p));
+                        }
+                    }
+                    Event::Delete(p) => {
+                        if let Some(ready) = counts.ready.as_mut() {
+                            ready.remove(&p.metadata.name.clone().unwrap_or_default());
+                        }
+                    }
+                }
+                if counts.ready.is_some() {
+                    counts.lowest = counts.lowest.min(counts.now());
+                }
+            }
+        });
+        let pods = Self { counts, task };
+        wait_for_async(Duration::from_secs(30), "the first list of pods", || async {
+            pods.counts.lock().unwrap().ready.is_some()
+        })
+        .await;
+        pods
+    }
+
+    /// Ready pods now.
+    pub fn now(&self) -> i32 {
+        self.counts.lock().unwrap().now()
+    }
+
+    /// The fewest ready pods seen since the start or the last restart.
+    pub fn lowest(&self) -> i32 {
+        self.counts.lock().unwrap().lowest
+    }
+
+    /// Count the lowest from now on; returns the ready pods now.
+    pub fn restart(&self) -> i32 {
+        let mut counts = self.counts.lock().unwrap();
+        counts.lowest = counts.now();
+        counts.lowest
+    }
+
+    /// Wait until `count` pods are ready (the watch is caught up with a change made before).
+    pub async fn wait_ready(&self, count: i32) {
+        wait_for_async(Duration::from_secs(60), &format!("{count} ready pods"), || async {
+            self.now() == count
+        })
+        .await;
+    }
+}
+
+impl Drop for ReadyPods {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

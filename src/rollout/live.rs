@@ -1,0 +1,224 @@
+//! The live cluster wins: what the objects say now (replica counts a person or an autoscaler may
+//! have changed, the autoscaler that owns the stable's count) against what the
+//! `modelroll.io/rollout` annotation recorded, and the replica counts each canary step needs from
+//! it. Pure: the verbs read the objects once and decide here.
+
+use serde_json::Value;
+
+use super::weights::{canary_capacity, replica_split};
+
+/// The replica counts of a model's two Deployments as they are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveReplicas {
+    /// `spec.replicas` of the stable Deployment.
+    pub stable: i32,
+    /// `spec.replicas` of the canary Deployment (0 when it does not exist).
+    pub canary: i32,
+    /// The autoscaler that owns the stable's replicas (`horizontalpodautoscaler/NAME` or
+    /// `scaledobject/NAME`): modelroll never writes them then.
+    pub autoscaler: Option<String>,
+}
+
+/// How a router carries the canary's weight, which decides what its replicas must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// The replicas router: the weight is the canary's share of the pods behind one Service.
+    PodRatio,
+    /// Mesh and gateway routers: the weight is on a route; stable keeps its pods.
+    Route,
+}
+
+/// The replicas a step needs: `stable` is `None` when it is left as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackReplicas {
+    pub stable: Option<i32>,
+    pub canary: i32,
+    /// The model's pods to record (`stableReplicas` of the state): the replicas router's total,
+    /// else the stable's count.
+    pub total: i32,
+}
+
+/// The replicas router's total pods as the live cluster says. modelroll wrote the stable's count
+/// as the split of `recorded_total` at the recorded weight, or at the weight it is moving to (an
+/// interrupted move leaves either); any other count was set by someone else (`kubectl scale`,
+/// an edit), and their change to the stable is added to the total instead of being undone.
+pub fn model_total(recorded_total: i32, recorded_weight: u32, moving_to: u32, live_stable: i32) -> i32 {
+    let ours = |weight| replica_split(recorded_total, weight).0;
+    if live_stable == ours(recorded_weight) || live_stable == ours(moving_to) {
+        recorded_total
+    } else {
+        (recorded_total + live_stable - ours(recorded_weight)).max(live_stable).max(0)
+    }
+}
+
+/// Canary pods for `weight`% beside `stable` pods that modelroll may not resize (an autoscaler
+/// owns them): round(stable × weight / (100 − weight)), at least one while the weight is above 0,
+/// and never more than `stable` (so the canary's share of the pods tops out at half: a larger
+/// share needs a mesh or gateway router, which moves weight without resizing stable).
+pub fn canary_beside(stable: i32, weight: u32) -> i32 {
+    let stable = stable.max(0);
+    if weight == 0 {
+        return 0;
+    }
+    if weight >= 100 {
+        return stable.max(1);
+    }
+    let weight = i64::from(weight);
+    let rest = 100 - weight;
+    let wanted = (i64::from(stable) * weight + rest / 2) / rest;
+    (wanted.clamp(1, i64::from(stable.max(1)))) as i32
+}
+
+/// The replicas of both tracks for `weight`%, from the recorded total and weight and the live
+/// counts: the one place a step's replicas are decided.
+pub fn plan(
+    carrier: Carrier,
+    recorded_total: i32,
+    recorded_weight: u32,
+    live: &LiveReplicas,
+    weight: u32,
+) -> TrackReplicas {
+    match (carrier, &live.autoscaler) {
+        (Carrier::PodRatio, None) => {
+            let total = model_total(recorded_total, recorded_weight, weight, live.stable);
+            let (stable, canary) = replica_split(total, weight);
+            TrackReplicas { stable: Some(stable), canary, total }
+        }
+        (Carrier::PodRatio, Some(_)) => {
+            TrackReplicas { stable: None, canary: canary_beside(live.stable, weight), total: live.stable }
+        }
+        (Carrier::Route, _) => {
+            TrackReplicas { stable: None, canary: canary_capacity(live.stable, weight), total: live.stable }
+        }
+    }
+}
+
+/// The stable's replicas once the canary is gone (promote or abort): the replicas router gives
+/// the stable the model's whole total back (a re-run finds it given already: the split at 0%);
+/// `None` leaves them as they are (other routers never shrank it; an autoscaler owns them).
+pub fn replicas_after(
+    carrier: Carrier,
+    recorded_total: i32,
+    recorded_weight: u32,
+    live: &LiveReplicas,
+) -> Option<i32> {
+    match (carrier, &live.autoscaler) {
+        (Carrier::PodRatio, None) => Some(model_total(recorded_total, recorded_weight, 0, live.stable)),
+        _ => None,
+    }
+}
+
+/// The autoscaler among `horizontal_pod_autoscalers` (autoscaling/v2) and `scaled_objects`
+/// (keda.sh) whose scale target is Deployment `deployment`, as `kind/name`.
+pub fn autoscaler_of(
+    deployment: &str,
+    horizontal_pod_autoscalers: &[Value],
+    scaled_objects: &[Value],
+) -> Option<String> {
+    // An HPA names its target's kind and apiVersion; KEDA defaults them to an apps/v1 Deployment.
+    let targets = |object: &Value, kind_required: bool| {
+        let target = &object["spec"]["scaleTargetRef"];
+        let kind = target["kind"].as_str().or((!kind_required).then_some("Deployment"));
+        let group =
+            target["apiVersion"].as_str().map_or("apps", |v| v.split_once('/').map_or("", |(g, _)| g));
+        kind == Some("Deployment") && group == "apps" && target["name"].as_str() == Some(deployment)
+    };
+    let name = |object: &Value| {
+        object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string()
+    };
+    horizontal_pod_autoscalers
+        .iter()
+        .find(|h| targets(h, true))
+        .map(|h| format!("horizontalpodautoscaler/{}", name(h)))
+        .or_else(|| {
+            scaled_objects.iter().find(|s| targets(s, false)).map(|s| format!("scaledobject/{}", name(s)))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(stable: i32, canary: i32) -> LiveReplicas {
+        LiveReplicas { stable, canary, autoscaler: None }
+    }
+
+    #[test]
+    fn a_stable_count_modelroll_wrote_keeps_the_recorded_total() {
+        // 4 pods at 25%: stable 3; at 50%: stable 2 (an interrupted move may leave either).
+        assert_eq!(model_total(4, 25, 50, 3), 4);
+        assert_eq!(model_total(4, 25, 50, 2), 4);
+    }
+
+    #[test]
+    fn a_stable_scaled_by_hand_adds_to_the_total() {
+        // `kubectl scale --replicas 6` at 25% of 4 (stable 3, canary 1): the model has 7 now.
+        assert_eq!(model_total(4, 25, 50, 6), 7);
+        let step = plan(Carrier::PodRatio, 4, 25, &live(6, 1), 50);
+        assert_eq!(step, TrackReplicas { stable: Some(3), canary: 4, total: 7 });
+        // Scaled down by hand: the total shrinks, never below the stable's own count.
+        assert_eq!(model_total(4, 25, 50, 1), 2);
+        assert_eq!(model_total(4, 50, 75, 0), 2);
+    }
+
+    #[test]
+    fn abort_and_promote_give_the_replicas_router_its_whole_total_back() {
+        assert_eq!(replicas_after(Carrier::PodRatio, 4, 50, &live(2, 2)), Some(4));
+        assert_eq!(replicas_after(Carrier::PodRatio, 4, 25, &live(6, 1)), Some(7));
+        assert_eq!(replicas_after(Carrier::Route, 4, 50, &live(5, 3)), None);
+        let scaled = LiveReplicas { autoscaler: Some("horizontalpodautoscaler/m".into()), ..live(5, 3) };
+        assert_eq!(replicas_after(Carrier::PodRatio, 4, 50, &scaled), None);
+    }
+
+    #[test]
+    fn routes_keep_the_live_stable_and_size_the_canary_from_it() {
+        // Recorded 2, but someone scaled stable to 5: the canary's capacity follows the 5.
+        let step = plan(Carrier::Route, 2, 10, &live(5, 1), 50);
+        assert_eq!(step, TrackReplicas { stable: None, canary: 3, total: 5 });
+    }
+
+    #[test]
+    fn an_autoscaled_stable_is_never_resized() {
+        let scaled =
+            LiveReplicas { stable: 4, canary: 0, autoscaler: Some("horizontalpodautoscaler/m".into()) };
+        for weight in [0, 10, 25, 50, 75, 100] {
+            assert_eq!(plan(Carrier::PodRatio, 4, 0, &scaled, weight).stable, None, "{weight}");
+        }
+        assert_eq!(plan(Carrier::PodRatio, 4, 0, &scaled, 25).canary, 1);
+        assert_eq!(plan(Carrier::PodRatio, 4, 0, &scaled, 50).canary, 4);
+    }
+
+    #[test]
+    fn canary_beside_a_fixed_stable() {
+        assert_eq!(canary_beside(4, 0), 0);
+        assert_eq!(canary_beside(4, 10), 1);
+        // 3 of 4 + 3 = 43%, the nearest to 40% with whole pods beside 4.
+        assert_eq!(canary_beside(4, 40), 3);
+        assert_eq!(canary_beside(6, 25), 2);
+        assert_eq!(canary_beside(4, 50), 4);
+        assert_eq!(canary_beside(4, 90), 4, "never more pods than stable");
+        assert_eq!(canary_beside(4, 100), 4);
+        assert_eq!(canary_beside(0, 30), 1);
+    }
+
+    #[test]
+    fn autoscalers_are_found_by_their_scale_target() {
+        let hpa = |name: &str, kind: &str, target: &str| json!({"metadata": {"name": name}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target}}});
+        let hpas = vec![
+            hpa("other", "Deployment", "other"),
+            hpa("rs", "ReplicaSet", "fraud"),
+            hpa("fraud-hpa", "Deployment", "fraud"),
+        ];
+        assert_eq!(autoscaler_of("fraud", &hpas, &[]).as_deref(), Some("horizontalpodautoscaler/fraud-hpa"));
+        assert_eq!(autoscaler_of("nobody", &hpas, &[]), None);
+        // KEDA's scaleTargetRef defaults to an apps/v1 Deployment.
+        let keda =
+            vec![json!({"metadata": {"name": "fraud-keda"}, "spec": {"scaleTargetRef": {"name": "fraud"}}})];
+        assert_eq!(autoscaler_of("fraud", &[], &keda).as_deref(), Some("scaledobject/fraud-keda"));
+        let argo = vec![
+            json!({"metadata": {"name": "x"}, "spec": {"scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Deployment", "name": "fraud"}}}),
+        ];
+        assert_eq!(autoscaler_of("fraud", &[], &argo), None);
+    }
+}

@@ -1,0 +1,341 @@
+//! Integration tests: modelroll trusts the live cluster over its own records and never makes
+//! capacity or routing worse than it found it (issue 11): slow pods, hand-scaled and autoscaled
+//! Deployments, rollbacks that copy annotations back, changes during a canary.
+
+use std::time::Duration;
+
+use kube::api::{Api, ListParams};
+use serde_json::{json, Value};
+
+use crate::canary::{knative_model, ksvc_traffic, model, virtual_service, Env, NS, TRACK};
+use crate::common::{self, ReadyPods};
+
+fn replicas(deployment: &Value) -> i64 {
+    deployment["spec"]["replicas"].as_i64().unwrap()
+}
+
+fn image(deployment: &Value) -> &str {
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap()
+}
+
+async fn state(env: &Env, name: &str) -> Value {
+    serde_json::from_str(&env.annotation(name).await.expect("a canary state")).unwrap()
+}
+
+/// Run `args` while `pods` counts, and fail when ready pods ever fell below what they were when
+/// it started.
+async fn run_keeping_capacity(env: &Env, pods: &ReadyPods, args: &[&str]) -> String {
+    let start = pods.restart();
+    let stdout = env.run_ok(args);
+    assert!(
+        pods.lowest() >= start,
+        "{args:?}: ready pods fell from {start} to {} (now {})",
+        pods.lowest(),
+        pods.now()
+    );
+    stdout
+}
+
+/// Issue 11, case 1: abort on the replicas router brought stable back and removed the canary's
+/// pods at once, so a model at 100% canary had no ready pod until stable's came up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_abort_never_drops_ready_capacity() {
+    let env = Env::start(Duration::from_millis(1500)).await;
+    model(&env, "s1", 2, "registry.example/s1:v1", false).await;
+    let v2 = ["canary", "s1", "--image", "registry.example/s1:v2", "--router", "replicas"];
+    env.run_ok(&[&v2[..], &["--weight", "100", "--timeout", "60s"]].concat());
+    assert_eq!(replicas(&env.deployment("s1").await.unwrap()), 0);
+    assert_eq!(replicas(&env.deployment("s1-canary").await.unwrap()), 2);
+    let pods = ReadyPods::start(env.client.clone(), NS, "app=s1").await;
+    pods.wait_ready(2).await;
+    run_keeping_capacity(&env, &pods, &["abort", "s1", "--timeout", "60s"]).await;
+    assert_eq!(replicas(&env.deployment("s1").await.unwrap()), 2);
+    assert!(env.deployment("s1-canary").await.is_none());
+    assert!(env.annotation("s1").await.is_none());
+    assert_eq!(pods.now(), 2);
+}
+
+/// Capacity on every path: abort and promote, on the replicas and istio routers, with pods that
+/// take 1.5s to get ready: ready pods never fewer than when the command started (for istio, the
+/// stable subset's, which takes back all traffic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_and_promote_keep_capacity_on_replicas_and_istio() {
+    let env = Env::start(Duration::from_millis(1500)).await;
+    model(&env, "s6", 4, "registry.example/s6:v1", false).await;
+    let pods = ReadyPods::start(env.client.clone(), NS, "app=s6").await;
+    for (image, end) in [("registry.example/s6:v2", "abort"), ("registry.example/s6:v3", "promote")] {
+        env.run_ok(&[
+            "canary",
+            "s6",
+            "--image",
+            image,
+            "--router",
+            "replicas",
+            "--weight",
+            "50",
+            "--timeout",
+            "60s",
+        ]);
+        pods.wait_ready(4).await;
+        run_keeping_capacity(&env, &pods, &[end, "s6", "--timeout", "60s"]).await;
+        assert_eq!(replicas(&env.deployment("s6").await.unwrap()), 4, "after {end}");
+        assert!(env.deployment("s6-canary").await.is_none());
+    }
+    assert_eq!(image(&env.deployment("s6").await.unwrap()), "registry.example/s6:v3");
+
+    model(&env, "s7", 2, "registry.example/s7:v1", true).await;
+    env.create(virtual_service("s7", "s7")).await;
+    let stable = ReadyPods::start(env.client.clone(), NS, &format!("app=s7,{TRACK}=stable")).await;
+    for (image, end) in [("registry.example/s7:v2", "abort"), ("registry.example/s7:v3", "promote")] {
+        env.run_ok(&["canary", "s7", "--image", image, "--weight", "50", "--timeout", "60s"]);
+        stable.wait_ready(2).await;
+        run_keeping_capacity(&env, &stable, &[end, "s7", "--timeout", "60s"]).await;
+        assert_eq!(replicas(&env.deployment("s7").await.unwrap()), 2, "after {end}");
+    }
+}
+
+/// Issue 11, case 2: `kubectl scale` of stable during a canary, then `shift`: the recorded count
+/// won, stable went to 2 and ready capacity fell from 7 to 4; promote then restored the stale 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_scaled_stable_wins_over_the_recorded_count() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s2", 4, "registry.example/s2:v1", false).await;
+    env.run_ok(&[
+        "canary",
+        "s2",
+        "--image",
+        "registry.example/s2:v2",
+        "--router",
+        "replicas",
+        "--weight",
+        "25",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(replicas(&env.deployment("s2").await.unwrap()), 3);
+    env.pg.kubectl(&["scale", "deployment/s2", "--replicas=6"]).success();
+    env.wait_rolled_out("s2").await;
+    let pods = ReadyPods::start(env.client.clone(), NS, "app=s2").await;
+    pods.wait_ready(7).await;
+
+    run_keeping_capacity(&env, &pods, &["shift", "s2", "--weight", "50", "--timeout", "60s"]).await;
+    // The model has 7 pods now: 50% of them is 4 canary pods beside 3 stable ones.
+    assert_eq!(replicas(&env.deployment("s2").await.unwrap()), 3);
+    assert_eq!(replicas(&env.deployment("s2-canary").await.unwrap()), 4);
+    assert_eq!(state(&env, "s2").await["stableReplicas"], 7);
+    // Stable's surplus pods go after the shift; promote starts from the 7.
+    pods.wait_ready(7).await;
+
+    run_keeping_capacity(&env, &pods, &["promote", "s2", "--timeout", "60s"]).await;
+    let stable = env.deployment("s2").await.unwrap();
+    assert_eq!(replicas(&stable), 7, "promote gives stable the live total, not the recorded 4");
+    assert_eq!(image(&stable), "registry.example/s2:v2");
+}
+
+/// Issue 11, case 3: the deployment controller copies the canary state onto the ReplicaSets, and
+/// a rollback copies it back: after canary → promote → `kubectl rollout undo`, status showed a
+/// canary that no longer exists, and canary and undo were refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_does_not_bring_back_a_finished_canary() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s3", 2, "registry.example/s3:v1", false).await;
+    env.run_ok(&[
+        "canary",
+        "s3",
+        "--image",
+        "registry.example/s3:v2",
+        "--router",
+        "replicas",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    let replica_sets: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(env.client.clone(), NS);
+    let copies = || async {
+        replica_sets
+            .list(&ListParams::default().labels("app=s3"))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|rs| {
+                rs.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("modelroll.io/rollout"))
+            })
+            .filter_map(|rs| rs.metadata.name)
+            .collect::<Vec<_>>()
+    };
+    // The controller does copy it while the canary runs (what makes this case real).
+    common::wait_for_async(Duration::from_secs(30), "the state copied onto a ReplicaSet", || async {
+        !copies().await.is_empty()
+    })
+    .await;
+    env.run_ok(&["promote", "s3", "--timeout", "60s"]);
+    assert_eq!(copies().await, Vec::<String>::new(), "the canary state is left on ReplicaSets");
+
+    env.pg.kubectl(&["rollout", "undo", "deployment/s3"]).success();
+    env.wait_rolled_out("s3").await;
+    let stable = env.deployment("s3").await.unwrap();
+    assert_eq!(image(&stable), "registry.example/s3:v1");
+    assert!(env.annotation("s3").await.is_none(), "the rollback brought the canary state back");
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s3", "-o", "json"])).unwrap();
+    assert_eq!(status["phase"], "Healthy", "{status:#}");
+    assert!(status.get("canary").is_none(), "{status:#}");
+    env.run_ok(&["undo", "s3", "--timeout", "60s"]);
+    assert_eq!(image(&env.deployment("s3").await.unwrap()), "registry.example/s3:v2");
+    assert!(env.annotation("s3").await.is_none());
+    env.run_ok(&[
+        "canary",
+        "s3",
+        "--image",
+        "registry.example/s3:v3",
+        "--router",
+        "replicas",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(env.deployment("s3-canary").await.is_some());
+}
+
+/// Issue 11, case 4: set-image was accepted during a canary (and promote then replaced the new
+/// stable image with the canary's). Now set-image and undo are refused with what to do; on
+/// Knative, promote refuses when traffic that follows the latest revision would miss the canary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_image_and_undo_are_refused_during_a_canary() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s4", 2, "registry.example/s4:v1", false).await;
+    env.run_ok(&[
+        "canary",
+        "s4",
+        "--image",
+        "registry.example/s4:v2",
+        "--router",
+        "replicas",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    let before = env.deployment("s4").await.unwrap();
+    for args in [&["set-image", "s4", "registry.example/s4:v3"][..], &["undo", "deploy/s4"][..]] {
+        let out = env.run(args);
+        out.code(2);
+        let verb = args[0];
+        assert_eq!(
+            out.stderr.trim(),
+            format!("error: a canary of deployment/s4 is in progress; finish it with `kubectl modelroll promote deployment/s4` or `kubectl modelroll abort deployment/s4` before {verb}"),
+        );
+        let after = env.deployment("s4").await.unwrap();
+        assert_eq!(after["spec"], before["spec"], "{verb} changed the stable");
+    }
+
+    knative_model(&env, "k4", json!([{"latestRevision": true, "percent": 100}])).await;
+    env.run_ok(&[
+        "canary",
+        "ksvc/k4",
+        "--image",
+        "registry.example/k4:v2",
+        "--model-version",
+        "v2",
+        "--weight",
+        "20",
+        "--timeout",
+        "60s",
+    ]);
+    let out = env.run(&["set-image", "ksvc/k4", "registry.example/k4:v3"]);
+    out.code(2);
+    assert!(out.stderr.contains("a canary of ksvc/k4 is in progress"), "{}", out.stderr);
+    // Someone changes the template by hand: promote must not send the latest-revision traffic
+    // there while saying the canary serves it all.
+    env.pg
+        .kubectl(&[
+            "patch",
+            "ksvc/k4",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"template":{"metadata":{"name":"k4-v3"},"spec":{"containers":[{"image":"registry.example/k4:v3"}]}}}}"#,
+        ])
+        .success();
+    let before = env.get("serving.knative.dev/v1", "Service", "k4").await.unwrap();
+    let out = env.run(&["promote", "ksvc/k4", "--timeout", "60s"]);
+    out.code(1);
+    assert!(out.stderr.contains("k4-v3") && out.stderr.contains("k4-v2"), "{}", out.stderr);
+    assert!(!out.stdout.contains("now serves all traffic"), "{}", out.stdout);
+    let after = env.get("serving.knative.dev/v1", "Service", "k4").await.unwrap();
+    assert_eq!(ksvc_traffic(&after), ksvc_traffic(&before), "promote moved traffic");
+}
+
+/// Autoscalers: with an HPA on the stable, modelroll never writes its replicas; the replicas
+/// router runs the canary beside it, promote and abort leave the count to the autoscaler, and the
+/// output says so. The HPA is created with real kubectl, which the playground validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autoscaled_stable_keeps_its_replicas() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s5", 2, "registry.example/s5:v1", false).await;
+    let bad = r#"{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "bad"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "name": "s5"}, "minReplicas": 3, "maxReplicas": 0,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 0}}}]}}"#;
+    let out = env.pg.kubectl_with_input(&["create", "-f", "-"], Some(bad));
+    out.code(1);
+    for cause in [
+        "spec.scaleTargetRef.kind: Required value",
+        "spec.maxReplicas: Invalid value: 0: must be greater than 0",
+        "spec.maxReplicas: Invalid value: 0: must be greater than or equal to `minReplicas`",
+        "spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0",
+    ] {
+        assert!(out.stderr.contains(cause), "{cause:?} missing from:\n{}", out.stderr);
+    }
+    let hpa = r#"{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "s5"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "s5"}, "minReplicas": 2, "maxReplicas": 6,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}"#;
+    env.pg.kubectl_with_input(&["create", "-f", "-"], Some(hpa)).success();
+    let listed = env.pg.kubectl(&["get", "hpa", "-o", "name"]);
+    assert_eq!(listed.success().stdout.trim(), "horizontalpodautoscaler.autoscaling/s5");
+
+    let out = env.run(&[
+        "canary",
+        "s5",
+        "--image",
+        "registry.example/s5:v2",
+        "--router",
+        "replicas",
+        "--weight",
+        "25",
+        "--timeout",
+        "60s",
+    ]);
+    out.success();
+    assert!(out.stderr.contains("replicas belong to horizontalpodautoscaler/s5"), "{}", out.stderr);
+    assert_eq!(replicas(&env.deployment("s5").await.unwrap()), 2, "stable shrunk under its HPA");
+    assert_eq!(replicas(&env.deployment("s5-canary").await.unwrap()), 1);
+    // The HPA scales stable up meanwhile (as it would under load): the canary's share follows.
+    env.pg.kubectl(&["scale", "deployment/s5", "--replicas=4"]).success();
+    env.wait_rolled_out("s5").await;
+    env.run_ok(&["shift", "s5", "--weight", "50", "--timeout", "60s"]);
+    assert_eq!(replicas(&env.deployment("s5").await.unwrap()), 4);
+    assert_eq!(replicas(&env.deployment("s5-canary").await.unwrap()), 4);
+    let stdout = env.run_ok(&["promote", "s5", "--timeout", "60s"]);
+    assert!(stdout.contains("its replicas stay with horizontalpodautoscaler/s5"), "{stdout}");
+    let stable = env.deployment("s5").await.unwrap();
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/s5:v2"));
+
+    env.run_ok(&[
+        "canary",
+        "s5",
+        "--image",
+        "registry.example/s5:v3",
+        "--router",
+        "replicas",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    env.run_ok(&["abort", "s5", "--timeout", "60s"]);
+    assert_eq!(replicas(&env.deployment("s5").await.unwrap()), 4);
+    assert!(env.deployment("s5-canary").await.is_none());
+}
