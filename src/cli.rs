@@ -38,6 +38,20 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 
+    /// Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`):
+    /// writes go in waves in the order given, reads print one table with a CONTEXT column
+    #[arg(long, global = true, value_name = "C1,C2,…|all")]
+    pub contexts: Option<String>,
+
+    /// With --contexts: how many contexts a wave changes at once
+    #[arg(long, global = true, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub wave_size: u32,
+
+    /// With --contexts: after each wave, watch every context changed so far this long; a
+    /// degraded one fails the wave
+    #[arg(long, global = true, value_name = "DUR", default_value = "0", value_parser = crate::duration::parse)]
+    pub bake: Duration,
+
     /// The kubeconfig cluster to use
     #[arg(long, global = true, value_name = "NAME")]
     pub cluster: Option<String>,

@@ -133,6 +133,30 @@ pub async fn interruptible<T>(what: &str, work: impl Future<Output = Result<T>>)
     }
 }
 
+/// While alive, Ctrl-C belongs to the code that holds it (it listens for Ctrl-C itself and must
+/// finish something first, e.g. say where a multi-context run stopped) instead of ending the
+/// program at once. Call [`InterruptGuard::answered`] when it has seen the Ctrl-C.
+pub struct InterruptGuard(());
+
+impl InterruptGuard {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        INTERRUPTIBLE_SECTIONS.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+
+    /// The holder has answered a Ctrl-C: the default handler must not answer it again.
+    pub fn answered(&self) {
+        INTERRUPT_ANSWERED.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        INTERRUPTIBLE_SECTIONS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Once any code listens for Ctrl-C, the process no longer dies of SIGINT; so outside
 /// [`interruptible`] sections, Ctrl-C ends the program here with exit 130.
 async fn exit_on_unguarded_interrupt() {

@@ -3,6 +3,7 @@
 mod common;
 
 mod canary;
+mod contexts;
 mod demo;
 mod foundation;
 mod krew_completion;

@@ -4,6 +4,7 @@ pub mod abort;
 pub mod canary;
 pub mod complete;
 pub mod completion;
+pub mod contexts;
 pub mod demo;
 pub mod history;
 pub mod lifecycle;
@@ -43,6 +44,14 @@ impl Context {
 /// The command's error, carrying its exit code.
 pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Context { global: cli.global };
+    if ctx.global.contexts.is_some() {
+        return contexts::run(&ctx, cli.command).await;
+    }
+    if ctx.global.wave_size != 1 || !ctx.global.bake.is_zero() {
+        return Err(crate::error::Error::usage(
+            "--wave-size and --bake pace a run across contexts: add --contexts C1,C2,…",
+        ));
+    }
     match cli.command {
         Command::SetImage(args) => set_image::run(&ctx, args).await,
         Command::Status(args) => status::run(&ctx, args).await,

@@ -12,4 +12,5 @@ pub mod revision;
 pub mod state;
 pub mod status;
 pub mod strategy;
+pub mod waves;
 pub mod weights;

@@ -162,6 +162,34 @@ pub fn history_table(revisions: &[RevisionStatus], now: Timestamp, wide: bool) -
     render(&headers, &rows)
 }
 
+/// Read back a table [`render`] printed: the headers, and each row cut at the columns the header
+/// line starts (cells are left-aligned and never wider than their column). Lines after a blank
+/// line are not part of the table.
+pub fn parse(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text.lines().take_while(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else { return (Vec::new(), Vec::new()) };
+    let chars: Vec<char> = header.chars().collect();
+    let starts: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i] != ' ' && (i == 0 || (i >= 3 && chars[i - 3..i].iter().all(|c| *c == ' '))))
+        .collect();
+    let cut = |line: &str| -> Vec<String> {
+        let chars: Vec<char> = line.chars().collect();
+        starts
+            .iter()
+            .enumerate()
+            .map(|(n, &start)| {
+                let end = starts.get(n + 1).copied().unwrap_or(chars.len()).min(chars.len());
+                chars
+                    .get(start.min(chars.len())..end)
+                    .map(|c| c.iter().collect::<String>())
+                    .unwrap_or_default()
+            })
+            .map(|cell| cell.trim().to_string())
+            .collect()
+    };
+    (cut(header), lines.map(cut).collect())
+}
+
 /// `2m10s` style, for messages.
 pub fn duration(d: std::time::Duration) -> String {
     short_duration(d)
@@ -176,6 +204,18 @@ mod tests {
         let out =
             render(&["NAME", "READY"], &[vec!["fraud".into(), "3/3".into()], vec!["x".into(), "1/1".into()]]);
         assert_eq!(out, "NAME    READY\nfraud   3/3\nx       1/1\n");
+    }
+
+    #[test]
+    fn rendered_tables_read_back() {
+        let rows = vec![
+            vec!["fraud".into(), "Canary (10%)".into(), "".into(), "registry.example/fraud:v2".into()],
+            vec!["x".into(), "Healthy".into(), "3/3".into(), "-".into()],
+        ];
+        let text = render(&["NAME", "PHASE", "READY", "IMAGE(S)"], &rows);
+        let (headers, parsed) = parse(&format!("{text}\nnot a row\n"));
+        assert_eq!(headers, vec!["NAME", "PHASE", "READY", "IMAGE(S)"]);
+        assert_eq!(parsed, rows);
     }
 
     #[test]
