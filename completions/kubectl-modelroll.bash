@@ -107,7 +107,7 @@ _kubectl__modelroll() {
 
     case "${cmd}" in
         kubectl__modelroll)
-            opts="-n -v -y -h --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help set-image status list history undo canary shift promote abort completion playground demo version help"
+            opts="-n -v -y -h --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help set-image status list history undo canary shift promote abort completion playground demo version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -118,6 +118,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -149,7 +161,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__abort)
-            opts="-o -n -v -y -h --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +188,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -207,7 +231,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__canary)
-            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +285,18 @@ _kubectl__modelroll() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cluster)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -289,7 +325,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__completion)
-            opts="-n -v -y -h --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help bash zsh fish powershell elvish"
+            opts="-n -v -y -h --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help bash zsh fish powershell elvish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -300,6 +336,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -331,7 +379,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__demo)
-            opts="-n -v -y -h --router --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-n -v -y -h --router --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +394,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -587,7 +647,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__history)
-            opts="-o -n -v -y -h --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +666,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -637,7 +709,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__list)
-            opts="-A -o -n -v -y -h --all-namespaces --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-A -o -n -v -y -h --all-namespaces --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +728,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -687,7 +771,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__playground)
-            opts="-p -n -v -y -h --port --kubeconfig-out --nodes --gpus-per-node --ready-after --crds --with --faults --token-auth-file --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-p -n -v -y -h --port --kubeconfig-out --nodes --gpus-per-node --ready-after --crds --with --faults --token-auth-file --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -755,6 +839,18 @@ _kubectl__modelroll() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cluster)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -783,7 +879,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__promote)
-            opts="-o -n -v -y -h --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -810,6 +906,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -841,7 +949,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__set__subcmd__image)
-            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -887,6 +995,18 @@ _kubectl__modelroll() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cluster)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -915,7 +1035,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__shift)
-            opts="-o -n -v -y -h --weight --steps --interval --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --weight --steps --interval --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -957,6 +1077,18 @@ _kubectl__modelroll() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cluster)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -985,7 +1117,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__status)
-            opts="-w -o -n -v -y -h --watch --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-w -o -n -v -y -h --watch --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1004,6 +1136,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1035,7 +1179,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__undo)
-            opts="-o -n -v -y -h --to-revision --timeout --no-wait --dry-run --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --to-revision --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1069,6 +1213,18 @@ _kubectl__modelroll() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cluster)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1097,7 +1253,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__version)
-            opts="-o -n -v -y -h --output --kubeconfig --context --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1116,6 +1272,18 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contexts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bake)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

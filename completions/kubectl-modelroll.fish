@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_modelroll_global_optspecs
-    string join \n kubeconfig= context= cluster= user= n/namespace= request-timeout= v/verbose no-color y/yes h/help
+    string join \n kubeconfig= context= contexts= wave-size= bake= cluster= user= n/namespace= request-timeout= v/verbose no-color y/yes h/help
 end
 
 function __fish_kubectl_modelroll_needs_command
@@ -26,6 +26,9 @@ end
 
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_needs_command" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -60,6 +63,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -76,6 +82,9 @@ json\t''
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand status" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -91,6 +100,9 @@ json\t''
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand list" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -106,6 +118,9 @@ json\t''
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand history" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -123,6 +138,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand undo" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -150,6 +168,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand cana
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -170,6 +191,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shif
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -187,6 +211,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand prom
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -204,6 +231,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abor
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -215,6 +245,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abor
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand abort" -s h -l help -d 'Print help'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -234,6 +267,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand play
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l token-auth-file -d 'Users authorized by RBAC: CSV lines token,user,uid,"group1,group2" as kube-apiserver\'s --token-auth-file' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand playground" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -249,6 +285,9 @@ gateway-api\t''
 knative\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand demo" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
@@ -261,6 +300,9 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand vers
 yaml\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file (else $KUBECONFIG, else ~/.kube/config, else in-cluster)' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l contexts -d 'Run the command against each of these kubeconfig contexts (`C1,C2,…`, or `all`): writes go in waves in the order given, reads print one table with a CONTEXT column' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l wave-size -d 'With --contexts: how many contexts a wave changes at once' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l bake -d 'With --contexts: after each wave, watch every context changed so far this long; a degraded one fails the wave' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand version" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
