@@ -78,6 +78,8 @@ fn main() {
     rows.extend(process_start(&kubectl, sizes.runs * 2));
     eprintln!("bench: status vs kubectl get");
     rows.extend(runtime.block_on(status_vs_get(&kubectl, sizes.runs)));
+    eprintln!("bench: status --contexts over 5 clusters");
+    rows.extend(runtime.block_on(status_across_contexts(sizes.runs)));
     eprintln!("bench: done-detection latency");
     rows.extend(runtime.block_on(done_detection(&kubectl, sizes.runs.min(5))));
     eprintln!("bench: large rollouts (memory and requests)");
@@ -173,6 +175,60 @@ async fn status_vs_get(kubectl: &Path, runs: usize) -> Vec<Row> {
             met: Some(canary_requests <= 3 && shows_canary),
         },
     ]
+}
+
+/// `status --contexts` over five clusters (five playgrounds, one kubeconfig) against `status` in
+/// one of them: the contexts are asked at once, so the wall time should stay near one context's.
+async fn status_across_contexts(runs: usize) -> Vec<Row> {
+    const CONTEXTS: usize = 5;
+    let mut playgrounds = Vec::new();
+    let (mut clusters, mut users, mut contexts) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..CONTEXTS {
+        let pg = start(1, Duration::from_millis(100)).await;
+        create_namespace(&pg.store, "bench");
+        create_deployment(&pg.store, "bench", "fraud", 2, "registry.example/fraud:v1");
+        wait_rolled_out(&pg.store, "bench", "fraud", Duration::from_secs(60)).await;
+        let text = std::fs::read_to_string(&pg.kubeconfig_path).expect("the playground's kubeconfig");
+        let config: Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
+        let name = format!("cluster-{n}");
+        let mut cluster = config["clusters"][0].clone();
+        cluster["name"] = json!(name);
+        let mut user = config["users"][0].clone();
+        user["name"] = json!(name);
+        clusters.push(cluster);
+        users.push(user);
+        contexts.push(json!({"name": name, "context": {"cluster": name, "user": name, "namespace": "bench"}}));
+        playgrounds.push(pg);
+    }
+    let kubeconfig = tempdir().join("contexts.kubeconfig");
+    let merged = json!({"apiVersion": "v1", "kind": "Config", "clusters": clusters, "users": users,
+        "contexts": contexts, "current-context": "cluster-0"});
+    std::fs::write(&kubeconfig, serde_yaml::to_string(&merged).expect("yaml")).expect("write the kubeconfig");
+    let status = |extra: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.arg("--kubeconfig").arg(&kubeconfig).args(["status", "fraud", "-o", "json"]).args(extra);
+        command.env_remove("KUBECONFIG");
+        command
+    };
+    let one = median_time(runs, || run(status(&[])));
+    let all = median_time(runs, || run(status(&["--contexts", "all"])));
+    let listed = run(status(&["--contexts", "all"]));
+    let items = serde_json::from_str::<Value>(&listed.1)
+        .ok()
+        .and_then(|v| v["items"].as_array().map(|i| i.iter().filter(|i| i["phase"] == "Healthy").count()))
+        .unwrap_or(0);
+    for pg in playgrounds {
+        pg.stop();
+    }
+    let r = all.as_secs_f64() / one.as_secs_f64().max(1e-9);
+    vec![Row {
+        measure: format!("status --contexts over {CONTEXTS} clusters vs status in one"),
+        modelroll: ms(all),
+        kubectl: format!("{} (one context)", ms(one)),
+        ratio: format!("{r:.2}×"),
+        goal: format!("≤ 2× (not {CONTEXTS}×), every context shown"),
+        met: Some(r <= 2.0 && items == CONTEXTS),
+    }]
 }
 
 /// How long after the cluster finishes a rollout each waiter notices: `set-image` (which waits)
