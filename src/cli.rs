@@ -175,6 +175,37 @@ pub struct WriteArgs {
     pub output: Option<WriteOutput>,
 }
 
+/// `--on-failure`: what a failed metric check does to a canary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OnFailure {
+    /// All traffic back to stable and the canary removed, as `abort` does
+    #[default]
+    Abort,
+    /// The canary kept, at weight 0
+    Hold,
+}
+
+/// Metric checks (`--check`), shared by `canary`, `shift` and `set-image`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Metric checks")]
+pub struct CheckArgs {
+    /// Metric check 'QUERY OP THRESHOLD' (repeatable): PromQL returning one number, OP one of <, <=, >, >=; placeholders {{namespace}} {{name}} {{canary}} {{stable}} {{interval}}
+    #[arg(long = "check", value_name = "'QUERY OP THRESHOLD'", allow_hyphen_values = true)]
+    pub checks: Vec<String>,
+
+    /// Read checks from YAML: `checks: [{name, query, op, threshold}]`
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub check_file: Option<std::path::PathBuf>,
+
+    /// Prometheus: http(s)://HOST:PORT[/PATH], or NAMESPACE/SERVICE:PORT through the API server's service proxy (else $MODELROLL_PROMETHEUS)
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus: Option<String>,
+
+    /// Failed evaluations tolerated before the checks fail
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub failure_limit: u32,
+}
+
 #[derive(Debug, Args)]
 pub struct SetImageArgs {
     /// The model: NAME, deploy/NAME or ksvc/NAME
@@ -203,6 +234,13 @@ pub struct SetImageArgs {
     /// Fail when a new pod stays Unschedulable this long
     #[arg(long, value_name = "DUR", default_value = "2m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
     pub unschedulable_timeout: Duration,
+
+    /// How often the metric checks are evaluated while the rollout runs
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub interval: Option<Duration>,
+
+    #[command(flatten)]
+    pub checks: CheckArgs,
 
     #[command(flatten)]
     pub write: WriteArgs,
@@ -285,12 +323,25 @@ pub struct CanaryArgs {
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
 
+    /// Hold the weight this long while watching the canary (and evaluating the checks)
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub interval: Option<Duration>,
+
+    #[command(flatten)]
+    pub checks: CheckArgs,
+
+    /// What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)
+    #[arg(long, value_enum, default_value = "abort")]
+    pub on_failure: OnFailure,
+
     #[command(flatten)]
     pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("how").required(true).args(["weight", "steps"])))]
+// --interval holds steps, or a weight that checks judge; with a bare --weight it would be ignored.
+#[command(group(clap::ArgGroup::new("held").multiple(true).args(["steps", "checks", "check_file"])))]
 pub struct ShiftArgs {
     /// The model: NAME, deploy/NAME or ksvc/NAME
     pub target: String,
@@ -303,17 +354,24 @@ pub struct ShiftArgs {
     #[arg(long, value_name = "W1,W2,...")]
     pub steps: Option<String>,
 
-    /// Time to hold each step but the last while watching the canary
+    /// Time to hold each step but the last while watching the canary; with checks, every step
+    /// (a single --weight too) is held and judged at its end
     #[arg(
         long,
         value_name = "DUR",
         default_value = "1m",
         value_parser = crate::duration::parse,
         allow_hyphen_values = true,
-        requires = "steps",
-        conflicts_with = "weight"
+        requires = "held"
     )]
     pub interval: Duration,
+
+    #[command(flatten)]
+    pub checks: CheckArgs,
+
+    /// What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)
+    #[arg(long, value_enum, default_value = "abort")]
+    pub on_failure: OnFailure,
 
     #[command(flatten)]
     pub write: WriteArgs,

@@ -11,6 +11,8 @@ pub enum ExitCode {
     Failed = 1,
     /// 2: bad usage or input (bad flag, bad weight, target not found, router not available).
     Usage = 2,
+    /// 3: a metric check failed and the change was rolled back (or held at weight 0).
+    CheckFailed = 3,
     /// 130: interrupted.
     Interrupted = 130,
 }
@@ -35,6 +37,11 @@ impl Error {
     /// The operation failed in the cluster: exit 1.
     pub fn failed(message: impl Into<String>) -> Self {
         Self { code: ExitCode::Failed, message: message.into(), source: None }
+    }
+
+    /// A metric check failed and the change was undone (or held at weight 0): exit 3.
+    pub fn check_failed(message: impl Into<String>) -> Self {
+        Self { code: ExitCode::CheckFailed, message: message.into(), source: None }
     }
 
     /// The user interrupted a wait: exit 130.

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod duration;
 pub mod error;
 pub mod playground;
+pub mod prometheus;
 pub mod quantity;
 pub mod rollout;
 pub mod router;

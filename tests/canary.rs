@@ -209,7 +209,7 @@ pub(crate) fn virtual_service(name: &str, host: &str) -> Value {
     })
 }
 
-fn http_route(name: &str, backend: &str) -> Value {
+pub(crate) fn http_route(name: &str, backend: &str) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
@@ -241,7 +241,7 @@ pub(crate) fn canary_weight_in_vs(vs: &Value) -> u64 {
 }
 
 /// (backend, weight) of the HTTPRoute's model rule.
-fn route_weights(route: &Value) -> Vec<(String, u64)> {
+pub(crate) fn route_weights(route: &Value) -> Vec<(String, u64)> {
     route["spec"]["rules"][1]["backendRefs"]
         .as_array()
         .unwrap()
@@ -578,7 +578,8 @@ async fn bad_input_changes_nothing() {
         let out = env.run(&["shift", "m5", "--steps", steps]);
         assert_eq!(out.code, 2, "steps {steps}: {}", out.stderr);
     }
-    // --interval holds steps; with a single --weight it would be silently ignored.
+    // --interval holds steps (or a weight that checks judge); with a bare --weight it would be
+    // silently ignored.
     let out = env.run(&["shift", "m5", "--weight", "10", "--interval", "1s"]);
     assert_eq!(out.code, 2, "--weight with --interval: {}", out.stderr);
     for verb in [vec!["promote", "m5"], vec!["shift", "m5", "--weight", "10"], vec!["abort", "m5"]] {

@@ -195,6 +195,7 @@ fn canary_annotation(routing: Routing, canary: &str, weight: u32) -> serde_json:
         start_time: "2026-11-22T00:00:00Z".to_string(),
         phase: Phase::Canary,
         stable_replicas: 1,
+        analysis: None,
     };
     json!({ ROLLOUT_ANNOTATION: state.to_annotation() })
 }

@@ -3,6 +3,7 @@
 mod common;
 
 mod canary;
+mod checks;
 mod contexts;
 mod demo;
 mod foundation;

@@ -1,19 +1,23 @@
 //! `canary`: bring up a canary of a new model version, wait until it is ready, and only then give
 //! it its weight. Run twice, it is a no-op; interrupted, it carries on from the recorded state.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::cli::{CanaryArgs, RouterChoice};
+use crate::cli::{CanaryArgs, OnFailure, RouterChoice};
 use crate::cluster::Target;
+use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
-    self, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say, spec_replicas,
-    wait_deployment, write_state, Deadline, Model, NextStep, WriteSettings,
+    self, canary_baseline, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say,
+    spec_replicas, wait_deployment, write_state, CanaryPods, Deadline, Model, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{
     canary_deployment, canary_images, canary_name, gitops_manager, has_stable_track, with_stable_track,
 };
+use crate::rollout::check::Placeholders;
 use crate::rollout::live::plan;
 use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
@@ -25,7 +29,8 @@ use crate::router::{self, deployment_kind, knative, Router, Selection};
 ///
 /// # Errors
 /// Exit 2 for bad input or a canary of another image already running (nothing changed); exit 1
-/// when the canary does not become ready (it gets no weight) or the cluster refuses a write.
+/// when the canary does not become ready (it gets no weight), the cluster refuses a write, or
+/// Prometheus cannot answer; exit 3 when a metric check fails during `--interval`.
 pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     lifecycle::init_terminal(ctx);
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
@@ -42,17 +47,43 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
             "{target} is a Knative Service: its canary uses the knative router"
         )));
     }
+    let interval = args.interval;
+    let checks = CheckSettings::parse(&args.checks, interval)?;
+    if checks.is_some() && weight == 0 {
+        return Err(Error::usage(
+            "--check judges the traffic the canary serves: give it a --weight above 0 (a canary at 0% serves nothing and proves nothing)",
+        ));
+    }
     let deadline = Deadline::after(settings.timeout);
-    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
         let model = load(&w, &target).await?;
+        let waits = !w.is_dry_run() && !settings.no_wait;
+        let gate = match (&checks, interval) {
+            (Some(checks), Some(interval)) if waits => {
+                let placeholders = placeholders(&w, &model, &args, interval)?;
+                let knative = matches!(target, Target::KnativeService(_));
+                let gate = Gate::new(
+                    checks,
+                    &w.cluster,
+                    ctx.global.request_timeout.as_deref(),
+                    placeholders,
+                    knative,
+                )?;
+                // Before anything is created: no canary without a Prometheus that answers.
+                gate.preflight().await?;
+                Some(gate)
+            }
+            _ => None,
+        };
+        let mut hold = Hold { ctx, interval: interval.filter(|_| waits), gate, on_failure: args.on_failure };
         match target {
             Target::Deployment(_) => {
-                deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline).await?
+                deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline, &mut hold).await?
             }
             Target::KnativeService(_) => {
-                knative_canary(&w, &model, &args, weight, &settings, deadline).await?
+                knative_canary(&w, &model, &args, weight, &settings, deadline, &mut hold).await?
             }
         }
         if w.is_dry_run() {
@@ -62,6 +93,74 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::CarryOnOrAbort, &target))
+}
+
+/// `--interval` and the checks of `canary`: hold the first weight and judge it.
+struct Hold<'a> {
+    ctx: &'a Context,
+    interval: Option<Duration>,
+    gate: Option<Gate>,
+    on_failure: OnFailure,
+}
+
+impl Hold<'_> {
+    /// Hold `weight` for the interval (if any) watching the canary and evaluating the checks.
+    ///
+    /// # Errors
+    /// As [`hold_step`].
+    async fn run(
+        &mut self,
+        w: &Writer,
+        model: &Model,
+        router: &dyn Router,
+        state: &mut RolloutState,
+        weight: u32,
+        deadline: Deadline,
+    ) -> Result<()> {
+        let Some(hold) = self.interval else { return Ok(()) };
+        let pods = match model.target {
+            Target::Deployment(_) => CanaryPods::Deployment(state.canary.clone()),
+            Target::KnativeService(_) => CanaryPods::Revision(state.canary.clone()),
+        };
+        let baseline = canary_baseline(w, &pods).await?;
+        let step = Step { ctx: self.ctx, weight, next: None, hold, on_failure: self.on_failure };
+        hold_step(w, model, router, state, &pods, baseline, self.gate.as_mut(), &step, deadline).await?;
+        if let Some(gate) = &self.gate {
+            record_passed(w, model, state, gate).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The placeholders of the canary this command starts (or resumes).
+fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration) -> Result<Placeholders> {
+    if let Some(state) = &model.state {
+        return Ok(canary_placeholders(model, state, w.namespace(), interval));
+    }
+    let name = model.name();
+    let (stable, canary) = match model.target {
+        Target::Deployment(_) => (name.to_string(), canary_name(name)),
+        Target::KnativeService(_) => {
+            let images = canary_images(
+                &model.object["spec"]["template"],
+                &args.image,
+                args.container.as_deref(),
+                &format!("ksvc {name:?}"),
+            )
+            .map_err(Error::usage)?;
+            (
+                knative::stable_revision(&model.object).unwrap_or_default(),
+                canary_revision_name(name, args.model_version.as_deref(), &images),
+            )
+        }
+    };
+    Ok(Placeholders {
+        namespace: w.namespace().to_string(),
+        name: name.to_string(),
+        canary,
+        stable,
+        interval,
+    })
 }
 
 /// What to do with a canary already recorded: `None` = nothing left to do.
@@ -111,6 +210,7 @@ fn already_running(w: &Writer, model: &Model, state: &RolloutState) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the steps of one story; a struct would only rename them
 async fn deployment_canary(
     ctx: &Context,
     w: &Writer,
@@ -119,6 +219,7 @@ async fn deployment_canary(
     weight: u32,
     settings: &WriteSettings,
     deadline: Deadline,
+    hold: &mut Hold<'_>,
 ) -> Result<()> {
     let name = model.name();
     let template = &model.object["spec"]["template"];
@@ -179,6 +280,7 @@ async fn deployment_canary(
                 start_time: lifecycle::now(),
                 phase: Phase::Starting,
                 stable_replicas: spec_replicas(&model.object),
+                analysis: None,
             };
             // Recorded before anything is created, so an interrupted run can always be finished.
             write_state(w, model, Some(&state)).await?;
@@ -219,6 +321,7 @@ async fn deployment_canary(
     move_weight(w, model, router.as_ref(), &mut state, weight, deadline)
         .await
         .map_err(|e| no_weight(e, model))?;
+    hold.run(w, model, router.as_ref(), &mut state, weight, deadline).await?;
     if !w.is_dry_run() && first_size == 0 {
         // The replicas router at weight 0: a canary pod would take traffic behind the Service.
         crate::ui::print_stdout(&format!(
@@ -273,6 +376,7 @@ async fn knative_canary(
     weight: u32,
     settings: &WriteSettings,
     deadline: Deadline,
+    hold: &mut Hold<'_>,
 ) -> Result<()> {
     let name = model.name();
     let ksvc = &model.object;
@@ -316,6 +420,7 @@ async fn knative_canary(
                 start_time: lifecycle::now(),
                 phase: Phase::Starting,
                 stable_replicas: 0,
+                analysis: None,
             };
             write_state(w, model, Some(&state)).await?;
             state
@@ -356,6 +461,7 @@ async fn knative_canary(
             .map_err(|e| no_weight(e, model))?;
     }
     move_weight(w, model, &router, &mut state, weight, deadline).await.map_err(|e| no_weight(e, model))?;
+    hold.run(w, model, &router, &mut state, weight, deadline).await?;
     if !w.is_dry_run() {
         crate::ui::print_stdout(&format!(
             "{}: canary revision {} is ready ({}), weight {weight}% (tag canary)\n",

@@ -22,8 +22,9 @@ use crate::cmd::objects::namespace_flag;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
+use crate::rollout::check::Analysis;
 use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas};
-use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
+use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::effective_weight;
 use crate::router::writer::{display_name, object_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
@@ -121,7 +122,19 @@ pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
 /// # Errors
 /// When the update is refused or conflicts cannot be resolved.
 pub async fn write_state(w: &Writer, model: &Model, state: Option<&RolloutState>) -> Result<()> {
-    let value = state.map(RolloutState::to_annotation);
+    write_annotation(w, model, state.map(RolloutState::to_annotation)).await
+}
+
+/// Once a metric check stopped a canary and it is gone, keep only the checks' record in the
+/// annotation, so that `status` shows why.
+///
+/// # Errors
+/// When the update is refused or conflicts cannot be resolved.
+pub async fn write_record(w: &Writer, model: &Model, analysis: &Analysis) -> Result<()> {
+    write_annotation(w, model, Some(AnalysisRecord { analysis: analysis.clone() }.to_annotation())).await
+}
+
+async fn write_annotation(w: &Writer, model: &Model, value: Option<String>) -> Result<()> {
     w.update(&model.kind, model.name(), |object| {
         match &value {
             Some(text) => {
@@ -140,7 +153,7 @@ pub async fn write_state(w: &Writer, model: &Model, state: Option<&RolloutState>
     })
     .await?
     .ok_or_else(|| Error::failed(format!("{} disappeared", model.display())))?;
-    if state.is_none() && model.kind == deployment_kind() {
+    if value.is_none() && model.kind == deployment_kind() {
         strip_state_from_replica_sets(w, model).await?;
     }
     Ok(())

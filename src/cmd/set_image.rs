@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::cli::SetImageArgs;
 use crate::cluster::{Cluster, Target};
+use crate::cmd::gate::{CheckSettings, Gate};
 use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag,
     refuse_during_canary, typed,
@@ -20,10 +21,12 @@ use crate::cmd::undo::{restore_template, wait_options, Annotations};
 use crate::cmd::update::{for_display, update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
+use crate::rollout::check::{Analysis, Next, Placeholders};
 use crate::rollout::gpu::{self, SurgePlan};
 use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
 use crate::rollout::progress::{classify, revision_of};
 use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
+use crate::rollout::state::{AnalysisRecord, ROLLOUT_ANNOTATION};
 use crate::rollout::status::knative_traffic;
 use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::ui::progress::RolloutDisplay;
@@ -42,6 +45,9 @@ struct Settings {
     unschedulable_timeout: Duration,
     write: WriteSettings,
     yes: bool,
+    /// `--interval` and the metric checks evaluated at the end of each while the rollout runs.
+    interval: Option<Duration>,
+    checks: Option<CheckSettings>,
 }
 
 /// Run `set-image`.
@@ -60,10 +66,35 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
             "--max-surge and --max-unavailable set a Deployment's RollingUpdate strategy; a Knative Service has none",
         ));
     }
+    if matches!(target, Target::KnativeService(_)) && settings.checks.is_some() {
+        return Err(Error::usage(
+            "--check on set-image judges a Deployment's rolling update; a Knative Service switches revisions at once: use `kubectl modelroll canary ksvc/NAME --weight W --interval DUR --check ...`",
+        ));
+    }
     let terminal = Terminal::detect(ctx.global.no_color);
+    crate::cmd::lifecycle::init_terminal(ctx);
     let cluster = ctx.cluster().await?;
+    let gate = match (&settings.checks, settings.interval, &target) {
+        (Some(checks), Some(interval), Target::Deployment(name))
+            if !settings.write.dry() && !settings.write.no_wait =>
+        {
+            // Old and new pods belong to the same Deployment: both placeholders name it.
+            let placeholders = Placeholders {
+                namespace: cluster.namespace.clone(),
+                name: name.clone(),
+                canary: name.clone(),
+                stable: name.clone(),
+                interval,
+            };
+            let gate =
+                Gate::new(checks, &cluster, ctx.global.request_timeout.as_deref(), placeholders, false)?;
+            gate.preflight().await?;
+            Some((gate, interval))
+        }
+        _ => None,
+    };
     match target {
-        Target::Deployment(name) => set_deployment(&cluster, terminal, &name, &settings).await,
+        Target::Deployment(name) => set_deployment(&cluster, terminal, &name, &settings, gate).await,
         Target::KnativeService(name) => set_knative(&cluster, terminal, &name, &settings).await,
     }
 }
@@ -87,6 +118,8 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
         check_label_value(v).map_err(|e| Error::usage(format!("invalid --model-version {v:?}: {e}")))?;
     }
     let unschedulable_timeout = args.unschedulable_timeout;
+    let interval = args.interval;
+    let checks = CheckSettings::parse(&args.checks, interval)?;
     Ok(Settings {
         assignments,
         max_surge,
@@ -96,6 +129,8 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
         unschedulable_timeout,
         write: WriteSettings::parse(&args.write)?,
         yes,
+        interval,
+        checks,
     })
 }
 
@@ -146,6 +181,7 @@ async fn set_deployment(
     terminal: Terminal,
     name: &str,
     settings: &Settings,
+    mut gate: Option<(Gate, Duration)>,
 ) -> Result<()> {
     let (raw, deployment) = get_deployment(cluster, name).await?;
     refuse_during_canary(&Target::Deployment(name.to_string()), &raw, "set-image")?;
@@ -229,19 +265,42 @@ async fn set_deployment(
     let after: Deployment = typed(&written.after, &format!("deployment {name:?}"))?;
     let options = wait_options(cluster, name, settings.write.timeout, settings.unschedulable_timeout);
     let title = format!("deployment/{name}: rolling out {}", images_title(&changes));
-    let outcome = follow_deployment_rollout(cluster, terminal, &after, &options, &title).await?;
+    let follow = follow_deployment_rollout(cluster, terminal, &after, &options, &title);
+    let outcome = match gate.as_mut() {
+        None => Checked::Rollout(Box::new(follow.await?)),
+        Some((gate, interval)) => tokio::select! {
+            outcome = follow => Checked::Rollout(Box::new(outcome?)),
+            failed = checks_while_rolling(cluster, name, gate, *interval) => Checked::ChecksFailed(failed?),
+        },
+    };
+    let checks_failed = matches!(outcome, Checked::ChecksFailed(_));
+    if let Some((gate, _)) = &gate {
+        let verdict = match (&outcome, settings.rollback_on_failure) {
+            (Checked::Rollout(outcome), _) if matches!(**outcome, WaitOutcome::Done(_)) => "Passed",
+            (Checked::ChecksFailed(_), true) => "Failed: rolled back",
+            (Checked::ChecksFailed(_), false) => "Failed",
+            // The rollout itself failed: the checks have no verdict of their own.
+            (Checked::Rollout(_), _) => "",
+        };
+        record_analysis(cluster, name, &gate.analysis, Some(verdict).filter(|v| !v.is_empty())).await?;
+    }
+    let outcome = match outcome {
+        Checked::Rollout(outcome) => Ok(*outcome),
+        Checked::ChecksFailed(checks) => Err(checks),
+    };
     let failure = match outcome {
-        WaitOutcome::Done(p) => {
+        Ok(WaitOutcome::Done(p)) => {
             let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
             ui::print_stdout(&format!("deployment/{name} rolled out{revision}\n"));
             return Ok(());
         }
-        WaitOutcome::Failed(f, _) => f.to_string(),
-        WaitOutcome::TimedOut(p) => format!(
+        Ok(WaitOutcome::Failed(f, _)) => f.to_string(),
+        Ok(WaitOutcome::TimedOut(p)) => format!(
             "not done within {} ({})",
             humantime::format_duration(settings.write.timeout),
             p.waiting_for.unwrap_or_default()
         ),
+        Err(checks) => checks,
     };
     let ns = namespace_flag(cluster);
     if !settings.rollback_on_failure {
@@ -266,6 +325,9 @@ async fn set_deployment(
     let title = format!("deployment/{name}: rolling back to {previous}");
     let back = follow_deployment_rollout(cluster, terminal, &restored, &options, &title).await?;
     match back {
+        WaitOutcome::Done(_) if checks_failed => Err(Error::check_failed(format!(
+            "the rollout of deployment/{name} was stopped: {failure}; rolled back to {previous}, which is rolled out and available again. See `kubectl modelroll status {ns}{name}`"
+        ))),
         WaitOutcome::Done(_) => Err(Error::failed(format!(
             "the rollout of deployment/{name} failed: {failure}; rolled back to {previous}, which is rolled out and available again"
         ))),
@@ -276,6 +338,73 @@ async fn set_deployment(
             )))
         }
     }
+}
+
+/// What ended the wait of a checked rollout.
+enum Checked {
+    Rollout(Box<WaitOutcome>),
+    /// The checks failed: the failed values, in a sentence.
+    ChecksFailed(String),
+}
+
+/// Evaluate the checks every `interval` while the rollout runs, recording each evaluation on the
+/// Deployment; returns (a sentence with the failed values) once they fail beyond the limit.
+///
+/// # Errors
+/// Exit 1 when Prometheus cannot answer or the record cannot be written.
+async fn checks_while_rolling(
+    cluster: &Cluster,
+    name: &str,
+    gate: &mut Gate,
+    interval: Duration,
+) -> Result<String> {
+    loop {
+        tokio::time::sleep(interval).await;
+        let (evaluation, next) = gate.evaluate(None).await?;
+        record_analysis(cluster, name, &gate.analysis, None).await?;
+        if next == Next::Fail {
+            let failed: Vec<String> = evaluation
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{} was {} (wanted {} {})", c.name, c.value, c.op, c.threshold))
+                .collect();
+            return Ok(format!("a metric check failed: {}", failed.join("; ")));
+        }
+    }
+}
+
+/// Keep the checks' record in the Deployment's `modelroll.io/rollout` annotation.
+///
+/// # Errors
+/// When the write is refused.
+async fn record_analysis(
+    cluster: &Cluster,
+    name: &str,
+    analysis: &Analysis,
+    verdict: Option<&str>,
+) -> Result<()> {
+    let mut analysis = analysis.clone();
+    analysis.verdict = verdict.map(str::to_string);
+    let text = AnalysisRecord { analysis }.to_annotation();
+    update(
+        cluster,
+        &deployments_raw(cluster),
+        name,
+        &format!("deployment {name:?}"),
+        crate::cli::DryRun::None,
+        None,
+        |before| {
+            let mut wanted = before.clone();
+            if !wanted["metadata"]["annotations"].is_object() {
+                wanted["metadata"]["annotations"] = json!({});
+            }
+            wanted["metadata"]["annotations"][ROLLOUT_ANNOTATION] = json!(text);
+            Ok(wanted)
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn images_title(changes: &[ImageChange]) -> String {

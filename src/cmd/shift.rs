@@ -8,9 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ShiftArgs;
 use crate::cluster::Target;
+use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
-    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, pull_weight, say, watch_canary,
-    CanaryPods, Deadline, NextStep, WriteSettings,
+    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, say, CanaryPods, Deadline,
+    NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -22,8 +23,10 @@ use crate::router::{self};
 /// Run `shift`.
 ///
 /// # Errors
-/// Exit 2 for bad weights or steps, or no canary; exit 1 when the canary does not get ready for
-/// its share or goes bad during an interval (its weight is then back on stable).
+/// Exit 2 for bad weights, steps or checks, or no canary; exit 1 when the canary does not get
+/// ready for its share or goes bad during an interval (its weight is then back on stable), or
+/// Prometheus cannot answer (weights left as they are); exit 3 when a metric check fails (the
+/// canary aborted, or held at weight 0 with `--on-failure hold`).
 pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let steps = match (&args.weight, &args.steps) {
@@ -31,11 +34,13 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
         (None, Some(steps)) => parse_steps(steps).map_err(Error::usage)?,
         _ => return Err(Error::usage("give either --weight W or --steps W1,W2,…")),
     };
-    let interval = Some(args.interval).filter(|_| args.steps.is_some());
+    let checks = CheckSettings::parse(&args.checks, Some(args.interval))?;
+    // Steps are held; a single --weight only when checks judge it.
+    let interval = Some(args.interval).filter(|_| args.steps.is_some() || checks.is_some());
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
     let deadline = Deadline::after(settings.timeout);
-    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
         let model = load(&w, &target).await?;
@@ -54,32 +59,63 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
             Target::Deployment(_) => CanaryPods::Deployment(state.canary.clone()),
             Target::KnativeService(_) => CanaryPods::Revision(state.canary.clone()),
         };
+        let waits = !w.is_dry_run() && !settings.no_wait;
+        let mut gate = match (&checks, interval) {
+            (Some(checks), Some(interval)) if waits => {
+                let placeholders = canary_placeholders(&model, &state, w.namespace(), interval);
+                let knative = matches!(target, Target::KnativeService(_));
+                let gate = Gate::new(
+                    checks,
+                    &w.cluster,
+                    ctx.global.request_timeout.as_deref(),
+                    placeholders,
+                    knative,
+                )?;
+                gate.preflight().await?;
+                Some(gate)
+            }
+            _ => None,
+        };
         let last = steps.len() - 1;
         for (i, &weight) in steps.iter().enumerate() {
             if steps.len() > 1 {
                 say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
             }
-            let holds = interval.filter(|_| i != last && !w.is_dry_run() && !settings.no_wait);
+            // With checks every step is held (the last one too: its weight must prove itself);
+            // without, the last step of --steps is not.
+            let held = i != last || gate.is_some();
+            let holds = interval.filter(|_| held && waits);
             let baseline = match holds {
                 Some(_) => Some(canary_baseline(&w, &pods).await?),
                 None => None,
             };
             move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline).await?;
             let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
-            let bar = StepBar::new(weight, steps[i + 1], hold);
-            let verdict = watch_canary(&w, baseline, hold, |left| bar.tick(left)).await;
-            bar.finish();
-            if let Some(reason) = verdict? {
-                pull_weight(&w, &model, router.as_ref(), &mut state, deadline).await?;
-                return Err(Error::failed(format!(
-                    "the canary of {target} went bad at {weight}%: {reason}; its weight is back on stable. Run `kubectl modelroll abort {target}` to remove it"
-                )));
-            }
+            let step =
+                Step { ctx, weight, next: steps.get(i + 1).copied(), hold, on_failure: args.on_failure };
+            hold_step(
+                &w,
+                &model,
+                router.as_ref(),
+                &mut state,
+                &pods,
+                baseline,
+                gate.as_mut(),
+                &step,
+                deadline,
+            )
+            .await?;
+        }
+        if let Some(gate) = &gate {
+            record_passed(&w, &model, &mut state, gate).await?;
         }
         if w.is_dry_run() {
             print_dry_run(&w, settings.output);
         } else {
-            crate::ui::print_stdout(&format!("{target}: canary {} has weight {}%\n", state.canary, state.weight));
+            crate::ui::print_stdout(&format!(
+                "{target}: canary {} has weight {}%\n",
+                state.canary, state.weight
+            ));
         }
         Ok(())
     }
@@ -88,16 +124,18 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
 }
 
 /// The countdown of a held step: a bar on a terminal, a line per quarter of the interval off one.
-struct StepBar {
+pub struct StepBar {
     bar: Option<ProgressBar>,
     weight: u32,
-    next: u32,
+    next: Option<u32>,
     hold: Duration,
     last_quarter: std::cell::Cell<u64>,
 }
 
 impl StepBar {
-    fn new(weight: u32, next: u32, hold: Duration) -> Self {
+    /// `next` is the weight that follows (None: the checks end the step); `detail` is shown
+    /// beside the bar (the checks' last values).
+    pub fn new(weight: u32, next: Option<u32>, hold: Duration, detail: String) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(hold.as_secs().max(1));
             bar.set_style(
@@ -106,6 +144,9 @@ impl StepBar {
                     .progress_chars("=> "),
             );
             bar.set_prefix(format!("weight {weight:>3}%"));
+            if !detail.is_empty() {
+                bar.println(format!("last checks: {detail}"));
+            }
             bar
         });
         if bar.is_none() {
@@ -114,14 +155,21 @@ impl StepBar {
         Self { bar, weight, next, hold, last_quarter: std::cell::Cell::new(0) }
     }
 
-    fn tick(&self, left: Duration) {
+    fn what_follows(&self) -> String {
+        match self.next {
+            Some(next) => format!("{next}%"),
+            None => "checks".into(),
+        }
+    }
+
+    pub fn tick(&self, left: Duration) {
         let left_secs = left.as_secs();
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.hold.as_secs().saturating_sub(left_secs));
                 bar.set_message(format!(
-                    "{}% in {}",
-                    self.next,
+                    "{} in {}",
+                    self.what_follows(),
                     humantime::format_duration(Duration::from_secs(left_secs))
                 ));
             }
@@ -130,13 +178,13 @@ impl StepBar {
                 let quarter = (total - left_secs.min(total)) * 4 / total;
                 if quarter > self.last_quarter.get() && quarter < 4 {
                     self.last_quarter.set(quarter);
-                    say(&format!("weight {}%: {}s until {}%", self.weight, left_secs, self.next));
+                    say(&format!("weight {}%: {}s until {}", self.weight, left_secs, self.what_follows()));
                 }
             }
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -175,7 +175,32 @@ pub fn with_recorded_canary(
     if let Ok(Some(state)) = RolloutState::from_annotations(annotations) {
         add_canary(&mut status, &state, canary);
     }
+    status.analysis = crate::rollout::state::analysis_from_annotations(annotations);
     status
+}
+
+/// The CHECKS block of `status`: the verdict, then each check's last value against its
+/// threshold (from [`ModelStatus::analysis`]).
+pub fn checks_lines(analysis: &crate::rollout::check::Analysis) -> String {
+    let verdict = analysis.verdict.clone().unwrap_or_else(|| "running".into());
+    let mut out = format!(
+        "CHECKS:    {verdict} ({} failed evaluations, {} tolerated)\n",
+        analysis.failed_evaluations, analysis.failure_limit
+    );
+    let Some(last) = analysis.evaluations.last() else { return out };
+    let at = last.weight.map(|w| format!(" at {w}%")).unwrap_or_default();
+    out.push_str(&format!("  last evaluation {}{at}:\n", last.time));
+    for check in &last.checks {
+        out.push_str(&format!(
+            "  {} {}: {} {} {}\n",
+            if check.passed { "ok  " } else { "FAIL" },
+            check.name,
+            check.value,
+            check.op,
+            crate::rollout::check::Value::Number(check.threshold).text()
+        ));
+    }
+    out
 }
 
 /// The annotations of a raw object, as a map.
@@ -241,6 +266,7 @@ mod tests {
             }],
             problems: vec![],
             canary: None,
+            analysis: None,
         }
     }
 
@@ -254,6 +280,7 @@ mod tests {
             start_time: "2026-01-01T00:00:00Z".into(),
             phase: CanaryPhase::Canary,
             stable_replicas: 4,
+            analysis: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod canary;
 pub mod canary_status;
+pub mod check;
 pub mod gpu;
 pub mod image;
 pub mod live;

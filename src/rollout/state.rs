@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::check::Analysis;
+
 /// The annotation that carries [`RolloutState`].
 pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
 pub use super::revision::{FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL};
@@ -130,6 +132,9 @@ pub struct RolloutState {
     /// (see [`super::live::plan`]): a person or an autoscaler may have changed them since.
     #[serde(default)]
     pub stable_replicas: i32,
+    /// The last evaluations of the metric checks (`--check`), when there are checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
 }
 
 impl RolloutState {
@@ -146,6 +151,9 @@ impl RolloutState {
         let Some(text) = annotations.and_then(|a| a.get(ROLLOUT_ANNOTATION)) else {
             return Ok(None);
         };
+        if analysis_record(text).is_some() {
+            return Ok(None);
+        }
         serde_json::from_str(text).map(Some).map_err(|e| {
             format!(
                 "the {ROLLOUT_ANNOTATION} annotation is not valid modelroll state ({e}); fix or remove it"
@@ -167,6 +175,35 @@ impl RolloutState {
     pub fn images_text(&self) -> String {
         self.images.iter().map(|(c, i)| format!("{c}={i}")).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// Once a canary is gone (aborted by a failed check) or for `set-image`, the annotation keeps
+/// only the metric checks' record, `{"analysis": …}`, so that `status` still shows why the change
+/// stopped. Such a record is no canary: [`RolloutState::from_annotations`] reads `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRecord {
+    pub analysis: Analysis,
+}
+
+impl AnalysisRecord {
+    /// The annotation value of a record.
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).expect("analysis serializes")
+    }
+}
+
+fn analysis_record(text: &str) -> Option<AnalysisRecord> {
+    serde_json::from_str(text).ok()
+}
+
+/// The metric checks' record in the annotation, of a canary in progress or of one that is gone.
+pub fn analysis_from_annotations(annotations: Option<&BTreeMap<String, String>>) -> Option<Analysis> {
+    let text = annotations?.get(ROLLOUT_ANNOTATION)?;
+    if let Some(record) = analysis_record(text) {
+        return Some(record.analysis);
+    }
+    serde_json::from_str::<RolloutState>(text).ok()?.analysis
 }
 
 /// A short, stable hash of the canary images, used to name a Knative revision when no model
@@ -228,6 +265,7 @@ mod tests {
             start_time: "2026-01-01T00:00:00Z".into(),
             phase: Phase::Canary,
             stable_replicas: 4,
+            analysis: None,
         }
     }
 
@@ -246,6 +284,21 @@ mod tests {
         let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), text)]);
         assert_eq!(RolloutState::from_annotations(Some(&annotations)).unwrap(), Some(state));
         assert_eq!(RolloutState::from_annotations(None).unwrap(), None);
+    }
+
+    #[test]
+    fn an_analysis_record_is_no_canary() {
+        let mut analysis = Analysis::new(0);
+        analysis.verdict = Some("Failed: aborted".into());
+        let record = AnalysisRecord { analysis: analysis.clone() }.to_annotation();
+        let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), record)]);
+        assert_eq!(RolloutState::from_annotations(Some(&annotations)).unwrap(), None);
+        assert_eq!(analysis_from_annotations(Some(&annotations)), Some(analysis.clone()));
+        let mut state = sample();
+        state.analysis = Some(analysis.clone());
+        let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), state.to_annotation())]);
+        assert_eq!(RolloutState::from_annotations(Some(&annotations)).unwrap(), Some(state));
+        assert_eq!(analysis_from_annotations(Some(&annotations)), Some(analysis));
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct ModelStatus {
     /// Canary state, filled by the canary commands (annotation `modelroll.io/rollout`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<Value>,
+    /// The last evaluations of the metric checks, kept in the annotation `modelroll.io/rollout`
+    /// (of a canary in progress, or of the change a check stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::rollout::check::Analysis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -292,6 +296,7 @@ pub fn deployment_status(
         revisions: revision_rows,
         problems,
         canary: None,
+        analysis: None,
     }
 }
 
@@ -484,6 +489,7 @@ pub fn knative_status(
         revisions: rows,
         problems,
         canary: None,
+        analysis: None,
     }
 }
 

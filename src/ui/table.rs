@@ -68,6 +68,9 @@ pub fn status_screen(status: &ModelStatus, now: Timestamp, wide: bool) -> String
     if let Some(canary) = &status.canary {
         out.push_str(&crate::rollout::canary_status::canary_lines(canary));
     }
+    if let Some(analysis) = &status.analysis {
+        out.push_str(&crate::rollout::canary_status::checks_lines(analysis));
+    }
     out.push('\n');
     let has_track = status.revisions.iter().any(|r| r.track.is_some());
     let has_traffic = status.revisions.iter().any(|r| r.traffic_percent.is_some());
