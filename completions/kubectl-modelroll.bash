@@ -231,7 +231,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__canary)
-            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --interval --check --check-file --prometheus --failure-limit --on-failure --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +259,41 @@ _kubectl__modelroll() {
                     ;;
                 --container)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-failure)
+                    COMPREPLY=($(compgen -W "abort hold" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -949,7 +984,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__set__subcmd__image)
-            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --interval --check --check-file --prometheus --failure-limit --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -968,6 +1003,37 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --unschedulable-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1035,7 +1101,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__shift)
-            opts="-o -n -v -y -h --weight --steps --interval --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --weight --steps --interval --check --check-file --prometheus --failure-limit --on-failure --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1051,6 +1117,37 @@ _kubectl__modelroll() {
                     ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-failure)
+                    COMPREPLY=($(compgen -W "abort hold" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)

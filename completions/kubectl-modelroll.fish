@@ -55,6 +55,11 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l max-unavailable -d 'maxUnavailable of the RollingUpdate strategy (N or P%), written in the same update' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l model-version -d 'Model version, set as pod template label modelroll.io/model-version' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l unschedulable-timeout -d 'Fail when a new pod stays Unschedulable this long' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l interval -d 'How often the metric checks are evaluated while the rollout runs' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l check -d 'Metric check \'QUERY OP THRESHOLD\' (repeatable): PromQL returning one number, OP one of <, <=, >, >=; placeholders {{namespace}} {{name}} {{canary}} {{stable}} {{interval}}' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l check-file -d 'Read checks from YAML: `checks: [{name, query, op, threshold}]`' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l prometheus -d 'Prometheus: http(s)://HOST:PORT[/PATH], or NAMESPACE/SERVICE:PORT through the API server\'s service proxy (else $MODELROLL_PROMETHEUS)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''
@@ -160,6 +165,13 @@ knative\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l route -d 'An existing VirtualService or HTTPRoute to manage' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l model-version -d 'Model version of the canary (pod template label modelroll.io/model-version)' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l container -d 'Container whose image the canary changes' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l interval -d 'Hold the weight this long while watching the canary (and evaluating the checks)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l check -d 'Metric check \'QUERY OP THRESHOLD\' (repeatable): PromQL returning one number, OP one of <, <=, >, >=; placeholders {{namespace}} {{name}} {{canary}} {{stable}} {{interval}}' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l check-file -d 'Read checks from YAML: `checks: [{name, query, op, threshold}]`' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l prometheus -d 'Prometheus: http(s)://HOST:PORT[/PATH], or NAMESPACE/SERVICE:PORT through the API server\'s service proxy (else $MODELROLL_PROMETHEUS)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l on-failure -d 'What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)' -r -f -a "abort\t''
+hold\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''
@@ -182,7 +194,13 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand cana
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -s h -l help -d 'Print help'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l weight -d 'Traffic weight (0-100) for the canary' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l steps -d 'Increasing weights to step through, e.g. 10,25,50,100' -r
-complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l interval -d 'Time to hold each step but the last while watching the canary' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l interval -d 'Time to hold each step but the last (all with checks)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l check -d 'Metric check \'QUERY OP THRESHOLD\' (repeatable): PromQL returning one number, OP one of <, <=, >, >=; placeholders {{namespace}} {{name}} {{canary}} {{stable}} {{interval}}' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l check-file -d 'Read checks from YAML: `checks: [{name, query, op, threshold}]`' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l prometheus -d 'Prometheus: http(s)://HOST:PORT[/PATH], or NAMESPACE/SERVICE:PORT through the API server\'s service proxy (else $MODELROLL_PROMETHEUS)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l on-failure -d 'What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)' -r -f -a "abort\t''
+hold\t''"
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''

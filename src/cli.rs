@@ -178,10 +178,11 @@ pub struct WriteArgs {
 /// `--on-failure`: what a failed metric check does to a canary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OnFailure {
-    /// All traffic back to stable and the canary removed, as `abort` does
+    // Plain comments, not docs: documented values would switch `--help` to its long layout.
+    // All traffic back to stable and the canary removed, as `abort` does.
     #[default]
     Abort,
-    /// The canary kept, at weight 0
+    // The canary kept, at weight 0.
     Hold,
 }
 
@@ -354,8 +355,7 @@ pub struct ShiftArgs {
     #[arg(long, value_name = "W1,W2,...")]
     pub steps: Option<String>,
 
-    /// Time to hold each step but the last while watching the canary; with checks, every step
-    /// (a single --weight too) is held and judged at its end
+    /// Time to hold each step but the last (all with checks)
     #[arg(
         long,
         value_name = "DUR",
