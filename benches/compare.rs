@@ -197,7 +197,8 @@ async fn status_across_contexts(runs: usize) -> Vec<Row> {
         user["name"] = json!(name);
         clusters.push(cluster);
         users.push(user);
-        contexts.push(json!({"name": name, "context": {"cluster": name, "user": name, "namespace": "bench"}}));
+        contexts
+            .push(json!({"name": name, "context": {"cluster": name, "user": name, "namespace": "bench"}}));
         playgrounds.push(pg);
     }
     let kubeconfig = tempdir().join("contexts.kubeconfig");
