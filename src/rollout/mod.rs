@@ -6,6 +6,7 @@ pub mod canary_status;
 pub mod check;
 pub mod gpu;
 pub mod image;
+pub mod keys;
 pub mod live;
 pub mod progress;
 pub mod quantity;

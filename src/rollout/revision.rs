@@ -11,14 +11,7 @@ use serde_json::{Map, Value};
 use crate::rollout::image::ImageChange;
 use crate::rollout::progress::{new_replica_set, owned_by, revision_of};
 
-/// Pod template label: the model version a pod serves.
-pub const MODEL_VERSION_LABEL: &str = "modelroll.io/model-version";
-/// Pod template label: which track (stable/canary) a pod belongs to.
-pub const TRACK_LABEL: &str = "modelroll.io/track";
-/// Annotation recording what each change did; shown by `history`.
-pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
-/// Field manager of every write.
-pub const FIELD_MANAGER: &str = "kubectl-modelroll";
+pub use crate::rollout::keys::{CHANGE_CAUSE, FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL};
 
 /// Check a label value (`--model-version`): at most 63 characters, alphanumerics with `-`, `_`,
 /// `.` inside.
@@ -272,7 +265,7 @@ pub fn undo_annotations(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     for (k, v) in replica_set {
-        if !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) && k != super::state::ROLLOUT_ANNOTATION {
+        if !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) && k != super::keys::ROLLOUT_ANNOTATION {
             out.insert(k.clone(), v.clone());
         }
     }
@@ -416,7 +409,7 @@ mod tests {
         let rs: BTreeMap<String, String> = [
             ("deployment.kubernetes.io/revision".into(), "2".into()),
             (CHANGE_CAUSE.into(), "set-image v2".into()),
-            (super::super::state::ROLLOUT_ANNOTATION.into(), r#"{"router":"replicas"}"#.into()),
+            (super::super::keys::ROLLOUT_ANNOTATION.into(), r#"{"router":"replicas"}"#.into()),
         ]
         .into();
         let out = undo_annotations(&d, &rs);
@@ -424,7 +417,7 @@ mod tests {
         assert_eq!(out[CHANGE_CAUSE], "set-image v2");
         assert!(!out.contains_key("team"));
         assert!(
-            !out.contains_key(super::super::state::ROLLOUT_ANNOTATION),
+            !out.contains_key(super::super::keys::ROLLOUT_ANNOTATION),
             "a copied canary state stays behind"
         );
     }

@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::check::Analysis;
 
-/// The annotation that carries [`RolloutState`].
-pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
-pub use super::revision::{FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL};
-/// Annotation on the canary Deployment naming the stable one.
-pub const CANARY_OF_ANNOTATION: &str = "modelroll.io/canary-of";
+/// The annotation that carries [`RolloutState`], and the other names of CLI.md.
+pub use super::keys::{
+    CANARY_OF_ANNOTATION, FIELD_MANAGER, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
+};
 
 /// Where a canary is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,15 @@
+//! The labels and annotations of `../shared/CLI.md`, and the field manager of every write: the
+//! names other tools and people see on cluster objects, in one place.
+
+/// Pod template label: the model version a pod serves.
+pub const MODEL_VERSION_LABEL: &str = "modelroll.io/model-version";
+/// Pod template label: which track (stable/canary) a pod belongs to.
+pub const TRACK_LABEL: &str = "modelroll.io/track";
+/// Annotation recording what each change did; shown by `history`.
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+/// Field manager of every write.
+pub const FIELD_MANAGER: &str = "kubectl-modelroll";
+/// Annotation on the stable Deployment or ksvc with the JSON state of a canary in progress.
+pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
+/// Annotation on the canary Deployment naming the stable one.
+pub const CANARY_OF_ANNOTATION: &str = "modelroll.io/canary-of";
