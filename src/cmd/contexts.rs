@@ -50,6 +50,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<()> {
     let global = &ctx.global;
     let contexts = resolve(global)?;
     let base = base_args(std::env::args_os().skip(1));
+    check_prometheus_pairs(&base, &contexts)?;
     let terminal = Terminal::detect(global.no_color);
     match &command {
         Command::Status(args) if args.watch => {
@@ -124,7 +125,7 @@ fn spawn(args: &[OsString], context: &str) -> Result<Child> {
     let program = std::env::current_exe()
         .map_err(|e| Error::failed(format!("cannot find this program to run it per context: {e}")))?;
     Process::new(program)
-        .args(args)
+        .args(prometheus_for(args, context))
         .arg("--context")
         .arg(context)
         .stdin(Stdio::null())
@@ -133,6 +134,59 @@ fn spawn(args: &[OsString], context: &str) -> Result<Child> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::failed(format!("cannot run the command in context {context:?}: {e}")))
+}
+
+/// `--prometheus CONTEXT=ADDR,CONTEXT=ADDR…`: an address per context. `None` when the value is
+/// one address for every context (it names no context of the kubeconfig before a `=`).
+fn prometheus_pairs(value: &str, contexts: &[String]) -> Option<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = value
+        .split(',')
+        .filter_map(|part| part.split_once('='))
+        .map(|(name, address)| (name.trim().to_string(), address.trim().to_string()))
+        .collect();
+    let named = pairs.iter().any(|(name, _)| contexts.contains(name));
+    named.then_some(pairs)
+}
+
+/// The value of `--prometheus` in `args`, however it was written.
+fn prometheus_value(args: &[OsString]) -> Option<(usize, String)> {
+    args.iter().enumerate().find_map(|(i, arg)| {
+        let text = arg.to_string_lossy();
+        if text == "--prometheus" {
+            args.get(i + 1).map(|v| (i + 1, v.to_string_lossy().into_owned()))
+        } else {
+            text.strip_prefix("--prometheus=").map(|v| (i, v.to_string()))
+        }
+    })
+}
+
+/// With addresses per context, every context of the run has one and every name is a context.
+fn check_prometheus_pairs(base: &[OsString], contexts: &[String]) -> Result<()> {
+    let Some((_, value)) = prometheus_value(base) else { return Ok(()) };
+    let Some(pairs) = prometheus_pairs(&value, contexts) else { return Ok(()) };
+    if let Some((name, _)) = pairs.iter().find(|(name, _)| !contexts.contains(name)) {
+        return Err(Error::usage(format!(
+            "--prometheus names context {name:?}, which is not among --contexts ({})",
+            contexts.join(", ")
+        )));
+    }
+    if let Some(missing) = contexts.iter().find(|c| !pairs.iter().any(|(name, _)| name == *c)) {
+        return Err(Error::usage(format!(
+            "--prometheus gives addresses per context but none for {missing:?}: add {missing}=ADDR"
+        )));
+    }
+    Ok(())
+}
+
+/// `args` with `--prometheus CONTEXT=ADDR,…` narrowed to the address of `context`.
+fn prometheus_for(args: &[OsString], context: &str) -> Vec<OsString> {
+    let mut args = args.to_vec();
+    let Some((index, value)) = prometheus_value(&args) else { return args };
+    let Some(pairs) = prometheus_pairs(&value, &[context.to_string()]) else { return args };
+    let address = pairs.into_iter().find(|(name, _)| name == context).map(|(_, a)| a).unwrap_or_default();
+    let written = args[index].to_string_lossy().starts_with("--prometheus=");
+    args[index] = if written { format!("--prometheus={address}").into() } else { address.into() };
+    args
 }
 
 /// What one context's run printed and how it ended.
@@ -217,6 +271,7 @@ fn connection_args(base: &[OsString]) -> Vec<OsString> {
 fn exit_error(code: i32, message: String) -> Error {
     match code {
         2 => Error::usage(message),
+        3 => Error::check_failed(message),
         130 => Error::interrupted(message),
         _ => Error::failed(message),
     }
@@ -267,6 +322,25 @@ mod tests {
         assert_eq!(connection_args(&base), words(&["--kubeconfig", "/k", "-n", "ml", "-vv"]));
         let base = words(&["-nml", "--request-timeout=5s", "shift", "fraud", "--weight", "50"]);
         assert_eq!(connection_args(&base), words(&["-nml", "--request-timeout=5s"]));
+    }
+
+    #[test]
+    fn each_context_gets_its_own_prometheus() {
+        let contexts = vec!["eu".to_string(), "us".to_string()];
+        let base = words(&["shift", "fraud", "--prometheus", "eu=http://p-eu:9090,us=monitoring/prom:9090"]);
+        check_prometheus_pairs(&base, &contexts).unwrap();
+        assert_eq!(prometheus_for(&base, "eu")[3], OsString::from("http://p-eu:9090"));
+        assert_eq!(prometheus_for(&base, "us")[3], OsString::from("monitoring/prom:9090"));
+        let joined = words(&["--prometheus=eu=http://a:1,us=http://b:2"]);
+        assert_eq!(prometheus_for(&joined, "us"), words(&["--prometheus=http://b:2"]));
+        // One address for all: left as it is.
+        let one = words(&["--prometheus", "http://p:9090/api?x=1"]);
+        assert_eq!(prometheus_for(&one, "eu"), one);
+        check_prometheus_pairs(&one, &contexts).unwrap();
+        let missing = words(&["--prometheus", "eu=http://p:9090"]);
+        assert!(check_prometheus_pairs(&missing, &contexts).unwrap_err().message.contains("none for \"us\""));
+        let stranger = words(&["--prometheus", "eu=http://a:1,us=http://b:2,asia=http://c:3"]);
+        assert!(check_prometheus_pairs(&stranger, &contexts).unwrap_err().message.contains("\"asia\""));
     }
 
     #[test]
