@@ -370,6 +370,7 @@ fn knative_progress(
     ksvc: &DynamicObject,
     generation: i64,
     expected: Option<&str>,
+    revisions: &[DynamicObject],
     pods: &[Pod],
     now: jiff::Timestamp,
     options: &WaitOptions,
@@ -455,10 +456,30 @@ fn knative_progress(
         Some(format!("waiting for revision {} to be ready", latest_created.unwrap_or("(not created yet)")))
     } else if !ready_true {
         Some("waiting for the service to be ready".into())
+    } else if i64::from(ready) < pods_wanted(latest_created, revisions, all_new) {
+        // Knative calls a revision scaled to zero Ready; one served again (a rollback) is done
+        // only once it has the pods its autoscaler wants, ready.
+        Some(format!(
+            "waiting for the pods of revision {} ({ready}/{} ready)",
+            latest_created.unwrap_or_default(),
+            pods_wanted(latest_created, revisions, all_new)
+        ))
     } else {
         None
     };
     progress
+}
+
+/// The ready pods revision `name` needs: what its autoscaler wants (`status.desiredReplicas`),
+/// and at least one when it has pods at all.
+fn pods_wanted(name: Option<&str>, revisions: &[DynamicObject], pods: i32) -> i64 {
+    let desired = revisions
+        .iter()
+        .find(|r| r.metadata.name.as_deref() == name && name.is_some())
+        .and_then(|r| r.data.pointer("/status/desiredReplicas"))
+        .and_then(|d| d.as_i64())
+        .unwrap_or(0);
+    desired.max(i64::from(pods.min(1)))
 }
 
 /// Wait for the revision a Knative Service's `generation` creates (`expected`, when the template
@@ -490,14 +511,14 @@ async fn knative_revision(
     display: &mut RolloutDisplay,
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     let deadline = tokio::time::Instant::now() + options.timeout;
-    observe_knative(cluster, name, |ksvc, _revisions, pods| {
+    observe_knative(cluster, name, |ksvc, revisions, pods| {
         let Some(ksvc) = ksvc else {
             return Err(Error::failed(format!(
                 "ksvc {name:?} was deleted while waiting for its new revision"
             )));
         };
         let now = jiff::Timestamp::now();
-        let progress = knative_progress(ksvc, generation, expected, pods, now, options);
+        let progress = knative_progress(ksvc, generation, expected, revisions, pods, now, options);
         display.update(&progress, now);
         let stop = |outcome| Ok(Step::Stop((outcome, Some(ksvc.clone()))));
         if let Some(failure) = progress.failure.clone() {
@@ -653,19 +674,30 @@ mod tests {
     #[test]
     fn knative_revision_progress() {
         let now = jiff::Timestamp::now();
-        let p = knative_progress(&ksvc(2, 1, "s-00001", "s-00001", "True"), 2, None, &[], now, &options());
+        let p =
+            knative_progress(&ksvc(2, 1, "s-00001", "s-00001", "True"), 2, None, &[], &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for the new spec to be observed"));
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "Unknown"), 2, None, &[], now, &options());
+        let p = knative_progress(
+            &ksvc(2, 2, "s-00002", "s-00001", "Unknown"),
+            2,
+            None,
+            &[],
+            &[],
+            now,
+            &options(),
+        );
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for revision s-00002 to be ready"));
         assert_eq!(p.revision, Some(2));
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00002", "True"), 2, None, &[], now, &options());
+        let p =
+            knative_progress(&ksvc(2, 2, "s-00002", "s-00002", "True"), 2, None, &[], &[], now, &options());
         assert!(p.done(), "{p:?}");
-        let p = knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "False"), 2, None, &[], now, &options());
+        let p =
+            knative_progress(&ksvc(2, 2, "s-00002", "s-00001", "False"), 2, None, &[], &[], now, &options());
         let failure = p.failure.unwrap();
         assert_eq!((failure.reason.as_str(), failure.message.as_str()), ("RevisionFailed", "boom"));
         // A rollback to s-00001 just written: the status still tells of the failing s-00002.
         let stale = ksvc(2, 2, "s-00002", "s-00001", "False");
-        let p = knative_progress(&stale, 2, Some("s-00001"), &[], now, &options());
+        let p = knative_progress(&stale, 2, Some("s-00001"), &[], &[], now, &options());
         assert!(p.failure.is_none(), "{p:?}");
         assert_eq!(
             p.waiting_for.as_deref(),
@@ -674,9 +706,17 @@ mod tests {
         let mut refused = ksvc(2, 2, "s-00002", "s-00001", "False");
         refused.data["status"]["conditions"][0]["message"] =
             json!("Revision creation failed with message: revisions.serving.knative.dev \"s-00001\" already exists.");
-        let p = knative_progress(&refused, 2, Some("s-00001"), &[], now, &options());
+        let p = knative_progress(&refused, 2, Some("s-00001"), &[], &[], now, &options());
         assert!(p.failure.is_some_and(|f| f.message.contains("already exists")));
         let taken = ksvc(2, 2, "s-00001", "s-00001", "True");
-        assert!(knative_progress(&taken, 2, Some("s-00001"), &[], now, &options()).done());
+        assert!(knative_progress(&taken, 2, Some("s-00001"), &[], &[], now, &options()).done());
+        // Served again after a rollback: Ready, but its autoscaler wants 2 pods and none is up.
+        let waking: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+            "metadata": {"name": "s-00001"}, "status": {"desiredReplicas": 2, "actualReplicas": 0}
+        }))
+        .unwrap();
+        let p = knative_progress(&taken, 2, Some("s-00001"), &[waking], &[], now, &options());
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/2 ready)"));
     }
 }

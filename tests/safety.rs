@@ -339,3 +339,148 @@ async fn an_autoscaled_stable_keeps_its_replicas() {
     assert_eq!(replicas(&env.deployment("s5").await.unwrap()), 4);
     assert!(env.deployment("s5-canary").await.is_none());
 }
+
+/// Issue 11, case 6: status and list showed the weight modelroll last wrote, not the live route:
+/// after a hand edit of the VirtualService to 0/100 they still said 10%.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_list_show_the_live_route_weight() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s8", 2, "registry.example/s8:v1", true).await;
+    env.create(virtual_service("s8", "s8")).await;
+    env.run_ok(&["canary", "s8", "--image", "registry.example/s8:v2", "--weight", "10", "--timeout", "60s"]);
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s8", "-o", "json"])).unwrap();
+    assert_eq!(
+        (status["canary"]["weight"].as_u64(), status["canary"]["liveWeight"].as_u64()),
+        (Some(10), Some(10))
+    );
+    assert!(status["canary"].get("drift").is_none(), "{status:#}");
+
+    env.pg
+        .kubectl(&[
+            "patch",
+            "virtualservice/s8",
+            "--type=json",
+            "-p",
+            r#"[{"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 0},
+                {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 100}]"#,
+        ])
+        .success();
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s8", "-o", "json"])).unwrap();
+    assert_eq!(status["canary"]["weight"], 10, "the recorded weight is kept");
+    assert_eq!(status["canary"]["liveWeight"], 100);
+    let drift = status["canary"]["drift"].as_str().unwrap_or_default();
+    assert!(drift.contains("the route sends 100% to the canary, not the 10% modelroll set"), "{status:#}");
+    let tracks: Vec<(String, i64)> = status["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| Some((r["track"].as_str()?.to_string(), r["trafficPercent"].as_i64()?)))
+        .collect();
+    assert_eq!(tracks, vec![("canary".to_string(), 100), ("stable".to_string(), 0)], "{status:#}");
+    let screen = env.run_ok(&["status", "s8"]);
+    assert!(screen.contains("10% set, 100% live on the route") && screen.contains("Drift:"), "{screen}");
+
+    let rows: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    assert_eq!(
+        (rows[0]["weight"].as_u64(), rows[0]["liveWeight"].as_u64()),
+        (Some(10), Some(100)),
+        "{rows:#}"
+    );
+    let table = env.run_ok(&["list"]);
+    assert!(table.contains("10% (live 100%)"), "{table}");
+}
+
+/// Issue 11, case 8: list showed Knative's revision Deployments as models and called a
+/// crash-looping Deployment `Stable` where status said `Degraded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_models_only_with_the_phase_status_gives() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    knative_model(&env, "k8", json!([{"latestRevision": true, "percent": 100}])).await;
+    env.run_ok(&[
+        "canary",
+        "ksvc/k8",
+        "--image",
+        "registry.example/k8:v2",
+        "--model-version",
+        "v2",
+        "--weight",
+        "20",
+        "--timeout",
+        "60s",
+    ]);
+    model(&env, "s9", 1, "registry.example/s9:v1", false).await;
+    let out = env.run(&["set-image", "s9", "registry.example/s9:v2-crashloop", "--timeout", "60s"]);
+    out.code(1);
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s9", "-o", "json"])).unwrap();
+    assert_eq!(status["phase"], "Degraded", "{status:#}");
+
+    let rows: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["deployment/s9", "ksvc/k8"], "{rows:#}");
+    assert_eq!(rows[0]["phase"], status["phase"], "list and status disagree on the phase");
+}
+
+/// Issue 11, case 9: right after a Knative rollback, status said Healthy with 100% of the traffic
+/// on a revision with no ready pod, and `undo ksvc/…` was done before its revision served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_knative_rollback_is_done_and_healthy_only_once_its_revision_serves() {
+    let env = Env::start(Duration::from_secs(3)).await;
+    knative_model(&env, "k9", json!([{"latestRevision": true, "percent": 100}])).await;
+    env.run_ok(&["set-image", "ksvc/k9", "registry.example/k9:v2", "--timeout", "60s"]);
+    // (pods, ready pods) of a revision.
+    let pods_of = |revision: &'static str| {
+        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), NS);
+        async move {
+            let selector = format!("serving.knative.dev/revision={revision}");
+            let pods = api.list(&ListParams::default().labels(&selector)).await.unwrap().items;
+            let live: Vec<_> = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+            let ready = live
+                .iter()
+                .filter(|p| {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                })
+                .count();
+            (pods.len(), ready)
+        }
+    };
+    common::wait_for_async(Duration::from_secs(30), "k9-00001 scaled to zero", || async {
+        pods_of("k9-00001").await.0 == 0
+    })
+    .await;
+
+    env.run_ok(&["undo", "ksvc/k9", "--no-wait"]);
+    let ksvcs = env.api("serving.knative.dev/v1", "Service");
+    common::wait_for_async(Duration::from_secs(30), "Knative to call the rollback Ready", || async {
+        let k = serde_json::to_value(ksvcs.get("k9").await.unwrap()).unwrap();
+        k["status"]["observedGeneration"] == k["metadata"]["generation"]
+            && k["status"]["latestReadyRevisionName"] == "k9-00001"
+            && k["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+    .await;
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "ksvc/k9", "-o", "json"])).unwrap();
+    assert_eq!(
+        pods_of("k9-00001").await.1,
+        0,
+        "the pods came up before status looked: the test proves nothing"
+    );
+    assert_eq!(status["phase"], "Progressing", "{status:#}");
+    let reason = status["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("revision k9-00001 takes 100% of the traffic and has 0/"), "{status:#}");
+
+    // And undo waits for them: back to k9-00002 (scaled to zero meanwhile).
+    common::wait_for_async(Duration::from_secs(30), "k9-00002 scaled to zero", || async {
+        pods_of("k9-00002").await.0 == 0
+    })
+    .await;
+    env.run_ok(&["undo", "ksvc/k9", "--to-revision", "2", "--timeout", "60s"]);
+    assert!(pods_of("k9-00002").await.1 >= 1, "undo was done before revision k9-00002 had a ready pod");
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "ksvc/k9", "-o", "json"])).unwrap();
+    assert_eq!(status["phase"], "Healthy", "{status:#}");
+}

@@ -4,18 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{ListArgs, ReadOutput};
+use crate::cmd::objects::route_object;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::template_images;
+use crate::rollout::live::route_weight;
+use crate::rollout::progress::owned_by;
 use crate::rollout::state::{
     RolloutState, CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
 };
+use crate::rollout::status::deployment_status;
 use crate::rollout::weights::effective_weight;
 use crate::router::knative;
 
@@ -34,6 +39,9 @@ pub struct ModelRow {
     pub weight: Option<u32>,
     /// Effective weight (replicas router: the share of ready pods).
     pub effective_weight: Option<u32>,
+    /// The canary's weight on the live route (VirtualService, HTTPRoute, ksvc traffic), when read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_weight: Option<u32>,
     pub ready: String,
     /// RFC 3339: when the canary started, else when the object was created.
     pub since: Option<String>,
@@ -67,8 +75,40 @@ fn ready_of(d: &Value) -> (i64, i64) {
     (ready, desired)
 }
 
-/// Rows for the Deployments of one listing (pure: from the objects as read).
-pub fn deployment_rows(deployments: &[Value]) -> Vec<ModelRow> {
+/// Whether a Deployment is another controller's machinery, not a model: Knative makes one per
+/// Revision (owned by it).
+fn owned_by_a_revision(d: &Value) -> bool {
+    d.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| owners.iter().any(|o| o["kind"] == "Revision"))
+}
+
+/// The phase `status` gives Deployment `d` without a canary (Healthy, Progressing, Degraded,
+/// Paused), from its own ReplicaSets and their pods among those listed: the same function.
+fn status_phase(d: &Value, replica_sets: &[ReplicaSet], pods: &[Pod], now: jiff::Timestamp) -> String {
+    let Ok(deployment) = serde_json::from_value::<Deployment>(d.clone()) else {
+        return "Unknown".to_string();
+    };
+    let uid = deployment.metadata.uid.clone();
+    let own: Vec<ReplicaSet> =
+        replica_sets.iter().filter(|rs| owned_by(&rs.metadata, uid.as_deref())).cloned().collect();
+    let own_pods: Vec<Pod> = pods
+        .iter()
+        .filter(|p| own.iter().any(|rs| owned_by(&p.metadata, rs.metadata.uid.as_deref())))
+        .cloned()
+        .collect();
+    let namespace = deployment.metadata.namespace.clone().unwrap_or_default();
+    deployment_status(&namespace, &deployment, &own, &own_pods, now).phase.to_string()
+}
+
+/// Rows for the Deployments of one listing (pure: from the objects as read, with the
+/// ReplicaSets and pods of the same namespaces for the phase).
+pub fn deployment_rows(
+    deployments: &[Value],
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    now: jiff::Timestamp,
+) -> Vec<ModelRow> {
     let by_key: BTreeMap<(String, String), &Value> = deployments
         .iter()
         .map(|d| {
@@ -79,7 +119,9 @@ pub fn deployment_rows(deployments: &[Value]) -> Vec<ModelRow> {
         .collect();
     let mut rows = Vec::new();
     for ((ns, name), d) in &by_key {
-        if d.pointer("/metadata/annotations").and_then(|a| a.get(CANARY_OF_ANNOTATION)).is_some() {
+        if d.pointer("/metadata/annotations").and_then(|a| a.get(CANARY_OF_ANNOTATION)).is_some()
+            || owned_by_a_revision(d)
+        {
             continue;
         }
         let state = state_of(d);
@@ -106,8 +148,7 @@ pub fn deployment_rows(deployments: &[Value]) -> Vec<ModelRow> {
         let phase = match &state {
             Some(s) => s.phase_text(),
             None if canary.is_some() => "Canary (no state)".to_string(),
-            None if stable_ready >= stable_desired => "Stable".to_string(),
-            None => "Progressing".to_string(),
+            None => status_phase(d, replica_sets, pods, now),
         };
         let effective = state
             .as_ref()
@@ -122,6 +163,7 @@ pub fn deployment_rows(deployments: &[Value]) -> Vec<ModelRow> {
             canary: state.as_ref().map(|s| s.images_text()).or(canary_images),
             weight: state.as_ref().map(|s| s.weight),
             effective_weight: effective,
+            live_weight: None,
             ready,
             since: state.as_ref().map(|s| s.start_time.clone()).or_else(|| {
                 d.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(str::to_string)
@@ -164,6 +206,7 @@ pub fn ksvc_rows(services: &[Value]) -> Vec<ModelRow> {
             canary: state.as_ref().map(|s| s.images_text()),
             weight: state.as_ref().map(|s| s.weight),
             effective_weight: None,
+            live_weight: state.as_ref().and_then(|st| route_weight(&st.routing, name, &st.canary, s)),
             ready: ready.to_string(),
             since: state.as_ref().map(|s| s.start_time.clone()).or_else(|| {
                 s.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(str::to_string)
@@ -187,10 +230,11 @@ pub fn table(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> S
             if all_namespaces {
                 cells.push(row.namespace.clone());
             }
-            let weight = match (row.weight, row.effective_weight) {
-                (Some(w), Some(e)) if e != w => format!("{w}% (eff. {e}%)"),
-                (Some(w), _) => format!("{w}%"),
-                (None, _) => "-".to_string(),
+            let weight = match (row.weight, row.effective_weight, row.live_weight) {
+                (Some(w), Some(e), _) if e != w => format!("{w}% (eff. {e}%)"),
+                (Some(w), _, Some(live)) if live != w => format!("{w}% (live {live}%)"),
+                (Some(w), _, _) => format!("{w}%"),
+                (None, _, _) => "-".to_string(),
             };
             cells.extend([
                 row.name.clone(),
@@ -225,7 +269,51 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
         .await
         .map_err(|e| cluster.api_error(e, "list deployments"))?;
     let values: Vec<Value> = list.items.iter().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
-    let mut rows = deployment_rows(&values);
+    // The phase is status's: it reads the ReplicaSets and pods, one list each for all models.
+    let (replica_sets, pods): (Api<ReplicaSet>, Api<Pod>) = if args.all_namespaces {
+        (Api::all(client.clone()), Api::all(client.clone()))
+    } else {
+        (
+            Api::namespaced(client.clone(), &cluster.namespace),
+            Api::namespaced(client.clone(), &cluster.namespace),
+        )
+    };
+    // Allowed to see Deployments but not their ReplicaSets or pods: the same phase function,
+    // from the Deployments alone, and a warning.
+    let replica_sets = match replica_sets.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            let denied = cluster.api_error(kube::Error::Api(status), "list replicasets");
+            eprintln!("warning: phases are read from the Deployments alone: {}", denied.message);
+            Vec::new()
+        }
+        Err(e) => return Err(cluster.api_error(e, "list replicasets")),
+    };
+    let pods = match pods.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            let denied = cluster.api_error(kube::Error::Api(status), "list pods");
+            eprintln!("warning: phases do not see the pods: {}", denied.message);
+            Vec::new()
+        }
+        Err(e) => return Err(cluster.api_error(e, "list pods")),
+    };
+    let mut rows = deployment_rows(&values, &replica_sets, &pods, jiff::Timestamp::now());
+    // The weight on the live route, for canaries whose router carries it on one (few: one read each).
+    for (row, d) in rows.iter_mut().filter_map(|row| {
+        let d = values.iter().find(|d| {
+            format!("deployment/{}", d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default())
+                == row.name
+                && d.pointer("/metadata/namespace").and_then(Value::as_str) == Some(row.namespace.as_str())
+        })?;
+        Some((row, d))
+    }) {
+        let Some(state) = state_of(d) else { continue };
+        let model = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        if let Some(route) = route_object(&cluster, &row.namespace, &state.routing).await? {
+            row.live_weight = route_weight(&state.routing, model, &state.canary, &route);
+        }
+    }
     if let Ok(group) = kube::discovery::oneshot::group(&client, knative::GROUP).await {
         if let Some((ar, _)) = group.recommended_kind("Service") {
             let api: Api<DynamicObject> = if args.all_namespaces {
@@ -281,7 +369,7 @@ mod tests {
         json!({
             "metadata": {"name": name, "namespace": "ml", "annotations": annotations, "creationTimestamp": "2026-01-01T00:00:00Z"},
             "spec": {"replicas": 3, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "model", "image": image}]}}},
-            "status": {"readyReplicas": 3}
+            "status": {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
         })
     }
 
@@ -292,21 +380,27 @@ mod tests {
         let mut canary = deployment("fraud-canary", "r/fraud:v2", json!({CANARY_OF_ANNOTATION: "fraud"}));
         canary["spec"]["replicas"] = json!(1);
         canary["status"]["readyReplicas"] = json!(1);
+        // Knative's Deployment of a Revision is not a model, whatever labels its pods carry.
+        let mut revision = deployment("sentiment-v2-deployment", "r/s:v2", json!({}));
+        revision["metadata"]["ownerReferences"] = json!([{"apiVersion": "serving.knative.dev/v1", "kind": "Revision", "name": "sentiment-v2", "uid": "r1"}]);
+        revision["spec"]["template"]["metadata"]["labels"][MODEL_VERSION_LABEL] = json!("v2");
         let objects = vec![
             deployment("fraud", "r/fraud:v1", json!({ROLLOUT_ANNOTATION: state.to_string()})),
             canary,
             deployment("plain", "nginx", json!({})),
             deployment("rolled", "r/x:v3", json!({"kubernetes.io/change-cause": "set-image model=r/x:v3"})),
+            revision,
         ];
-        let rows = deployment_rows(&objects);
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let rows = deployment_rows(&objects, &[], &[], now);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, vec!["deployment/fraud", "deployment/rolled"]);
         assert_eq!(rows[0].phase, "Canary (25%)");
         assert_eq!(rows[0].canary.as_deref(), Some("model=r/fraud:v2"));
         assert_eq!(rows[0].ready, "3/3 + 1/1");
         assert_eq!(rows[0].effective_weight, Some(25));
-        assert_eq!(rows[1].phase, "Stable");
-        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        // The phase `status` gives it.
+        assert_eq!(rows[1].phase, "Healthy");
         let text = table(&rows, false, now);
         let header = text.lines().next().unwrap();
         assert!(header.starts_with("NAME"), "{text}");

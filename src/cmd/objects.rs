@@ -125,6 +125,47 @@ pub async fn knative_revisions(cluster: &Cluster, name: &str) -> Result<Vec<Valu
         .collect()
 }
 
+/// The route object that carries a Deployment canary's weight (the VirtualService or HTTPRoute of
+/// `routing`) in namespace `namespace`, as it is now; `None` for the replicas router, or when it
+/// is gone. One request (two when the cluster serves only the older API version).
+///
+/// # Errors
+/// The read is refused.
+pub async fn route_object(
+    cluster: &Cluster,
+    namespace: &str,
+    routing: &crate::rollout::state::Routing,
+) -> Result<Option<Value>> {
+    use crate::rollout::state::Routing;
+    let (group, kind, plural, name) = match routing {
+        Routing::Istio { virtual_service, .. } => {
+            (crate::router::istio::GROUP, "VirtualService", "virtualservices", virtual_service)
+        }
+        Routing::GatewayApi { http_route, .. } => {
+            (crate::router::gateway_api::GROUP, "HTTPRoute", "httproutes", http_route)
+        }
+        _ => return Ok(None),
+    };
+    for version in ["v1", "v1beta1"] {
+        let resource = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: format!("{group}/{version}"),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &resource);
+        let found = api
+            .get_opt(name)
+            .await
+            .map_err(|e| cluster.api_error(e, &format!("get {} {name}", kind.to_ascii_lowercase())))?;
+        if let Some(object) = found {
+            return Ok(serde_json::to_value(object).ok());
+        }
+    }
+    Ok(None)
+}
+
 /// `-n NS ` when the namespace is not `default`, for commands suggested to the user.
 pub fn namespace_flag(cluster: &Cluster) -> String {
     if cluster.namespace == "default" {

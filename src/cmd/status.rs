@@ -1,6 +1,7 @@
 //! `status`: one screen on the model: phase, strategy, revisions with their pods, images, model
 //! versions, problem pods. Three API requests (the target, its ReplicaSets or Revisions, its
-//! pods), a canary included: its ReplicaSets and pods are among the stable's. `--watch` redraws on every change, from watches rather than repeated requests.
+//! pods), a canary included: its ReplicaSets and pods are among the stable's; a fourth reads
+//! the live route of an istio or gateway-api canary, whose weight wins over the recorded one. `--watch` redraws on every change, from watches rather than repeated requests.
 
 use std::io::IsTerminal;
 
@@ -8,11 +9,16 @@ use crate::cli::{ReadOutput, StatusArgs};
 use crate::cluster::{Cluster, Target};
 use crate::cmd::lifecycle::canary_deployment;
 use crate::cmd::objects::{
-    get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, selector_of,
+    get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, route_object,
+    selector_of,
 };
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
-use crate::rollout::canary_status::{raw_annotations, recorded_canary, with_recorded_canary, CanaryTrack};
+use crate::rollout::canary_status::{
+    add_live_weight, raw_annotations, recorded_canary, with_recorded_canary, CanaryTrack,
+};
+use crate::rollout::live::route_weight;
+use crate::rollout::state::RolloutState;
 use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
 use crate::ui::{self, output, table};
 use crate::watch::{observe_deployment, observe_knative, Step};
@@ -48,14 +54,29 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
                     }
                 },
             };
-            with_recorded_canary(status, annotations, canary.as_ref())
+            let mut status = with_recorded_canary(status, annotations, canary.as_ref());
+            if let Ok(Some(state)) = RolloutState::from_annotations(annotations) {
+                let route = route_object(&cluster, &cluster.namespace, &state.routing).await?;
+                if let Some(live) = route.and_then(|r| route_weight(&state.routing, name, &state.canary, &r))
+                {
+                    add_live_weight(&mut status, live);
+                }
+            }
+            status
         }
         Target::KnativeService(name) => {
             let ksvc = get_knative_service(&cluster, name).await?;
             let revisions = knative_revisions(&cluster, name).await?;
             let pods = pods_matching(&cluster, &format!("serving.knative.dev/service={name}")).await?;
             let status = knative_status(&cluster.namespace, &ksvc, &revisions, &pods, now);
-            with_recorded_canary(status, raw_annotations(&ksvc).as_ref(), None)
+            let annotations = raw_annotations(&ksvc);
+            let mut status = with_recorded_canary(status, annotations.as_ref(), None);
+            if let Ok(Some(state)) = RolloutState::from_annotations(annotations.as_ref()) {
+                if let Some(live) = route_weight(&state.routing, name, &state.canary, &ksvc) {
+                    add_live_weight(&mut status, live);
+                }
+            }
+            status
         }
     };
     ui::print_stdout(&render(&status, args.output, now)?);

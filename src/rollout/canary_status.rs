@@ -161,6 +161,30 @@ fn canary_row(c: &CanaryTrack, state: &RolloutState, effective: Option<u32>) -> 
     }
 }
 
+/// Show the weight the route carries now (`live`, read from the route object) beside the one
+/// recorded: the phase text, the tracks' traffic and `.canary.liveWeight` follow the live route,
+/// and `.canary.drift` says when the two differ.
+pub fn add_live_weight(status: &mut ModelStatus, live: u32) {
+    let Some(canary) = status.canary.as_mut() else { return };
+    let recorded = canary["weight"].as_u64().unwrap_or(0) as u32;
+    canary["liveWeight"] = json!(live);
+    let Some(drift) = super::live::weight_drift(recorded, live) else { return };
+    canary["drift"] = json!(drift);
+    let canary_name = canary["canary"].as_str().unwrap_or_default().to_string();
+    for row in &mut status.revisions {
+        if row.traffic_percent.is_some() {
+            row.traffic_percent = Some(match row.track {
+                Some(Track::Canary) => i64::from(live),
+                _ if row.name == canary_name => i64::from(live),
+                _ => 100 - i64::from(live),
+            });
+        }
+    }
+    if let Some(reason) = status.reason.as_mut() {
+        reason.push_str(&format!("; {drift}"));
+    }
+}
+
 /// The name of the canary recorded in `annotations` (the target's), if a canary runs.
 pub fn recorded_canary(annotations: Option<&std::collections::BTreeMap<String, String>>) -> Option<String> {
     RolloutState::from_annotations(annotations).ok().flatten().map(|state| state.canary)
@@ -210,9 +234,12 @@ pub fn raw_annotations(object: &Value) -> Option<std::collections::BTreeMap<Stri
 
 /// The lines `status` prints about a canary (from [`ModelStatus::canary`]).
 pub fn canary_lines(canary: &Value) -> String {
-    let weight = match canary["effectiveWeight"].as_u64() {
-        Some(e) => format!("{}% requested, {e}% effective", canary["weight"]),
-        None => format!("{}%", canary["weight"]),
+    let weight = match (canary["effectiveWeight"].as_u64(), canary["liveWeight"].as_u64()) {
+        (Some(e), _) => format!("{}% requested, {e}% effective", canary["weight"]),
+        (None, Some(live)) if Some(live) != canary["weight"].as_u64() => {
+            format!("{}% set, {live}% live on the route", canary["weight"])
+        }
+        _ => format!("{}%", canary["weight"]),
     };
     let objects: Vec<&str> =
         canary["objects"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
@@ -228,6 +255,9 @@ pub fn canary_lines(canary: &Value) -> String {
                 .join(", "))
             .unwrap_or_default()
     );
+    if let Some(drift) = canary["drift"].as_str() {
+        out.push_str(&format!("Drift:     {drift}\n"));
+    }
     out.push_str(&format!("Router:    {}", canary["router"].as_str().unwrap_or_default()));
     if !objects.is_empty() {
         out.push_str(&format!(" ({})", objects.join(", ")));

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::state::Routing;
 use super::weights::{canary_capacity, replica_split};
 
 /// The replica counts of a model's two Deployments as they are now.
@@ -135,6 +136,87 @@ pub fn autoscaler_of(
         })
 }
 
+/// The canary's share of the traffic as the route object says now: the VirtualService (istio),
+/// HTTPRoute (gateway-api) or ksvc (knative) of `routing`, read live. The share of the weight
+/// that goes to the two tracks, rounded; `None` for the replicas router (its weight is the ready
+/// pods) and when the object no longer sends anything to either track.
+pub fn route_weight(routing: &Routing, model: &str, canary: &str, object: &Value) -> Option<u32> {
+    let entries = |pointer: &str, inner: &str| -> Vec<Value> {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|entry| {
+                if inner.is_empty() {
+                    vec![entry.clone()]
+                } else {
+                    entry[inner].as_array().cloned().unwrap_or_default()
+                }
+            })
+            .collect()
+    };
+    // (canary, stable) weight of each destination that is one of the tracks.
+    let tracks: Vec<(u64, u64)> = match routing {
+        Routing::Replicas { .. } => return None,
+        Routing::Istio { service, .. } => {
+            let destinations = entries("/spec/http", "route");
+            let single = destinations.len() == 1;
+            destinations
+                .iter()
+                .filter(|d| {
+                    let host = d.pointer("/destination/host").and_then(Value::as_str).unwrap_or_default();
+                    host == service || host.starts_with(&format!("{service}."))
+                })
+                .filter_map(|d| {
+                    let weight = d["weight"].as_u64().unwrap_or(if single { 100 } else { 0 });
+                    match d.pointer("/destination/subset").and_then(Value::as_str) {
+                        Some("canary") => Some((weight, 0)),
+                        Some("stable") => Some((0, weight)),
+                        _ => None,
+                    }
+                })
+                .collect()
+        }
+        Routing::GatewayApi { .. } => entries("/spec/rules", "backendRefs")
+            .iter()
+            .filter_map(|b| {
+                // A backendRef's weight defaults to 1.
+                let weight = b["weight"].as_u64().unwrap_or(1);
+                let name = b["name"].as_str().unwrap_or_default();
+                if name == format!("{model}-canary") {
+                    Some((weight, 0))
+                } else if name == format!("{model}-stable") {
+                    Some((0, weight))
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        Routing::Knative { .. } => entries("/spec/traffic", "")
+            .iter()
+            .map(|t| {
+                let percent = t["percent"].as_u64().unwrap_or(0);
+                if t["revisionName"] == canary {
+                    (percent, 0)
+                } else {
+                    (0, percent)
+                }
+            })
+            .collect(),
+    };
+    let canary_total: u64 = tracks.iter().map(|t| t.0).sum();
+    let all: u64 = tracks.iter().map(|t| t.0 + t.1).sum();
+    (all > 0).then(|| ((canary_total * 100 + all / 2) / all) as u32)
+}
+
+/// What `status` and `list` say when the live route disagrees with the weight modelroll recorded.
+pub fn weight_drift(recorded: u32, live: u32) -> Option<String> {
+    (recorded != live).then(|| {
+        format!("the route sends {live}% to the canary, not the {recorded}% modelroll set: it was changed by hand or by another tool")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +282,46 @@ mod tests {
         assert_eq!(canary_beside(4, 90), 4, "never more pods than stable");
         assert_eq!(canary_beside(4, 100), 4);
         assert_eq!(canary_beside(0, 30), 1);
+    }
+
+    #[test]
+    fn live_weights_are_read_from_each_route() {
+        let istio = Routing::Istio {
+            virtual_service: "m".into(),
+            service: "m".into(),
+            original_http: Value::Null,
+            destination_rule: "m".into(),
+            destination_rule_created: true,
+            original_subsets: Value::Null,
+        };
+        let vs = |canary: u64, stable: u64| {
+            json!({"spec": {"http": [
+                {"route": [{"destination": {"host": "admin"}, "weight": 100}]},
+                {"route": [{"destination": {"host": "m", "subset": "stable"}, "weight": stable},
+                           {"destination": {"host": "m.ml.svc.cluster.local", "subset": "canary"}, "weight": canary}]}]}})
+        };
+        assert_eq!(route_weight(&istio, "m", "m-canary", &vs(10, 90)), Some(10));
+        assert_eq!(route_weight(&istio, "m", "m-canary", &vs(100, 0)), Some(100));
+        // Edited by hand back to the Service alone: nothing goes to a track.
+        let plain = json!({"spec": {"http": [{"route": [{"destination": {"host": "m"}}]}]}});
+        assert_eq!(route_weight(&istio, "m", "m-canary", &plain), None);
+
+        let gateway =
+            Routing::GatewayApi { http_route: "r".into(), service: "m".into(), original_rules: Value::Null };
+        let route = json!({"spec": {"rules": [{"backendRefs": [{"name": "m-stable", "weight": 3}, {"name": "m-canary", "weight": 1}]}]}});
+        assert_eq!(route_weight(&gateway, "m", "m-canary", &route), Some(25));
+
+        let knative = Routing::Knative {
+            stable_revision: "m-1".into(),
+            original_traffic: Value::Null,
+            original_template: Value::Null,
+        };
+        let ksvc = json!({"spec": {"traffic": [{"revisionName": "m-1", "percent": 40}, {"revisionName": "m-v2", "percent": 60, "tag": "canary"}]}});
+        assert_eq!(route_weight(&knative, "m", "m-v2", &ksvc), Some(60));
+        assert_eq!(route_weight(&Routing::Replicas { service: None }, "m", "m-canary", &ksvc), None);
+
+        assert_eq!(weight_drift(10, 10), None);
+        assert!(weight_drift(10, 0).unwrap().contains("sends 0% to the canary, not the 10%"));
     }
 
     #[test]

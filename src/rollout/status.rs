@@ -476,6 +476,12 @@ pub fn knative_status(
         rows.iter().find(|r| &r.name == rev)?.revision
     };
     let problems = problem_pods(pods, revision_of_pod, now);
+    // Knative calls a revision scaled to zero Ready, and keeps calling it so while it scales up
+    // again (a rollback to it): traffic on a revision without a ready pod is not healthy.
+    let (phase, reason) = match (phase, unserved_traffic(&rows, revisions)) {
+        (Phase::Healthy, Some(why)) => (Phase::Progressing, Some(why)),
+        (phase, _) => (phase, reason),
+    };
     let desired = rows.iter().map(|r| r.replicas).sum();
     let ready_total = rows.iter().map(|r| r.ready).sum();
     ModelStatus {
@@ -491,6 +497,24 @@ pub fn knative_status(
         canary: None,
         analysis: None,
     }
+}
+
+/// A revision that takes traffic while it has pods, or wants some (`status.desiredReplicas`),
+/// and none is ready: why the model is not healthy.
+fn unserved_traffic(rows: &[RevisionStatus], revisions: &[Value]) -> Option<String> {
+    rows.iter().find_map(|row| {
+        let percent = row.traffic_percent.filter(|p| *p > 0)?;
+        let desired = revisions
+            .iter()
+            .find(|r| r.pointer("/metadata/name").and_then(Value::as_str) == Some(row.name.as_str()))
+            .and_then(|r| r.pointer("/status/desiredReplicas"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let wanted = i64::from(row.replicas).max(desired);
+        (row.ready == 0 && wanted > 0).then(|| {
+            format!("revision {} takes {percent}% of the traffic and has 0/{wanted} ready pods", row.name)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -567,5 +591,15 @@ mod tests {
         assert_eq!(s.revisions[0].traffic_percent, Some(90));
         assert_eq!(s.revisions[1].traffic_percent, Some(10));
         assert_eq!(s.revisions[0].images[0].image, "fraud:v2");
+        // Right after a rollback to a revision scaled to zero: Knative says Ready, but the
+        // revision with the traffic wants 2 pods and has none ready.
+        let mut waking = revisions.clone();
+        waking[1]["status"] = json!({"desiredReplicas": 2, "actualReplicas": 0});
+        let s = knative_status("ml", &ksvc, &waking, &[], at(0));
+        assert_eq!(s.phase, Phase::Progressing);
+        assert_eq!(
+            s.reason.as_deref(),
+            Some("revision fraud-00002 takes 90% of the traffic and has 0/2 ready pods")
+        );
     }
 }
