@@ -70,6 +70,11 @@ pub async fn run(_ctx: &Context, args: PlaygroundArgs) -> Result<()> {
             names.join(", ")
         ));
     }
+    crate::ui::print_stdout(&format!(
+        "\nsimulated traffic as Prometheus metrics (Istio's and Knative's names): http://{address}/metrics\nscrape config (prometheus.yml):\n\n{config}",
+        address = playground.metrics_address,
+        config = crate::playground::traffic::scrape_config(&playground.metrics_address)
+    ));
     eprintln!("press Ctrl-C to stop");
     let served = crate::interruptible("serving the playground", std::future::pending::<Result<()>>()).await;
     playground.stop();

@@ -29,6 +29,7 @@ pub mod server;
 pub mod store;
 pub mod tables;
 pub mod tls;
+pub mod traffic;
 pub mod validation;
 
 use std::collections::BTreeMap;
@@ -116,6 +117,9 @@ pub struct Playground {
     pub store: Store,
     /// Requests served, per User-Agent (also at `GET /playground/requests`).
     pub requests: Arc<RequestCounter>,
+    /// `127.0.0.1:PORT` of the plain-HTTP listener serving the simulated traffic's metrics at
+    /// `/metrics` (see [`traffic`]); Prometheus scrapes it.
+    pub metrics_address: String,
     /// The configuration it was started with (port resolved).
     pub config: PlaygroundConfig,
     server: tokio::task::JoinHandle<()>,
@@ -223,7 +227,30 @@ impl Playground {
         };
         // The model servers' clocks start when pods turn Ready, whoever made them so.
         controllers.spawn(model_server::record_readiness(store.clone(), model_servers));
-        Ok(Self { url, kubeconfig_path, store, requests, config, server, controllers, remove_kubeconfig })
+        // The traffic's metrics on a plain-HTTP port of their own: scraping the API server's
+        // TLS port would need its CA and a token in the Prometheus configuration.
+        let metrics_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|source| StartError::Bind { port: 0, source })?;
+        let metrics_address =
+            metrics_listener.local_addr().map_err(|source| StartError::Bind { port: 0, source })?.to_string();
+        let traffic = Arc::new(traffic::Traffic::default());
+        controllers.spawn(traffic::run(store.clone(), traffic.clone(), Duration::from_millis(250)));
+        let metrics_app = traffic::router(store.clone(), traffic);
+        controllers.spawn(async move {
+            let _ = axum::serve(metrics_listener, metrics_app).await;
+        });
+        Ok(Self {
+            url,
+            kubeconfig_path,
+            store,
+            requests,
+            metrics_address,
+            config,
+            server,
+            controllers,
+            remove_kubeconfig,
+        })
     }
 
     /// Stop serving and stop the controllers; remove the kubeconfig if it was a temporary one.

@@ -171,6 +171,11 @@ impl Playground {
         &self.inner().store
     }
 
+    /// `127.0.0.1:PORT` where the simulated traffic's metrics are served (`/metrics`).
+    pub fn metrics_address(&self) -> &str {
+        &self.inner().metrics_address
+    }
+
     /// Requests served so far, by User-Agent.
     pub fn requests(&self) -> BTreeMap<String, u64> {
         self.inner().requests.snapshot()
@@ -516,5 +521,94 @@ impl ReadyPods {
 impl Drop for ReadyPods {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A real Prometheus (Debian's `prometheus` package, `/usr/bin/prometheus`, or `$PROMETHEUS`)
+/// scraping `targets` every second, with its own config and storage in a temporary directory;
+/// killed when dropped.
+pub struct Prometheus {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The Prometheus binary the tests use; panics with a clear message when there is none (the
+/// metric-check tests need a real one and never skip).
+pub fn prometheus_path() -> PathBuf {
+    let candidate = std::env::var_os("PROMETHEUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
+    let works = Command::new(&candidate)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "prometheus not found ({}): the metric-check tests need a real Prometheus; install Debian's package (`apt-get install -y prometheus`, as .ci/run does) or set $PROMETHEUS",
+        candidate.display()
+    );
+    candidate
+}
+
+impl Prometheus {
+    /// Start it and wait (with a deadline) until `/-/ready` answers 200 and every target has been
+    /// scraped once.
+    pub fn start(targets: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a directory for prometheus");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let list = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: playground\n  static_configs:\n  - targets: [{list}]\n"
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let child = Command::new(prometheus_path())
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts");
+        let prometheus = Self { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let ready = |path: &str| -> Option<String> {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+            let mut answer = String::new();
+            std::io::Read::read_to_string(&mut stream, &mut answer).ok()?;
+            (answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")).then_some(answer)
+        };
+        wait_for(Duration::from_secs(30), "prometheus to be ready", || ready("/-/ready").is_some());
+        wait_for(Duration::from_secs(30), "prometheus to scrape the playground", || {
+            ready("/api/v1/query?query=up").is_some_and(|a| a.contains("\"1\"]"))
+        });
+        prometheus
+    }
+
+    /// The value of `query` now, as Prometheus answers it (for assertions).
+    pub fn query(&self, query: &str) -> serde_json::Value {
+        let port = self.url.rsplit(':').next().unwrap();
+        let encoded: String = query
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        write!(stream, "GET /api/v1/query?query={encoded} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
