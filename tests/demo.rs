@@ -4,7 +4,22 @@
 use std::process::{Command, Stdio};
 
 fn demo(router: &str) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"))
+    demo_with_path(router, None)
+}
+
+/// The demo with `PATH` set to `path` (act 6 looks for `prometheus` there).
+fn demo_with_path(router: &str, path: Option<&str>) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"));
+    if let Some(path) = path {
+        command.env("PATH", path);
+    } else {
+        // Act 6 needs a real Prometheus; this names the missing one rather than skipping.
+        crate::common::prometheus_path();
+        let dir = crate::common::prometheus_path().parent().unwrap().display().to_string();
+        let path = std::env::var("PATH").unwrap_or_default();
+        command.env("PATH", format!("{dir}:{path}"));
+    }
+    let output = command
         .args(["demo", "--router", router])
         .env_remove("KUBECONFIG")
         .stdin(Stdio::null())
@@ -21,9 +36,13 @@ fn demo(router: &str) -> (i32, String, String) {
 fn demo_tells_the_whole_lifecycle_on_istio() {
     let (code, stdout, stderr) = demo("istio");
     assert_eq!(code, 0, "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    for act in ["Act 1", "Act 2", "Act 3", "Act 4", "Act 5", "The end"] {
+    for act in ["Act 1", "Act 2", "Act 3", "Act 4", "Act 5", "Act 6", "The end"] {
         assert!(stdout.contains(act), "missing {act:?} in\n{stdout}");
     }
+    // Act 6: a real Prometheus judged the -err30 canary; its value is printed and it was aborted.
+    assert!(stderr.contains("check success-rate>=99: 70 >= 99 FAILED"), "{stderr}");
+    assert!(stdout.contains("As it should: the check failed, the canary was aborted (exit 3)."), "{stdout}");
+    assert!(stdout.contains("CHECKS:    Failed at 20%: aborted"), "{stdout}");
     // Every command is printed as a reader would type it.
     for command in [
         "$ kubectl modelroll set-image fraud-detector model=registry.example/fraud-detector:v2",
@@ -63,7 +82,9 @@ fn demo_runs_its_canary_acts_on_a_knative_service() {
 
 #[test]
 fn demo_runs_with_the_replicas_router() {
-    let (code, stdout, stderr) = demo("replicas");
+    // Without a prometheus on PATH, act 6 says how to enable it.
+    let (code, stdout, stderr) = demo_with_path("replicas", Some("/nonexistent"));
     assert_eq!(code, 0, "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("Skipped: this act needs a `prometheus` binary on PATH"), "{stdout}");
     assert!(stdout.contains("As it should: the canary failed before any traffic reached it"), "{stdout}");
 }

@@ -53,7 +53,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
 
 fn demo_done(narrator: &Narrator, elapsed: Duration) {
     narrator.say(&format!(
-        "The end: five model versions in {:.0}s, no downtime, no GPU deadlock, one bad model caught as a canary.",
+        "The end: six model versions in {:.0}s, no downtime, no GPU deadlock, bad models caught as canaries.",
         elapsed.as_secs_f64()
     ));
     narrator.say("Try it yourself: `kubectl modelroll playground` in one terminal, then the commands above in another.");
@@ -157,7 +157,61 @@ impl Demo<'_> {
         self.modelroll(&["abort", &target]).await?;
         self.modelroll(&["list"]).await?;
         self.modelroll(&["status", &target]).await?;
-        Ok(())
+        self.metric_check_act(&target, router).await
+    }
+
+    /// Act 6: a canary that stays up but answers 30% of requests with errors, stopped by a
+    /// metric check. Needs a `prometheus` binary on PATH, which scrapes the playground's traffic.
+    async fn metric_check_act(&self, target: &str, router: &str) -> Result<()> {
+        self.narrator.act("Act 6", "a v6 canary answers 30% errors: a metric check stops it");
+        let Some(binary) = find_on_path("prometheus") else {
+            self.narrator.say(
+                "Skipped: this act needs a `prometheus` binary on PATH (Debian/Ubuntu: `apt-get install prometheus`), \
+                 which scrapes the playground's simulated traffic. Install it and run the demo again.",
+            );
+            return Ok(());
+        };
+        let prometheus = DemoPrometheus::start(&binary, &self.playground.metrics_address).await?;
+        self.narrator.say(&format!(
+            "A real Prometheus ({}) scrapes the playground's simulated traffic every second; the image tag -err30 makes v6 answer 30% of its requests with 500.",
+            binary.display()
+        ));
+        let image = if target.starts_with("ksvc/") {
+            "registry.example/fraud-detector:v6-err30"
+        } else {
+            "model=registry.example/fraud-detector:v6-err30"
+        };
+        let words = [
+            "canary",
+            target,
+            "--image",
+            image,
+            "--model-version",
+            "v6",
+            "--weight",
+            "20",
+            "--interval",
+            "5s",
+            "--check",
+            "success-rate>=99",
+            "--prometheus",
+            &prometheus.url,
+            "--router",
+            router,
+            "--yes",
+        ];
+        let result = self.modelroll(&words).await;
+        drop(prometheus);
+        match result {
+            Err(err) if err.code == crate::error::ExitCode::CheckFailed => {
+                self.narrator.say("As it should: the check failed, the canary was aborted (exit 3).")
+            }
+            Err(err) => return Err(err),
+            Ok(()) => {
+                return Err(Error::failed("the -err30 canary passed its check; the demo expected it to fail"))
+            }
+        }
+        self.modelroll(&["status", target]).await
     }
 
     async fn client(&self) -> Result<kube::Client> {
@@ -430,6 +484,71 @@ impl Narrator {
 
     fn print(&self, text: &str) {
         crate::ui::print_stdout(text);
+    }
+}
+
+/// The first executable `name` on PATH.
+fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|path| path.is_file())
+}
+
+/// A Prometheus started for act 6, scraping the demo playground; killed when dropped.
+struct DemoPrometheus {
+    child: tokio::process::Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+impl DemoPrometheus {
+    async fn start(binary: &std::path::Path, target: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("modelroll-demo-prometheus-{}", std::process::id()));
+        let failed = |what: &str, e: std::io::Error| {
+            Error::failed(format!("cannot {what} for the demo's Prometheus: {e}"))
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| failed("create a directory", e))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed("find a free port", e))?
+            .port();
+        let config =
+            format!("global:\n  scrape_interval: 1s\n{}", crate::playground::traffic::scrape_config(target));
+        std::fs::write(dir.join("prometheus.yml"), config).map_err(|e| failed("write the config", e))?;
+        let child = tokio::process::Command::new(binary)
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed("start the binary", e))?;
+        let prometheus = Self { child, url: format!("http://127.0.0.1:{port}"), dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !prometheus.ready(port).await {
+            if Instant::now() > deadline {
+                return Err(Error::failed("the demo's Prometheus was not ready within 30s"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(prometheus)
+    }
+
+    /// Ready, and it has scraped the playground once.
+    async fn ready(&self, port: u16) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
+        let request = "GET /api/v1/query?query=up HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).await.is_ok()
+            && stream.read_to_string(&mut answer).await.is_ok()
+            && answer.contains("\"1\"]")
+    }
+}
+
+impl Drop for DemoPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
