@@ -356,6 +356,50 @@ mod tests {
         assert_eq!(answer(minus_inf).unwrap(), Value::Number(f64::NEG_INFINITY));
     }
 
+    /// Request-level: through the service proxy, the query goes to the API server's proxy path
+    /// with the cluster's client (no token of ours added), and its answer is read.
+    #[tokio::test]
+    async fn the_service_proxy_path_is_asked() {
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<http::Request<Body>, http::Response<Body>>();
+        let client = kube::Client::new(service, "ml");
+        let address = Address::parse("monitoring/prometheus:9090").unwrap();
+        let prometheus =
+            Prometheus::new(address, &client, Some("secret".into()), Duration::from_secs(5)).unwrap();
+        let server = tokio::spawn(async move {
+            let (request, send) = handle.next_request().await.expect("one request");
+            assert_eq!(request.method(), http::Method::GET);
+            assert_eq!(
+                request.uri().to_string(),
+                "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query?query=up"
+            );
+            assert!(request.headers().get("authorization").is_none(), "the token is for URLs only");
+            let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1.0,"1"]}]}}"#;
+            send.send_response(
+                http::Response::builder().status(200).body(Body::from(body.as_bytes().to_vec())).unwrap(),
+            );
+        });
+        assert_eq!(prometheus.query("up").await.unwrap(), Value::Number(1.0));
+        server.await.unwrap();
+    }
+
+    /// A Prometheus that accepts the connection but never answers fails within the timeout.
+    #[tokio::test]
+    async fn a_silent_prometheus_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = Address::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let client =
+            kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
+        let prometheus = Prometheus::new(address, &client, None, Duration::from_millis(300)).unwrap();
+        // kube's read timeout or ours, whichever fires first: either way well before 2s.
+        let err = tokio::time::timeout(Duration::from_secs(2), prometheus.query("up"))
+            .await
+            .expect("the query gave up within its timeout")
+            .unwrap_err();
+        assert!(matches!(err, QueryError::TimedOut { .. } | QueryError::Unreachable { .. }), "{err}");
+        drop(listener);
+    }
+
     #[test]
     fn errors_are_told_apart() {
         let promql = r#"{"status":"error","errorType":"bad_data","error":"parse error: unexpected \")\""}"#;
