@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 
-use crate::canary::{knative_model, ksvc_traffic, model, virtual_service, Env, NS, TRACK};
+use crate::canary::{knative_model, ksvc_traffic, model, virtual_service, vs_weights, Env, NS, TRACK};
 use crate::common::{self, ReadyPods};
 
 fn replicas(deployment: &Value) -> i64 {
@@ -483,4 +483,52 @@ async fn a_knative_rollback_is_done_and_healthy_only_once_its_revision_serves() 
     assert!(pods_of("k9-00002").await.1 >= 1, "undo was done before revision k9-00002 had a ready pod");
     let status: Value = serde_json::from_str(&env.run_ok(&["status", "ksvc/k9", "-o", "json"])).unwrap();
     assert_eq!(status["phase"], "Healthy", "{status:#}");
+}
+
+/// Issue 11, case 7: with `modelroll.io/track` removed from the stable template mid-canary, the
+/// `stable` subset matched no pod and still got the traffic of the next shift. Now the shift
+/// stops with exit 1 and the weights stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_weight_goes_to_a_destination_without_ready_pods() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s10", 2, "registry.example/s10:v1", true).await;
+    env.create(virtual_service("s10", "s10")).await;
+    env.run_ok(&[
+        "canary",
+        "s10",
+        "--image",
+        "registry.example/s10:v2",
+        "--weight",
+        "10",
+        "--timeout",
+        "60s",
+    ]);
+    env.pg
+        .kubectl(&[
+            "patch",
+            "deployment/s10",
+            "--type=json",
+            "-p",
+            r#"[{"op": "remove", "path": "/spec/template/metadata/labels/modelroll.io~1track"}]"#,
+        ])
+        .success();
+    env.wait_rolled_out("s10").await;
+    assert!(
+        env.pods(&format!("app=s10,{TRACK}=stable")).await.is_empty(),
+        "stable pods still carry the label"
+    );
+
+    let out = env.run(&["shift", "s10", "--weight", "60", "--timeout", "60s"]);
+    out.code(1);
+    assert!(
+        out.stderr.contains("subset stable of destinationrule s10")
+            && out.stderr.contains("selects no ready pod, and would get 40% of the traffic"),
+        "{}",
+        out.stderr
+    );
+    let vs = env.get("networking.istio.io/v1", "VirtualService", "s10").await.unwrap();
+    assert_eq!(vs_weights(&vs), vec![("stable".into(), 90), ("canary".into(), 10)], "the weights moved");
+    assert_eq!(state(&env, "s10").await["weight"], 10);
+    // Abort sends everything back to the model's Service, which still selects stable's pods.
+    env.run_ok(&["abort", "s10", "--timeout", "60s"]);
 }

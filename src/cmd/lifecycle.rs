@@ -23,7 +23,9 @@ use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
 use crate::rollout::check::Analysis;
-use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas};
+use crate::rollout::live::{
+    autoscaler_of, plan, replicas_after, route_to_nothing, Carrier, Destination, LiveReplicas,
+};
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::effective_weight;
 use crate::router::writer::{display_name, object_name, Writer};
@@ -712,6 +714,9 @@ pub async fn move_weight(
         state.stable_replicas = step.total;
         scale_down = Some((live, step));
     }
+    if !dry {
+        refuse_route_to_nothing(w, model, router, state, weight).await?;
+    }
     router.set_weight(w, weight).await?;
     state.weight = weight;
     state.phase = Phase::Canary;
@@ -735,6 +740,45 @@ pub async fn move_weight(
         &format!("{}: would set the canary weight to {weight}%", model.target),
     );
     Ok(())
+}
+
+/// Never route to nothing: before a weight change, each destination of the route that would get
+/// weight must select ready pods (read live: the Service and subset labels, the track Services,
+/// the pods). Stops the command with the weights as they were.
+///
+/// # Errors
+/// Exit 1 naming the empty destination; when the objects cannot be read.
+async fn refuse_route_to_nothing(
+    w: &Writer,
+    model: &Model,
+    router: &dyn Router,
+    state: &RolloutState,
+    weight: u32,
+) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
+    let mut destinations = Vec::new();
+    for router::RouteDestination { track, what, selector } in router.destinations(w).await? {
+        let text = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let ready = if selector.is_empty() {
+            0
+        } else {
+            pods.list(&kube::api::ListParams::default().labels(&text))
+                .await
+                .map_err(|e| w.cluster.api_error(e, "list the pods of the route's destinations"))?
+                .items
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_ready(p))
+                .count()
+        };
+        destinations.push(Destination { track, selects: format!("{what} ({text})"), ready });
+    }
+    match route_to_nothing(&destinations, weight) {
+        None => Ok(()),
+        Some(why) => Err(Error::failed(format!(
+            "{why}: the weights of {} stay at {}% for the canary. Give the pods back their labels (e.g. modelroll.io/track on the pod template) or run `kubectl modelroll abort {}`",
+            model.target, state.weight, model.target
+        ))),
+    }
 }
 
 /// Send all weight back to stable (a canary that went bad, or an abort). The replicas router

@@ -217,6 +217,27 @@ pub fn weight_drift(recorded: u32, live: u32) -> Option<String> {
     })
 }
 
+/// A destination of a route as the live objects define it: the track it serves, what selects its
+/// pods (for messages), and how many ready pods that selects now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `stable` or `canary`.
+    pub track: String,
+    /// E.g. `subset stable of destinationrule fraud (app=fraud, modelroll.io/track=stable)`.
+    pub selects: String,
+    pub ready: usize,
+}
+
+/// Why giving the canary `canary_weight`% would send traffic nowhere: a destination that would
+/// get weight selects no ready pod (a label removed from a template, a selector edited).
+pub fn route_to_nothing(destinations: &[Destination], canary_weight: u32) -> Option<String> {
+    destinations.iter().find_map(|d| {
+        let weight = if d.track == "canary" { canary_weight } else { 100 - canary_weight.min(100) };
+        (weight > 0 && d.ready == 0)
+            .then(|| format!("{} selects no ready pod, and would get {weight}% of the traffic", d.selects))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +343,28 @@ mod tests {
 
         assert_eq!(weight_drift(10, 10), None);
         assert!(weight_drift(10, 0).unwrap().contains("sends 0% to the canary, not the 10%"));
+    }
+
+    #[test]
+    fn no_weight_goes_to_a_destination_without_ready_pods() {
+        let destination = |track: &str, ready| Destination {
+            track: track.into(),
+            selects: format!("subset {track} of destinationrule m"),
+            ready,
+        };
+        let both = [destination("stable", 2), destination("canary", 1)];
+        assert_eq!(route_to_nothing(&both, 60), None);
+        let no_stable = [destination("stable", 0), destination("canary", 1)];
+        assert_eq!(
+            route_to_nothing(&no_stable, 60).as_deref(),
+            Some("subset stable of destinationrule m selects no ready pod, and would get 40% of the traffic")
+        );
+        // All weight on the canary: an empty stable gets nothing, so nothing is lost.
+        assert_eq!(route_to_nothing(&no_stable, 100), None);
+        let no_canary = [destination("stable", 2), destination("canary", 0)];
+        assert!(route_to_nothing(&no_canary, 10).is_some());
+        assert_eq!(route_to_nothing(&no_canary, 0), None);
+        assert_eq!(route_to_nothing(&[], 50), None);
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! backendRef becomes two weighted ones, to Services `NAME-stable` and `NAME-canary` (the model
 //! Service's ports, selectors narrowed by `modelroll.io/track`).
 
+use std::collections::BTreeMap;
+
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use kube::discovery::ApiResource;
 use serde_json::{json, Map, Value};
 
 use super::writer::Writer;
-use super::{End, Router};
+use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, CANARY_OF_ANNOTATION, TRACK_LABEL};
 use crate::rollout::weights::Split;
@@ -190,6 +192,26 @@ impl Router for GatewayApi {
                 }
             }
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn destinations<'a>(&'a self, w: &'a Writer) -> BoxFuture<'a, Result<Vec<RouteDestination>>> {
+        async move {
+            let mut out = Vec::new();
+            for track in ["stable", "canary"] {
+                let name = track_service_name(&self.model, track);
+                let selector: BTreeMap<String, String> = match w.get(&self.service_kind, &name).await? {
+                    Some(svc) => serde_json::from_value(svc["spec"]["selector"].clone()).unwrap_or_default(),
+                    None => BTreeMap::new(),
+                };
+                out.push(RouteDestination {
+                    track: track.to_string(),
+                    what: format!("service {name}"),
+                    selector,
+                });
+            }
+            Ok(out)
         }
         .boxed()
     }

@@ -1,13 +1,15 @@
 //! The `istio` router: VirtualService http route weights to the DestinationRule subsets `stable`
 //! and `canary`, selected by `modelroll.io/track`. Other routes, matches and subsets are left alone.
 
+use std::collections::BTreeMap;
+
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
 use super::writer::Writer;
-use super::{End, Router};
+use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, TRACK_LABEL};
 use crate::rollout::weights::{split_route_weight, Split};
@@ -237,6 +239,37 @@ impl Router for Istio {
                 Error::failed(format!("destinationrule {rule} disappeared; run the command again"))
             })?;
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn destinations<'a>(&'a self, w: &'a Writer) -> BoxFuture<'a, Result<Vec<RouteDestination>>> {
+        async move {
+            let (_, service, _, rule, _, _) = self.parts();
+            // Istio sends a subset's share to the Service's pods that also carry its labels.
+            let selector: BTreeMap<String, String> = match w.get(&super::service_kind(), service).await? {
+                Some(svc) => serde_json::from_value(svc["spec"]["selector"].clone()).unwrap_or_default(),
+                None => BTreeMap::new(),
+            };
+            let subsets = match w.get(&self.destination_rule_kind, rule).await? {
+                Some(dr) => dr["spec"]["subsets"].as_array().cloned().unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let mut out = Vec::new();
+            for track in ["stable", "canary"] {
+                let mut labels = selector.clone();
+                if let Some(subset) = subsets.iter().find(|s| s["name"] == track) {
+                    let subset: BTreeMap<String, String> =
+                        serde_json::from_value(subset["labels"].clone()).unwrap_or_default();
+                    labels.extend(subset);
+                }
+                out.push(RouteDestination {
+                    track: track.to_string(),
+                    what: format!("subset {track} of destinationrule {rule}"),
+                    selector: labels,
+                });
+            }
+            Ok(out)
         }
         .boxed()
     }

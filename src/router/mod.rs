@@ -31,6 +31,17 @@ pub enum End {
     Abort,
 }
 
+/// A destination of a route, by the pods it reaches.
+#[derive(Debug, Clone)]
+pub struct RouteDestination {
+    /// `stable` or `canary`.
+    pub track: String,
+    /// What selects the pods, for messages (`subset stable of destinationrule fraud`).
+    pub what: String,
+    /// The label selector of the pods it reaches.
+    pub selector: BTreeMap<String, String>,
+}
+
 /// One way of carrying the canary's weight.
 pub trait Router: Send + Sync {
     /// What the router remembers (written into the rollout annotation).
@@ -47,6 +58,13 @@ pub trait Router: Send + Sync {
 
     /// Give the canary `canary_weight`% and stable the rest on the route objects.
     fn set_weight<'a>(&'a self, w: &'a Writer, canary_weight: u32) -> BoxFuture<'a, Result<()>>;
+
+    /// The route's destinations as the live objects define them, each with the label selector of
+    /// the pods it reaches; empty when the router has
+    /// no route object (the replicas router's Service selects both tracks).
+    fn destinations<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<Vec<RouteDestination>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     /// Put the routes back in the shape they had before the canary and remove the router's
     /// own objects.
