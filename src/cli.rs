@@ -207,6 +207,31 @@ pub struct CheckArgs {
     pub failure_limit: u32,
 }
 
+/// Model readiness: count a new pod only once its model server says the model is ready.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Model readiness")]
+pub struct ModelReadyArgs {
+    /// Count a new pod only once its model server says its model is ready, asked through the API server's pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)
+    #[arg(long, value_name = "v2|openai|http:PATH", value_parser = crate::rollout::model_ready::Protocol::parse)]
+    pub model_ready: Option<crate::rollout::model_ready::Protocol>,
+
+    /// The model asked about (default: the target's name)
+    #[arg(long, value_name = "NAME", requires = "model_ready")]
+    pub model_name: Option<String>,
+
+    /// Send N inference requests to each new pod once its model is ready; the pod counts when all succeed
+    #[arg(long, value_name = "N", requires = "model_ready")]
+    pub warmup: Option<u32>,
+
+    /// JSON body of the warm-up requests (default: a minimal request of the protocol)
+    #[arg(long, value_name = "FILE", requires = "warmup", value_hint = clap::ValueHint::FilePath)]
+    pub warmup_body: Option<std::path::PathBuf>,
+
+    /// How long a new pod may take to be model-ready before the command fails
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    pub model_ready_timeout: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct SetImageArgs {
     /// The model: NAME, deploy/NAME or ksvc/NAME
@@ -242,6 +267,9 @@ pub struct SetImageArgs {
 
     #[command(flatten)]
     pub checks: CheckArgs,
+
+    #[command(flatten)]
+    pub model: ModelReadyArgs,
 
     #[command(flatten)]
     pub write: WriteArgs,
@@ -336,6 +364,9 @@ pub struct CanaryArgs {
     pub on_failure: OnFailure,
 
     #[command(flatten)]
+    pub model: ModelReadyArgs,
+
+    #[command(flatten)]
     pub write: WriteArgs,
 }
 
@@ -374,6 +405,9 @@ pub struct ShiftArgs {
     pub on_failure: OnFailure,
 
     #[command(flatten)]
+    pub model: ModelReadyArgs,
+
+    #[command(flatten)]
     pub write: WriteArgs,
 }
 
@@ -381,6 +415,9 @@ pub struct ShiftArgs {
 pub struct PromoteArgs {
     /// The model: NAME, deploy/NAME or ksvc/NAME
     pub target: String,
+
+    #[command(flatten)]
+    pub model: ModelReadyArgs,
 
     #[command(flatten)]
     pub write: WriteArgs,

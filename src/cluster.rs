@@ -26,6 +26,9 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct Cluster {
     pub client: kube::Client,
+    /// The same connection without kube's automatic retries of 429/503/504: for requests through
+    /// the pod proxy, where a 503 is the pod's own "not yet" answer to see, not to hide.
+    pub proxy_client: kube::Client,
     /// The namespace commands act in: `-n`, else the context's, else `default`.
     pub namespace: String,
     /// The kubeconfig context in use (None in-cluster).
@@ -55,15 +58,19 @@ impl Cluster {
             kube_config.connect_timeout = Some(timeout);
         }
         let server = kube_config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let client = build_client(kube_config, &server, request_timeout).map_err(|e| {
+        let mut no_retries = kube_config.clone();
+        no_retries.default_retry = false;
+        let setup_failed = |e: kube::Error| {
             Error::failed(format!(
                 "cannot set up a client for the API server {server}{}: {}; check the certificate and key data in your kubeconfig",
                 context_suffix(context.as_deref()),
                 root_cause(&e)
             ))
             .with_source(e)
-        })?;
-        Ok(Self { client, namespace, context, server })
+        };
+        let client = build_client(kube_config, &server, request_timeout).map_err(setup_failed)?;
+        let proxy_client = build_client(no_retries, &server, request_timeout).map_err(setup_failed)?;
+        Ok(Self { client, proxy_client, namespace, context, server })
     }
 
     /// Turn a kube error on `what` (e.g. `get deployment "fraud"`) into a user-facing error.

@@ -14,6 +14,7 @@ pub mod rollout;
 pub mod router;
 pub mod ui;
 pub mod watch;
+pub mod watch_model;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

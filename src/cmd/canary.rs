@@ -19,6 +19,7 @@ use crate::rollout::canary::{
 };
 use crate::rollout::check::Placeholders;
 use crate::rollout::live::plan;
+use crate::rollout::model_ready::ModelGate;
 use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
 use crate::rollout::weights::parse_weight;
@@ -36,6 +37,7 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
+    let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     if let Some(version) = &args.model_version {
         check_label_value(version)
             .map_err(|e| Error::usage(format!("invalid --model-version {version:?}: {e}")))?;
@@ -80,10 +82,31 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
         let mut hold = Hold { ctx, interval: interval.filter(|_| waits), gate, on_failure: args.on_failure };
         match target {
             Target::Deployment(_) => {
-                deployment_canary(ctx, &w, &model, &args, weight, &settings, deadline, &mut hold).await?
+                deployment_canary(
+                    ctx,
+                    &w,
+                    &model,
+                    &args,
+                    weight,
+                    &settings,
+                    deadline,
+                    &mut hold,
+                    model_ready.as_ref(),
+                )
+                .await?
             }
             Target::KnativeService(_) => {
-                knative_canary(&w, &model, &args, weight, &settings, deadline, &mut hold).await?
+                knative_canary(
+                    &w,
+                    &model,
+                    &args,
+                    weight,
+                    &settings,
+                    deadline,
+                    &mut hold,
+                    model_ready.as_ref(),
+                )
+                .await?
             }
         }
         if w.is_dry_run() {
@@ -220,6 +243,7 @@ async fn deployment_canary(
     settings: &WriteSettings,
     deadline: Deadline,
     hold: &mut Hold<'_>,
+    gate: Option<&ModelGate>,
 ) -> Result<()> {
     let name = model.name();
     let template = &model.object["spec"]["template"];
@@ -318,7 +342,7 @@ async fn deployment_canary(
         }
         return Ok(());
     }
-    move_weight(w, model, router.as_ref(), &mut state, weight, deadline)
+    move_weight(w, model, router.as_ref(), &mut state, weight, deadline, gate)
         .await
         .map_err(|e| no_weight(e, model))?;
     hold.run(w, model, router.as_ref(), &mut state, weight, deadline).await?;
@@ -377,6 +401,7 @@ async fn knative_canary(
     settings: &WriteSettings,
     deadline: Deadline,
     hold: &mut Hold<'_>,
+    gate: Option<&ModelGate>,
 ) -> Result<()> {
     let name = model.name();
     let ksvc = &model.object;
@@ -460,7 +485,9 @@ async fn knative_canary(
             .await
             .map_err(|e| no_weight(e, model))?;
     }
-    move_weight(w, model, &router, &mut state, weight, deadline).await.map_err(|e| no_weight(e, model))?;
+    move_weight(w, model, &router, &mut state, weight, deadline, gate)
+        .await
+        .map_err(|e| no_weight(e, model))?;
     hold.run(w, model, &router, &mut state, weight, deadline).await?;
     if !w.is_dry_run() {
         crate::ui::print_stdout(&format!(

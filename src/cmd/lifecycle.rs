@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::cli::{DryRun, WriteArgs, WriteOutput};
 use crate::cluster::Target;
+use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::namespace_flag;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
@@ -26,12 +27,14 @@ use crate::rollout::check::Analysis;
 use crate::rollout::live::{
     autoscaler_of, plan, replicas_after, route_to_nothing, Carrier, Destination, LiveReplicas,
 };
+use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::effective_weight;
 use crate::router::writer::{display_name, object_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
 use crate::ui::Terminal;
 use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
+use crate::watch_model::ModelCheck;
 
 /// How long a new pod may stay Unschedulable before a wait fails (as set-image's default).
 const UNSCHEDULABLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -647,13 +650,14 @@ fn say_autoscaled(stable: &str, live: &LiveReplicas) {
     }
 }
 
-/// Move the canary to `weight`: capacity first (scale up and wait for ready; for the replicas
-/// router the canary grows before stable shrinks), then the weight on the routes, then the
-/// state, then scale down what is no longer needed. Replicas come from the live counts
+/// Move the canary to `weight`: capacity first (scale up and wait for ready, and with a
+/// `--model-ready` gate for the canary pods' models; for the replicas router the canary grows
+/// before stable shrinks), then the weight on the routes, then the state, then scale down what
+/// is no longer needed. Replicas come from the live counts
 /// (`rollout::live::plan`): what a person or an autoscaler set since wins over the record.
 ///
 /// # Errors
-/// Exit 1 when a track does not become ready (weight unchanged) or a write fails.
+/// Exit 1 when a track does not become ready or model-ready (weight unchanged) or a write fails.
 pub async fn move_weight(
     w: &Writer,
     model: &Model,
@@ -661,6 +665,7 @@ pub async fn move_weight(
     state: &mut RolloutState,
     weight: u32,
     deadline: Deadline,
+    gate: Option<&ModelGate>,
 ) -> Result<()> {
     let dry = w.is_dry_run();
     let carrier = state.routing.carrier();
@@ -670,13 +675,21 @@ pub async fn move_weight(
             let (_, revision_kind) = router::knative_kinds(w).await?;
             wait_revision(w, &revision_kind, &state.canary, deadline).await?;
         }
+        if !dry {
+            let check = ModelCheck {
+                what: format!("canary revision {}", state.canary),
+                selector: format!("{}={}", knative::REVISION_LABEL, state.canary),
+                traffic_already: false,
+            };
+            require_models_ready(&w.cluster, terminal(), gate, check).await?;
+        }
     } else {
-        if w.get(&deployment_kind(), &state.canary).await?.is_none() {
+        let Some(canary) = w.get(&deployment_kind(), &state.canary).await? else {
             return Err(Error::failed(format!(
                 "the canary deployment {} is missing; run `kubectl modelroll abort {}` and start again",
                 state.canary, model.target
             )));
-        }
+        };
         let live = live_replicas(w, model.name(), &state.canary).await?;
         let step = plan(carrier, state.stable_replicas, state.weight, &live, weight);
         say_autoscaled(model.name(), &live);
@@ -699,6 +712,15 @@ pub async fn move_weight(
         }
         if !dry && (weight > 0 || step.canary > 0) {
             wait_deployment(w, &state.canary, "canary", deadline).await?;
+            if let Some(selector) = canary_selector(&canary) {
+                // The replicas router's Service already sends traffic to every Ready canary pod.
+                let check = ModelCheck {
+                    what: format!("canary deployment/{}", state.canary),
+                    selector,
+                    traffic_already: carrier == Carrier::PodRatio,
+                };
+                require_models_ready(&w.cluster, terminal(), gate, check).await?;
+            }
         }
         if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
             scale(w, model.name(), stable).await?;

@@ -10,6 +10,7 @@ pub mod gate;
 pub mod history;
 pub mod lifecycle;
 pub mod list;
+pub mod model_gate;
 pub mod objects;
 pub mod playground;
 pub mod promote;

@@ -13,6 +13,7 @@ use crate::cmd::lifecycle::{
     did, live_replicas, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision,
     write_state, Deadline, NextStep, WriteSettings,
 };
+use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::typed;
 use crate::cmd::set_image::plan_surge;
 use crate::cmd::Context;
@@ -23,6 +24,7 @@ use crate::rollout::state::Phase;
 use crate::rollout::strategy::RollingUpdate;
 use crate::router::writer::Writer;
 use crate::router::{self, deployment_kind, End};
+use crate::watch_model::{new_pods_selector, ModelCheck};
 
 /// Run `promote`.
 ///
@@ -32,6 +34,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
+    let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
@@ -109,6 +112,17 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                 }
                 if !dry {
                     wait_deployment(&w, name, "stable", deadline).await?;
+                    // All traffic comes back to stable next: only once every new pod's model is ready.
+                    if model_ready.is_some() {
+                        let check = ModelCheck {
+                            what: format!("stable deployment/{name}"),
+                            selector: new_pods_selector(&w.cluster, name).await?,
+                            traffic_already: false,
+                        };
+                        require_models_ready(&w.cluster, terminal(), model_ready.as_ref(), check)
+                            .await
+                            .map_err(|e| not_promoted(e, &target))?;
+                    }
                 }
                 router.restore(&w, End::Promote).await?;
                 w.delete(&deployment_kind(), &state.canary).await?;
@@ -121,6 +135,16 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                     }
                     state.phase = Phase::Promoting;
                     write_state(&w, &model, Some(&state)).await?;
+                }
+                if !dry {
+                    let check = ModelCheck {
+                        what: format!("canary revision {}", state.canary),
+                        selector: format!("{}={}", router::knative::REVISION_LABEL, state.canary),
+                        traffic_already: false,
+                    };
+                    require_models_ready(&w.cluster, terminal(), model_ready.as_ref(), check)
+                        .await
+                        .map_err(|e| not_promoted(e, &target))?;
                 }
                 router.restore(&w, End::Promote).await?;
             }
@@ -139,6 +163,21 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("promote"), &target))
+}
+
+/// A promotion stopped by the model gate: traffic stays where it was; say how to go on.
+fn not_promoted(err: Error, target: &Target) -> Error {
+    if err.code == crate::error::ExitCode::Failed {
+        Error {
+            message: format!(
+                "{}; traffic stays as it was: run `kubectl modelroll promote {target}` again, or `kubectl modelroll abort {target}`",
+                err.message
+            ),
+            ..err
+        }
+    } else {
+        err
+    }
 }
 
 /// set-image's GPU-aware surge planning for the stable's rolling update to the canary's

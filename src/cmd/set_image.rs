@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::cli::SetImageArgs;
 use crate::cluster::{Cluster, Target};
 use crate::cmd::gate::{CheckSettings, Gate};
+use crate::cmd::model_gate::model_failure;
 use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag,
     refuse_during_canary, typed,
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::rollout::check::{Analysis, Next, Placeholders};
 use crate::rollout::gpu::{self, SurgePlan};
 use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
+use crate::rollout::model_ready::ModelGate;
 use crate::rollout::progress::{classify, revision_of};
 use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::state::{AnalysisRecord, ROLLOUT_ANNOTATION};
@@ -34,6 +36,7 @@ use crate::ui::{self, prompt, Terminal};
 use crate::watch::{
     follow_deployment_rollout, outcome_line, wait_for_knative_revision, WaitOptions, WaitOutcome,
 };
+use crate::watch_model::{new_pods_selector, ModelCheck};
 
 /// `set-image`'s flags, checked.
 struct Settings {
@@ -43,6 +46,8 @@ struct Settings {
     model_version: Option<String>,
     rollback_on_failure: bool,
     unschedulable_timeout: Duration,
+    /// `--model-ready`: the rollout is done only when every new pod's model is ready.
+    model_ready: Option<ModelGate>,
     write: WriteSettings,
     yes: bool,
     /// `--interval` and the metric checks evaluated at the end of each while the rollout runs.
@@ -58,7 +63,8 @@ struct Settings {
 /// interrupted while waiting.
 pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
-    let settings = check(&args, ctx.global.yes)?;
+    let mut settings = check(&args, ctx.global.yes)?;
+    settings.model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     if matches!(target, Target::KnativeService(_))
         && (settings.max_surge.is_some() || settings.max_unavailable.is_some())
     {
@@ -127,6 +133,7 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
         model_version: args.model_version.clone(),
         rollback_on_failure: args.rollback_on_failure,
         unschedulable_timeout,
+        model_ready: None,
         write: WriteSettings::parse(&args.write)?,
         yes,
         interval,
@@ -290,9 +297,25 @@ async fn set_deployment(
     };
     let failure = match outcome {
         Ok(WaitOutcome::Done(p)) => {
-            let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
-            ui::print_stdout(&format!("deployment/{name} rolled out{revision}\n"));
-            return Ok(());
+            let models = match &settings.model_ready {
+                Some(_) => {
+                    let check = ModelCheck {
+                        what: format!("deployment/{name}"),
+                        selector: new_pods_selector(cluster, name).await?,
+                        traffic_already: false,
+                    };
+                    model_failure(cluster, terminal, settings.model_ready.as_ref(), check).await?
+                }
+                None => None,
+            };
+            match models {
+                None => {
+                    let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
+                    ui::print_stdout(&format!("deployment/{name} rolled out{revision}\n"));
+                    return Ok(());
+                }
+                Some(failure) => failure,
+            }
         }
         Ok(WaitOutcome::Failed(f, _)) => f.to_string(),
         Ok(WaitOutcome::TimedOut(p)) => format!(
@@ -710,25 +733,38 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
                 .join(", ")
         })
         .unwrap_or_default();
-    match outcome {
-        WaitOutcome::Done(_) => {
-            display.finish(&format!("ksvc/{name}: revision {revision} is ready"));
+    let wait_failure = match &outcome {
+        WaitOutcome::Done(_) => None,
+        WaitOutcome::Failed(f, _) => Some(f.to_string()),
+        WaitOutcome::TimedOut(p) => Some(format!(
+            "not ready within {} ({})",
+            humantime::format_duration(settings.write.timeout),
+            p.waiting_for.clone().unwrap_or_default()
+        )),
+    };
+    match &wait_failure {
+        None => display.finish(&format!("ksvc/{name}: revision {revision} is ready")),
+        Some(failure) => display.finish(&format!("ksvc/{name}: revision {revision} failed: {failure}")),
+    }
+    let failure = match wait_failure {
+        None => {
+            let check = ModelCheck {
+                what: format!("revision {revision}"),
+                selector: format!("{}={revision}", crate::router::knative::REVISION_LABEL),
+                traffic_already: false,
+            };
+            model_failure(cluster, terminal, settings.model_ready.as_ref(), check).await?
+        }
+        failed => failed,
+    };
+    match failure {
+        None => {
             ui::print_stdout(&format!(
                 "ksvc/{name} rolled out: revision {revision} ready; traffic: {traffic}\n"
             ));
             Ok(())
         }
-        other => {
-            let failure = match &other {
-                WaitOutcome::Failed(f, _) => f.to_string(),
-                WaitOutcome::TimedOut(p) => format!(
-                    "not ready within {} ({})",
-                    humantime::format_duration(settings.write.timeout),
-                    p.waiting_for.clone().unwrap_or_default()
-                ),
-                WaitOutcome::Done(_) => String::new(),
-            };
-            display.finish(&format!("ksvc/{name}: revision {revision} failed: {failure}"));
+        Some(failure) => {
             if settings.rollback_on_failure && written.changed {
                 let back = rollback_knative(
                     cluster,

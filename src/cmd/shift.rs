@@ -39,6 +39,7 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     let interval = Some(args.interval).filter(|_| args.steps.is_some() || checks.is_some());
     let target = Target::parse(&args.target)?;
     let settings = WriteSettings::parse(&args.write)?;
+    let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
@@ -89,7 +90,8 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
                 Some(_) => Some(canary_baseline(&w, &pods).await?),
                 None => None,
             };
-            move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline).await?;
+            move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline, model_ready.as_ref())
+                .await?;
             let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
             let step =
                 Step { ctx, weight, next: steps.get(i + 1).copied(), hold, on_failure: args.on_failure };

@@ -151,8 +151,10 @@ mod tests {
     /// A cluster whose API server is the returned handle, and raw access to its Deployments.
     fn mock() -> (Cluster, Api<DynamicObject>, Handle) {
         let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "ml");
         let cluster = Cluster {
-            client: kube::Client::new(service, "ml"),
+            proxy_client: client.clone(),
+            client,
             namespace: "ml".into(),
             context: None,
             server: "https://mock".into(),

@@ -11,8 +11,8 @@
 //!   whose tag contains `noload` (e.g. `model:v2-noload`) never finishes loading. A pod that
 //!   turns unready and Ready again loads again (its container restarted).
 //! - **The model's name** is the annotation `playground.modelroll.io/model-name`, else the
-//!   pod's label `app`, else `app.kubernetes.io/name`, else `serving.knative.dev/service`, else
-//!   the Deployment owning it (its ReplicaSet's name without the pod-template-hash), else the
+//!   pod's label `serving.knative.dev/service` (a Knative Service's pods), else `app`, else
+//!   `app.kubernetes.io/name`, else the Deployment owning it (its ReplicaSet's name without the pod-template-hash), else the
 //!   pod's name. So a model Deployment `fraud` whose pods carry `app: fraud` serves model
 //!   `fraud`, and so do the pods of its canary `fraud-canary` (same labels).
 //! - **Cold start.** The n-th inference after the load (1-based, per pod) takes
@@ -133,7 +133,8 @@ pub fn model_name(pod: &Value) -> String {
     if let Some(name) = text(&meta["annotations"][MODEL_NAME_ANNOTATION]) {
         return name;
     }
-    for label in ["app", "app.kubernetes.io/name", "serving.knative.dev/service"] {
+    // A Knative pod's `app` label names its revision; the model is the ksvc's.
+    for label in ["serving.knative.dev/service", "app", "app.kubernetes.io/name"] {
         if let Some(name) = text(&meta["labels"][label]) {
             return name;
         }

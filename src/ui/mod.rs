@@ -30,6 +30,7 @@ pub fn print_stdout(text: &str) {
     }
 }
 
+pub mod model_progress;
 pub mod output;
 pub mod progress;
 pub mod prompt;

@@ -1,0 +1,353 @@
+//! Waits for the model servers of new pods to say their model is ready (`--model-ready`), and
+//! warms them up (`--warmup N`).
+//!
+//! Each pod is asked through the API server's pod proxy
+//! (`/api/v1/namespaces/NS/pods/POD:PORT/proxy/…`) with the kubeconfig's credentials, so it
+//! works wherever kubectl works. Pods are asked concurrently, [`PODS_ASKED_AT_ONCE`] at a
+//! time, each with its own backoff; the display shows every pod's model state. What an answer
+//! means, which port, and the backoff are decided in [`crate::rollout::model_ready`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::rollout::model_ready::{
+    backoff, capacity_warning, forbidden_sentence, judge, pick_port, said, warmup_line, Answer, ModelGate,
+    ModelPhase, PodModel, PODS_ASKED_AT_ONCE, UNREACHABLE_GRACE,
+};
+use crate::ui::model_progress::ModelDisplay;
+use crate::ui::Terminal;
+
+/// Which pods to ask, and how to name them.
+#[derive(Debug, Clone)]
+pub struct ModelCheck {
+    /// What the pods are, for messages: `canary deployment/fraud-canary`.
+    pub what: String,
+    /// The label selector of the new pods.
+    pub selector: String,
+    /// The pods take traffic as soon as they are Ready (the replicas router): a model still
+    /// loading then is a capacity problem to report.
+    pub traffic_already: bool,
+}
+
+/// How the wait ended (a pod proxy refused by RBAC, and Ctrl-C, are errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelOutcome {
+    /// Every pod's model is ready (and warmed up).
+    Ready,
+    /// The pod and the answer named: `pod fraud-canary-x: GET /v2/models/fraud/ready answered 404: …`.
+    Failed(String),
+}
+
+/// Why one pod does not count.
+enum PodFailure {
+    Model(String),
+    /// The verb refused on pods/proxy, and the API server's sentence.
+    Forbidden(&'static str, String),
+}
+
+enum Update {
+    Phase(String, ModelPhase),
+    Note(String),
+}
+
+/// One request through the pod proxy: (status, body).
+async fn proxy(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    port: i32,
+    method: http::Method,
+    path: &str,
+    body: Option<&str>,
+) -> std::result::Result<(u16, Bytes), String> {
+    let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
+    let request = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(kube::client::Body::from(body.unwrap_or_default().as_bytes().to_vec()))
+        .map_err(|e| e.to_string())?;
+    let response = client.send(request).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect_bytes().await.map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+/// Ask one pod until its model is ready (or it fails), then warm it up. Returns the warm-up
+/// latencies.
+async fn ask_pod(
+    client: kube::Client,
+    namespace: String,
+    pod: Pod,
+    gate: ModelGate,
+    deadline: Instant,
+    traffic_already: bool,
+    updates: mpsc::UnboundedSender<Update>,
+) -> (String, std::result::Result<Vec<Duration>, PodFailure>) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let result =
+        ask_pod_inner(&client, &namespace, &pod, &name, &gate, deadline, traffic_already, &updates).await;
+    (name, result)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ask_pod_inner(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &Pod,
+    name: &str,
+    gate: &ModelGate,
+    deadline: Instant,
+    traffic_already: bool,
+    updates: &mpsc::UnboundedSender<Update>,
+) -> std::result::Result<Vec<Duration>, PodFailure> {
+    let phase = |phase: ModelPhase| {
+        let _ = updates.send(Update::Phase(name.to_string(), phase));
+    };
+    let port = pick_port(pod).map_err(PodFailure::Model)?;
+    let path = gate.ready_path();
+    let mut attempt = 0;
+    let mut unreachable_since: Option<Instant> = None;
+    let mut warned = false;
+    loop {
+        let answer = match proxy(client, namespace, name, port, http::Method::GET, &path, None).await {
+            Ok((status, body)) => judge(gate, status, &body),
+            // The API server itself did not answer: a network blip, asked again.
+            Err(e) => Answer::Loading(format!("the API server did not answer: {e}")),
+        };
+        let last = match answer {
+            Answer::Ready => break,
+            Answer::Loading(said) => {
+                unreachable_since = None;
+                if traffic_already && !warned {
+                    warned = true;
+                    let _ = updates.send(Update::Note(capacity_warning(name, gate, port)));
+                }
+                said
+            }
+            Answer::Unreachable(message) => {
+                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= UNREACHABLE_GRACE {
+                    return Err(PodFailure::Model(format!(
+                        "nothing answers on port {port} (for {}s): {message}",
+                        UNREACHABLE_GRACE.as_secs()
+                    )));
+                }
+                message
+            }
+            Answer::Failed(message) => return Err(PodFailure::Model(message)),
+            Answer::Forbidden(message) => return Err(PodFailure::Forbidden("get", message)),
+            Answer::PodGone => {
+                return Err(PodFailure::Model("the pod went away while its model server was asked".into()))
+            }
+        };
+        phase(ModelPhase::Loading { said: last.clone() });
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(PodFailure::Model(format!(
+                "its model is not ready after {} (--model-ready-timeout); last answer: {last}",
+                humantime::format_duration(gate.timeout)
+            )));
+        }
+        tokio::time::sleep(backoff(attempt).min(deadline - now)).await;
+        attempt += 1;
+    }
+    let mut latencies = Vec::new();
+    if let (Some(path), Some(body)) = (gate.protocol.inference_path(&gate.model), gate.warmup_body.as_deref())
+    {
+        for done in 0..gate.warmup {
+            phase(ModelPhase::WarmingUp { done, of: gate.warmup });
+            let started = Instant::now();
+            let (status, answer) =
+                proxy(client, namespace, name, port, http::Method::POST, &path, Some(body)).await.map_err(
+                    |e| PodFailure::Model(format!("warm-up request {} got no answer: {e}", done + 1)),
+                )?;
+            let latency = started.elapsed();
+            if let Answer::Forbidden(message) = judge(gate, status, &answer) {
+                return Err(PodFailure::Forbidden("create", message));
+            }
+            if !(200..300).contains(&status) {
+                return Err(PodFailure::Model(format!(
+                    "warm-up request {} (POST {path}) answered {status}: {}",
+                    done + 1,
+                    said(&answer)
+                )));
+            }
+            latencies.push(latency);
+        }
+    }
+    phase(ModelPhase::Ready);
+    Ok(latencies)
+}
+
+/// When a pod turned Ready.
+fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0)
+}
+
+/// Ask every Ready pod selected by `check` until its model server says the model is ready
+/// (then send the warm-up requests), showing each pod's model state; print each pod's first
+/// and last warm-up latency.
+///
+/// # Errors
+/// Exit 1 when the pods cannot be listed or the pod proxy is refused by RBAC (one sentence
+/// naming the permission).
+pub async fn wait_models_ready(
+    cluster: &Cluster,
+    terminal: Terminal,
+    gate: &ModelGate,
+    check: &ModelCheck,
+) -> Result<ModelOutcome> {
+    let namespace = cluster.namespace.clone();
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(&check.selector))
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("list the pods of {}", check.what)))?;
+    let ready: Vec<Pod> = listed
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && ready_since(p).is_some())
+        .collect();
+    if ready.is_empty() {
+        return Ok(ModelOutcome::Ready);
+    }
+    let count = ready.len();
+    let mut states: BTreeMap<String, PodModel> = ready
+        .iter()
+        .map(|p| {
+            let pod = p.metadata.name.clone().unwrap_or_default();
+            (pod.clone(), PodModel { pod, phase: ModelPhase::Asking, ready_since: ready_since(p) })
+        })
+        .collect();
+    let mut display = ModelDisplay::new(
+        terminal,
+        &format!(
+            "{}: asking the model servers of {count} {} (--model-ready {}, model {})",
+            check.what,
+            if count == 1 { "pod" } else { "pods" },
+            gate.protocol,
+            gate.model
+        ),
+    );
+    let (updates, mut received) = mpsc::unbounded_channel();
+    let deadline = Instant::now() + gate.timeout;
+    let mut asks = futures::stream::iter(ready.into_iter().map(|pod| {
+        ask_pod(
+            cluster.proxy_client.clone(),
+            namespace.clone(),
+            pod,
+            gate.clone(),
+            deadline,
+            check.traffic_already,
+            updates.clone(),
+        )
+    }))
+    .buffer_unordered(PODS_ASKED_AT_ONCE);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut warmups = Vec::new();
+    let show = |display: &mut ModelDisplay, states: &BTreeMap<String, PodModel>| {
+        let list: Vec<PodModel> = states.values().cloned().collect();
+        display.update(&list, jiff::Timestamp::now());
+    };
+    show(&mut display, &states);
+    loop {
+        tokio::select! {
+            Some(update) = received.recv() => {
+                match update {
+                    Update::Phase(pod, phase) => {
+                        if let Some(state) = states.get_mut(&pod) {
+                            state.phase = phase;
+                        }
+                    }
+                    Update::Note(line) => display.note(&line),
+                }
+                show(&mut display, &states);
+            }
+            _ = ticker.tick(), if terminal.interactive => show(&mut display, &states),
+            next = asks.next() => match next {
+                None => break,
+                Some((pod, Ok(latencies))) => {
+                    if let Some(state) = states.get_mut(&pod) {
+                        state.phase = ModelPhase::Ready;
+                    }
+                    warmups.extend(warmup_line(&pod, &latencies));
+                    show(&mut display, &states);
+                }
+                Some((pod, Err(PodFailure::Model(why)))) => {
+                    let failure = format!("pod {pod}: {why}");
+                    display.finish(&format!("{}: {failure}", check.what));
+                    return Ok(ModelOutcome::Failed(failure));
+                }
+                Some((_, Err(PodFailure::Forbidden(verb, message)))) => {
+                    display.finish(&format!("{}: the pod proxy is forbidden", check.what));
+                    return Err(Error::failed(forbidden_sentence(verb, &namespace, &message)));
+                }
+            },
+        }
+    }
+    display.finish(&format!(
+        "{}: the model is ready on {count} {}",
+        check.what,
+        if count == 1 { "pod" } else { "pods" }
+    ));
+    for line in warmups {
+        crate::ui::note(terminal, &line);
+    }
+    Ok(ModelOutcome::Ready)
+}
+
+/// The label selector of the pods of Deployment `name`'s current ReplicaSet (the new pods of a
+/// rollout).
+///
+/// # Errors
+/// Exit 1 when the Deployment or its ReplicaSets cannot be read, or it has no current one.
+pub async fn new_pods_selector(cluster: &Cluster, name: &str) -> Result<String> {
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let deployment =
+        deployments.get(name).await.map_err(|e| cluster.api_error(e, &format!("get deployment {name}")))?;
+    let selector = crate::watch::label_selector(&deployment)?;
+    let revision_key = "deployment.kubernetes.io/revision";
+    let revision = deployment.metadata.annotations.as_ref().and_then(|a| a.get(revision_key)).cloned();
+    let sets: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let list = sets
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("list the ReplicaSets of deployment {name}")))?;
+    let owned_by = |rs: &ReplicaSet| {
+        rs.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == deployment.metadata.uid.as_ref())
+    };
+    let hash = list
+        .items
+        .iter()
+        .filter(|rs| owned_by(rs))
+        .find(|rs| rs.metadata.annotations.as_ref().and_then(|a| a.get(revision_key)) == revision.as_ref())
+        .and_then(|rs| rs.metadata.labels.as_ref()?.get("pod-template-hash").cloned())
+        .ok_or_else(|| {
+            Error::failed(format!("deployment {name} has no current ReplicaSet to ask the pods of"))
+        })?;
+    Ok(format!("{selector},pod-template-hash={hash}"))
+}
