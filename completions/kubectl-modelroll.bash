@@ -231,7 +231,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__canary)
-            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --interval --check --check-file --prometheus --failure-limit --on-failure --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --image --weight --router --route --model-version --container --interval --check --check-file --prometheus --failure-limit --on-failure --model-ready --model-name --warmup --warmup-body --model-ready-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,6 +294,37 @@ _kubectl__modelroll() {
                     ;;
                 --on-failure)
                     COMPREPLY=($(compgen -W "abort hold" -- "${cur}"))
+                    return 0
+                    ;;
+                --model-ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup-body)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --model-ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -914,12 +945,43 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__promote)
-            opts="-o -n -v -y -h --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --model-ready --model-name --warmup --warmup-body --model-ready-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --model-ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup-body)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --model-ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -984,7 +1046,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__set__subcmd__image)
-            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --interval --check --check-file --prometheus --failure-limit --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --max-surge --max-unavailable --model-version --rollback-on-failure --unschedulable-timeout --interval --check --check-file --prometheus --failure-limit --model-ready --model-name --warmup --warmup-body --model-ready-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1034,6 +1096,37 @@ _kubectl__modelroll() {
                     return 0
                     ;;
                 --failure-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup-body)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --model-ready-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1101,7 +1194,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__shift)
-            opts="-o -n -v -y -h --weight --steps --interval --check --check-file --prometheus --failure-limit --on-failure --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
+            opts="-o -n -v -y -h --weight --steps --interval --check --check-file --prometheus --failure-limit --on-failure --model-ready --model-name --warmup --warmup-body --model-ready-timeout --timeout --no-wait --dry-run --output --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1148,6 +1241,37 @@ _kubectl__modelroll() {
                     ;;
                 --on-failure)
                     COMPREPLY=($(compgen -W "abort hold" -- "${cur}"))
+                    return 0
+                    ;;
+                --model-ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup-body)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --model-ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)

@@ -60,6 +60,11 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l check-file -d 'Read checks from YAML: `checks: [{name, query, op, threshold}]`' -r -F
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l prometheus -d 'Prometheus: http(s)://HOST:PORT[/PATH], or NAMESPACE/SERVICE:PORT through the API server\'s service proxy (else $MODELROLL_PROMETHEUS)' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l model-ready -d 'Count a new pod only once its model server says its model is ready, asked through the API server\'s pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l model-name -d 'The model asked about (default: the target\'s name)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l warmup -d 'Send N inference requests to each new pod once its model is ready; the pod counts when all succeed' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l warmup-body -d 'JSON body of the warm-up requests (default: a minimal request of the protocol)' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l model-ready-timeout -d 'How long a new pod may take to be model-ready before the command fails' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand set-image" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''
@@ -172,6 +177,11 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand cana
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l on-failure -d 'What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)' -r -f -a "abort\t''
 hold\t''"
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l model-ready -d 'Count a new pod only once its model server says its model is ready, asked through the API server\'s pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l model-name -d 'The model asked about (default: the target\'s name)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l warmup -d 'Send N inference requests to each new pod once its model is ready; the pod counts when all succeed' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l warmup-body -d 'JSON body of the warm-up requests (default: a minimal request of the protocol)' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l model-ready-timeout -d 'How long a new pod may take to be model-ready before the command fails' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand canary" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''
@@ -201,6 +211,11 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shif
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l failure-limit -d 'Failed evaluations tolerated before the checks fail' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l on-failure -d 'What a failed check does: abort (as `abort` does) or hold (the canary kept at weight 0)' -r -f -a "abort\t''
 hold\t''"
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l model-ready -d 'Count a new pod only once its model server says its model is ready, asked through the API server\'s pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l model-name -d 'The model asked about (default: the target\'s name)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l warmup -d 'Send N inference requests to each new pod once its model is ready; the pod counts when all succeed' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l warmup-body -d 'JSON body of the warm-up requests (default: a minimal request of the protocol)' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l model-ready-timeout -d 'How long a new pod may take to be model-ready before the command fails' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''
@@ -221,6 +236,11 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shif
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -l no-color -d 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -s y -l yes -d 'Never prompt; take the offered choice'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand shift" -s h -l help -d 'Print help'
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l model-ready -d 'Count a new pod only once its model server says its model is ready, asked through the API server\'s pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l model-name -d 'The model asked about (default: the target\'s name)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l warmup -d 'Send N inference requests to each new pod once its model is ready; the pod counts when all succeed' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l warmup-body -d 'JSON body of the warm-up requests (default: a minimal request of the protocol)' -r -F
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l model-ready-timeout -d 'How long a new pod may take to be model-ready before the command fails' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l timeout -d 'How long to wait for the change to complete' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand promote" -l dry-run -d 'Print the objects that would be written and write nothing' -r -f -a "none\t''
 client\t''

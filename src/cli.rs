@@ -209,26 +209,25 @@ pub struct CheckArgs {
 
 /// Model readiness: count a new pod only once its model server says the model is ready.
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Model readiness")]
 pub struct ModelReadyArgs {
     /// Count a new pod only once its model server says its model is ready, asked through the API server's pod proxy: v2 (GET /v2/models/MODEL/ready), openai (GET /v1/models lists MODEL) or http:PATH (GET PATH answers 2xx)
-    #[arg(long, value_name = "v2|openai|http:PATH", value_parser = crate::rollout::model_ready::Protocol::parse)]
+    #[arg(long, help_heading = "Model readiness", value_name = "v2|openai|http:PATH", value_parser = crate::rollout::model_ready::Protocol::parse)]
     pub model_ready: Option<crate::rollout::model_ready::Protocol>,
 
     /// The model asked about (default: the target's name)
-    #[arg(long, value_name = "NAME", requires = "model_ready")]
+    #[arg(long, help_heading = "Model readiness", value_name = "NAME", requires = "model_ready")]
     pub model_name: Option<String>,
 
     /// Send N inference requests to each new pod once its model is ready; the pod counts when all succeed
-    #[arg(long, value_name = "N", requires = "model_ready")]
+    #[arg(long, help_heading = "Model readiness", value_name = "N", requires = "model_ready")]
     pub warmup: Option<u32>,
 
     /// JSON body of the warm-up requests (default: a minimal request of the protocol)
-    #[arg(long, value_name = "FILE", requires = "warmup", value_hint = clap::ValueHint::FilePath)]
+    #[arg(long, help_heading = "Model readiness", value_name = "FILE", requires = "warmup", value_hint = clap::ValueHint::FilePath)]
     pub warmup_body: Option<std::path::PathBuf>,
 
     /// How long a new pod may take to be model-ready before the command fails
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
+    #[arg(long, help_heading = "Model readiness", value_name = "DUR", default_value = "10m", value_parser = crate::duration::parse, allow_hyphen_values = true)]
     pub model_ready_timeout: Duration,
 }
 

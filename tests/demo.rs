@@ -56,6 +56,12 @@ fn demo_tells_the_whole_lifecycle_on_istio() {
     // Off a terminal nothing redraws: no carriage returns or cursor movement.
     assert!(!stderr.contains('\r') && !stderr.contains("\x1b["), "stderr redraws:\n{stderr}");
     assert!(!stdout.contains("\x1b["), "colour on a pipe:\n{stdout}");
+    // The canary's weight waited for its model (--model-ready), and its pods were warmed up.
+    assert!(stdout.contains("--model-ready v2 --warmup 3"), "{stdout}");
+    assert!(
+        stderr.contains("pod ready, model loading") && stderr.contains("warm-up 3 requests, first"),
+        "{stderr}"
+    );
     // The GPU deadlock of act 3 was caught and the offered strategy used.
     assert!(stderr.contains("nvidia.com/gpu"), "act 3 did not explain the GPU deadlock:\n{stderr}");
 }

@@ -2,7 +2,8 @@
 //!
 //! The story: v1 serves on GPU nodes; `set-image` rolls v2 with live progress; traffic grows and
 //! fills every GPU, so v3's surge would deadlock — caught before anything changes and rolled with
-//! the offered strategy; v4 goes out as a canary behind a router, shifted 10 → 50 and promoted;
+//! the offered strategy; v4 goes out as a canary behind a router (no weight until its model
+//! server says the model is loaded, `--model-ready`), shifted 10 → 50 and promoted;
 //! v5 crashloops as a canary and is aborted. Every command is the real one, run in-process
 //! against the playground, and printed so a reader can repeat it against
 //! `kubectl modelroll playground`.
@@ -110,9 +111,22 @@ impl Demo<'_> {
         let router = router_name(self.router);
         self.narrator
             .act("Act 4", &format!("a canary of v4 behind {router}, shifted 10 → 50, then promoted"));
+        self.narrator.say(&format!(
+            "Its pods turn Ready {MODEL_LOAD} before their model is loaded (as vLLM's /health passes while weights load): --model-ready v2 asks each pod's model server through the API server's pod proxy, gives no weight until it says ready, then warms each pod up."
+        ));
         let mut canary =
             vec!["canary", target.as_str(), "--image", "model=registry.example/fraud-detector:v4"];
-        canary.extend(["--model-version", "v4", "--router", router, "--yes"]);
+        canary.extend([
+            "--model-version",
+            "v4",
+            "--router",
+            router,
+            "--yes",
+            "--model-ready",
+            "v2",
+            "--warmup",
+            "3",
+        ]);
         if knative {
             canary[3] = "registry.example/fraud-detector:v4";
         }
@@ -365,6 +379,9 @@ fn resource_of(api_version: &str, kind: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&gvk, plural)
 }
 
+/// How long the demo's model servers take to load their model once their pod is Ready.
+const MODEL_LOAD: &str = "5s";
+
 /// Act 1's objects: the model's Deployment and Service, and the route the canary acts use.
 fn setup_manifests(router: RouterChoice) -> Vec<Value> {
     let labels = json!({"app": MODEL, "modelroll.io/track": "stable", "modelroll.io/model-version": "v1"});
@@ -378,7 +395,7 @@ fn setup_manifests(router: RouterChoice) -> Vec<Value> {
             "selector": {"matchLabels": {"app": MODEL}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, "annotations": {"playground.modelroll.io/model-load": MODEL_LOAD}},
                 "spec": {"containers": [{
                     "name": "model",
                     "image": format!("{REGISTRY}:v1"),
@@ -428,7 +445,8 @@ fn knative_service() -> Value {
         "kind": "Service",
         "metadata": {"name": MODEL, "namespace": NAMESPACE},
         "spec": {"template": {
-            "metadata": {"labels": {"modelroll.io/model-version": "v3"}},
+            "metadata": {"labels": {"modelroll.io/model-version": "v3"},
+                         "annotations": {"playground.modelroll.io/model-load": MODEL_LOAD}},
             "spec": {"containers": [{
                 "image": format!("{REGISTRY}:v3"),
                 "ports": [{"containerPort": 8080}],
