@@ -393,6 +393,7 @@ fn no_weight(err: Error, model: &Model) -> Error {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the steps of one story; a struct would only rename them
 async fn knative_canary(
     w: &Writer,
     model: &Model,
