@@ -131,6 +131,8 @@ pub struct StepBar {
     weight: u32,
     next: Option<u32>,
     hold: Duration,
+    /// The checks' last values, shown beside the bar ("" without checks).
+    detail: String,
     last_quarter: std::cell::Cell<u64>,
 }
 
@@ -146,15 +148,12 @@ impl StepBar {
                     .progress_chars("=> "),
             );
             bar.set_prefix(format!("weight {weight:>3}%"));
-            if !detail.is_empty() {
-                bar.println(format!("last checks: {detail}"));
-            }
             bar
         });
         if bar.is_none() {
             say(&format!("holding {weight}% for {}, watching the canary", humantime::format_duration(hold)));
         }
-        Self { bar, weight, next, hold, last_quarter: std::cell::Cell::new(0) }
+        Self { bar, weight, next, hold, detail, last_quarter: std::cell::Cell::new(0) }
     }
 
     fn what_follows(&self) -> String {
@@ -169,8 +168,10 @@ impl StepBar {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.hold.as_secs().saturating_sub(left_secs));
+                let last =
+                    if self.detail.is_empty() { String::new() } else { format!("  last: {}", self.detail) };
                 bar.set_message(format!(
-                    "{} in {}",
+                    "{} in {}{last}",
                     self.what_follows(),
                     humantime::format_duration(Duration::from_secs(left_secs))
                 ));
