@@ -10,7 +10,6 @@ use crate::cmd::lifecycle::{
     canary_baseline, now, pull_weight, say, watch_canary, write_record, write_state, CanaryBaseline,
     CanaryPods, Deadline, Model,
 };
-use crate::cmd::shift::StepBar;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::prometheus::{self, Address, Prometheus};
@@ -21,6 +20,7 @@ use crate::rollout::check::{
 use crate::rollout::state::RolloutState;
 use crate::router::writer::Writer;
 use crate::router::Router;
+use crate::ui::step::StepBar;
 
 /// `--check`, `--check-file`, `--prometheus` and `--failure-limit`, checked.
 #[derive(Debug, Clone)]
@@ -318,7 +318,7 @@ pub async fn hold_step(
     let weight = step.weight;
     loop {
         let detail = gate.as_ref().map(|g| g.last_values()).unwrap_or_default();
-        let bar = StepBar::new(weight, step.next, step.hold, detail);
+        let bar = StepBar::new(crate::cmd::lifecycle::terminal(), weight, step.next, step.hold, detail);
         let verdict = watch_canary(w, baseline, step.hold, |left| bar.tick(left)).await;
         bar.finish();
         if let Some(reason) = verdict? {

@@ -1,11 +1,6 @@
 //! `shift`: move traffic to the canary, at once (`--weight`) or in steps held for `--interval`
 //! while watching the canary; a canary that goes bad during a hold gets its weight pulled at once.
 
-use std::io::IsTerminal;
-use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::cli::ShiftArgs;
 use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
@@ -123,73 +118,4 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::CarryOnOrAbort, &target))
-}
-
-/// The countdown of a held step: a bar on a terminal, a line per quarter of the interval off one.
-pub struct StepBar {
-    bar: Option<ProgressBar>,
-    weight: u32,
-    next: Option<u32>,
-    hold: Duration,
-    /// The checks' last values, shown beside the bar ("" without checks).
-    detail: String,
-    last_quarter: std::cell::Cell<u64>,
-}
-
-impl StepBar {
-    /// `next` is the weight that follows (None: the checks end the step); `detail` is shown
-    /// beside the bar (the checks' last values).
-    pub fn new(weight: u32, next: Option<u32>, hold: Duration, detail: String) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(hold.as_secs().max(1));
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar.set_prefix(format!("weight {weight:>3}%"));
-            bar
-        });
-        if bar.is_none() {
-            say(&format!("holding {weight}% for {}, watching the canary", humantime::format_duration(hold)));
-        }
-        Self { bar, weight, next, hold, detail, last_quarter: std::cell::Cell::new(0) }
-    }
-
-    fn what_follows(&self) -> String {
-        match self.next {
-            Some(next) => format!("{next}%"),
-            None => "checks".into(),
-        }
-    }
-
-    pub fn tick(&self, left: Duration) {
-        let left_secs = left.as_secs();
-        match &self.bar {
-            Some(bar) => {
-                bar.set_position(self.hold.as_secs().saturating_sub(left_secs));
-                let last =
-                    if self.detail.is_empty() { String::new() } else { format!("  last: {}", self.detail) };
-                bar.set_message(format!(
-                    "{} in {}{last}",
-                    self.what_follows(),
-                    humantime::format_duration(Duration::from_secs(left_secs))
-                ));
-            }
-            None => {
-                let total = self.hold.as_secs().max(1);
-                let quarter = (total - left_secs.min(total)) * 4 / total;
-                if quarter > self.last_quarter.get() && quarter < 4 {
-                    self.last_quarter.set(quarter);
-                    say(&format!("weight {}%: {}s until {}", self.weight, left_secs, self.what_follows()));
-                }
-            }
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+pub use super::state::Carrier;
 use super::state::Routing;
 use super::weights::{canary_capacity, replica_split};
 
@@ -18,15 +19,6 @@ pub struct LiveReplicas {
     /// The autoscaler that owns the stable's replicas (`horizontalpodautoscaler/NAME` or
     /// `scaledobject/NAME`): modelroll never writes them then.
     pub autoscaler: Option<String>,
-}
-
-/// How a router carries the canary's weight, which decides what its replicas must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Carrier {
-    /// The replicas router: the weight is the canary's share of the pods behind one Service.
-    PodRatio,
-    /// Mesh and gateway routers: the weight is on a route; stable keeps its pods.
-    Route,
 }
 
 /// The replicas a step needs: `stable` is `None` when it is left as it is.

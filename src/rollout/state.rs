@@ -13,6 +13,15 @@ pub use super::keys::{
     CANARY_OF_ANNOTATION, FIELD_MANAGER, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
 };
 
+/// How a router carries the canary's weight, which decides what its replicas must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// The replicas router: the weight is the canary's share of the pods behind one Service.
+    PodRatio,
+    /// Mesh and gateway routers: the weight is on a route; stable keeps its pods.
+    Route,
+}
+
 /// Where a canary is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
@@ -84,10 +93,10 @@ impl Routing {
     }
 
     /// How the router carries the weight: by the share of pods or on a route.
-    pub fn carrier(&self) -> super::live::Carrier {
+    pub fn carrier(&self) -> Carrier {
         match self {
-            Self::Replicas { .. } => super::live::Carrier::PodRatio,
-            _ => super::live::Carrier::Route,
+            Self::Replicas { .. } => Carrier::PodRatio,
+            _ => Carrier::Route,
         }
     }
 

@@ -34,6 +34,7 @@ pub mod model_progress;
 pub mod output;
 pub mod progress;
 pub mod prompt;
+pub mod step;
 pub mod table;
 
 /// What stderr is: a terminal (bars, prompts, redraws) or not (plain timestamped lines), and
