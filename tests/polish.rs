@@ -225,3 +225,45 @@ fn nothing_is_announced_before_it_happened() {
         out.stderr
     );
 }
+
+/// Item 1: where the weight is set, the replicas router says what share the pods really give and
+/// what would give the weight asked; the pods in the cluster are what it says.
+#[test]
+fn the_replicas_router_says_the_share_it_really_gives() {
+    let pg = playground();
+    model(&pg, "fraud", 3, "registry.example/fraud:v1", None);
+    let out = pg.modelroll(&[
+        "-n",
+        "ml",
+        "canary",
+        "fraud",
+        "--image",
+        "registry.example/fraud:v2",
+        "--weight",
+        "10",
+    ]);
+    out.success();
+    let note = "with 3 replicas the replicas router gives 1 of 3 pods = 33%; 10 replicas would give exactly 10% \
+                (1 of 10), or a mesh router (`canary --router istio` or `--router gateway-api`) splits traffic by weight";
+    assert!(
+        stderr_lines(&out.stderr)
+            .contains(&format!("deployment/fraud: canary weight 10% asked; {note}").as_str()),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("weight 10% (replicas router: 1 of 3 pods = 33%) via the replicas router"),
+        "{}",
+        out.stdout
+    );
+    let replicas = |name: &str| {
+        pg.kubectl(&["-n", "ml", "get", "deployment", name, "-o", "jsonpath={.spec.replicas}"]).stdout
+    };
+    assert_eq!((replicas("fraud"), replicas("fraud-canary")), ("2".to_string(), "1".to_string()));
+
+    // A weight the pods carry exactly says nothing more.
+    let out = pg.modelroll(&["-n", "ml", "shift", "fraud", "--weight", "100"]);
+    out.success();
+    assert!(!out.stderr.contains("asked;"), "{}", out.stderr);
+    assert_eq!(out.stdout, "deployment/fraud: canary fraud-canary has weight 100%\n");
+}

@@ -10,7 +10,8 @@ use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
     self, canary_baseline, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say,
-    spec_replicas, wait_deployment, write_state, CanaryPods, Deadline, Model, NextStep, WriteSettings,
+    spec_replicas, wait_deployment, weight_text, write_state, CanaryPods, Deadline, Model, NextStep,
+    WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -358,10 +359,11 @@ async fn deployment_canary(
         ));
     } else if !w.is_dry_run() {
         crate::ui::print_stdout(&format!(
-            "{}: canary deployment {} is ready ({}), weight {weight}% via the {} router{}\n",
+            "{}: canary deployment {} is ready ({}), weight {} via the {} router{}\n",
             model.target,
             state.canary,
             state.images_text(),
+            weight_text(router.as_ref(), state.stable_replicas, weight),
             router.routing().name(),
             objects_text(router.as_ref(), name)
         ));

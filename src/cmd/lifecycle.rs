@@ -29,7 +29,7 @@ use crate::rollout::live::{
 };
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
-use crate::rollout::weights::effective_weight;
+use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare};
 use crate::router::writer::{display_name, object_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
 use crate::ui::Terminal;
@@ -743,6 +743,9 @@ pub async fn move_weight(
     state.weight = weight;
     state.phase = Phase::Canary;
     write_state(w, model, Some(state)).await?;
+    // With an autoscaler the pod share was said above, from the live replicas.
+    let autoscaled =
+        scale_down.as_ref().is_some_and(|(live, _): &(LiveReplicas, _)| live.autoscaler.is_some());
     if let Some((live, step)) = scale_down {
         if let Some(stable) = step.stable.filter(|&s| s < live.stable) {
             scale(w, model.name(), stable).await?;
@@ -756,11 +759,22 @@ pub async fn move_weight(
             scale(w, &state.canary, step.canary).await?;
         }
     }
-    did(
-        w,
-        &format!("{}: canary weight {weight}%", model.target),
-        &format!("{}: would set the canary weight to {weight}%", model.target),
-    );
+    // The replicas router gives what the pods give: say it where the weight is set.
+    let share = (carrier == Carrier::PodRatio && !autoscaled)
+        .then(|| replica_share_note(state.stable_replicas, weight))
+        .flatten();
+    match share {
+        Some(note) => did(
+            w,
+            &format!("{}: canary weight {weight}% asked; {note}", model.target),
+            &format!("{}: would set the canary weight to {weight}%; {note}", model.target),
+        ),
+        None => did(
+            w,
+            &format!("{}: canary weight {weight}%", model.target),
+            &format!("{}: would set the canary weight to {weight}%", model.target),
+        ),
+    }
     Ok(())
 }
 
@@ -800,6 +814,17 @@ async fn refuse_route_to_nothing(
             "{why}: the weights of {} stay at {}% for the canary. Give the pods back their labels (e.g. modelroll.io/track on the pod template) or run `kubectl modelroll abort {}`",
             model.target, state.weight, model.target
         ))),
+    }
+}
+
+/// The weight as the result line states it: `20%`, and with the replicas router when the pods
+/// give another share, `20% (replicas router: 1 of 3 pods = 33%)`.
+pub fn weight_text(router: &dyn Router, stable_replicas: i32, weight: u32) -> String {
+    let share = ReplicaShare::of(stable_replicas, weight);
+    if router.routing().name() == "replicas" && share.effective != weight {
+        format!("{weight}% (replicas router: {})", share.pods_text())
+    } else {
+        format!("{weight}%")
     }
 }
 

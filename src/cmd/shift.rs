@@ -5,8 +5,8 @@ use crate::cli::ShiftArgs;
 use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
-    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, say, CanaryPods, Deadline,
-    NextStep, WriteSettings,
+    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, say, weight_text, CanaryPods,
+    Deadline, NextStep, WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -110,8 +110,9 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
             print_dry_run(&w, settings.output);
         } else {
             crate::ui::print_stdout(&format!(
-                "{target}: canary {} has weight {}%\n",
-                state.canary, state.weight
+                "{target}: canary {} has weight {}\n",
+                state.canary,
+                weight_text(router.as_ref(), state.stable_replicas, state.weight)
             ));
         }
         Ok(())

@@ -90,6 +90,69 @@ pub fn effective_weight(stable_ready: i32, canary_ready: i32) -> u32 {
     ((canary_ready.max(0) as i64 * 100 + total as i64 / 2) / total as i64) as u32
 }
 
+/// What the replicas router makes of a weight: the canary's pods out of all, and the share of
+/// traffic that is (traffic follows pods behind the model's Service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaShare {
+    pub canary_pods: i32,
+    pub total_pods: i32,
+    /// The canary's share of the pods, rounded as [`effective_weight`] rounds it.
+    pub effective: u32,
+}
+
+impl ReplicaShare {
+    /// The share of `stable_replicas` pods split for `weight` by [`replica_split`].
+    pub fn of(stable_replicas: i32, weight: u32) -> Self {
+        let (stable, canary) = replica_split(stable_replicas, weight);
+        Self { canary_pods: canary, total_pods: stable + canary, effective: effective_weight(stable, canary) }
+    }
+
+    /// `1 of 3 pods = 33%`.
+    pub fn pods_text(&self) -> String {
+        format!("{} of {} pods = {}%", self.canary_pods, self.total_pods, self.effective)
+    }
+}
+
+/// The fewest replicas, at least `stable_replicas`, that the replicas router splits into
+/// exactly `weight`%: a multiple of 100 / gcd(weight, 100) (10% needs 10 pods, 25% needs 4).
+pub fn replicas_for_exact_weight(stable_replicas: i32, weight: u32) -> i32 {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let step = (100 / gcd(weight.min(100), 100)) as i32;
+    let at_least = stable_replicas.max(1);
+    (at_least + step - 1) / step * step
+}
+
+/// When the replicas router cannot give `weight` exactly with `stable_replicas` pods: what it
+/// gives instead and what would reach the weight asked, e.g. "with 3 replicas the replicas router
+/// gives 1 of 3 pods = 33%; 10 replicas would give exactly 10% (1 of 10), or a mesh router …".
+/// `None` when the pods carry the weight exactly. A replica count far above today's (33% needs
+/// 100) is not offered: only the mesh router is.
+pub fn replica_share_note(stable_replicas: i32, weight: u32) -> Option<String> {
+    let share = ReplicaShare::of(stable_replicas, weight);
+    if share.effective == weight {
+        return None;
+    }
+    let mesh = "a mesh router (`canary --router istio` or `--router gateway-api`) splits traffic by weight";
+    let exact = replicas_for_exact_weight(stable_replicas, weight);
+    let offer = if exact <= (2 * stable_replicas).max(20) {
+        let canary = ReplicaShare::of(exact, weight).canary_pods;
+        format!("{exact} replicas would give exactly {weight}% ({canary} of {exact}), or {mesh}")
+    } else {
+        mesh.to_string()
+    };
+    Some(format!(
+        "with {stable_replicas} {} the replicas router gives {}; {offer}",
+        if stable_replicas == 1 { "replica" } else { "replicas" },
+        share.pods_text()
+    ))
+}
+
 /// Split a route's weight `route_weight` (the share the model's backend had) between stable and
 /// canary: the canary gets its part, rounded, and stable the rest, so nothing is lost.
 pub fn split_route_weight(route_weight: u32, split: Split) -> (u32, u32) {
@@ -165,6 +228,35 @@ mod tests {
         assert_eq!(effective_weight(0, 0), 0);
         assert_eq!(effective_weight(0, 2), 100);
         assert_eq!(effective_weight(2, 1), 33);
+    }
+
+    #[test]
+    fn the_replicas_router_says_what_it_gives_and_what_would_give_the_weight_asked() {
+        assert_eq!(
+            replica_share_note(3, 10).as_deref(),
+            Some(
+                "with 3 replicas the replicas router gives 1 of 3 pods = 33%; 10 replicas would give exactly 10% \
+                 (1 of 10), or a mesh router (`canary --router istio` or `--router gateway-api`) splits traffic by weight"
+            )
+        );
+        assert!(replica_share_note(1, 10)
+            .unwrap()
+            .starts_with("with 1 replica the replicas router gives 1 of 2 pods = 50%"));
+        // Exact already: nothing to say.
+        for (n, w) in [(4, 25), (4, 50), (10, 10), (3, 0), (3, 100), (1, 50)] {
+            assert_eq!(replica_share_note(n, w), None, "{n} replicas at {w}%");
+        }
+        // 33% needs 100 pods (7 give 2 of 7 = 29%): only the mesh router is offered.
+        let note = replica_share_note(7, 33).unwrap();
+        assert!(note.contains("; a mesh router"), "{note}");
+        // Whatever is offered reaches the weight asked.
+        for n in 1..30 {
+            for w in 1..100 {
+                let exact = replicas_for_exact_weight(n, w);
+                assert!(exact >= n);
+                assert_eq!(ReplicaShare::of(exact, w).effective, w, "{exact} replicas at {w}%");
+            }
+        }
     }
 
     #[test]
