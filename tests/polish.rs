@@ -267,3 +267,62 @@ fn the_replicas_router_says_the_share_it_really_gives() {
     assert!(!out.stderr.contains("asked;"), "{}", out.stderr);
     assert_eq!(out.stdout, "deployment/fraud: canary fraud-canary has weight 100%\n");
 }
+
+/// Item 5: without `--model-version` the label follows the new image's tag (said so), instead of
+/// keeping the version an older image had; `history` shows each image with its own version.
+#[test]
+fn the_model_version_follows_the_image_tag_unless_given() {
+    let pg = playground();
+    model(&pg, "mv", 1, "registry.example/mv:v1", None);
+    pg.modelroll(&["-n", "ml", "set-image", "mv", "registry.example/mv:v2", "--model-version", "fraud-2"])
+        .success();
+    let out = pg.modelroll(&["-n", "ml", "set-image", "mv", "registry.example/mv:v3"]);
+    out.success();
+    assert!(
+        stderr_lines(&out.stderr).contains(
+            &"deployment/mv: model registry.example/mv:v2 → registry.example/mv:v3 (model v3, from the image tag; \
+              --model-version names it)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let label = pg.kubectl(&[
+        "-n",
+        "ml",
+        "get",
+        "deployment",
+        "mv",
+        "-o",
+        "jsonpath={.spec.template.metadata.labels.modelroll\\.io/model-version}",
+    ]);
+    assert_eq!(label.stdout, "v3");
+    let history = pg.modelroll(&["-n", "ml", "history", "mv", "-o", "json"]);
+    history.success();
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let versions: Vec<(String, Option<String>)> = history["revisions"]
+        .as_array()
+        .expect("history -o json lists revisions")
+        .iter()
+        .map(|r| {
+            let image = r["images"][0]["image"].as_str().unwrap_or_default().to_string();
+            (image, r["modelVersion"].as_str().map(String::from))
+        })
+        .collect();
+    assert!(versions.contains(&("registry.example/mv:v2".into(), Some("fraud-2".into()))), "{versions:?}");
+    assert!(versions.contains(&("registry.example/mv:v3".into(), Some("v3".into()))), "{versions:?}");
+
+    // The canary of a new image gets that image's version, not the stable's.
+    let out =
+        pg.modelroll(&["-n", "ml", "canary", "mv", "--image", "registry.example/mv:v4", "--weight", "50"]);
+    out.success();
+    let label = pg.kubectl(&[
+        "-n",
+        "ml",
+        "get",
+        "deployment",
+        "mv-canary",
+        "-o",
+        "jsonpath={.spec.template.metadata.labels.modelroll\\.io/model-version}",
+    ]);
+    assert_eq!(label.stdout, "v4");
+}

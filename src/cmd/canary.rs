@@ -16,9 +16,11 @@ use crate::cmd::lifecycle::{
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{
-    canary_deployment, canary_images, canary_name, gitops_manager, has_stable_track, with_stable_track,
+    canary_deployment, canary_images, canary_name, gitops_manager, has_stable_track, template_images,
+    with_stable_track,
 };
 use crate::rollout::check::Placeholders;
+use crate::rollout::image::ModelVersion;
 use crate::rollout::live::plan;
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::revision::check_label_value;
@@ -187,6 +189,24 @@ fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration
     })
 }
 
+/// The canary's model version: `--model-version`, else what its new images say (their tag or
+/// digest; none when they disagree), said once when it is not the flag's.
+fn canary_model_version(
+    args: &CanaryArgs,
+    template: &Value,
+    images: &std::collections::BTreeMap<String, String>,
+) -> ModelVersion {
+    let current = template_images(template);
+    let new_images: Vec<&str> =
+        images.iter().filter(|(c, i)| current.get(*c) != Some(*i)).map(|(_, i)| i.as_str()).collect();
+    let version =
+        ModelVersion::resolve(args.model_version.as_deref(), &new_images).unwrap_or(ModelVersion::Unknown);
+    if !matches!(version, ModelVersion::Given(_)) {
+        say(&format!("canary: {}", version.describe()));
+    }
+    version
+}
+
 /// What to do with a canary already recorded: `None` = nothing left to do.
 fn resume(
     model: &Model,
@@ -301,7 +321,7 @@ async fn deployment_canary(
                 canary: canary_name(name),
                 weight: 0,
                 images: images.clone(),
-                model_version: args.model_version.clone(),
+                model_version: canary_model_version(args, template, &images).label().map(String::from),
                 start_time: lifecycle::now(),
                 phase: Phase::Starting,
                 stable_replicas: spec_replicas(&model.object),
@@ -429,7 +449,8 @@ async fn knative_canary(
                     "ksvc {name} has no ready revision yet; wait for it before starting a canary"
                 ))
             })?;
-            let revision = canary_revision_name(name, args.model_version.as_deref(), &images);
+            let version = canary_model_version(args, &ksvc["spec"]["template"], &images);
+            let revision = canary_revision_name(name, version.label(), &images);
             if revision == stable_revision {
                 return Err(Error::usage(format!(
                     "revision {revision} already serves ksvc {name}; give the canary another --model-version"
@@ -444,7 +465,7 @@ async fn knative_canary(
                 canary: revision,
                 weight: 0,
                 images: images.clone(),
-                model_version: args.model_version.clone(),
+                model_version: version.label().map(String::from),
                 start_time: lifecycle::now(),
                 phase: Phase::Starting,
                 stable_replicas: 0,

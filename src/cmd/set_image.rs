@@ -24,7 +24,7 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::check::{Analysis, Next, Placeholders};
 use crate::rollout::gpu::{self, SurgePlan};
-use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange};
+use crate::rollout::image::{apply_images, parse_assignments, ImageAssignment, ImageChange, ModelVersion};
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::progress::{classify, revision_of};
 use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
@@ -141,6 +141,32 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
     })
 }
 
+/// The model version of a change: `--model-version`, else what the changed images say.
+fn model_version(settings: &Settings, changes: &[ImageChange]) -> Option<ModelVersion> {
+    let new_images: Vec<&str> = changes.iter().filter(|c| c.from != c.to).map(|c| c.to.as_str()).collect();
+    ModelVersion::resolve(settings.model_version.as_deref(), &new_images)
+}
+
+/// Write (or for [`ModelVersion::Unknown`], remove) the model-version label of a pod template.
+fn set_model_version_label(template: &mut Value, version: &ModelVersion) {
+    match version.label() {
+        Some(v) => {
+            if !template["metadata"].is_object() {
+                template["metadata"] = json!({});
+            }
+            if !template["metadata"]["labels"].is_object() {
+                template["metadata"]["labels"] = json!({});
+            }
+            template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(v);
+        }
+        None => {
+            if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+                labels.remove(MODEL_VERSION_LABEL);
+            }
+        }
+    }
+}
+
 /// Apply images, label and strategy to a raw Deployment; the change-cause only when the spec
 /// changes. Pure apart from the error text.
 fn edit_deployment(
@@ -155,15 +181,9 @@ fn edit_deployment(
         .ok_or_else(|| Error::failed(format!("deployment {name:?} has no pod template spec")))?;
     let changes = apply_images(pod_spec, &settings.assignments, &format!("deployment {name:?}"))
         .map_err(Error::usage)?;
-    if let Some(v) = &settings.model_version {
-        let template = &mut wanted["spec"]["template"];
-        if !template["metadata"].is_object() {
-            template["metadata"] = json!({});
-        }
-        if !template["metadata"]["labels"].is_object() {
-            template["metadata"]["labels"] = json!({});
-        }
-        template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(v);
+    let version = model_version(settings, &changes);
+    if let Some(version) = &version {
+        set_model_version_label(&mut wanted["spec"]["template"], version);
     }
     if let Some(s) = strategy {
         wanted["spec"]["strategy"] = json!({
@@ -174,7 +194,7 @@ fn edit_deployment(
     if wanted["spec"] != before["spec"] {
         let changed: Vec<ImageChange> = changes.iter().filter(|c| c.from != c.to).cloned().collect();
         let shown = if changed.is_empty() { &changes } else { &changed };
-        let cause = change_cause("set-image", shown, settings.model_version.as_deref());
+        let cause = change_cause("set-image", shown, version.as_ref().and_then(ModelVersion::label));
         if !wanted["metadata"]["annotations"].is_object() {
             wanted["metadata"]["annotations"] = json!({});
         }
@@ -258,8 +278,8 @@ async fn set_deployment(
         .map(|c| format!("{} {} → {}", c.container, c.from, c.to))
         .collect();
     let mut what = if changed.is_empty() { "updated".to_string() } else { changed.join(", ") };
-    if let Some(v) = &settings.model_version {
-        what.push_str(&format!(" (model {v})"));
+    if let Some(version) = model_version(settings, &changes) {
+        what.push_str(&format!(" ({})", version.describe()));
     }
     ui::note(terminal, &format!("deployment/{name}: {what}"));
     if settings.write.no_wait {
@@ -640,21 +660,16 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
             .ok_or_else(|| Error::failed(format!("ksvc {name:?} has no spec.template.spec")))?;
         let changes =
             apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}")).map_err(Error::usage)?;
-        if let Some(v) = &settings.model_version {
-            if !wanted["spec"]["template"]["metadata"].is_object() {
-                wanted["spec"]["template"]["metadata"] = json!({});
-            }
-            if !wanted["spec"]["template"]["metadata"]["labels"].is_object() {
-                wanted["spec"]["template"]["metadata"]["labels"] = json!({});
-            }
-            wanted["spec"]["template"]["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(v);
+        let version = model_version(settings, &changes);
+        if let Some(version) = &version {
+            set_model_version_label(&mut wanted["spec"]["template"], version);
         }
         if wanted["spec"] != before["spec"] {
             // A revision name pinned in the template would collide with the existing revision.
             if let Some(meta) = wanted["spec"]["template"]["metadata"].as_object_mut() {
                 meta.remove("name");
             }
-            let cause = change_cause("set-image", &changes, settings.model_version.as_deref());
+            let cause = change_cause("set-image", &changes, version.as_ref().and_then(ModelVersion::label));
             if !wanted["metadata"]["annotations"].is_object() {
                 wanted["metadata"]["annotations"] = json!({});
             }

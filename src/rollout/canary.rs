@@ -126,8 +126,14 @@ pub fn canary_deployment(
     let mut template = stable["spec"]["template"].clone();
     set_images(&mut template, images)?;
     set_label(&mut template, TRACK_LABEL, "canary");
-    if let Some(version) = model_version {
-        set_label(&mut template, MODEL_VERSION_LABEL, version);
+    match model_version {
+        Some(version) => set_label(&mut template, MODEL_VERSION_LABEL, version),
+        // The stable template's version is not the canary's: no label rather than a stale one.
+        None => {
+            if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+                labels.remove(MODEL_VERSION_LABEL);
+            }
+        }
     }
     let mut selector = stable["spec"]["selector"].clone();
     if !selector["matchLabels"].is_object() {

@@ -388,6 +388,74 @@ pub fn apply_images(
     Ok(changes)
 }
 
+/// The model version a change records in `modelroll.io/model-version`. Without
+/// `--model-version` the label must not keep an older image's version (history would show new
+/// images as the old model): it follows the new image's tag, else its digest, else it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelVersion {
+    /// `--model-version V`.
+    Given(String),
+    /// No flag: the tag the new image(s) share (`fraud:v3` → `v3`).
+    ImageTag(String),
+    /// No flag, no tag: the digest's first 12 hex digits (`sha256-0123456789ab`).
+    ImageDigest(String),
+    /// No flag, and the new images name no one version (different tags, or none usable as a
+    /// label value): the label is removed rather than left stale.
+    Unknown,
+}
+
+impl ModelVersion {
+    /// The version for a change to `new_images` (only the images that change); `None` when no
+    /// image changes and no flag is given (the label is left as it is).
+    pub fn resolve(flag: Option<&str>, new_images: &[&str]) -> Option<Self> {
+        if let Some(v) = flag {
+            return Some(Self::Given(v.to_string()));
+        }
+        if new_images.is_empty() {
+            return None;
+        }
+        let of_image = |image: &str| -> Option<Self> {
+            let image = ImageRef::parse(image).ok()?;
+            let version = match (&image.tag, &image.digest) {
+                (Some(tag), _) => Self::ImageTag(tag.clone()),
+                (None, Some(digest)) => {
+                    let hex = digest.strip_prefix("sha256:")?;
+                    Self::ImageDigest(format!("sha256-{}", &hex[..hex.len().min(12)]))
+                }
+                (None, None) => return None,
+            };
+            version.label().filter(|v| super::revision::check_label_value(v).is_ok())?;
+            Some(version)
+        };
+        let first = of_image(new_images[0]);
+        let all_same = new_images[1..].iter().all(|i| of_image(i) == first);
+        Some(match first {
+            Some(version) if all_same => version,
+            _ => Self::Unknown,
+        })
+    }
+
+    /// The label value, `None` for [`ModelVersion::Unknown`] (the label is removed).
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Self::Given(v) | Self::ImageTag(v) | Self::ImageDigest(v) => Some(v),
+            Self::Unknown => None,
+        }
+    }
+
+    /// How progress lines say it: `model v3`, `model v3, from the image tag`, ….
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Given(v) => format!("model {v}"),
+            Self::ImageTag(v) => format!("model {v}, from the image tag; --model-version names it"),
+            Self::ImageDigest(v) => format!("model {v}, from the image digest; --model-version names it"),
+            Self::Unknown => {
+                "no model version: the images name no one version, so the modelroll.io/model-version label is removed; --model-version names it".into()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,5 +598,22 @@ mod tests {
             err,
             "deployment \"fraud\" has no container \"server\"; containers are: model, proxy (init containers: fetch)"
         );
+    }
+
+    #[test]
+    fn the_model_version_follows_the_new_image_unless_given() {
+        let digest = format!("registry.example/fraud@sha256:{}", "0123456789abcdef".repeat(4));
+        let resolve = |flag: Option<&str>, images: &[&str]| ModelVersion::resolve(flag, images);
+        assert_eq!(resolve(Some("v9"), &["fraud:v3"]), Some(ModelVersion::Given("v9".into())));
+        assert_eq!(resolve(None, &["registry.example/fraud:v3"]), Some(ModelVersion::ImageTag("v3".into())));
+        assert_eq!(resolve(None, &["a:v3", "b:v3"]), Some(ModelVersion::ImageTag("v3".into())));
+        assert_eq!(resolve(None, &[&digest]), Some(ModelVersion::ImageDigest("sha256-0123456789ab".into())));
+        // Different tags, no tag, a tag that is no label value: removed, never stale.
+        assert_eq!(resolve(None, &["a:v3", "b:v4"]), Some(ModelVersion::Unknown));
+        assert_eq!(resolve(None, &["registry.example/fraud"]), Some(ModelVersion::Unknown));
+        assert_eq!(resolve(None, &["fraud:_v3"]), Some(ModelVersion::Unknown));
+        assert_eq!(ModelVersion::Unknown.label(), None);
+        // No image changes and no flag: the label is left alone.
+        assert_eq!(resolve(None, &[]), None);
     }
 }

@@ -44,8 +44,14 @@ pub fn canary_template(
 ) -> Result<Value> {
     let mut template = template.clone();
     template["metadata"]["name"] = json!(revision);
-    if let Some(version) = model_version {
-        template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(version);
+    match model_version {
+        Some(version) => template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(version),
+        // The stable template's version is not the canary's: no label rather than a stale one.
+        None => {
+            if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+                labels.remove(MODEL_VERSION_LABEL);
+            }
+        }
     }
     let containers = template
         .pointer_mut("/spec/containers")
