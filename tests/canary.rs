@@ -545,8 +545,9 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
     let all = env.run_ok(&["list", "-A"]);
     assert!(all.starts_with("NAMESPACE") && all.contains("default"), "{all}");
     let json: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
-    assert_eq!(json[0]["name"], "deployment/m4");
-    assert_eq!(json[0]["weight"], 75);
+    assert_eq!((&json["apiVersion"], &json["kind"]), (&json!("v1"), &json!("List")));
+    assert_eq!(json["items"][0]["name"], "deployment/m4");
+    assert_eq!(json["items"][0]["weight"], 75);
     env.run_ok(&["promote", "m4", "--timeout", "60s"]);
     watch.abort();
     assert!(env.deployment("m4-canary").await.is_none());

@@ -326,3 +326,47 @@ fn the_model_version_follows_the_image_tag_unless_given() {
     ]);
     assert_eq!(label.stdout, "v4");
 }
+
+/// Item 6: one vocabulary. `status` and `list` name a rolled-out model the same way; `list -o
+/// json` is a `List` as kubectl's; every dry run prints "KIND/NAME configured (dry run)" unless
+/// `-o` asks for the objects, which come without `managedFields` as kubectl shows them.
+#[test]
+fn one_vocabulary_for_phases_lists_and_dry_runs() {
+    let pg = playground();
+    model(&pg, "fraud", 2, "registry.example/fraud:v1", None);
+    pg.modelroll(&["-n", "ml", "set-image", "fraud", "registry.example/fraud:v2"]).success();
+    let status = pg.modelroll(&["-n", "ml", "status", "fraud"]);
+    assert!(status.stdout.contains("Phase:     Healthy"), "{}", status.stdout);
+    let list = pg.modelroll(&["-n", "ml", "list"]);
+    let row = list.stdout.lines().find(|l| l.starts_with("deployment/fraud")).unwrap_or_default().to_string();
+    assert!(row.contains("Healthy"), "{}", list.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&pg.modelroll(&["-n", "ml", "list", "-o", "json"]).stdout).unwrap();
+    assert_eq!((&json["apiVersion"], &json["kind"]), (&json!("v1"), &json!("List")), "{json}");
+    assert_eq!(json["items"][0]["name"], "deployment/fraud");
+    assert_eq!(json["items"][0]["phase"], "Healthy");
+
+    let out =
+        pg.modelroll(&["-n", "ml", "set-image", "fraud", "registry.example/fraud:v3", "--dry-run=client"]);
+    out.success();
+    assert_eq!(out.stdout, "deployment.apps/fraud configured (dry run)\n");
+    for args in [
+        &["-n", "ml", "set-image", "fraud", "registry.example/fraud:v3", "--dry-run=server", "-o", "yaml"][..],
+        &[
+            "-n",
+            "ml",
+            "canary",
+            "fraud",
+            "--image",
+            "registry.example/fraud:v3",
+            "--dry-run=server",
+            "-o",
+            "yaml",
+        ],
+    ] {
+        let out = pg.modelroll(args);
+        out.success();
+        assert!(out.stdout.contains("kind: Deployment"), "{args:?}: {}", out.stdout);
+        assert!(!out.stdout.contains("managedFields"), "{args:?}: {}", out.stdout);
+    }
+}

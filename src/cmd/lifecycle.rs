@@ -915,40 +915,13 @@ pub fn canary_selector(canary: &Value) -> Option<String> {
 
 /// Print what a dry run would write: the objects as YAML or JSON, or one line per object.
 pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
-    let objects = w.written();
-    let mut text = String::new();
-    match output {
-        Some(WriteOutput::Yaml) => {
-            for object in &objects {
-                text.push_str("---\n");
-                text.push_str(&serde_yaml::to_string(object).unwrap_or_default());
-            }
-        }
-        Some(WriteOutput::Json) => {
-            let value = if objects.len() == 1 {
-                objects[0].clone()
-            } else {
-                json!({"apiVersion": "v1", "kind": "List", "items": objects})
-            };
-            text = serde_json::to_string_pretty(&value).unwrap_or_default();
-            text.push('\n');
-        }
-        None => {
-            let mode = if w.dry_run == DryRun::Server { "server dry run" } else { "dry run" };
-            for (object, created) in w.written_with_action() {
-                let kind = object["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
-                let group = object["apiVersion"].as_str().and_then(|v| v.split_once('/')).map(|(g, _)| g);
-                let kind = group.map_or(kind.clone(), |g| format!("{kind}.{g}"));
-                let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-                let action = if created { "created" } else { "configured" };
-                text.push_str(&format!("{kind}/{name} {action} ({mode})\n"));
-            }
-        }
-    }
     for deleted in w.deleted() {
         say(&format!("(dry run) would delete {deleted}"));
     }
-    crate::ui::print_stdout(&text);
+    match crate::ui::output::dry_run(&w.written_with_action(), output, w.dry_run) {
+        Ok(text) => crate::ui::print_stdout(&text),
+        Err(e) => say(&format!("error: {e}")),
+    }
 }
 
 /// Canary Deployment `name`, for `status` when its ReplicaSets were not among those listed;

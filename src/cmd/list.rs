@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::cli::{ListArgs, ReadOutput};
 use crate::cmd::objects::route_object;
 use crate::cmd::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rollout::canary::template_images;
 use crate::rollout::live::route_weight;
 use crate::rollout::progress::owned_by;
@@ -45,6 +45,21 @@ pub struct ModelRow {
     pub ready: String,
     /// RFC 3339: when the canary started, else when the object was created.
     pub since: Option<String>,
+}
+
+/// `list -o json|yaml`: `{apiVersion: v1, kind: List, items: [...]}` as kubectl's lists.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelList {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub items: Vec<ModelRow>,
+}
+
+impl ModelList {
+    pub fn of(items: Vec<ModelRow>) -> Self {
+        Self { api_version: "v1", kind: "List", items }
+    }
 }
 
 const MODELROLL_CAUSES: [&str; 4] = ["set-image", "promote", "undo", "canary"];
@@ -201,7 +216,7 @@ pub fn ksvc_rows(services: &[Value]) -> Vec<ModelRow> {
             namespace: ns,
             name: format!("ksvc/{name}"),
             router: state.as_ref().map(|s| s.routing.name().to_string()),
-            phase: state.as_ref().map(|s| s.phase_text()).unwrap_or_else(|| "Stable".to_string()),
+            phase: state.as_ref().map(|s| s.phase_text()).unwrap_or_else(|| "Healthy".to_string()),
             stable,
             canary: state.as_ref().map(|s| s.images_text()),
             weight: state.as_ref().map(|s| s.weight),
@@ -351,10 +366,9 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
                 table(&rows, args.all_namespaces, jiff::Timestamp::now())
             }
         }
-        ReadOutput::Json => {
-            serde_json::to_string_pretty(&rows).map(|s| s + "\n").map_err(|e| Error::failed(e.to_string()))?
-        }
-        ReadOutput::Yaml => serde_yaml::to_string(&rows).map_err(|e| Error::failed(e.to_string()))?,
+        // A `List` as `kubectl get -o json` prints one, so the same tools read both.
+        ReadOutput::Json => crate::ui::output::json(&ModelList::of(rows))?,
+        ReadOutput::Yaml => crate::ui::output::yaml(&ModelList::of(rows))?,
     };
     crate::ui::print_stdout(&text);
     Ok(())

@@ -19,7 +19,7 @@ use crate::cmd::objects::{
     refuse_during_canary, typed,
 };
 use crate::cmd::undo::{restore_template, wait_options, Annotations};
-use crate::cmd::update::{for_display, update, WriteSettings};
+use crate::cmd::update::{dry_run_text, update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::check::{Analysis, Next, Placeholders};
@@ -269,7 +269,7 @@ async fn set_deployment(
     )
     .await?;
     if settings.write.dry() {
-        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.write.output)?);
+        ui::print_stdout(&dry_run_text(&written, settings.write.output, settings.write.dry_run)?);
         return Ok(());
     }
     let changed: Vec<String> = changes
@@ -475,7 +475,11 @@ async fn unchanged(
     );
     if settings.write.dry() {
         let raw = serde_json::to_value(deployment).unwrap_or_default();
-        ui::print_stdout(&crate::ui::output::object(&for_display(&raw), settings.write.output)?);
+        ui::print_stdout(&crate::ui::output::dry_run(
+            &[(raw, false)],
+            settings.write.output,
+            settings.write.dry_run,
+        )?);
         return Ok(());
     }
     let in_progress =
@@ -694,7 +698,7 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
         })
         .await?;
     if settings.write.dry() {
-        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.write.output)?);
+        ui::print_stdout(&dry_run_text(&written, settings.write.output, settings.write.dry_run)?);
         return Ok(());
     }
     if !written.changed {

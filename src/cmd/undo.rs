@@ -13,7 +13,7 @@ use crate::cmd::objects::{
     deployments_raw, get_deployment, get_knative_service, knative_revisions, knative_services,
     namespace_flag, refuse_during_canary, replica_sets_of,
 };
-use crate::cmd::update::{for_display, update, Update, WriteSettings};
+use crate::cmd::update::{dry_run_text, update, Update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     )
     .await?;
     if settings.dry() {
-        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.output)?);
+        ui::print_stdout(&dry_run_text(&written, settings.output, settings.dry_run)?);
         return Ok(());
     }
     let options = wait_options(&cluster, &name, settings.timeout, std::time::Duration::from_secs(120));
@@ -153,7 +153,7 @@ async fn undo_knative(
     )
     .await?;
     if settings.dry() {
-        ui::print_stdout(&crate::ui::output::object(&for_display(&written.after), settings.output)?);
+        ui::print_stdout(&dry_run_text(&written, settings.output, settings.dry_run)?);
         return Ok(());
     }
     ui::note(terminal, &format!("ksvc/{name}: rolling back to revision {number} ({revision})"));

@@ -89,13 +89,18 @@ where
     Err(kept_conflicting("update", what))
 }
 
-/// An object as `--dry-run -o yaml|json` shows it: without `managedFields`.
-pub fn for_display(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    object
+/// What a `--dry-run` of `written` prints, as every dry run prints (see
+/// [`crate::ui::output::dry_run`]): `deployment.apps/NAME configured (dry run)`, or with `-o` the
+/// object without `managedFields`.
+///
+/// # Errors
+/// The object cannot be rendered (a bug).
+pub fn dry_run_text(
+    written: &Update,
+    output: Option<crate::cli::WriteOutput>,
+    mode: DryRun,
+) -> Result<String> {
+    crate::ui::output::dry_run(&[(written.after.clone(), false)], output, mode)
 }
 
 /// The flags shared by commands that change things, checked.
