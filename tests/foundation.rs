@@ -274,8 +274,15 @@ fn not_found_names_the_namespace_and_exits_2() {
         failure(&out),
         (Some(2), "error: deployments.apps \"fraud\" not found in namespace \"models\"; check the name, or choose the namespace with -n\n".to_string())
     );
-    // -n wins over the context's namespace.
-    assert_eq!(server.requests(), ["GET /apis/apps/v1/namespaces/models/deployments/fraud"]);
+    // -n wins over the context's namespace; a ksvc of that name is looked for ("did you mean
+    // ksvc/fraud?"), and its absence keeps the plain sentence.
+    assert_eq!(
+        server.requests(),
+        [
+            "GET /apis/apps/v1/namespaces/models/deployments/fraud",
+            "GET /apis/serving.knative.dev/v1/namespaces/models/services/fraud"
+        ]
+    );
 }
 
 #[test]

@@ -59,14 +59,30 @@ pub fn typed<T: serde::de::DeserializeOwned>(raw: &Value, what: &str) -> Result<
 /// # Errors
 /// Not found (exit 2) or refused (exit 1), in one sentence.
 pub async fn get_deployment(cluster: &Cluster, name: &str) -> Result<(Value, Deployment)> {
-    let object = deployments_raw(cluster)
-        .get(name)
-        .await
-        .map_err(|e| cluster.api_error(e, &format!("get deployment {name:?}")))?;
+    let object = match deployments_raw(cluster).get(name).await {
+        Ok(object) => object,
+        Err(kube::Error::Api(status))
+            if status.code == 404 && knative_service_exists(cluster, name).await =>
+        {
+            return Err(Error::usage(format!(
+                "deployment {name:?} not found in namespace {}; did you mean ksvc/{name}?",
+                cluster.namespace
+            )));
+        }
+        Err(e) => return Err(cluster.api_error(e, &format!("get deployment {name:?}"))),
+    };
     let raw = serde_json::to_value(&object)
         .map_err(|e| Error::failed(format!("cannot read deployment {name:?}: {e}")).with_source(e))?;
     let deployment = typed(&raw, &format!("deployment {name:?}"))?;
     Ok((raw, deployment))
+}
+
+/// Whether a Knative Service `name` exists (for "did you mean ksvc/NAME?"); `false` when Knative
+/// is not installed or the read is refused: the hint is a courtesy, never a new failure.
+async fn knative_service_exists(cluster: &Cluster, name: &str) -> bool {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource());
+    matches!(api.get_opt(name).await, Ok(Some(_)))
 }
 
 pub use crate::watch::label_selector as selector_of;

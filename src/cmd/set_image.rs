@@ -354,7 +354,6 @@ async fn set_deployment(
     // Roll back to what ran before, with the same display.
     let previous =
         previous_revision.map(|r| format!("revision {r}")).unwrap_or_else(|| "the previous revision".into());
-    ui::note(terminal, &format!("deployment/{name}: rolling back to {previous} (--rollback-on-failure)"));
     let restored = restore_template(
         cluster,
         name,
@@ -365,7 +364,8 @@ async fn set_deployment(
     )
     .await?;
     let restored: Deployment = typed(&restored.after, &format!("deployment {name:?}"))?;
-    let title = format!("deployment/{name}: rolling back to {previous}");
+    // Said once: the display's title (a line of its own off a terminal).
+    let title = format!("deployment/{name}: rolling back to {previous} (--rollback-on-failure)");
     let back = follow_deployment_rollout(cluster, terminal, &restored, &options, &title).await?;
     match back {
         WaitOutcome::Done(_) if checks_failed => Err(Error::check_failed(format!(

@@ -78,7 +78,8 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         return Ok(());
     }
     let options = wait_options(&cluster, &name, settings.timeout, std::time::Duration::from_secs(120));
-    ui::note(terminal, &format!("deployment/{name}: rolling back to revision {revision}"));
+    // The rollout display's title says "rolling back to revision N" (a line of its own off a
+    // terminal): no second line saying the same.
     if settings.no_wait {
         ui::print_stdout(&format!("deployment/{name} rolled back to revision {revision} (not waiting)\n"));
         return Ok(());

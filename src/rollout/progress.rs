@@ -145,9 +145,17 @@ impl RolloutProgress {
         self.waiting_for.is_none() && self.failure.is_none()
     }
 
-    /// One line for logs: `updated 2/3, ready 1/3, available 1/3, old 1`.
+    /// One line for logs: `updated 2/3, ready 1/3, available 1/3, old 1`. While scaling down
+    /// there are more pods than desired, and "updated 8/4" would read as twice done: `scaling down
+    /// to 4: 8 updated, 8 ready, 8 available, old 0`.
     pub fn summary(&self) -> String {
         let d = self.desired;
+        if self.updated.max(self.ready).max(self.available) > d {
+            return format!(
+                "scaling down to {d}: {} updated, {} ready, {} available, old {}",
+                self.updated, self.ready, self.available, self.old
+            );
+        }
         format!(
             "updated {}/{d}, ready {}/{d}, available {}/{d}, old {}",
             self.updated, self.ready, self.available, self.old
@@ -661,6 +669,8 @@ mod tests {
         assert!(p.done(), "{p:?}");
         assert_eq!(p.revision, Some(2));
         assert_eq!(p.summary(), "updated 3/3, ready 3/3, available 3/3, old 0");
+        let scaling_down = RolloutProgress { desired: 4, updated: 8, ready: 8, available: 8, ..p.clone() };
+        assert_eq!(scaling_down.summary(), "scaling down to 4: 8 updated, 8 ready, 8 available, old 0");
 
         // Not observed yet.
         let d = deployment("fraud:v2", 3, 3, status(2, 3, 3, 3));
