@@ -336,6 +336,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-modelroll' -ScriptBlock
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace (else the context''s namespace, else `default`)')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace (else the context''s namespace, else `default`)')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'Timeout of a single API request, kubectl''s format (`30s`, `1m`, `0` = none)')
+            [CompletionResult]::new('--install', '--install', [CompletionResultType]::ParameterName, 'With kubectl-plugin: write kubectl_complete-modelroll, executable, next to this kubectl-modelroll on PATH (where kubectl looks for it)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log to stderr; repeat (-vv) to show each API request')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log to stderr; repeat (-vv) to show each API request')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)')

@@ -391,7 +391,7 @@ _kubectl__modelroll() {
             return 0
             ;;
         kubectl__subcmd__modelroll__subcmd__completion)
-            opts="-n -v -y -h --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help bash zsh fish powershell elvish"
+            opts="-n -v -y -h --install --kubeconfig --context --contexts --wave-size --bake --cluster --user --namespace --request-timeout --verbose --no-color --yes --help bash zsh fish powershell elvish kubectl-plugin"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

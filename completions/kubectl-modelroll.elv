@@ -323,6 +323,7 @@ set edit:completion:arg-completer[kubectl-modelroll] = {|@words|
             cand -n 'Namespace (else the context''s namespace, else `default`)'
             cand --namespace 'Namespace (else the context''s namespace, else `default`)'
             cand --request-timeout 'Timeout of a single API request, kubectl''s format (`30s`, `1m`, `0` = none)'
+            cand --install 'With kubectl-plugin: write kubectl_complete-modelroll, executable, next to this kubectl-modelroll on PATH (where kubectl looks for it)'
             cand -v 'Log to stderr; repeat (-vv) to show each API request'
             cand --verbose 'Log to stderr; repeat (-vv) to show each API request'
             cand --no-color 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)'

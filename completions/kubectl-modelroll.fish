@@ -290,6 +290,7 @@ complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand comp
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s n -l namespace -d 'Namespace (else the context\'s namespace, else `default`)' -r
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l request-timeout -d 'Timeout of a single API request, kubectl\'s format (`30s`, `1m`, `0` = none)' -r
+complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l install -d 'With kubectl-plugin: write kubectl_complete-modelroll, executable, next to this kubectl-modelroll on PATH (where kubectl looks for it)'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s v -l verbose -d 'Log to stderr; repeat (-vv) to show each API request'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -l no-color -d 'No ANSI colour (also off when NO_COLOR is set or the stream is not a terminal)'
 complete -c kubectl-modelroll -n "__fish_kubectl_modelroll_using_subcommand completion" -s y -l yes -d 'Never prompt; take the offered choice'

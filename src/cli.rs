@@ -105,8 +105,9 @@ pub enum Command {
     ///
     /// The script completes the `kubectl-modelroll` command (e.g. `kubectl-modelroll completion
     /// bash > ~/.local/share/bash-completion/completions/kubectl-modelroll`). For `kubectl
-    /// modelroll <TAB>`, put the executable `kubectl_complete-modelroll` (in `completions/` of the
-    /// repository and on the release page) on PATH: kubectl 1.26 and newer runs it.
+    /// modelroll <TAB>` run `kubectl modelroll completion kubectl-plugin --install` once: it puts
+    /// the executable `kubectl_complete-modelroll` next to kubectl-modelroll on PATH, where
+    /// kubectl 1.26 and newer finds it.
     Completion(CompletionArgs),
     /// Serve a simulated Kubernetes cluster on loopback
     Playground(PlaygroundArgs),
@@ -438,13 +439,21 @@ pub enum Shell {
     Fish,
     Powershell,
     Elvish,
+    /// `kubectl_complete-modelroll`, the program kubectl (1.26+) runs to complete the plugin
+    #[value(name = "kubectl-plugin")]
+    KubectlPlugin,
 }
 
 #[derive(Debug, Args)]
 pub struct CompletionArgs {
-    /// The shell to print a completion script for
+    /// The shell to print a completion script for (kubectl-plugin: kubectl's completion program)
     #[arg(value_enum)]
     pub shell: Shell,
+
+    /// With kubectl-plugin: write kubectl_complete-modelroll, executable, next to this
+    /// kubectl-modelroll on PATH (where kubectl looks for it)
+    #[arg(long)]
+    pub install: bool,
 }
 
 #[derive(Debug, Args)]

@@ -370,3 +370,82 @@ fn one_vocabulary_for_phases_lists_and_dry_runs() {
         assert!(!out.stdout.contains("managedFields"), "{args:?}: {}", out.stdout);
     }
 }
+
+/// Item 10: `undo` says "rolling back to revision N" once; `status NAME` where only `ksvc/NAME`
+/// exists asks "did you mean ksvc/NAME?" (exit 2).
+#[test]
+fn smaller_ones_said_once_and_the_ksvc_suggested() {
+    let pg = Playground::start_with(Options { with: vec!["knative"], ..Options::default() });
+    pg.kubectl(&["create", "namespace", "ml"]).success();
+    model(&pg, "mv", 1, "registry.example/mv:v1", None);
+    pg.modelroll(&["-n", "ml", "set-image", "mv", "registry.example/mv:v2"]).success();
+    let out = pg.modelroll(&["-n", "ml", "undo", "mv"]);
+    out.success();
+    assert_eq!(out.stderr.matches("rolling back to revision 1").count(), 1, "{}", out.stderr);
+
+    let ksvc = json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "kn", "namespace": "ml"},
+        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/kn:v1"}]}}},
+    });
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&ksvc.to_string())).success();
+    let out = pg.modelroll(&["-n", "ml", "status", "kn"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "error: deployment \"kn\" not found in namespace ml; did you mean ksvc/kn?\n")
+    );
+    // Without a ksvc of that name the message stays the plain not-found one.
+    let out = pg.modelroll(&["-n", "ml", "status", "nothing"]);
+    out.code(2);
+    assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
+}
+
+/// Item 7: one documented command sets up `kubectl modelroll <TAB>`: it writes the executable
+/// `kubectl_complete-modelroll` next to kubectl-modelroll as found on PATH (a symlink there, as
+/// krew installs it, is not followed), and kubectl then completes the plugin's commands.
+#[test]
+fn one_command_sets_up_kubectl_completion_next_to_the_plugin() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("kubectl-modelroll");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubectl-modelroll"), &plugin).unwrap();
+    let kubectl = crate::krew_completion::kubectl();
+    let path =
+        std::env::join_paths([dir.path(), kubectl.parent().unwrap(), "/usr/bin".as_ref(), "/bin".as_ref()])
+            .unwrap();
+    let out = std::process::Command::new(&plugin)
+        .args(["completion", "kubectl-plugin", "--install"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let shim = dir.path().join("kubectl_complete-modelroll");
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()),
+        (
+            Some(0),
+            format!(
+                "installed {}; `kubectl modelroll <TAB>` completes now (kubectl 1.26 or newer)\n",
+                shim.display()
+            )
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/completions/kubectl_complete-modelroll"
+    ))
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&shim).unwrap(), committed);
+    assert!(std::fs::metadata(&shim).unwrap().permissions().mode() & 0o111 != 0, "not executable");
+    let completed = std::process::Command::new(&kubectl)
+        .args(["__complete", "modelroll", ""])
+        .env("PATH", &path)
+        .env("HOME", dir.path())
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&completed.stdout);
+    assert!(words.lines().any(|l| l.starts_with("set-image")), "{words}");
+    // --install is for kubectl's program only.
+    run_binary(&["completion", "bash", "--install"]).code(2);
+}

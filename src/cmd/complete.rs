@@ -488,7 +488,10 @@ mod tests {
         );
         // --dry-run takes no separate value: the next word is positional again.
         assert!(matches!(plan(&words("promote --dry-run |")), Plan::Targets { .. }));
-        assert_eq!(values(&fixed("completion |")), ["bash", "zsh", "fish", "powershell", "elvish"]);
+        assert_eq!(
+            values(&fixed("completion |")),
+            ["bash", "zsh", "fish", "powershell", "elvish", "kubectl-plugin"]
+        );
         assert_eq!(values(&fixed("completion z")), ["zsh"]);
         assert_eq!(values(&fixed("shift fraud --weight 2")), ["25"]);
         assert_eq!(fixed("shift fraud --timeout |"), Completions::none(directive::NO_FILE_COMP));
