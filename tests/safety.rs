@@ -380,7 +380,9 @@ async fn status_and_list_show_the_live_route_weight() {
     let screen = env.run_ok(&["status", "s8"]);
     assert!(screen.contains("10% set, 100% live on the route") && screen.contains("Drift:"), "{screen}");
 
-    let rows: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    // `list -o json` is a kubectl List (issue 17).
+    let list: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    let rows = &list["items"];
     assert_eq!(
         (rows[0]["weight"].as_u64(), rows[0]["liveWeight"].as_u64()),
         (Some(10), Some(100)),
@@ -414,7 +416,8 @@ async fn list_shows_models_only_with_the_phase_status_gives() {
     let status: Value = serde_json::from_str(&env.run_ok(&["status", "s9", "-o", "json"])).unwrap();
     assert_eq!(status["phase"], "Degraded", "{status:#}");
 
-    let rows: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    let list: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    let rows = &list["items"];
     let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["deployment/s9", "ksvc/k8"], "{rows:#}");
     assert_eq!(rows[0]["phase"], status["phase"], "list and status disagree on the phase");

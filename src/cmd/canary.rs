@@ -176,7 +176,12 @@ fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration
             .map_err(Error::usage)?;
             (
                 knative::stable_revision(&model.object).unwrap_or_default(),
-                canary_revision_name(name, args.model_version.as_deref(), &images),
+                // The name the canary below will give its revision (same version, same name).
+                canary_revision_name(
+                    name,
+                    canary_version(args, &model.object["spec"]["template"], &images).label(),
+                    &images,
+                ),
             )
         }
     };
@@ -189,9 +194,22 @@ fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration
     })
 }
 
-/// The canary's model version: `--model-version`, else what its new images say (their tag or
-/// digest; none when they disagree), said once when it is not the flag's.
+/// [`canary_version`], said once when it is not the flag's.
 fn canary_model_version(
+    args: &CanaryArgs,
+    template: &Value,
+    images: &std::collections::BTreeMap<String, String>,
+) -> ModelVersion {
+    let version = canary_version(args, template, images);
+    if !matches!(version, ModelVersion::Given(_)) {
+        say(&format!("canary: {}", version.describe()));
+    }
+    version
+}
+
+/// The canary's model version: `--model-version`, else what its new images say (their tag or
+/// digest; none when they disagree).
+fn canary_version(
     args: &CanaryArgs,
     template: &Value,
     images: &std::collections::BTreeMap<String, String>,
@@ -199,12 +217,7 @@ fn canary_model_version(
     let current = template_images(template);
     let new_images: Vec<&str> =
         images.iter().filter(|(c, i)| current.get(*c) != Some(*i)).map(|(_, i)| i.as_str()).collect();
-    let version =
-        ModelVersion::resolve(args.model_version.as_deref(), &new_images).unwrap_or(ModelVersion::Unknown);
-    if !matches!(version, ModelVersion::Given(_)) {
-        say(&format!("canary: {}", version.describe()));
-    }
-    version
+    ModelVersion::resolve(args.model_version.as_deref(), &new_images).unwrap_or(ModelVersion::Unknown)
 }
 
 /// What to do with a canary already recorded: `None` = nothing left to do.
