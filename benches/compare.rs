@@ -6,6 +6,9 @@
 //! Run: `cargo bench --bench compare` (prints a table; writes `target/bench/compare.json`).
 //! `MODELROLL_BENCH_QUICK=1` uses smaller sizes and fewer runs (a smoke run).
 
+// A benchmark report printed to a terminal; a closed pipe may end it.
+#![allow(clippy::disallowed_macros)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -25,7 +25,6 @@ use crate::error::{Error, ExitCode, Result};
 
 /// Parse the command line, run the command, print the error if any, and return the exit code.
 pub fn main_entry() -> i32 {
-    exit_quietly_on_broken_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // kubectl's completion protocol passes the half-typed line, flags and all, after
     // `__complete`; it must not be parsed (or rejected) as our own flags.
@@ -43,7 +42,7 @@ pub fn main_entry() -> i32 {
         Ok(cli) => cli,
         Err(err) => {
             if let Some(line) = usage_line(&err) {
-                eprintln!("error: {line}");
+                ui::print_stderr_line(&format!("error: {line}"));
                 return ExitCode::Usage as i32;
             }
             let code = if err.use_stderr() { ExitCode::Usage as i32 } else { 0 };
@@ -57,7 +56,7 @@ pub fn main_entry() -> i32 {
     let runtime = match new_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            ui::print_stderr_line(&format!("error: cannot start the async runtime: {err}"));
             return ExitCode::Failed as i32;
         }
     };
@@ -67,9 +66,9 @@ pub fn main_entry() -> i32 {
         Err(err) if err.message.is_empty() => err.code as i32,
         Err(err) => {
             if verbose > 0 {
-                eprintln!("error: {}", err.chain());
+                ui::print_stderr_line(&format!("error: {}", err.chain()));
             } else {
-                eprintln!("error: {err}");
+                ui::print_stderr_line(&format!("error: {err}"));
             }
             err.code as i32
         }
@@ -168,26 +167,8 @@ async fn exit_on_unguarded_interrupt() {
         if INTERRUPTIBLE_SECTIONS.load(Ordering::SeqCst) == 0
             && !INTERRUPT_ANSWERED.swap(false, Ordering::SeqCst)
         {
-            eprintln!("error: interrupted");
+            ui::print_stderr_line("error: interrupted");
             std::process::exit(ExitCode::Interrupted as i32);
         }
     }
-}
-
-/// `println!` panics when stdout is a closed pipe; results go through [`ui::print_stdout`], and
-/// this catches any other write to stdout, so that `| head` never shows a panic.
-fn exit_quietly_on_broken_pipe() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default_hook(info);
-    }));
 }

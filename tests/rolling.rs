@@ -800,3 +800,39 @@ fn status_watch_prints_each_change_until_interrupted() {
     assert_eq!(exit.code(), Some(130), "{screen}");
     assert!(screen.matches("Phase:").count() >= 2, "one screen per change:\n{screen}");
 }
+
+/// Issue 11, case 10: `set-image … 2>&1 | head -1` died of a panic on the closed pipe (exit
+/// 134, the rollout's wait cut short). Both streams go into one pipe whose reader leaves after
+/// the first line: the command still rolls the change out and exits with its own code, 0, and
+/// a failing command keeps its own code, 2, through the same closed pipe.
+#[test]
+fn a_closed_output_pipe_ends_output_quietly_and_changes_neither_the_work_nor_the_exit_code() {
+    let c = Cluster::start(3, 4, 300);
+    c.create(model("piped", 2, &[("model", "registry.example/piped:v1")], None));
+    c.wait_rolled_out("piped");
+
+    let run_into_head_1 = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut child = c
+            .command(args)
+            .env("NO_COLOR", "1")
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .spawn()
+            .unwrap();
+        // `head -1`: read one line, then close the pipe while the command goes on writing.
+        let mut first = String::new();
+        BufReader::new(reader).read_line(&mut first).unwrap();
+        let status = child.wait().unwrap();
+        (status.code(), first)
+    };
+    let (code, first) = run_into_head_1(&["set-image", "piped", "registry.example/piped:v2"]);
+    assert_eq!(code, Some(0), "first line: {first}");
+    assert!(first.contains("deployment/piped"), "{first}");
+    let d = c.deployment("piped");
+    assert_eq!(template_image(&d, "model"), "registry.example/piped:v2");
+    assert!(rolled_out(&d), "set-image returned before the rollout was done: {:?}", d.status);
+
+    let (code, first) = run_into_head_1(&["set-image", "missing", "registry.example/piped:v3"]);
+    assert_eq!(code, Some(2), "first line: {first}");
+}

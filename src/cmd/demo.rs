@@ -256,7 +256,7 @@ impl Demo<'_> {
             .map_err(|e| Error::failed(format!("the demo built a bad command line: {e}")))?;
         let result = Box::pin(crate::cmd::run(cli)).await;
         if let Err(err) = &result {
-            eprintln!("error: {err}");
+            crate::ui::print_stderr_line(&format!("error: {err}"));
         }
         result
     }

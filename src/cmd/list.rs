@@ -345,7 +345,10 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
                 // Allowed to see Deployments but not Knative Services: list what can be seen.
                 Err(kube::Error::Api(status)) if status.code == 403 => {
                     let denied = cluster.api_error(kube::Error::Api(status), "list ksvc");
-                    eprintln!("warning: Knative Services are not listed: {}", denied.message);
+                    crate::ui::print_stderr_line(&format!(
+                        "warning: Knative Services are not listed: {}",
+                        denied.message
+                    ));
                 }
                 Err(e) => return Err(cluster.api_error(e, "list ksvc")),
             }
@@ -360,7 +363,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
                 } else {
                     format!("namespace {}", cluster.namespace)
                 };
-                eprintln!("No models under modelroll's care in {place}.");
+                crate::ui::print_stderr_line(&format!("No models under modelroll's care in {place}."));
                 String::new()
             } else {
                 table(&rows, args.all_namespaces, jiff::Timestamp::now())

@@ -75,12 +75,12 @@ pub async fn run(_ctx: &Context, args: PlaygroundArgs) -> Result<()> {
         address = playground.metrics_address,
         config = crate::playground::traffic::scrape_config(&playground.metrics_address)
     ));
-    eprintln!("press Ctrl-C to stop");
+    crate::ui::print_stderr_line("press Ctrl-C to stop");
     let served = crate::interruptible("serving the playground", std::future::pending::<Result<()>>()).await;
     playground.stop();
     match served {
         Err(e) if e.code == ExitCode::Interrupted => {
-            eprintln!("playground stopped");
+            crate::ui::print_stderr_line("playground stopped");
             Ok(())
         }
         other => other,

@@ -116,6 +116,10 @@ async fn watch(cluster: &Cluster, target: &Target, output: ReadOutput) -> Result
             ui::print_stdout(&render(&status, output, now)?);
         }
         last_key = key;
+        // No one reads any more (`status --watch | head`): the watch has nothing left to do.
+        if ui::stdout_closed() {
+            return Ok(Step::Stop(()));
+        }
         Ok(Step::Continue)
     };
     // Statuses computed at the epoch have every clock at zero: they differ only in substance.

@@ -2,6 +2,7 @@
 //! progress, tables, prompts and `-o` formats. Renders data it is given; does no cluster IO.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's
 /// own logs too. Below `-vvv` other crates stay quiet: a failure is reported once, as our error.
@@ -16,18 +17,39 @@ pub fn init_logging(verbose: u8, no_color: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // A failed write is dropped; reporting it would `eprintln!` into the same closed pipe.
+        .log_internal_errors(false)
         .with_ansi(ansi)
         .try_init();
 }
 
-/// Write a result to stdout. A closed pipe (`| head`) ends the program quietly, as Unix tools do.
+/// Set once a write to stdout failed (a closed pipe: `| head`): later results are dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Write a result to stdout. A closed pipe (`| head`) ends the output quietly, as Unix tools
+/// do, but not the command: its cluster work and its exit code are the same with or without a
+/// reader.
 pub fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if err.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
     }
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether stdout was found closed: a command that only prints (`status --watch`) may stop.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Write one line to stderr. `eprintln!` panics when stderr is gone (`2>&1 | head -1`), and
+/// with `panic = "abort"` that killed a command half-way (exit 134); progress and errors are
+/// not worth that, so a failed write is dropped.
+pub fn print_stderr_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
 }
 
 pub mod model_progress;
@@ -67,9 +89,9 @@ impl Terminal {
 /// (so logs of non-interactive runs read as a timeline).
 pub fn note(terminal: Terminal, line: &str) {
     if terminal.interactive {
-        eprintln!("{line}");
+        print_stderr_line(line);
     } else {
-        eprintln!("{} {line}", timestamp());
+        print_stderr_line(&format!("{} {line}", timestamp()));
     }
 }
 
