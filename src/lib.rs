@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod duration;
 pub mod error;
+pub mod lock;
 pub mod playground;
 pub mod prometheus;
 pub mod quantity;
@@ -167,6 +168,8 @@ async fn exit_on_unguarded_interrupt() {
         if INTERRUPTIBLE_SECTIONS.load(Ordering::SeqCst) == 0
             && !INTERRUPT_ANSWERED.swap(false, Ordering::SeqCst)
         {
+            // The operation lease would otherwise block the model until it expires.
+            lock::release().await;
             ui::print_stderr_line("error: interrupted");
             std::process::exit(ExitCode::Interrupted as i32);
         }

@@ -543,7 +543,8 @@ fn rbac_denial_names_verb_and_resource_and_changes_nothing() {
     ]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let denied = regex::Regex::new(
-        r#"^error: forbidden by RBAC: User "viewer" cannot (patch|update) resource "deployments" in API group "apps" in the namespace "ml"; ask your cluster administrator for a Role that allows it\n$"#,
+        // The first write is the operation lease (one operation at a time per model).
+        r#"^error: forbidden by RBAC: User "viewer" cannot create resource "leases" in API group "coordination.k8s.io" in the namespace "ml"; ask your cluster administrator for a Role that allows it\n$"#,
     )
     .unwrap();
     assert!(denied.is_match(&out.stderr), "{}", out.stderr);

@@ -149,6 +149,8 @@ impl Env {
         self.alice(&["abort", name, "--timeout", "60s"]);
         assert!(!self.exists(&canary), "the canary is left after abort");
         assert_eq!(self.image(name), v(3));
+        // Every command held the model's operation lease and gave it back.
+        assert!(!self.exists(&format!("lease/modelroll-deployment-{name}")), "a lease is left");
     }
 }
 
@@ -342,6 +344,43 @@ fn a_role_without_one_rule_is_refused_with_the_api_servers_sentence_and_nothing_
         "{}",
         out.stderr
     );
+}
+
+/// Without the lease rule of the shipped Role, a write command stops before changing anything,
+/// with exit 1 and the API server's sentence naming the missing permission on leases.
+#[test]
+fn a_role_without_the_lease_rule_is_refused_naming_the_lease_permission() {
+    let bob = StaticUser::new("bob", &[]);
+    let pg = Playground::start_with(Options { users: vec![bob.clone()], ..Options::default() });
+    pg.kubectl(&["create", "namespace", NS]).success();
+    let mut role = manifests().into_iter().find(|m| m["kind"] == "Role").expect("a Role in deploy/rbac.yaml");
+    role["metadata"]["name"] = "modelroll-no-leases".into();
+    let rules = role["rules"].as_array_mut().unwrap();
+    let before = rules.len();
+    rules.retain(|r| r["resources"] != serde_json::json!(["leases"]));
+    assert_eq!(rules.len(), before - 1, "deploy/rbac.yaml has one rule for leases");
+    pg.kubectl_with_input(&["apply", "-n", NS, "-f", "-"], Some(&role.to_string())).success();
+    pg.kubectl(&["create", "rolebinding", "bob", "-n", NS, "--role=modelroll-no-leases", "--user=bob"])
+        .success();
+    pg.kubectl(&["create", "deployment", "fraud", "-n", NS, "--image=registry.example/fraud:v1"]).success();
+    let kubeconfig = pg.user_kubeconfig(&bob, NS);
+    let out = pg.modelroll_with(&kubeconfig, &["set-image", "fraud", "registry.example/fraud:v2"]);
+    out.code(1);
+    assert_eq!(
+        out.stderr,
+        "error: forbidden by RBAC: User \"bob\" cannot get resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"ml\"; ask your cluster administrator for a Role that allows it\n"
+    );
+    let image = pg.kubectl(&[
+        "get",
+        "-n",
+        NS,
+        "deployment/fraud",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image.success().stdout, "registry.example/fraud:v1", "nothing changed");
+    // Reads need no lease.
+    pg.modelroll_with(&kubeconfig, &["status", "fraud"]).success();
 }
 
 #[test]

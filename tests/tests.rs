@@ -9,6 +9,7 @@ mod demo;
 mod foundation;
 mod krew_completion;
 mod model_ready;
+mod operation_lock;
 mod playground_api;
 mod playground_controllers;
 mod polish;

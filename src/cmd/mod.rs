@@ -54,20 +54,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             "--wave-size and --bake pace a run across contexts: add --contexts C1,C2,…",
         ));
     }
-    match cli.command {
-        Command::SetImage(args) => set_image::run(&ctx, args).await,
-        Command::Status(args) => status::run(&ctx, args).await,
-        Command::List(args) => list::run(&ctx, args).await,
-        Command::History(args) => history::run(&ctx, args).await,
-        Command::Undo(args) => undo::run(&ctx, args).await,
-        Command::Canary(args) => canary::run(&ctx, args).await,
-        Command::Shift(args) => shift::run(&ctx, args).await,
-        Command::Promote(args) => promote::run(&ctx, args).await,
-        Command::Abort(args) => abort::run(&ctx, args).await,
-        Command::Completion(args) => completion::run(&ctx, args),
-        Command::Playground(args) => playground::run(&ctx, args).await,
-        Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Version(args) => version::run(&ctx, args),
-        Command::Complete(args) => complete::run(&ctx, args).await,
+    let result = run_command(&ctx, cli.command).await;
+    // A write command holds its model's operation lease until here, whatever its outcome.
+    crate::lock::release().await;
+    result
+}
+
+async fn run_command(ctx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::SetImage(args) => set_image::run(ctx, args).await,
+        Command::Status(args) => status::run(ctx, args).await,
+        Command::List(args) => list::run(ctx, args).await,
+        Command::History(args) => history::run(ctx, args).await,
+        Command::Undo(args) => undo::run(ctx, args).await,
+        Command::Canary(args) => canary::run(ctx, args).await,
+        Command::Shift(args) => shift::run(ctx, args).await,
+        Command::Promote(args) => promote::run(ctx, args).await,
+        Command::Abort(args) => abort::run(ctx, args).await,
+        Command::Completion(args) => completion::run(ctx, args),
+        Command::Playground(args) => playground::run(ctx, args).await,
+        Command::Demo(args) => demo::run(ctx, args).await,
+        Command::Version(args) => version::run(ctx, args),
+        Command::Complete(args) => complete::run(ctx, args).await,
     }
 }

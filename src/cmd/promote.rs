@@ -37,6 +37,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    crate::lock::hold(&w.cluster, &target, "promote", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
         let model = load(&w, &target).await?;

@@ -99,6 +99,7 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
         }
         _ => None,
     };
+    crate::lock::hold(&cluster, &target, "set-image", settings.write.dry_run).await?;
     match target {
         Target::Deployment(name) => set_deployment(&cluster, terminal, &name, &settings, gate).await,
         Target::KnativeService(name) => set_knative(&cluster, terminal, &name, &settings).await,

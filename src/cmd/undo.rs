@@ -43,6 +43,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     };
     let terminal = Terminal::detect(ctx.global.no_color);
     let cluster = ctx.cluster().await?;
+    crate::lock::hold(&cluster, &target, "undo", settings.dry_run).await?;
     let name = match &target {
         Target::Deployment(name) => name.clone(),
         Target::KnativeService(name) => return undo_knative(&cluster, terminal, name, to, &settings).await,

@@ -66,6 +66,7 @@ pub const EVENTS: ResourceRef = ResourceRef::of("", "v1", "events");
 pub const ENDPOINTSLICES: ResourceRef = ResourceRef::of("discovery.k8s.io", "v1", "endpointslices");
 pub const DEPLOYMENTS: ResourceRef = ResourceRef::of("apps", "v1", "deployments");
 pub const REPLICASETS: ResourceRef = ResourceRef::of("apps", "v1", "replicasets");
+pub const LEASES: ResourceRef = ResourceRef::of("coordination.k8s.io", "v1", "leases");
 pub const CRDS: ResourceRef = ResourceRef::of("apiextensions.k8s.io", "v1", "customresourcedefinitions");
 
 /// Where a scale subresource reads and writes replicas (JSON paths as in a CRD's
@@ -225,6 +226,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             false,
             true,
         ),
+        builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[], &[], false, false, false),
         rbac("Role", "roles", true),
         rbac("RoleBinding", "rolebindings", true),
         rbac("ClusterRole", "clusterroles", false),

@@ -316,6 +316,9 @@ fn columns(ty: &ResourceType) -> Vec<Value> {
             ("Age", "string", 0),
         ],
         ("apiextensions.k8s.io", _) => &[("Name", "string", 0), ("Created At", "date", 0)],
+        ("coordination.k8s.io", "leases") => {
+            &[("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)]
+        }
         _ => &[],
     };
     if !cols.is_empty() {
@@ -445,6 +448,7 @@ fn cells(ty: &ResourceType, o: &Value) -> Vec<Value> {
                 json!(s(&info["containerRuntimeVersion"])),
             ]
         }
+        ("coordination.k8s.io", "leases") => vec![name, json!(s(&spec["holderIdentity"])), json!(created)],
         ("", "configmaps") => {
             let n = o["data"].as_object().map_or(0, |m| m.len())
                 + o["binaryData"].as_object().map_or(0, |m| m.len());

@@ -241,6 +241,11 @@ pub fn validate_reporting(
             super::rbac::validate(resource, object, old, &mut causes);
             unknown
         }
+        ("coordination.k8s.io", "leases") => {
+            let unknown = normalise::<k8s_openapi::api::coordination::v1::Lease>(ty, version, object)?;
+            lease(object, &mut causes);
+            unknown
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let unknown = normalise::<apiext::CustomResourceDefinition>(ty, version, object)?;
             super::crds::validate_crd(object, old, &mut causes);
@@ -298,6 +303,9 @@ pub fn unknown_fields_of(ty: &ResourceType, version: &str, object: &mut Value) -
         }
         ("rbac.authorization.k8s.io", "clusterrolebindings") => {
             decode::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(ty, version, object)
+        }
+        ("coordination.k8s.io", "leases") => {
+            decode::<k8s_openapi::api::coordination::v1::Lease>(ty, version, object)
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             decode::<apiext::CustomResourceDefinition>(ty, version, object)
@@ -723,6 +731,22 @@ fn pod_update(old: &Value, new: &Value, causes: &mut Vec<InvalidField>) {
         causes.push(InvalidField::forbidden(
             "spec",
             "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        ));
+    }
+}
+
+/// `ValidateLeaseSpec` of pkg/apis/coordination/validation: a duration, when given, is
+/// positive; transitions are never negative.
+fn lease(object: &Value, causes: &mut Vec<InvalidField>) {
+    let spec = &object["spec"];
+    if let Some(seconds) = spec["leaseDurationSeconds"].as_i64().filter(|s| *s <= 0) {
+        causes.push(InvalidField::invalid("spec.leaseDurationSeconds", seconds, "must be greater than 0"));
+    }
+    if let Some(transitions) = spec["leaseTransitions"].as_i64().filter(|t| *t < 0) {
+        causes.push(InvalidField::invalid(
+            "spec.leaseTransitions",
+            transitions,
+            "must be greater than or equal to 0",
         ));
     }
 }

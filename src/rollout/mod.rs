@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod image;
 pub mod keys;
 pub mod live;
+pub mod lock;
 pub mod model_ready;
 pub mod progress;
 pub mod quantity;

@@ -1,0 +1,251 @@
+//! Holds a model's operation lease while a write command runs, so that two commands never
+//! interleave their writes on one model (issue 11: two `shift`s at once left the annotation at
+//! 70% and the VirtualService at 60%).
+//!
+//! The lease is a `coordination.k8s.io/v1` Lease in the model's namespace (all state lives in the
+//! cluster): created, or taken over once expired, with resourceVersion preconditions so that of
+//! two commands racing for it exactly one wins; renewed every [`RENEW_EVERY`] while the command
+//! runs; deleted when it ends, Ctrl-C included. A holder that dies without deleting it (SIGKILL)
+//! blocks the model until `renewTime + leaseDurationSeconds`. Reads never take it, nor do dry
+//! runs. What to decide about a lease is in [`crate::rollout::lock`].
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+
+use crate::cli::DryRun;
+use crate::cluster::{Cluster, Target, WRITE_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::rollout::lock::{
+    host_and_pid, identity, lease_name, refusal, verdict, LeaseRecord, Verdict, HOLDER_ANNOTATION,
+    LEASE_DURATION, OPERATION_ANNOTATION, RENEW_EVERY,
+};
+
+/// The lease this process holds, if any: released by [`release`] when the command ends, or by
+/// the Ctrl-C handler before it exits.
+static HELD: Mutex<Option<Held>> = Mutex::new(None);
+
+/// A lease this process holds, and the task renewing it.
+struct Held {
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+/// Take the operation lease of `target` for `operation` (`shift`), or refuse with a sentence
+/// naming the command holding it. Dry runs take nothing.
+///
+/// # Errors
+/// Exit 1 when another operation holds the lease, when the lease cannot be read or written
+/// (e.g. RBAC does not allow leases: the sentence names the missing permission), or when the
+/// race for it kept conflicting.
+pub async fn hold(cluster: &Cluster, target: &Target, operation: &str, dry_run: DryRun) -> Result<()> {
+    if dry_run != DryRun::None {
+        return Ok(());
+    }
+    let (kind, model) = match target {
+        Target::Deployment(name) => ("deployment", name),
+        Target::KnativeService(name) => ("ksvc", name),
+    };
+    let name = lease_name(kind, model);
+    let api: Api<Lease> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let holder = holder();
+    let identity = identity(&holder, std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = api.get_opt(&name).await.map_err(|e| {
+            cluster.api_error(e, &format!("read the lease {name:?} (leases.coordination.k8s.io)"))
+        })?;
+        let record = current.as_ref().map(record_of);
+        let now = Timestamp::now();
+        let gone = record.as_ref().is_some_and(|r| holder_process_gone(&r.holder_identity));
+        let written = match verdict(record.as_ref(), now, gone) {
+            Verdict::Held => {
+                let record = record.expect("a held lease exists");
+                return Err(Error::failed(refusal(&target.to_string(), &name, &record, now)));
+            }
+            Verdict::Create => {
+                let lease = lease(&name, operation, &holder, &identity, now, 0, None);
+                api.create(&PostParams::default(), &lease).await
+            }
+            Verdict::TakeOver => {
+                let current = current.expect("a lease to take over exists");
+                let transitions = current.spec.as_ref().and_then(|s| s.lease_transitions).unwrap_or(0) + 1;
+                let version = current.metadata.resource_version.clone();
+                let lease = lease(&name, operation, &holder, &identity, now, transitions, version);
+                api.replace(&name, &PostParams::default(), &lease).await
+            }
+        };
+        match written {
+            Ok(_) => {
+                let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity.clone()));
+                let previous = HELD.lock().unwrap_or_else(PoisonError::into_inner).replace(Held {
+                    api,
+                    name,
+                    identity,
+                    renewer,
+                });
+                if let Some(previous) = previous {
+                    previous.renewer.abort();
+                }
+                return Ok(());
+            }
+            // Another command created or took it first: read again, and name it.
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            Err(e) => {
+                return Err(
+                    cluster.api_error(e, &format!("write the lease {name:?} (leases.coordination.k8s.io)"))
+                )
+            }
+        }
+    }
+    Err(crate::cluster::kept_conflicting("take", &format!("the lease {name:?}")))
+}
+
+/// Give the lease back (delete it, if it is still ours). Never fails the command: a lease that
+/// cannot be deleted expires on its own.
+pub async fn release() {
+    let held = HELD.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some(held) = held else { return };
+    held.renewer.abort();
+    // Bounded: an unreachable API server must not keep the command from ending.
+    let released = tokio::time::timeout(Duration::from_secs(10), async {
+        for _ in 0..WRITE_ATTEMPTS {
+            let Ok(Some(current)) = held.api.get_opt(&held.name).await else { return };
+            if current.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
+                != Some(held.identity.as_str())
+            {
+                return;
+            }
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    resource_version: current.metadata.resource_version.clone(),
+                    uid: current.metadata.uid.clone(),
+                }),
+                ..DeleteParams::default()
+            };
+            match held.api.delete(&held.name, &params).await {
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    if released.is_err() {
+        tracing::debug!("the lease {:?} was not released in time; it expires on its own", held.name);
+    }
+}
+
+/// Renew the lease every [`RENEW_EVERY`], with the last version read as precondition, until
+/// aborted or the lease is found taken by another holder.
+async fn renew(api: Api<Lease>, name: String, identity: String) {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let current = match api.get_opt(&name).await {
+            Ok(Some(current)) => current,
+            Ok(None) => {
+                tracing::warn!("the lease {name:?} was deleted while this command held it");
+                return;
+            }
+            Err(e) => {
+                // A failed renewal is retried at the next tick; the lease outlives two of them.
+                tracing::debug!("renewing the lease {name:?}: {e}");
+                continue;
+            }
+        };
+        let mut lease = current;
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        if spec.holder_identity.as_deref() != Some(identity.as_str()) {
+            tracing::warn!("the lease {name:?} was taken over by {:?}", spec.holder_identity);
+            return;
+        }
+        spec.renew_time = Some(MicroTime(Timestamp::now()));
+        if let Err(e) = api.replace(&name, &PostParams::default(), &lease).await {
+            tracing::debug!("renewing the lease {name:?}: {e}");
+        }
+    }
+}
+
+/// The Lease object this process writes.
+fn lease(
+    name: &str,
+    operation: &str,
+    holder: &str,
+    identity: &str,
+    now: Timestamp,
+    transitions: i32,
+    resource_version: Option<String>,
+) -> Lease {
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            resource_version,
+            labels: Some(
+                [("app.kubernetes.io/managed-by".to_string(), "kubectl-modelroll".to_string())].into(),
+            ),
+            annotations: Some(
+                [
+                    (OPERATION_ANNOTATION.to_string(), operation.to_string()),
+                    (HOLDER_ANNOTATION.to_string(), holder.to_string()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(identity.to_string()),
+            lease_duration_seconds: Some(i32::try_from(LEASE_DURATION.as_secs()).unwrap_or(i32::MAX)),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }),
+    }
+}
+
+fn record_of(lease: &Lease) -> LeaseRecord {
+    let spec = lease.spec.clone().unwrap_or_default();
+    let annotation =
+        |key: &str| lease.metadata.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default();
+    LeaseRecord {
+        holder_identity: spec.holder_identity.unwrap_or_default(),
+        operation: annotation(OPERATION_ANNOTATION),
+        holder: annotation(HOLDER_ANNOTATION),
+        acquired: spec.acquire_time.map(|t| t.0),
+        renewed: spec.renew_time.map(|t| t.0),
+        duration_seconds: spec.lease_duration_seconds,
+    }
+}
+
+/// Whether `identity` names a process of this machine that no longer runs (its command was
+/// killed). Only a missing `/proc/PID` counts, with `/proc` there to look: anywhere else the
+/// lease has to run out.
+fn holder_process_gone(identity: &str) -> bool {
+    let Some((host, pid)) = host_and_pid(identity) else { return false };
+    host == this_host()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+/// `user@host`, as the refusal names the holder to a colleague.
+fn holder() -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    format!("{user}@{}", this_host())
+}
