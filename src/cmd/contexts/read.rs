@@ -134,7 +134,7 @@ pub(super) fn merged_table(contexts: &[String], results: &[Finished]) -> String 
         if results.iter().all(|r| r.code == 0) {
             // Nothing to list anywhere: say so as the command itself says it.
             let said: Vec<String> = results.iter().map(|r| r.stderr.trim().to_string()).collect();
-            eprintln!("{}", said.iter().find(|s| !s.is_empty()).cloned().unwrap_or_default());
+            crate::ui::print_stderr_line(&said.iter().find(|s| !s.is_empty()).cloned().unwrap_or_default());
             return String::new();
         }
         headers = vec!["ERROR".into()];

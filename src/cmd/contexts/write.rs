@@ -69,7 +69,7 @@ impl WaveView {
     fn line(&self, context: &str, line: &str) {
         match self.bars.get(context) {
             Some(bar) => bar.set_message(strip_timestamp(line).to_string()),
-            None => eprintln!("[{context}] {line}"),
+            None => crate::ui::print_stderr_line(&format!("[{context}] {line}")),
         }
     }
 
