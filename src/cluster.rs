@@ -313,8 +313,17 @@ fn build_client(
     server: &str,
     request_timeout: Option<Duration>,
 ) -> std::result::Result<kube::Client, kube::Error> {
+    // Ours retries 5xx and connection errors too, within the command's --timeout (kube's own
+    // retries only 429/503/504); one retry layer, or the attempts would multiply.
+    let mut config = config;
+    config.default_retry = false;
     let builder = kube::client::ClientBuilder::try_from(config)?;
-    Ok(builder.with_layer(&ApiRequestLayer { server: server.to_string(), timeout: request_timeout }).build())
+    Ok(builder
+        .with_layer(&ApiRequestLayer { server: server.to_string(), timeout: request_timeout })
+        // A retry sends the request again through a clone of the stack below it.
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&tower::retry::RetryLayer::new(crate::retry::RetryPolicy::new()))
+        .build())
 }
 
 /// A request that got no answer within `--request-timeout`.

@@ -11,6 +11,7 @@ pub mod lock;
 pub mod playground;
 pub mod prometheus;
 pub mod quantity;
+pub mod retry;
 pub mod rollout;
 pub mod router;
 pub mod ui;

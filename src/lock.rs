@@ -10,7 +10,6 @@
 //! runs. What to decide about a lease is in [`crate::rollout::lock`].
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -112,8 +111,9 @@ pub async fn release() {
     let held = HELD.lock().unwrap_or_else(PoisonError::into_inner).take();
     let Some(held) = held else { return };
     held.renewer.abort();
-    // Bounded: an unreachable API server must not keep the command from ending.
-    let released = tokio::time::timeout(Duration::from_secs(10), async {
+    // Bounded: an unreachable API server must not keep the command from ending; after this
+    // long the lease has expired anyway.
+    let released = tokio::time::timeout(LEASE_DURATION, async {
         for _ in 0..WRITE_ATTEMPTS {
             let Ok(Some(current)) = held.api.get_opt(&held.name).await else { return };
             if current.spec.as_ref().and_then(|s| s.holder_identity.as_deref())

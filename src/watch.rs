@@ -100,6 +100,34 @@ enum Change<O, C> {
     Pod(Event<Pod>),
 }
 
+/// How soon a watch is re-established after an error (a stream cut mid-way, an API server
+/// restarting): the backoff of failed requests ([`crate::retry::backoff`], 100ms doubling to
+/// 2s), back to the start once events flow. kube's default climbs to 30s, too long for a
+/// command waiting against its `--timeout`.
+pub fn rewatch_backoff() -> RewatchBackoff {
+    RewatchBackoff { attempt: 0 }
+}
+
+/// See [`rewatch_backoff`].
+pub struct RewatchBackoff {
+    attempt: u32,
+}
+
+impl Iterator for RewatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.attempt = self.attempt.saturating_add(1);
+        Some(crate::retry::backoff(self.attempt, None))
+    }
+}
+
+impl kube::runtime::utils::Backoff for RewatchBackoff {
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
 /// A watcher error: fatal (exit 1, with the sentence) when the API server refuses us, otherwise
 /// retried by the watcher's backoff.
 fn check_watch_error(cluster: &Cluster, err: watcher::Error, what: &str) -> Result<()> {
@@ -232,7 +260,7 @@ impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watch<K> {
     {
         let what = self.what;
         watcher::watcher(self.api, self.config)
-            .default_backoff()
+            .backoff(crate::watch::rewatch_backoff())
             .map(move |r| r.map(tag).map_err(|e| (e, what)))
             .boxed()
     }

@@ -6,6 +6,7 @@ mod canary;
 mod checks;
 mod contexts;
 mod demo;
+mod faults;
 mod foundation;
 mod krew_completion;
 mod model_ready;

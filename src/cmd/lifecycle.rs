@@ -54,6 +54,8 @@ impl WriteSettings {
     /// Exit 2 for a bad duration or `-o` without `--dry-run`.
     pub fn parse(args: &WriteArgs) -> Result<Self> {
         let timeout = args.timeout;
+        // Requests the cluster could not answer are retried until the command's time is up.
+        crate::retry::retry_until(tokio::time::Instant::now() + timeout);
         if args.output.is_some() && args.dry_run == DryRun::None {
             return Err(Error::usage(
                 "-o yaml|json prints what --dry-run would write: add --dry-run=client or --dry-run=server",
@@ -512,14 +514,14 @@ async fn wait_revision_unguarded(
     let revisions: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, revision_kind);
     let mut events =
         watcher::watcher(revisions, watcher::Config::default().fields(&format!("metadata.name={name}")))
-            .default_backoff()
+            .backoff(crate::watch::rewatch_backoff())
             .boxed();
     let pods: Api<Pod> = Api::namespaced(client, &ns);
     let mut pod_events = watcher::watcher(
         pods,
         watcher::Config::default().labels(&format!("{}={name}", knative::REVISION_LABEL)),
     )
-    .default_backoff()
+    .backoff(crate::watch::rewatch_backoff())
     .boxed();
     say(&format!("waiting for revision {name} to be ready"));
     loop {
@@ -569,7 +571,7 @@ async fn watch_canary_unguarded(
 ) -> Result<Option<String>> {
     let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
     let mut events = watcher::watcher(pods, watcher::Config::default().labels(&baseline.selector))
-        .default_backoff()
+        .backoff(crate::watch::rewatch_backoff())
         .boxed();
     // Per pod: restarts and readiness as first known (a pod may be replaced, never degrade).
     let mut baseline = baseline.pods;
@@ -877,8 +879,9 @@ pub async fn pull_weight(
 /// [`wait_pods_gone`] without its Ctrl-C handling.
 async fn wait_pods_gone_unguarded(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
-    let mut events =
-        watcher::watcher(pods, watcher::Config::default().labels(selector)).default_backoff().boxed();
+    let mut events = watcher::watcher(pods, watcher::Config::default().labels(selector))
+        .backoff(crate::watch::rewatch_backoff())
+        .boxed();
     let mut alive: BTreeMap<String, ()> = BTreeMap::new();
     let mut listed = false;
     loop {

@@ -1,6 +1,7 @@
 //! Faults for reliability tests, off by default: added latency, a fraction of requests answered
-//! 429 (with Retry-After) or 500, watches closed every N seconds, a fraction of writes answered
-//! 409 Conflict.
+//! 429 (with Retry-After), 500 or 503, watches closed every N seconds or cut at a random moment,
+//! a fraction of writes answered 409 Conflict, and restarts (the API server refuses connections
+//! for a while, then serves the same state again).
 
 use std::time::Duration;
 
@@ -22,10 +23,19 @@ pub struct Faults {
     pub watch_close: Option<Duration>,
     /// Fraction of writes (POST/PUT/PATCH/DELETE) answered 409 Conflict.
     pub conflict: f64,
+    /// Fraction of resource requests answered 503 Service Unavailable (an apiserver behind a
+    /// load balancer whose backend is gone).
+    pub service_unavailable: f64,
+    /// Each watch is cut (the connection dropped mid-stream, no clean end) at a random moment
+    /// within this long.
+    pub watch_cut: Option<Duration>,
+    /// `(up, down)`: after serving for `up`, the API server goes away for `down` (connections
+    /// refused, open ones dropped), then serves again with the same objects; and so on.
+    pub restart: Option<(Duration, Duration)>,
 }
 
 impl Faults {
-    /// Parse `latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1`.
+    /// Parse `latency=50ms,429=0.1,500=0.05,503=0.05,watch-close=30s,watch-cut=5s,409=0.1,restart=30s/5s`.
     ///
     /// # Errors
     /// A sentence naming the part that is not understood.
@@ -33,7 +43,7 @@ impl Faults {
         let mut faults = Self::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((key, value)) = part.split_once('=') else {
-                return Err(format!("fault {part:?} has no value; use e.g. latency=50ms,429=0.1,500=0.05,watch-close=30s,409=0.1"));
+                return Err(format!("fault {part:?} has no value; use e.g. latency=50ms,429=0.1,500=0.05,503=0.05,watch-close=30s,watch-cut=5s,409=0.1,restart=30s/5s"));
             };
             let fraction = || -> Result<f64, String> {
                 let f: f64 = value
@@ -52,10 +62,22 @@ impl Faults {
                 "429" => faults.too_many_requests = fraction()?,
                 "500" => faults.internal_error = fraction()?,
                 "409" => faults.conflict = fraction()?,
+                "503" => faults.service_unavailable = fraction()?,
                 "watch-close" => faults.watch_close = Some(duration()?),
+                "watch-cut" => faults.watch_cut = Some(duration()?).filter(|d| !d.is_zero()),
+                "restart" => {
+                    let bad = || format!("fault restart: {value:?} is not UP/DOWN, e.g. 30s/5s");
+                    let (up, down) = value.split_once('/').ok_or_else(bad)?;
+                    let up = humantime::parse_duration(up).map_err(|_| bad())?;
+                    let down = humantime::parse_duration(down).map_err(|_| bad())?;
+                    if up.is_zero() {
+                        return Err(bad());
+                    }
+                    faults.restart = Some((up, down));
+                }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known faults: latency, 429, 500, watch-close, 409"
+                        "unknown fault {other:?}; known faults: latency, 429, 500, 503, watch-close, watch-cut, 409, restart"
                     ))
                 }
             }
@@ -77,7 +99,11 @@ impl Faults {
         resource: &str,
         name: &str,
     ) -> Option<ApiError> {
-        if self.too_many_requests == 0.0 && self.internal_error == 0.0 && self.conflict == 0.0 {
+        if self.too_many_requests == 0.0
+            && self.internal_error == 0.0
+            && self.conflict == 0.0
+            && self.service_unavailable == 0.0
+        {
             return None;
         }
         let mut rng = rand::rng();
@@ -87,11 +113,24 @@ impl Faults {
         if rng.random::<f64>() < self.internal_error {
             return Some(ApiError::internal("injected by playground faults"));
         }
+        if rng.random::<f64>() < self.service_unavailable {
+            return Some(ApiError::service_unavailable(
+                "the server is currently unable to handle the request",
+            ));
+        }
         let write = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
         if write && rng.random::<f64>() < self.conflict {
             return Some(ApiError::conflict(group, resource, name));
         }
         None
+    }
+
+    /// When to cut a watch that starts now, if watches are cut: a random moment within
+    /// `watch_cut` (never at once: a watch that ends before it starts tests nothing).
+    pub fn watch_cut_after(&self) -> Option<Duration> {
+        let max = self.watch_cut?;
+        let millis = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(2);
+        Some(Duration::from_millis(rand::rng().random_range(1..=millis)))
     }
 }
 
@@ -113,5 +152,12 @@ mod tests {
         assert_eq!(always.request_fault(&Method::GET, "apps", "deployments", "x"), None);
         let err = always.request_fault(&Method::PATCH, "apps", "deployments", "x").unwrap();
         assert_eq!(err.message, "Operation cannot be fulfilled on deployments.apps \"x\": the object has been modified; please apply your changes to the latest version and try again");
+        let f = Faults::parse("503=1,watch-cut=2s,restart=20s/3s").unwrap();
+        assert_eq!(f.restart, Some((Duration::from_secs(20), Duration::from_secs(3))));
+        assert_eq!(f.request_fault(&Method::GET, "", "pods", "").map(|e| e.code), Some(503));
+        let cut = f.watch_cut_after().unwrap();
+        assert!(!cut.is_zero() && cut <= Duration::from_secs(2), "{cut:?}");
+        assert!(Faults::parse("restart=5s").is_err());
+        assert!(Faults::parse("restart=0s/1s").is_err());
     }
 }

@@ -123,6 +123,10 @@ pub struct Playground {
     /// The configuration it was started with (port resolved).
     pub config: PlaygroundConfig,
     server: tokio::task::JoinHandle<()>,
+    /// The faults the API server injects (changeable while it serves).
+    faults: tokio::sync::watch::Sender<Faults>,
+    /// Asks the server to go away for a while ([`Playground::restart`]).
+    restarts: tokio::sync::mpsc::UnboundedSender<Duration>,
     controllers: tokio::task::JoinSet<()>,
     remove_kubeconfig: bool,
 }
@@ -210,16 +214,25 @@ impl Playground {
             }
         }
         let model_servers = Arc::new(model_server::ModelServers::default());
+        let faults = tokio::sync::watch::Sender::new(config.faults.clone());
         let api = Arc::new(server::ApiServer {
             store: store.clone(),
             tokens: users,
-            faults: config.faults.clone(),
+            faults: faults.clone(),
             requests: requests.clone(),
             address: address.to_string(),
             model_servers: model_servers.clone(),
         });
         let app = server::router(api);
-        let server = tokio::spawn(serve_tls(listener, cert.server_config, app));
+        let (restarts, restart_requests) = tokio::sync::mpsc::unbounded_channel();
+        let server = tokio::spawn(serve_tls(
+            listener,
+            address,
+            cert.server_config,
+            app,
+            restart_requests,
+            requests.clone(),
+        ));
         let mut controllers = if config.controllers {
             controllers::start(&store, &config)
         } else {
@@ -240,6 +253,7 @@ impl Playground {
         controllers.spawn(async move {
             let _ = axum::serve(metrics_listener, metrics_app).await;
         });
+        controllers.spawn(restart_periodically(faults.subscribe(), restarts.clone()));
         Ok(Self {
             url,
             kubeconfig_path,
@@ -248,9 +262,22 @@ impl Playground {
             metrics_address,
             config,
             server,
+            faults,
+            restarts,
             controllers,
             remove_kubeconfig,
         })
+    }
+
+    /// Inject `faults` from now on (`Faults::default()`: none), e.g. after a test's setup.
+    pub fn set_faults(&self, faults: Faults) {
+        self.faults.send_replace(faults);
+    }
+
+    /// Simulate an API server restart: connections are refused and open ones (watches
+    /// included) dropped for `down`, then the same objects are served again on the same port.
+    pub fn restart(&self, down: Duration) {
+        let _ = self.restarts.send(down);
     }
 
     /// Stop serving and stop the controllers; remove the kubeconfig if it was a temporary one.
@@ -274,20 +301,82 @@ impl Drop for Playground {
     }
 }
 
-/// Accept TLS connections and serve each with HTTP/1.1 until the task is aborted.
+/// The `restart=UP/DOWN` fault, while it is set: serve for UP, go away for DOWN, again.
+async fn restart_periodically(
+    mut faults: tokio::sync::watch::Receiver<Faults>,
+    restarts: tokio::sync::mpsc::UnboundedSender<Duration>,
+) {
+    loop {
+        let restart = faults.borrow_and_update().restart;
+        match restart {
+            // The next outage is asked for once this one is over and UP has passed.
+            Some((up, down)) => tokio::select! {
+                () = tokio::time::sleep(up) => {
+                    let _ = restarts.send(down);
+                    tokio::time::sleep(down).await;
+                }
+                changed = faults.changed() => if changed.is_err() { return },
+            },
+            None => {
+                if faults.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What the accept loop does next.
+enum Next {
+    Serve(tokio::net::TcpStream),
+    Restart(Duration),
+    Retry,
+}
+
+/// Accept TLS connections and serve each with HTTP/1.1 until the task is aborted. A restart
+/// request closes the listener (connections are refused) and drops every open connection, waits,
+/// then listens on the same address again.
 async fn serve_tls(
-    listener: tokio::net::TcpListener,
+    mut listener: tokio::net::TcpListener,
+    address: std::net::SocketAddr,
     config: Arc<tokio_rustls::rustls::ServerConfig>,
     app: axum::Router,
+    mut restarts: tokio::sync::mpsc::UnboundedReceiver<Duration>,
+    requests: Arc<RequestCounter>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                tracing::warn!("playground accept failed: {err}");
+        let next = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => Next::Serve(tcp),
+                Err(err) => {
+                    tracing::warn!("playground accept failed: {err}");
+                    Next::Retry
+                }
+            },
+            Some(down) = restarts.recv() => Next::Restart(down),
+        };
+        let tcp = match next {
+            Next::Serve(tcp) => tcp,
+            Next::Retry => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Next::Restart(down) => {
+                requests.add_fault("restart");
+                drop(listener);
+                connections.abort_all();
+                tokio::time::sleep(down).await;
+                listener = loop {
+                    match tokio::net::TcpListener::bind(address).await {
+                        Ok(listener) => break listener,
+                        Err(err) => {
+                            tracing::warn!("playground cannot listen on {address} again yet: {err}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                };
                 continue;
             }
         };

@@ -3,7 +3,6 @@
 //! fault injection, and a per-client request counter.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,6 +39,8 @@ pub struct User {
 #[derive(Debug, Default)]
 pub struct RequestCounter {
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Faults injected so far, by kind (`429`, `500`, `watch-cut`, `restart`...).
+    injected: Mutex<BTreeMap<String, u64>>,
 }
 
 impl RequestCounter {
@@ -53,6 +54,17 @@ impl RequestCounter {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Count one injected fault of `kind`.
+    pub fn add_fault(&self, kind: &str) {
+        let mut injected = self.injected.lock().unwrap_or_else(PoisonError::into_inner);
+        *injected.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// Faults injected so far, by kind: how a reliability test proves its faults happened.
+    pub fn injected(&self) -> BTreeMap<String, u64> {
+        self.injected.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Forget all counts.
     pub fn reset(&self) {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner).clear();
@@ -63,7 +75,8 @@ impl RequestCounter {
 pub struct ApiServer {
     pub store: Store,
     pub tokens: BTreeMap<String, User>,
-    pub faults: Faults,
+    /// The faults to inject, changeable while serving ([`super::Playground::set_faults`]).
+    pub faults: tokio::sync::watch::Sender<Faults>,
     pub requests: Arc<RequestCounter>,
     /// `host:port`, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
@@ -169,7 +182,8 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         ["openapi", ..] => return status_response(&ApiError::no_route()),
         _ => {}
     }
-    if let Some(delay) = server.faults.latency {
+    let faults = server.faults.borrow().clone();
+    if let Some(delay) = faults.latency {
         tokio::time::sleep(delay).await;
     }
     if let Some(proxied) = super::proxy::ProxyPath::parse(&path) {
@@ -201,13 +215,10 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         Some(t) => t,
         None => return status_response(&ApiError::no_route()),
     };
-    let fault = server.faults.request_fault(
-        &method,
-        &target.group,
-        &target.resource,
-        target.name.as_deref().unwrap_or(""),
-    );
+    let fault =
+        faults.request_fault(&method, &target.group, &target.resource, target.name.as_deref().unwrap_or(""));
     if let Some(err) = fault {
+        server.requests.add_fault(&err.code.to_string());
         return status_response(&err);
     }
     let call = Call { server: &server, user: &user, method, query, headers, body, target, agent };
@@ -1130,7 +1141,9 @@ impl Call<'_> {
         let rv_param = self.param("resourceVersion").map(str::to_string);
         let timeout =
             self.param("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
-        let close_after = self.server.faults.watch_close;
+        let faults = self.server.faults.borrow().clone();
+        let close_after = faults.watch_close;
+        let cut_after = faults.watch_cut_after();
         let limit = match (timeout, close_after) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -1273,8 +1286,27 @@ impl Call<'_> {
                 }
             }
         });
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|bytes| (Ok::<Bytes, Infallible>(bytes), rx))
+        // A cut watch ends with an error, so the connection drops mid-stream as when a load
+        // balancer or a restarting API server cuts it: the client sees no clean end.
+        let cut_at = cut_after.map(|after| tokio::time::Instant::now() + after);
+        let requests = self.server.requests.clone();
+        let stream = futures::stream::unfold((rx, cut_at), move |(mut rx, cut_at)| {
+            let requests = requests.clone();
+            async move {
+                let cut = async {
+                    match cut_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    bytes = rx.recv() => bytes.map(|bytes| (Ok::<Bytes, std::io::Error>(bytes), (rx, cut_at))),
+                    () = cut, if cut_at.is_some() => {
+                        requests.add_fault("watch-cut");
+                        Some((Err(std::io::Error::other("watch cut by playground faults")), (rx, None)))
+                    }
+                }
+            }
         });
         let mut response = Response::new(Body::from_stream(stream));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -1455,7 +1487,7 @@ mod hostile_requests {
         Arc::new(ApiServer {
             store,
             tokens: BTreeMap::from([(TOKEN.to_string(), admin)]),
-            faults: Faults::default(),
+            faults: tokio::sync::watch::Sender::new(Faults::default()),
             requests: Arc::default(),
             model_servers: Arc::default(),
             address: "127.0.0.1:6443".into(),

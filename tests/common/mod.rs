@@ -181,6 +181,17 @@ impl Playground {
         self.inner().requests.snapshot()
     }
 
+    /// Inject faults from now on, in the `--faults` syntax ("" for none): set up first, then
+    /// break things.
+    pub fn set_faults(&self, spec: &str) {
+        self.inner().set_faults(Faults::parse(spec).expect("valid faults"));
+    }
+
+    /// Faults injected so far, by kind ("429", "500", "409", "watch-cut", "restart").
+    pub fn injected_faults(&self) -> BTreeMap<String, u64> {
+        self.inner().requests.injected()
+    }
+
     /// Run the real `kubectl-modelroll` with `--kubeconfig` of this playground (60s timeout).
     pub fn modelroll(&self, args: &[&str]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-modelroll"));
