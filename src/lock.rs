@@ -62,7 +62,11 @@ pub async fn hold(cluster: &Cluster, target: &Target, operation: &str, dry_run: 
         let record = current.as_ref().map(record_of);
         let now = Timestamp::now();
         let gone = record.as_ref().is_some_and(|r| holder_process_gone(&r.holder_identity));
+        // Our own earlier attempt was applied though its answer was lost (a connection cut, then
+        // a retry that met 409): the lease is ours already.
+        let ours = record.as_ref().is_some_and(|r| r.holder_identity == identity);
         let written = match verdict(record.as_ref(), now, gone) {
+            _ if ours => Ok(current.expect("our lease exists")),
             Verdict::Held => {
                 let record = record.expect("a held lease exists");
                 return Err(Error::failed(refusal(&target.to_string(), &name, &record, now)));

@@ -51,6 +51,13 @@ pub fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     })
 }
 
+/// `wait` shortened by a random part of up to half, so that retries of many clients (or one
+/// client's retries against an API server that comes and goes at a steady beat) do not fall
+/// in step: a retry every 2s against a server down 1s of every 2s can miss it forever.
+pub fn jittered(wait: Duration) -> Duration {
+    wait.mul_f64(rand::random_range(0.5..=1.0))
+}
+
 /// Whether a failed request (no answer at all) may be tried again: the connection was refused,
 /// reset or closed before the answer, as when the API server restarts.
 fn transient(err: &BoxError) -> bool {
@@ -79,7 +86,13 @@ fn transient(err: &BoxError) -> bool {
                 return true;
             }
         }
-        cause = current.source();
+        // An io::Error's `source()` skips the error it wraps (TLS and timeout connectors wrap the
+        // refused connection's io::Error in another one): look inside it first.
+        let wrapped = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        cause = match wrapped {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     false
 }
@@ -124,7 +137,11 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
             Err(_) => return None,
         };
         self.attempt += 1;
-        let wait = backoff(self.attempt, retry_after);
+        // The server's Retry-After is honoured as given; our own backoff is jittered.
+        let wait = match retry_after {
+            Some(_) => backoff(self.attempt, retry_after),
+            None => jittered(backoff(self.attempt, None)),
+        };
         let first_failure = *self.first_failure.get_or_insert_with(Instant::now);
         if Instant::now() + wait > deadline(first_failure) {
             return None;
@@ -170,6 +187,10 @@ mod tests {
         let waits: Vec<u128> = (1..=7).map(|n| backoff(n, None).as_millis()).collect();
         assert_eq!(waits, [100, 200, 400, 800, 1600, 2000, 2000]);
         assert_eq!(backoff(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        for _ in 0..100 {
+            let wait = jittered(Duration::from_secs(2));
+            assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&wait), "{wait:?}");
+        }
     }
 
     #[test]
@@ -178,6 +199,10 @@ mod tests {
         assert!(transient(&refused));
         let denied: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         assert!(!transient(&denied));
+        // As a TLS connector reports it: an io::Error of kind Other around the refused one.
+        let wrapped: BoxError =
+            Box::new(std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert!(transient(&wrapped));
         let timed_out: BoxError = Box::new(crate::cluster::RequestTimedOut(Duration::from_secs(1)));
         assert!(!transient(&timed_out));
     }

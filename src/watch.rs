@@ -102,7 +102,7 @@ enum Change<O, C> {
 
 /// How soon a watch is re-established after an error (a stream cut mid-way, an API server
 /// restarting): the backoff of failed requests ([`crate::retry::backoff`], 100ms doubling to
-/// 2s), back to the start once events flow. kube's default climbs to 30s, too long for a
+/// 2s, jittered), back to the start once events flow. kube's default climbs to 30s, too long for a
 /// command waiting against its `--timeout`.
 pub fn rewatch_backoff() -> RewatchBackoff {
     RewatchBackoff { attempt: 0 }
@@ -118,7 +118,7 @@ impl Iterator for RewatchBackoff {
 
     fn next(&mut self) -> Option<Duration> {
         self.attempt = self.attempt.saturating_add(1);
-        Some(crate::retry::backoff(self.attempt, None))
+        Some(crate::retry::jittered(crate::retry::backoff(self.attempt, None)))
     }
 }
 

@@ -187,6 +187,11 @@ impl Playground {
         self.inner().set_faults(Faults::parse(spec).expect("valid faults"));
     }
 
+    /// Simulate an API server restart now: connections refused for `down`, then the same state.
+    pub fn restart(&self, down: Duration) {
+        self.inner().restart(down);
+    }
+
     /// Faults injected so far, by kind ("429", "500", "409", "watch-cut", "restart").
     pub fn injected_faults(&self) -> BTreeMap<String, u64> {
         self.inner().requests.injected()
