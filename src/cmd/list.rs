@@ -299,7 +299,10 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list replicasets");
-            eprintln!("warning: phases are read from the Deployments alone: {}", denied.message);
+            crate::ui::print_stderr_line(&format!(
+                "warning: phases are read from the Deployments alone: {}",
+                denied.message
+            ));
             Vec::new()
         }
         Err(e) => return Err(cluster.api_error(e, "list replicasets")),
@@ -308,7 +311,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list pods");
-            eprintln!("warning: phases do not see the pods: {}", denied.message);
+            crate::ui::print_stderr_line(&format!("warning: phases do not see the pods: {}", denied.message));
             Vec::new()
         }
         Err(e) => return Err(cluster.api_error(e, "list pods")),
