@@ -125,6 +125,11 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
         request: &mut Request<Body>,
         result: &mut Result<Response<Res>, BoxError>,
     ) -> Option<Self::Future> {
+        // Through the proxy subresource the answer is the pod's or the Service's (a model
+        // server's 503 while it loads), not the API server's: the caller judges it.
+        if request.uri().path().split('/').any(|segment| segment == "proxy") {
+            return None;
+        }
         let retry_after = match result {
             Ok(response) if retryable_status(response.status().as_u16()) => response
                 .headers()
