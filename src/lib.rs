@@ -127,9 +127,14 @@ pub async fn interruptible<T>(what: &str, work: impl Future<Output = Result<T>>)
     }
     INTERRUPTIBLE_SECTIONS.fetch_add(1, Ordering::SeqCst);
     let _section = Section;
+    // Listen before `work` first runs: `ctrl_c()` registers only when first polled, after `work`
+    // (which may print "waiting…" first), and the unguarded handler leaves a Ctrl-C in that gap
+    // to this section: it was lost, and the command kept waiting.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::failed(format!("cannot listen for Ctrl-C: {e}")).with_source(e))?;
     tokio::select! {
         result = work => result,
-        Ok(()) = tokio::signal::ctrl_c() => {
+        Some(()) = interrupt.recv() => {
             INTERRUPT_ANSWERED.store(true, Ordering::SeqCst);
             Err(Error::interrupted(format!("interrupted while {what}")))
         }
