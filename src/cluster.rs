@@ -326,10 +326,8 @@ fn build_client(
         .build())
 }
 
-/// A request that got no answer within `--request-timeout`.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {}", humantime::format_duration(*.0))]
-pub struct RequestTimedOut(pub Duration);
+/// A request that got no answer within `--request-timeout` (a retry never repeats it).
+pub use crate::retry::RequestTimedOut;
 
 /// Tower layer around kube's client stack: applies `--request-timeout` to every request but
 /// watches (kubectl's timeout would end a watch; ours wait on purpose and carry their own

@@ -63,7 +63,7 @@ pub fn jittered(wait: Duration) -> Duration {
 fn transient(err: &BoxError) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(current) = cause {
-        if current.is::<crate::cluster::RequestTimedOut>() {
+        if current.is::<RequestTimedOut>() {
             // The user's --request-timeout: theirs to decide, not ours to stretch.
             return false;
         }
@@ -177,6 +177,11 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
     }
 }
 
+/// A request that got no answer within `--request-timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer within {}", humantime::format_duration(*.0))]
+pub struct RequestTimedOut(pub Duration);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +213,7 @@ mod tests {
         let wrapped: BoxError =
             Box::new(std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
         assert!(transient(&wrapped));
-        let timed_out: BoxError = Box::new(crate::cluster::RequestTimedOut(Duration::from_secs(1)));
+        let timed_out: BoxError = Box::new(RequestTimedOut(Duration::from_secs(1)));
         assert!(!transient(&timed_out));
     }
 }

@@ -424,7 +424,7 @@ impl ModelVersion {
                 }
                 (None, None) => return None,
             };
-            version.label().filter(|v| super::revision::check_label_value(v).is_ok())?;
+            version.label().filter(|v| super::keys::check_label_value(v).is_ok())?;
             Some(version)
         };
         let first = of_image(new_images[0]);

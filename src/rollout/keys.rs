@@ -13,3 +13,28 @@ pub const FIELD_MANAGER: &str = "kubectl-modelroll";
 pub const ROLLOUT_ANNOTATION: &str = "modelroll.io/rollout";
 /// Annotation on the canary Deployment naming the stable one.
 pub const CANARY_OF_ANNOTATION: &str = "modelroll.io/canary-of";
+
+/// Check a label value (`--model-version`): at most 63 characters, alphanumerics with `-`, `_`,
+/// `.` inside.
+///
+/// # Errors
+/// A phrase saying what is wrong.
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("it is empty".into());
+    }
+    if value.len() > 63 {
+        return Err(format!("it is {} characters long; a label value holds at most 63", value.len()));
+    }
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let ok = value.starts_with(alnum)
+        && value.ends_with(alnum)
+        && value.chars().all(|c| alnum(c) || c == '-' || c == '_' || c == '.');
+    if !ok {
+        return Err(
+            "a label value must start and end with a letter or digit and hold only letters, digits, '-', '_' and '.'"
+                .into(),
+        );
+    }
+    Ok(())
+}

@@ -11,32 +11,9 @@ use serde_json::{Map, Value};
 use crate::rollout::image::ImageChange;
 use crate::rollout::progress::{new_replica_set, owned_by, revision_of};
 
-pub use crate::rollout::keys::{CHANGE_CAUSE, FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL};
-
-/// Check a label value (`--model-version`): at most 63 characters, alphanumerics with `-`, `_`,
-/// `.` inside.
-///
-/// # Errors
-/// A phrase saying what is wrong.
-pub fn check_label_value(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err("it is empty".into());
-    }
-    if value.len() > 63 {
-        return Err(format!("it is {} characters long; a label value holds at most 63", value.len()));
-    }
-    let alnum = |c: char| c.is_ascii_alphanumeric();
-    let ok = value.starts_with(alnum)
-        && value.ends_with(alnum)
-        && value.chars().all(|c| alnum(c) || c == '-' || c == '_' || c == '.');
-    if !ok {
-        return Err(
-            "a label value must start and end with a letter or digit and hold only letters, digits, '-', '_' and '.'"
-                .into(),
-        );
-    }
-    Ok(())
-}
+pub use crate::rollout::keys::{
+    check_label_value, CHANGE_CAUSE, FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL,
+};
 
 /// `set-image model=registry.example/fraud:v2 (model v2)`.
 pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&str>) -> String {
