@@ -70,16 +70,9 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
             (Some(checks), Some(interval)) if waits => {
                 let placeholders = placeholders(&w, &model, &args, interval)?;
                 let knative = matches!(target, Target::KnativeService(_));
-                let gate = Gate::new(
-                    checks,
-                    &w.cluster,
-                    ctx.global.request_timeout.as_deref(),
-                    placeholders,
-                    knative,
-                )?;
-                // Before anything is created: no canary without a Prometheus that answers.
-                gate.preflight().await?;
-                Some(gate)
+                // Before anything changes: no step without a Prometheus that answers.
+                let timeout = ctx.global.request_timeout.as_deref();
+                Some(Gate::connect(checks, &w.cluster, timeout, placeholders, knative).await?)
             }
             _ => None,
         };

@@ -112,6 +112,23 @@ impl Gate {
         Ok(Self { prometheus, checks, placeholders, analysis: Analysis::new(settings.failure_limit) })
     }
 
+    /// [`Gate::new`] then [`Gate::preflight`]: the gate of a command, proved to answer before
+    /// the command changes anything. `target_is_ksvc` picks Knative's ready-made checks.
+    ///
+    /// # Errors
+    /// As [`Gate::new`] and [`Gate::preflight`].
+    pub async fn connect(
+        settings: &CheckSettings,
+        cluster: &Cluster,
+        request_timeout: Option<&str>,
+        placeholders: Placeholders,
+        target_is_ksvc: bool,
+    ) -> Result<Self> {
+        let gate = Self::new(settings, cluster, request_timeout, placeholders, target_is_ksvc)?;
+        gate.preflight().await?;
+        Ok(gate)
+    }
+
     /// Send every query once before anything changes, so that an unreachable Prometheus or a
     /// PromQL error stops the command before the first write (the values are not judged yet).
     ///

@@ -61,15 +61,9 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
             (Some(checks), Some(interval)) if waits => {
                 let placeholders = canary_placeholders(&model, &state, w.namespace(), interval);
                 let knative = matches!(target, Target::KnativeService(_));
-                let gate = Gate::new(
-                    checks,
-                    &w.cluster,
-                    ctx.global.request_timeout.as_deref(),
-                    placeholders,
-                    knative,
-                )?;
-                gate.preflight().await?;
-                Some(gate)
+                // Before anything changes: no step without a Prometheus that answers.
+                let timeout = ctx.global.request_timeout.as_deref();
+                Some(Gate::connect(checks, &w.cluster, timeout, placeholders, knative).await?)
             }
             _ => None,
         };
