@@ -503,6 +503,8 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
 
     // Watch ready pods of both tracks while shifting: never fewer than the 4 stable had.
     let api: Api<Pod> = Api::namespaced(env.client.clone(), NS);
+    let lowest_seen = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(i32::MAX));
+    let lowest_shared = lowest_seen.clone();
     let watch = tokio::spawn(async move {
         let mut ready: BTreeMap<String, bool> = BTreeMap::new();
         let mut lowest = i32::MAX;
@@ -527,6 +529,7 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
             }
             if listed {
                 lowest = lowest.min(ready.values().filter(|r| **r).count() as i32);
+                lowest_shared.store(lowest, std::sync::atomic::Ordering::SeqCst);
             }
             if lowest == -1 {
                 break;
@@ -550,6 +553,11 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
     assert_eq!(json["items"][0]["weight"], 75);
     env.run_ok(&["promote", "m4", "--timeout", "60s"]);
     watch.abort();
+    let lowest = lowest_seen.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (4..i32::MAX).contains(&lowest),
+        "ready pods fell to {lowest} (of 4) while shifting and promoting"
+    );
     assert!(env.deployment("m4-canary").await.is_none());
     assert_eq!(env.deployment("m4").await.unwrap()["spec"]["replicas"], 4);
     assert!(env.annotation("m4").await.is_none());
