@@ -7,10 +7,12 @@ module to its own ancestors or descendants are not circles of design (a parent r
 children), so only edges between modules that are neither are kept; a strongly connected group
 of two or more modules is reported as a circle.
 
-Usage: scripts/module-graph.py [--max-lines N] [--strict-lines] [ROOT…]   (default: src, 800)
+Usage: scripts/module-graph.py [--max-lines N] [--strict-lines] [ROOT…]
+       (default: src and every crates/*/src of the workspace, each its own graph; 800 lines)
 Exit 1 when a circle is found (and, with --strict-lines, a file longer than N); prints each.
 Long files are listed as warnings otherwise, until the last of them is split.
 """
+import glob
 import os
 import re
 import sys
@@ -106,7 +108,7 @@ def main(argv):
             strict_lines = True
         else:
             roots.append(a)
-    roots = roots or ["src"]
+    roots = roots or ["src"] + sorted(glob.glob("crates/*/src"))
     failed = False
     for root in roots:
         mods = module_files(root)

@@ -5,18 +5,20 @@
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
-pub mod duration;
 pub mod error;
 pub mod lock;
-pub mod playground;
 pub mod prometheus;
-pub mod quantity;
 pub mod retry;
 pub mod rollout;
 pub mod router;
 pub mod ui;
 pub mod watch;
 pub mod watch_model;
+
+// The simulated cluster and the shared parsers are crates of their own (`crates/`); their paths
+// under the plugin stay as they were (`crate::playground::Store`, `crate::quantity::Quantity`).
+pub use kube_units::{duration, quantity};
+pub use playground;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! EndpointSlice, garbage collector and Knative Serving, acting on the playground's store.
 //!
 //! The decisions live in pure modules (`deployment`, `replicaset`, `scheduler`, `kubelet`,
-//! `endpointslice`, `knative`; quantities come from `crate::quantity`), tested on their own; `manager` runs them as one
+//! `endpointslice`, `knative`; quantities come from `kube_units::quantity`), tested on their own; `manager` runs them as one
 //! event-driven task over the store (`cache`, `workers`, `gc`, `serving`).
 //!
 //! Contract with the API server (`src/playground/store.rs`): `start` is called once by

@@ -105,7 +105,7 @@ pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), Stri
             let Some(tag) = target.get("tag").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
                 continue;
             };
-            if !crate::playground::names::is_dns1035_label(tag) {
+            if !crate::names::is_dns1035_label(tag) {
                 errors.push(error(
                     "invalid value: not a DNS 1035 label: [a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]",
                     format!("spec.traffic.tag[{i}]"),

@@ -16,10 +16,10 @@ use super::knative::{
     REVISION_UID_LABEL, SERVICE_LABEL, VALIDATING_WEBHOOK,
 };
 use super::manager::{Manager, Work};
-use crate::playground::clock::rfc3339;
-use crate::playground::errors::ApiError;
-use crate::playground::resources::{ResourceRef, DEPLOYMENTS};
-use crate::playground::store::{AdmissionHook, MutatingHook, Operation, Store};
+use crate::clock::rfc3339;
+use crate::errors::ApiError;
+use crate::resources::{ResourceRef, DEPLOYMENTS};
+use crate::store::{AdmissionHook, MutatingHook, Operation, Store};
 
 /// `services.serving.knative.dev`.
 pub const KSERVICES: ResourceRef = ResourceRef::of("serving.knative.dev", "v1", "services");

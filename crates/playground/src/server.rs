@@ -1463,7 +1463,7 @@ fn scale_of(object: &Value, paths: &super::resources::ScalePaths) -> Value {
 #[cfg(test)]
 mod hostile_requests {
     use super::*;
-    use crate::playground::resources::{CONFIGMAPS, DEPLOYMENTS};
+    use crate::resources::{CONFIGMAPS, DEPLOYMENTS};
     use proptest::prelude::*;
     use tower::ServiceExt;
 
@@ -1471,7 +1471,7 @@ mod hostile_requests {
 
     fn api_server() -> Arc<ApiServer> {
         let store = Store::new();
-        store.create(&DEPLOYMENTS, crate::playground::store::tests::deployment("fraud")).unwrap();
+        store.create(&DEPLOYMENTS, crate::store::tests::deployment("fraud")).unwrap();
         store
             .create(
                 &CONFIGMAPS,

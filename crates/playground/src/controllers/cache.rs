@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::scheduler::{node_state, occupies_node, pod_requests, NodeState, Resources};
-use crate::playground::resources::ResourceRef;
+use crate::resources::ResourceRef;
 
 /// Namespace and name.
 pub type Key = (String, String);

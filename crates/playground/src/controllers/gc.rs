@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::cache::ObjectInfo;
 use super::manager::Manager;
-use crate::playground::store::{DeleteOptions, Propagation};
+use crate::store::{DeleteOptions, Propagation};
 
 fn remove_finalizer(object: &mut Value, finalizer: &str) {
     if let Some(list) = object["metadata"]["finalizers"].as_array_mut() {

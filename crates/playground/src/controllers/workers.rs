@@ -19,11 +19,11 @@ use super::manager::{delay_until, to_value, Involved, KubeletPod, Manager, Work}
 use super::replicaset::{created_event, deleted_event, sync_replica_set};
 use super::scheduler::{schedule, Placement};
 use super::{ControllerEvent, EventType};
-use crate::playground::clock::rfc3339;
-use crate::playground::errors::ApiError;
-use crate::playground::resources::{ResourceRef, DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS};
-use crate::playground::selectors::LabelSelector;
-use crate::playground::store::DeleteOptions;
+use crate::clock::rfc3339;
+use crate::errors::ApiError;
+use crate::resources::{ResourceRef, DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS};
+use crate::selectors::LabelSelector;
+use crate::store::DeleteOptions;
 
 fn is_conflict(err: &ApiError) -> bool {
     err.code == 409

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::quantity::Quantity;
+use kube_units::quantity::Quantity;
 
 use super::errors::{ApiError, InvalidField};
 use super::names::{
@@ -797,7 +797,7 @@ fn service(object: &Value, causes: &mut Vec<InvalidField>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playground::resources::builtin_types;
+    use crate::resources::builtin_types;
     use serde_json::json;
 
     fn ty(plural: &str) -> ResourceType {

@@ -108,7 +108,7 @@ pub fn rule_allows(rule: &Value, attributes: &Attributes<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playground::resources::ResourceRef;
+    use crate::resources::ResourceRef;
     use serde_json::json;
 
     fn attrs<'a>(groups: &'a [String], verb: &'a str, group: &'a str, resource: &'a str) -> Attributes<'a> {

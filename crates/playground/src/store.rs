@@ -1303,7 +1303,7 @@ fn unregister_crd(shared: &Shared, state: &mut State, crd: &Value) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::playground::resources::{CONFIGMAPS, DEPLOYMENTS, PODS};
+    use crate::resources::{CONFIGMAPS, DEPLOYMENTS, PODS};
 
     /// A minimal valid Deployment `name` in `default` (shared by the playground's unit tests).
     pub(crate) fn deployment(name: &str) -> Value {

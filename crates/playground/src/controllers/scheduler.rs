@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Taint, Toleration,
 };
 
-use crate::quantity::Quantity;
+use kube_units::quantity::Quantity;
 
 /// Resource amounts as the scheduler counts them: `cpu` in millicores, everything else in units.
 pub type Resources = BTreeMap<String, i64>;

@@ -17,9 +17,9 @@ use tokio::time::Instant;
 use super::cache::{controller_uid, Cache, Key};
 use super::kubelet::KubeletTiming;
 use super::ControllerEvent;
-use crate::playground::clock::rfc3339;
-use crate::playground::resources::{ResourceRef, EVENTS};
-use crate::playground::store::{EventType as StoreEventType, Store, WatchEvent};
+use crate::clock::rfc3339;
+use crate::resources::{ResourceRef, EVENTS};
+use crate::store::{EventType as StoreEventType, Store, WatchEvent};
 
 /// One unit of work, keyed by the object it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -403,10 +403,8 @@ impl Manager {
                 } else {
                     self.cache.replica_sets.get(*k).map(|(_, r)| r)
                 };
-                raw.and_then(|r| {
-                    crate::playground::selectors::LabelSelector::from_object(&r["spec"]["selector"]).ok()
-                })
-                .is_some_and(|s| !s.is_empty() && s.matches(&orphan["metadata"]["labels"]))
+                raw.and_then(|r| crate::selectors::LabelSelector::from_object(&r["spec"]["selector"]).ok())
+                    .is_some_and(|s| !s.is_empty() && s.matches(&orphan["metadata"]["labels"]))
             })
             .cloned()
             .collect()
@@ -666,8 +664,8 @@ pub fn to_value<T: serde::Serialize>(object: &T) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playground::resources::DEPLOYMENTS;
-    use crate::playground::store::tests::deployment;
+    use crate::resources::DEPLOYMENTS;
+    use crate::store::tests::deployment;
 
     /// A resync lists the types one after another while writes go on: a Deployment created after
     /// the Deployments were listed but before the pods were must still reach the cache.

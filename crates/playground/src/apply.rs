@@ -551,7 +551,7 @@ pub fn record_update(ty: &ResourceType, old: &Value, new: &mut Value, manager: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playground::resources::builtin_types;
+    use crate::resources::builtin_types;
 
     fn deployments() -> ResourceType {
         builtin_types().into_iter().find(|t| t.plural == "deployments").unwrap()

@@ -54,7 +54,7 @@ impl KubeletTiming {
 /// # Errors
 /// A message naming the text when it is not a duration.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    crate::duration::parse(text).map_err(|_| format!("time: invalid duration {text:?}"))
+    kube_units::duration::parse(text).map_err(|_| format!("time: invalid duration {text:?}"))
 }
 
 /// What an image's tag makes its container do.
