@@ -327,4 +327,10 @@ mod tests {
             "field label not supported: spec.nodeName"
         );
     }
+
+    #[test]
+    fn selectors_as_strings() {
+        let s = json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]});
+        assert_eq!(selector_string(&s), "app=x,t in (a,b)");
+    }
 }
