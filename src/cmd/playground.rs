@@ -51,11 +51,7 @@ pub fn config_from_args(args: &PlaygroundArgs) -> Result<PlaygroundConfig> {
 pub async fn run(_ctx: &Context, args: PlaygroundArgs) -> Result<()> {
     let config = config_from_args(&args)?;
     let playground = Playground::start(config).await.map_err(|e| {
-        let code = if matches!(e, crate::playground::StartError::Crds(_)) {
-            ExitCode::Usage
-        } else {
-            ExitCode::Failed
-        };
+        let code = if e.is_bad_input() { ExitCode::Usage } else { ExitCode::Failed };
         Error { code, message: format!("cannot start the playground: {e}"), source: Some(Box::new(e)) }
     })?;
     let kubeconfig = playground.kubeconfig_path.display().to_string();

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::crds::CrdError;
 use super::resources::CRDS;
 use super::store::Store;
 
@@ -19,19 +20,19 @@ pub const GROUPS: &[(&str, &str)] = &[
 /// The compact CRDs of one group name (`istio`, `gateway-api`, `knative`).
 ///
 /// # Errors
-/// A sentence naming the unknown group and the known ones.
-pub fn crds_for(group: &str) -> Result<Vec<Value>, String> {
-    let (_, text) = GROUPS.iter().find(|(name, _)| *name == group).ok_or_else(|| {
-        let known: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
-        format!("unknown --with group {group:?}; known groups: {}", known.join(", "))
+/// [`CrdError::UnknownGroup`], naming the unknown group and the known ones.
+pub fn crds_for(group: &str) -> Result<Vec<Value>, CrdError> {
+    let (_, text) = GROUPS.iter().find(|(name, _)| *name == group).ok_or_else(|| CrdError::UnknownGroup {
+        group: group.to_string(),
+        known: GROUPS.iter().map(|(n, _)| *n).collect(),
     })?;
+    let yaml_error = |source| CrdError::CompactYaml { group: group.to_string(), source };
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
-        let mut yaml: serde_yaml::Value = serde::Deserialize::deserialize(doc)
-            .map_err(|e| format!("compact CRDs for {group} do not parse: {e}"))?;
-        yaml.apply_merge().map_err(|e| format!("compact CRDs for {group} do not parse: {e}"))?;
-        let value: Value =
-            serde_json::to_value(yaml).map_err(|e| format!("compact CRDs for {group} are not JSON: {e}"))?;
+        let mut yaml: serde_yaml::Value = serde::Deserialize::deserialize(doc).map_err(yaml_error)?;
+        yaml.apply_merge().map_err(yaml_error)?;
+        let value: Value = serde_json::to_value(yaml)
+            .map_err(|source| CrdError::CompactJson { group: group.to_string(), source })?;
         match value["items"].as_array() {
             Some(items) if value["kind"] == "List" => out.extend(items.iter().cloned()),
             _ => out.push(value),
@@ -44,7 +45,7 @@ pub fn crds_for(group: &str) -> Result<Vec<Value>, String> {
 ///
 /// # Errors
 /// An unknown group, or a CRD the store refuses.
-pub fn install(store: &Store, groups: &[String]) -> Result<(), String> {
+pub fn install(store: &Store, groups: &[String]) -> Result<(), CrdError> {
     for group in groups {
         let group = group.trim();
         if group.is_empty() {
@@ -58,8 +59,8 @@ pub fn install(store: &Store, groups: &[String]) -> Result<(), String> {
 /// Create (or replace) CRDs in the store.
 ///
 /// # Errors
-/// The first CRD the store refuses, by name.
-pub fn install_crds(store: &Store, crds: Vec<Value>) -> Result<(), String> {
+/// [`CrdError::Refused`]: the first CRD the store refuses, by name.
+pub fn install_crds(store: &Store, crds: Vec<Value>) -> Result<(), CrdError> {
     for mut crd in crds {
         let name = crd["metadata"]["name"].as_str().unwrap_or("").to_string();
         if let Some(meta) = crd["metadata"].as_object_mut() {
@@ -73,7 +74,7 @@ pub fn install_crds(store: &Store, crds: Vec<Value>) -> Result<(), String> {
             }
             Err(_) => store.create(&CRDS, crd),
         };
-        result.map_err(|e| format!("CustomResourceDefinition {name:?} was refused: {}", e.message))?;
+        result.map_err(|source| CrdError::Refused { name, source })?;
     }
     Ok(())
 }
@@ -95,5 +96,28 @@ mod tests {
             assert!(kinds.iter().any(|k| k == want), "{want} missing from {kinds:?}");
         }
         assert!(install(&store, &["linkerd".into()]).is_err());
+    }
+
+    #[test]
+    fn a_refused_crd_keeps_the_api_servers_answer_as_its_cause() {
+        let store = Store::new();
+        let crd = serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "wrong.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                     "versions": [{"name": "v1", "served": true, "storage": true,
+                                   "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+        });
+        let err = install_crds(&store, vec![crd]).unwrap_err();
+        let CrdError::Refused { name, source } = &err else { panic!("{err:?}") };
+        assert_eq!((name.as_str(), source.code), ("wrong.example.com", 422));
+        assert_eq!(
+            err.to_string(),
+            format!("CustomResourceDefinition \"wrong.example.com\" was refused: {}", source.message)
+        );
+        let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<crate::ApiError>());
+        assert_eq!(cause.map(|c| c.code), Some(422));
+        assert!(matches!(crds_for("linkerd"), Err(CrdError::UnknownGroup { .. })));
     }
 }

@@ -1,12 +1,50 @@
 //! CustomResourceDefinitions: the checks kube-apiserver makes on a CRD, the status it reports
 //! once the CRD is established, and loading CRD files from a directory (`--crds DIR`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use super::clock::now_rfc3339;
-use super::errors::InvalidField;
+use super::errors::{ApiError, InvalidField};
+
+/// CRDs that cannot be loaded: from `--crds` files, from `--with` groups, or into the store.
+/// Each variant names what failed and keeps its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot parse {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error("unknown --with group {group:?}; known groups: {}", known.join(", "))]
+    UnknownGroup { group: String, known: Vec<&'static str> },
+    #[error("compact CRDs for {group} do not parse: {source}")]
+    CompactYaml {
+        group: String,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error("compact CRDs for {group} are not JSON: {source}")]
+    CompactJson {
+        group: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("CustomResourceDefinition {name:?} was refused: {}", source.message)]
+    Refused {
+        name: String,
+        #[source]
+        source: ApiError,
+    },
+}
 
 /// Checks on a CRD object (names, versions, schemas).
 pub fn validate_crd(crd: &Value, old: Option<&Value>, causes: &mut Vec<InvalidField>) {
@@ -109,18 +147,18 @@ pub fn set_accepted_status(crd: &mut Value) {
 /// Every CustomResourceDefinition document in the YAML/JSON files under `dir` (recursively).
 ///
 /// # Errors
-/// A message naming the file that cannot be read or parsed.
-pub fn read_dir(dir: &Path) -> Result<Vec<Value>, String> {
+/// [`CrdError::Read`] or [`CrdError::Parse`], naming the file.
+pub fn read_dir(dir: &Path) -> Result<Vec<Value>, CrdError> {
     let mut files = Vec::new();
-    collect_files(dir, &mut files).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    collect_files(dir, &mut files).map_err(|source| CrdError::Read { path: dir.to_path_buf(), source })?;
     files.sort();
     let mut crds = Vec::new();
     for file in files {
         let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            std::fs::read_to_string(&file).map_err(|source| CrdError::Read { path: file.clone(), source })?;
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let value: Value = serde::Deserialize::deserialize(doc)
-                .map_err(|e| format!("cannot parse {}: {e}", file.display()))?;
+                .map_err(|source| CrdError::Parse { path: file.clone(), source })?;
             if value["kind"] == "CustomResourceDefinition" {
                 crds.push(value);
             }
@@ -129,7 +167,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Value>, String> {
     Ok(crds)
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if dir.is_file() {
         out.push(dir.to_path_buf());
         return Ok(());

@@ -101,10 +101,22 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Crds(String),
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Crds(#[from] crds::CrdError),
+    #[error("cannot create the nodes: {}", .0.message)]
+    Nodes(#[source] ApiError),
+    #[error("the token of user {user:?} is already in use")]
+    DuplicateToken { user: String },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+impl StartError {
+    /// Whether the configuration is at fault (CRDs, `--with` groups, nodes, users) rather than
+    /// the machine (a port, a file, a certificate): the plugin's exit 2 against exit 1.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, StartError::Crds(_) | StartError::Nodes(_) | StartError::DuplicateToken { .. })
+    }
 }
 
 /// A running playground.
@@ -155,13 +167,12 @@ impl Playground {
     /// When the port cannot be bound, the kubeconfig cannot be written, or a CRD is refused.
     pub async fn start(mut config: PlaygroundConfig) -> Result<Self, StartError> {
         let store = Store::new();
-        compact_crds::install(&store, &config.with).map_err(StartError::Crds)?;
+        compact_crds::install(&store, &config.with)?;
         for dir in &config.crd_dirs {
-            let found = crds::read_dir(dir).map_err(StartError::Crds)?;
-            compact_crds::install_crds(&store, found).map_err(StartError::Crds)?;
+            let found = crds::read_dir(dir)?;
+            compact_crds::install_crds(&store, found)?;
         }
-        nodes::create(&store, config.nodes, config.gpus_per_node)
-            .map_err(|e| StartError::Crds(format!("cannot create the nodes: {}", e.message)))?;
+        nodes::create(&store, config.nodes, config.gpus_per_node).map_err(StartError::Nodes)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| StartError::Bind { port: config.port, source })?;
@@ -169,7 +180,7 @@ impl Playground {
             listener.local_addr().map_err(|source| StartError::Bind { port: config.port, source })?;
         config.port = address.port();
         let url = format!("https://{address}");
-        let cert = tls::generate().map_err(StartError::Tls)?;
+        let cert = tls::generate()?;
         let tokens = Tokens {
             admin: format!("admin-{}", uuid::Uuid::new_v4().simple()),
             viewer: format!("viewer-{}", uuid::Uuid::new_v4().simple()),
@@ -210,7 +221,7 @@ impl Playground {
                 rbac: true,
             };
             if users.insert(user.token.clone(), known).is_some() {
-                return Err(StartError::Crds(format!("the token of user {:?} is already in use", user.name)));
+                return Err(StartError::DuplicateToken { user: user.name.clone() });
             }
         }
         let model_servers = Arc::new(model_server::ModelServers::default());
@@ -446,4 +457,25 @@ fn write_kubeconfig(path: &std::path::Path, url: &str, ca_pem: &str, tokens: &To
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_start_error_keeps_its_cause_and_says_whose_fault_it_is() {
+        let dir = PathBuf::from("/nonexistent/modelroll-crds");
+        let config = PlaygroundConfig { crd_dirs: vec![dir], controllers: false, ..Default::default() };
+        let Err(err) = Playground::start(config).await else {
+            panic!("started with a missing CRD directory")
+        };
+        assert!(matches!(err, StartError::Crds(crds::CrdError::Read { .. })), "{err:?}");
+        assert!(err.is_bad_input());
+        assert!(err.to_string().starts_with("cannot read /nonexistent/modelroll-crds: "), "{err}");
+        let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<std::io::Error>());
+        assert_eq!(cause.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound));
+        let bind = StartError::Bind { port: 1, source: std::io::Error::other("in use") };
+        assert!(!bind.is_bad_input());
+    }
 }
