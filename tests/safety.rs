@@ -7,7 +7,10 @@ use std::time::Duration;
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 
-use crate::canary::{knative_model, ksvc_traffic, model, virtual_service, vs_weights, Env, NS, TRACK};
+use crate::canary::{
+    http_route, knative_model, ksvc_traffic, model, route_weights, virtual_service, vs_weights, Env, NS,
+    TRACK,
+};
 use crate::common::{self, ReadyPods};
 
 fn replicas(deployment: &Value) -> i64 {
@@ -534,4 +537,130 @@ async fn no_weight_goes_to_a_destination_without_ready_pods() {
     assert_eq!(state(&env, "s10").await["weight"], 10);
     // Abort sends everything back to the model's Service, which still selects stable's pods.
     env.run_ok(&["abort", "s10", "--timeout", "60s"]);
+}
+
+/// Run `args` in the background, wait until `held` says its step is on the route, then `break_it`,
+/// and return how the command ended and how long after the break it took.
+async fn break_a_held_step<H>(
+    env: &Env,
+    args: &[&str],
+    held: impl Fn() -> H,
+    break_it: impl FnOnce(),
+) -> (common::Output, Duration)
+where
+    H: std::future::Future<Output = bool>,
+{
+    let mut child = env.spawn(args);
+    common::wait_for_async(Duration::from_secs(60), "the step to be held", &held).await;
+    let broken = std::time::Instant::now();
+    break_it();
+    let stderr = child.stderr.take().unwrap();
+    let (code, stderr) = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut text).unwrap();
+        (child.wait().unwrap().code().unwrap_or(-1), text)
+    })
+    .await
+    .unwrap();
+    (common::Output { code, stdout: String::new(), stderr }, broken.elapsed())
+}
+
+/// Issue 11, "never route to nothing … while holding a step": a held step watches every
+/// destination that has weight. The stable pods lose `modelroll.io/track` during the hold
+/// (istio), or the canary is scaled to 0 by hand (gateway-api): the command stops with exit 1
+/// within the hold, names the destination and what it selects, and leaves the weights as they
+/// were (the next step never comes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_step_stops_when_a_destination_loses_its_ready_pods() {
+    const HOLD: Duration = Duration::from_secs(60);
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s11", 2, "registry.example/s11:v1", true).await;
+    env.create(virtual_service("s11", "s11")).await;
+    env.run_ok(&[
+        "canary",
+        "s11",
+        "--image",
+        "registry.example/s11:v2",
+        "--weight",
+        "10",
+        "--timeout",
+        "60s",
+    ]);
+    let vs =
+        || async { vs_weights(&env.get("networking.istio.io/v1", "VirtualService", "s11").await.unwrap()) };
+    let held = || async { vs().await == vec![("stable".to_string(), 80), ("canary".to_string(), 20)] };
+    let (out, took) = break_a_held_step(
+        &env,
+        &["shift", "s11", "--steps", "20,60", "--interval", "60s", "--timeout", "120s"],
+        held,
+        || {
+            env.pg
+                .kubectl(&[
+                    "patch",
+                    "deployment/s11",
+                    "--type=json",
+                    "-p",
+                    r#"[{"op": "remove", "path": "/spec/template/metadata/labels/modelroll.io~1track"}]"#,
+                ])
+                .success();
+        },
+    )
+    .await;
+    out.code(1);
+    assert!(took < HOLD, "the command ran out the hold ({took:?}) instead of stopping");
+    assert!(
+        out.stderr.contains(&format!(
+            "subset stable of destinationrule s11 (app=s11,{TRACK}=stable) no longer selects a ready pod, and gets 80% of the traffic, while deployment/s11 held 20% for the canary"
+        )) && out.stderr.contains("left the weights as they are (80% stable, 20% canary)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.pods(&format!("app=s11,{TRACK}=stable")).await.is_empty(),
+        "stable pods still carry the label"
+    );
+    assert_eq!(vs().await, vec![("stable".into(), 80), ("canary".into(), 20)], "the weights moved");
+    assert_eq!(state(&env, "s11").await["weight"], 20);
+
+    model(&env, "s12", 2, "registry.example/s12:v1", true).await;
+    env.create(http_route("s12", "s12")).await;
+    env.run_ok(&[
+        "canary",
+        "s12",
+        "--image",
+        "registry.example/s12:v2",
+        "--weight",
+        "10",
+        "--timeout",
+        "60s",
+    ]);
+    let route = || async {
+        route_weights(&env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "s12").await.unwrap())
+    };
+    let held =
+        || async { route().await == vec![("s12-stable".to_string(), 70), ("s12-canary".to_string(), 30)] };
+    let (out, took) = break_a_held_step(
+        &env,
+        &["shift", "s12", "--steps", "30,60", "--interval", "60s", "--timeout", "120s"],
+        held,
+        || {
+            env.pg.kubectl(&["scale", "deployment/s12-canary", "--replicas=0"]).success();
+        },
+    )
+    .await;
+    out.code(1);
+    assert!(took < HOLD, "the command ran out the hold ({took:?}) instead of stopping");
+    assert!(
+        out.stderr.contains(&format!(
+            "service s12-canary (app=s12,{TRACK}=canary) no longer selects a ready pod, and gets 30% of the traffic"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        route().await,
+        vec![("s12-stable".into(), 70), ("s12-canary".into(), 30)],
+        "the weights moved"
+    );
+    assert_eq!(state(&env, "s12").await["weight"], 30);
 }

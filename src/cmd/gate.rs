@@ -10,6 +10,7 @@ use crate::cmd::lifecycle::{
     canary_baseline, now, pull_weight, say, watch_canary, write_record, write_state, CanaryBaseline,
     CanaryPods, Deadline, Model,
 };
+use crate::cmd::route_guard::route_emptied;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::prometheus::{self, Address, Prometheus};
@@ -316,8 +317,9 @@ pub struct Step<'a> {
 /// any): the step ends when every check passes; a failure within `--failure-limit` holds it again.
 ///
 /// # Errors
-/// Exit 1 when a canary pod goes bad (its weight is then back on stable) or Prometheus cannot
-/// answer (weights left as they are); exit 3 when the checks fail (the canary stopped as
+/// Exit 1 when a canary pod goes bad (its weight is then back on stable), a destination of the
+/// route with weight no longer selects a ready pod or Prometheus cannot answer (weights left as
+/// they are); exit 3 when the checks fail (the canary stopped as
 /// `step.on_failure` says); 130 on Ctrl-C.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold_step(
@@ -336,7 +338,18 @@ pub async fn hold_step(
     loop {
         let detail = gate.as_ref().map(|g| g.last_values()).unwrap_or_default();
         let bar = StepBar::new(crate::cmd::lifecycle::terminal(), weight, step.next, step.hold, detail);
-        let verdict = watch_canary(w, baseline, step.hold, |left| bar.tick(left)).await;
+        // Both at once: the canary's pods, and every destination of the route that has weight.
+        let verdict = tokio::select! {
+            verdict = watch_canary(w, baseline, step.hold, |left| bar.tick(left)) => verdict,
+            emptied = route_emptied(w, router, weight) => {
+                bar.finish();
+                return Err(Error::failed(format!(
+                    "{}, while {target} held {weight}% for the canary: modelroll stopped and left the weights as they are ({}% stable, {weight}% canary). Give the pods back their labels (e.g. modelroll.io/track on the pod template) or scale them back, then run the shift again, or run `kubectl modelroll abort {target}`",
+                    emptied?,
+                    100 - weight.min(100)
+                )));
+            }
+        };
         bar.finish();
         if let Some(reason) = verdict? {
             pull_weight(w, model, router, state, deadline).await?;

@@ -20,13 +20,12 @@ use crate::cli::{DryRun, WriteArgs, WriteOutput};
 use crate::cluster::Target;
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::namespace_flag;
+use crate::cmd::route_guard::refuse_route_to_nothing;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
 use crate::rollout::check::Analysis;
-use crate::rollout::live::{
-    autoscaler_of, plan, replicas_after, route_to_nothing, Carrier, Destination, LiveReplicas,
-};
+use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas};
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare};
@@ -739,7 +738,7 @@ pub async fn move_weight(
         scale_down = Some((live, step));
     }
     if !dry {
-        refuse_route_to_nothing(w, model, router, state, weight).await?;
+        refuse_route_to_nothing(w, router, &model.target, state.weight, weight).await?;
     }
     router.set_weight(w, weight).await?;
     state.weight = weight;
@@ -778,45 +777,6 @@ pub async fn move_weight(
         ),
     }
     Ok(())
-}
-
-/// Never route to nothing: before a weight change, each destination of the route that would get
-/// weight must select ready pods (read live: the Service and subset labels, the track Services,
-/// the pods). Stops the command with the weights as they were.
-///
-/// # Errors
-/// Exit 1 naming the empty destination; when the objects cannot be read.
-async fn refuse_route_to_nothing(
-    w: &Writer,
-    model: &Model,
-    router: &dyn Router,
-    state: &RolloutState,
-    weight: u32,
-) -> Result<()> {
-    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
-    let mut destinations = Vec::new();
-    for router::RouteDestination { track, what, selector } in router.destinations(w).await? {
-        let text = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        let ready = if selector.is_empty() {
-            0
-        } else {
-            pods.list(&kube::api::ListParams::default().labels(&text))
-                .await
-                .map_err(|e| w.cluster.api_error(e, "list the pods of the route's destinations"))?
-                .items
-                .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_ready(p))
-                .count()
-        };
-        destinations.push(Destination { track, selects: format!("{what} ({text})"), ready });
-    }
-    match route_to_nothing(&destinations, weight) {
-        None => Ok(()),
-        Some(why) => Err(Error::failed(format!(
-            "{why}: the weights of {} stay at {}% for the canary. Give the pods back their labels (e.g. modelroll.io/track on the pod template) or run `kubectl modelroll abort {}`",
-            model.target, state.weight, model.target
-        ))),
-    }
 }
 
 /// The weight as the result line states it: `20%`, and with the replicas router when the pods

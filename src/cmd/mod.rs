@@ -14,6 +14,7 @@ pub mod model_gate;
 pub mod objects;
 pub mod playground;
 pub mod promote;
+pub mod route_guard;
 pub mod set_image;
 pub mod shift;
 pub mod status;

@@ -3,6 +3,8 @@
 //! `modelroll.io/rollout` annotation recorded, and the replica counts each canary step needs from
 //! it. Pure: the verbs read the objects once and decide here.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 pub use super::state::Carrier;
@@ -220,14 +222,40 @@ pub struct Destination {
     pub ready: usize,
 }
 
+/// The first destination that gets weight at `canary_weight`% and selects no ready pod, with the
+/// weight it gets.
+fn empty_destination(destinations: &[Destination], canary_weight: u32) -> Option<(&Destination, u32)> {
+    destinations.iter().find_map(|d| {
+        let weight = if d.track == "canary" { canary_weight } else { 100 - canary_weight.min(100) };
+        (weight > 0 && d.ready == 0).then_some((d, weight))
+    })
+}
+
 /// Why giving the canary `canary_weight`% would send traffic nowhere: a destination that would
 /// get weight selects no ready pod (a label removed from a template, a selector edited).
 pub fn route_to_nothing(destinations: &[Destination], canary_weight: u32) -> Option<String> {
-    destinations.iter().find_map(|d| {
-        let weight = if d.track == "canary" { canary_weight } else { 100 - canary_weight.min(100) };
-        (weight > 0 && d.ready == 0)
-            .then(|| format!("{} selects no ready pod, and would get {weight}% of the traffic", d.selects))
+    empty_destination(destinations, canary_weight).map(|(d, weight)| {
+        format!("{} selects no ready pod, and would get {weight}% of the traffic", d.selects)
     })
+}
+
+/// Why a step held at `canary_weight`% now sends traffic nowhere: a destination with weight no
+/// longer selects a ready pod (its pods lost a label, were scaled away, a selector was edited).
+pub fn held_route_to_nothing(destinations: &[Destination], canary_weight: u32) -> Option<String> {
+    empty_destination(destinations, canary_weight).map(|(d, weight)| {
+        format!("{} no longer selects a ready pod, and gets {weight}% of the traffic", d.selects)
+    })
+}
+
+/// The labels every one of `selectors` requires: a watch on them sees every pod any of them
+/// picks (empty: every pod).
+pub fn common_labels(selectors: &[BTreeMap<String, String>]) -> BTreeMap<String, String> {
+    let Some((first, rest)) = selectors.split_first() else { return BTreeMap::new() };
+    first
+        .iter()
+        .filter(|(k, v)| rest.iter().all(|s| s.get(*k) == Some(*v)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -357,6 +385,26 @@ mod tests {
         assert!(route_to_nothing(&no_canary, 10).is_some());
         assert_eq!(route_to_nothing(&no_canary, 0), None);
         assert_eq!(route_to_nothing(&[], 50), None);
+        // Held: the same destinations, said of traffic that flows now.
+        assert_eq!(
+            held_route_to_nothing(&no_stable, 20).as_deref(),
+            Some("subset stable of destinationrule m no longer selects a ready pod, and gets 80% of the traffic")
+        );
+        assert_eq!(held_route_to_nothing(&both, 20), None);
+        assert_eq!(held_route_to_nothing(&no_canary, 0), None);
+    }
+
+    #[test]
+    fn a_watch_on_the_common_labels_sees_the_pods_of_every_destination() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let stable = map(&[("app", "m"), ("modelroll.io/track", "stable")]);
+        let canary = map(&[("app", "m"), ("modelroll.io/track", "canary")]);
+        assert_eq!(common_labels(&[stable.clone(), canary]), map(&[("app", "m")]));
+        assert_eq!(common_labels(std::slice::from_ref(&stable)), stable);
+        assert_eq!(common_labels(&[stable, map(&[("other", "x")])]), BTreeMap::new());
+        assert_eq!(common_labels(&[]), BTreeMap::new());
     }
 
     #[test]
