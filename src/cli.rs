@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::{Error, Result};
+pub use crate::settings::{DryRun, RouterChoice, WriteOutput, WriteSettings};
+
 /// Roll out new versions of machine-learning models on Kubernetes safely.
 #[derive(Debug, Parser)]
 #[command(
@@ -130,32 +133,6 @@ pub enum ReadOutput {
     Yaml,
 }
 
-/// `-o` for commands that write (used with `--dry-run`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WriteOutput {
-    Json,
-    Yaml,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum DryRun {
-    #[default]
-    None,
-    Client,
-    Server,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum RouterChoice {
-    #[default]
-    Auto,
-    Replicas,
-    Istio,
-    #[value(name = "gateway-api")]
-    GatewayApi,
-    Knative,
-}
-
 /// Flags shared by the commands that change things.
 #[derive(Debug, Clone, Args)]
 pub struct WriteArgs {
@@ -174,6 +151,31 @@ pub struct WriteArgs {
     /// Output format of --dry-run
     #[arg(short = 'o', long, value_enum, value_name = "yaml|json")]
     pub output: Option<WriteOutput>,
+}
+
+impl WriteArgs {
+    /// The checked settings: `--timeout` positive, `-o` only with `--dry-run`. Requests the
+    /// cluster could not answer are retried until the command's time is up (`retry.rs`).
+    ///
+    /// # Errors
+    /// Exit 2 for `--timeout 0`, or `-o` without `--dry-run`.
+    pub fn settings(&self) -> Result<WriteSettings> {
+        if self.timeout.is_zero() {
+            return Err(Error::usage("invalid --timeout 0: give a positive duration such as 10m"));
+        }
+        if self.output.is_some() && self.dry_run == DryRun::None {
+            return Err(Error::usage(
+                "-o yaml|json prints the objects a dry run would write: add --dry-run=client or --dry-run=server",
+            ));
+        }
+        crate::retry::retry_until(tokio::time::Instant::now() + self.timeout);
+        Ok(WriteSettings {
+            timeout: self.timeout,
+            no_wait: self.no_wait,
+            dry_run: self.dry_run,
+            output: self.output,
+        })
+    }
 }
 
 /// `--on-failure`: what a failed metric check does to a canary.

@@ -11,9 +11,11 @@ pub mod prometheus;
 pub mod retry;
 pub mod rollout;
 pub mod router;
+pub mod settings;
 pub mod ui;
 pub mod watch;
 pub mod watch_model;
+pub mod write;
 
 // The simulated cluster and the shared parsers are crates of their own (`crates/`); their paths
 // under the plugin stay as they were (`crate::playground::Store`, `crate::quantity::Quantity`).

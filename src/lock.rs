@@ -16,13 +16,13 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
-use crate::cli::DryRun;
 use crate::cluster::{Cluster, Target, WRITE_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::rollout::lock::{
     host_and_pid, identity, lease_name, refusal, verdict, LeaseRecord, Verdict, HOLDER_ANNOTATION,
     LEASE_DURATION, OPERATION_ANNOTATION, RENEW_EVERY,
 };
+use crate::settings::DryRun;
 
 /// The lease this process holds, if any: released by [`release`] when the command ends, or by
 /// the Ctrl-C handler before it exits.

@@ -7,14 +7,14 @@ use crate::cli::AbortArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
     canary_selector, did, load, next_after_interrupt, print_dry_run, pull_weight, wait_deployment,
-    wait_pods_gone, write_state, Deadline, NextStep, WriteSettings,
+    wait_pods_gone, write_state, Deadline, NextStep,
 };
 use crate::cmd::Context;
 use crate::error::Result;
 use crate::rollout::canary::canary_name;
 use crate::rollout::state::{Phase, CANARY_OF_ANNOTATION};
-use crate::router::writer::Writer;
 use crate::router::{self, deployment_kind, End};
+use crate::write::Writer;
 
 /// Run `abort`.
 ///
@@ -23,7 +23,7 @@ use crate::router::{self, deployment_kind, End};
 pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
-    let settings = WriteSettings::parse(&args.write)?;
+    let settings = args.write.settings()?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     crate::lock::hold(&w.cluster, &target, "abort", settings.dry_run).await?;

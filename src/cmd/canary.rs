@@ -11,7 +11,6 @@ use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSetti
 use crate::cmd::lifecycle::{
     self, canary_baseline, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say,
     spec_replicas, wait_deployment, weight_text, write_state, CanaryPods, Deadline, Model, NextStep,
-    WriteSettings,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -26,8 +25,9 @@ use crate::rollout::model_ready::ModelGate;
 use crate::rollout::revision::check_label_value;
 use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
 use crate::rollout::weights::parse_weight;
-use crate::router::writer::Writer;
 use crate::router::{self, deployment_kind, knative, Router, Selection};
+use crate::settings::WriteSettings;
+use crate::write::Writer;
 
 /// Run `canary`.
 ///
@@ -39,7 +39,7 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     lifecycle::init_terminal(ctx);
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
     let target = Target::parse(&args.target)?;
-    let settings = WriteSettings::parse(&args.write)?;
+    let settings = args.write.settings()?;
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     if let Some(version) = &args.model_version {
         check_label_value(version)

@@ -19,9 +19,9 @@ use crate::rollout::check::{
     Evaluation, Next, Placeholders,
 };
 use crate::rollout::state::RolloutState;
-use crate::router::writer::Writer;
 use crate::router::Router;
 use crate::ui::step::StepBar;
+use crate::write::Writer;
 
 /// `--check`, `--check-file`, `--prometheus` and `--failure-limit`, checked.
 #[derive(Debug, Clone)]

@@ -16,7 +16,6 @@ use kube::runtime::WatchStreamExt;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::cli::{DryRun, WriteArgs, WriteOutput};
 use crate::cluster::Target;
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::namespace_flag;
@@ -29,40 +28,15 @@ use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveRep
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare};
-use crate::router::writer::{display_name, object_name, Writer};
 use crate::router::{self, deployment_kind, knative, Router};
+use crate::settings::WriteOutput;
 use crate::ui::Terminal;
 use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
 use crate::watch_model::ModelCheck;
+use crate::write::{display_name, object_name, Writer};
 
 /// How long a new pod may stay Unschedulable before a wait fails (as set-image's default).
 const UNSCHEDULABLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Validated write flags.
-pub struct WriteSettings {
-    pub timeout: Duration,
-    pub no_wait: bool,
-    pub dry_run: DryRun,
-    pub output: Option<WriteOutput>,
-}
-
-impl WriteSettings {
-    /// Check `--timeout`, `--dry-run` and `-o` before anything touches the cluster.
-    ///
-    /// # Errors
-    /// Exit 2 for a bad duration or `-o` without `--dry-run`.
-    pub fn parse(args: &WriteArgs) -> Result<Self> {
-        let timeout = args.timeout;
-        // Requests the cluster could not answer are retried until the command's time is up.
-        crate::retry::retry_until(tokio::time::Instant::now() + timeout);
-        if args.output.is_some() && args.dry_run == DryRun::None {
-            return Err(Error::usage(
-                "-o yaml|json prints what --dry-run would write: add --dry-run=client or --dry-run=server",
-            ));
-        }
-        Ok(Self { timeout, no_wait: args.no_wait, dry_run: args.dry_run, output: args.output })
-    }
-}
 
 /// The stable object of a model (Deployment or ksvc) as read, and its canary state.
 pub struct Model {

@@ -19,7 +19,6 @@ pub mod set_image;
 pub mod shift;
 pub mod status;
 pub mod undo;
-pub mod update;
 pub mod version;
 
 use crate::cli::{Cli, Command, GlobalArgs};

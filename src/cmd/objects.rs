@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::settings::DryRun;
 use crate::watch::{knative_revision_resource, knative_service_resource};
+use crate::write::{display_name, Update, Writer};
 
 /// `set-image` and `undo` are refused (exit 2) while a canary runs on `raw` (the target as read):
 /// promote or abort decide what stable becomes, and a stable changed under a canary would be
@@ -42,6 +44,25 @@ pub fn deployments_raw(cluster: &Cluster) -> Api<DynamicObject> {
 /// Raw access to Knative Services in the command's namespace.
 pub fn knative_services(cluster: &Cluster) -> Api<DynamicObject> {
     Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource())
+}
+
+/// Change one object through the one conditional write ([`Writer::update_from`]), for the
+/// verbs that change a single object (`set-image`, `undo`): `initial` is the object just read,
+/// `edit` computes the object wanted from the one it is given (again after a conflict).
+///
+/// # Errors
+/// See [`Writer::update_from`]; exit 1 when the object was deleted meanwhile.
+pub async fn update_one(
+    cluster: &Cluster,
+    kind: &ApiResource,
+    name: &str,
+    dry_run: DryRun,
+    initial: Option<Value>,
+    edit: impl FnMut(&Value) -> Result<Value>,
+) -> Result<Update> {
+    Writer::new(cluster.clone(), dry_run).update_from(kind, name, initial, edit).await?.ok_or_else(|| {
+        Error::failed(format!("{} was deleted while modelroll changed it", display_name(kind, name)))
+    })
 }
 
 /// A raw object as the typed one.

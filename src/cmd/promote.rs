@@ -11,7 +11,7 @@ use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
     did, live_replicas, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision,
-    write_state, Deadline, NextStep, WriteSettings,
+    write_state, Deadline, NextStep,
 };
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::typed;
@@ -22,9 +22,9 @@ use crate::rollout::canary::{promote_change_cause, promoted_template};
 use crate::rollout::live::replicas_after;
 use crate::rollout::state::Phase;
 use crate::rollout::strategy::RollingUpdate;
-use crate::router::writer::Writer;
 use crate::router::{self, deployment_kind, End};
 use crate::watch_model::{new_pods_selector, ModelCheck};
+use crate::write::Writer;
 
 /// Run `promote`.
 ///
@@ -33,7 +33,7 @@ use crate::watch_model::{new_pods_selector, ModelCheck};
 pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
-    let settings = WriteSettings::parse(&args.write)?;
+    let settings = args.write.settings()?;
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);

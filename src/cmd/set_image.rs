@@ -15,11 +15,10 @@ use crate::cluster::{Cluster, Target};
 use crate::cmd::gate::{CheckSettings, Gate};
 use crate::cmd::model_gate::model_failure;
 use crate::cmd::objects::{
-    deployments_raw, get_deployment, get_knative_service, knative_services, namespace_flag,
-    refuse_during_canary, typed,
+    deployment_resource, get_deployment, get_knative_service, namespace_flag, refuse_during_canary, typed,
+    update_one,
 };
 use crate::cmd::undo::{restore_template, wait_options, Annotations};
-use crate::cmd::update::{dry_run_text, update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::check::{Analysis, Next, Placeholders};
@@ -31,8 +30,11 @@ use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MO
 use crate::rollout::state::{AnalysisRecord, ROLLOUT_ANNOTATION};
 use crate::rollout::status::knative_traffic;
 use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
+use crate::settings::DryRun;
+use crate::settings::WriteSettings;
 use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, prompt, Terminal};
+use crate::watch::knative_service_resource;
 use crate::watch::{
     follow_deployment_rollout, outcome_line, wait_for_knative_revision, WaitOptions, WaitOutcome,
 };
@@ -135,7 +137,7 @@ fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
         rollback_on_failure: args.rollback_on_failure,
         unschedulable_timeout,
         model_ready: None,
-        write: WriteSettings::parse(&args.write)?,
+        write: args.write.settings()?,
         yes,
         interval,
         checks,
@@ -258,19 +260,17 @@ async fn set_deployment(
     }
     let strategy_to_write = write_strategy(strategy);
 
-    let api = deployments_raw(cluster);
-    let written = update(
-        cluster,
-        &api,
-        name,
-        &format!("deployment {name:?}"),
-        settings.write.dry_run,
-        Some(raw),
-        |before| edit_deployment(name, before, settings, strategy_to_write).map(|(w, _)| w),
-    )
-    .await?;
+    let written =
+        update_one(cluster, &deployment_resource(), name, settings.write.dry_run, Some(raw), |before| {
+            edit_deployment(name, before, settings, strategy_to_write).map(|(w, _)| w)
+        })
+        .await?;
     if settings.write.dry() {
-        ui::print_stdout(&dry_run_text(&written, settings.write.output, settings.write.dry_run)?);
+        ui::print_stdout(&ui::output::dry_run(
+            &[(written.after, false)],
+            settings.write.output,
+            settings.write.dry_run,
+        )?);
         return Ok(());
     }
     let changed: Vec<String> = changes
@@ -360,7 +360,7 @@ async fn set_deployment(
         name,
         &previous_template,
         Annotations::ChangeCause(previous_cause.as_ref().and_then(Value::as_str)),
-        crate::cli::DryRun::None,
+        DryRun::None,
         None,
     )
     .await?;
@@ -431,22 +431,14 @@ async fn record_analysis(
     let mut analysis = analysis.clone();
     analysis.verdict = verdict.map(str::to_string);
     let text = AnalysisRecord { analysis }.to_annotation();
-    update(
-        cluster,
-        &deployments_raw(cluster),
-        name,
-        &format!("deployment {name:?}"),
-        crate::cli::DryRun::None,
-        None,
-        |before| {
-            let mut wanted = before.clone();
-            if !wanted["metadata"]["annotations"].is_object() {
-                wanted["metadata"]["annotations"] = json!({});
-            }
-            wanted["metadata"]["annotations"][ROLLOUT_ANNOTATION] = json!(text);
-            Ok(wanted)
-        },
-    )
+    update_one(cluster, &deployment_resource(), name, DryRun::None, None, |before| {
+        let mut wanted = before.clone();
+        if !wanted["metadata"]["annotations"].is_object() {
+            wanted["metadata"]["annotations"] = json!({});
+        }
+        wanted["metadata"]["annotations"][ROLLOUT_ANNOTATION] = json!(text);
+        Ok(wanted)
+    })
     .await?;
     Ok(())
 }
@@ -611,19 +603,11 @@ async fn rollback_knative(
     };
     let template =
         serving.as_ref().map_or_else(|| previous_template.clone(), crate::router::knative::revision_template);
-    let written = update(
-        cluster,
-        &knative_services(cluster),
-        name,
-        &format!("ksvc {name:?}"),
-        crate::cli::DryRun::None,
-        None,
-        |before| {
-            let mut wanted = before.clone();
-            wanted["spec"]["template"] = template.clone();
-            Ok(wanted)
-        },
-    )
+    let written = update_one(cluster, &knative_service_resource(), name, DryRun::None, None, |before| {
+        let mut wanted = before.clone();
+        wanted["spec"]["template"] = template.clone();
+        Ok(wanted)
+    })
     .await?;
     let back_to = serving_before.filter(|_| serving.is_some()).unwrap_or("the previous template");
     ui::note(terminal, &format!("ksvc/{name}: rolling back to {back_to} (--rollback-on-failure)"));
@@ -692,14 +676,17 @@ async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings
         Ok((wanted, changes))
     };
     let (_, changes) = edit(&raw)?;
-    let api = knative_services(cluster);
     let written =
-        update(cluster, &api, name, &format!("ksvc {name:?}"), settings.write.dry_run, Some(raw), |b| {
+        update_one(cluster, &knative_service_resource(), name, settings.write.dry_run, Some(raw), |b| {
             edit(b).map(|(w, _)| w)
         })
         .await?;
     if settings.write.dry() {
-        ui::print_stdout(&dry_run_text(&written, settings.write.output, settings.write.dry_run)?);
+        ui::print_stdout(&ui::output::dry_run(
+            &[(written.after, false)],
+            settings.write.output,
+            settings.write.dry_run,
+        )?);
         return Ok(());
     }
     if !written.changed {

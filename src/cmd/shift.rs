@@ -6,14 +6,14 @@ use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
     canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, say, weight_text, CanaryPods,
-    Deadline, NextStep, WriteSettings,
+    Deadline, NextStep,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::state::Phase;
 use crate::rollout::weights::{parse_steps, parse_weight};
-use crate::router::writer::Writer;
 use crate::router::{self};
+use crate::write::Writer;
 
 /// Run `shift`.
 ///
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     // Steps are held; a single --weight only when checks judge it.
     let interval = Some(args.interval).filter(|_| args.steps.is_some() || checks.is_some());
     let target = Target::parse(&args.target)?;
-    let settings = WriteSettings::parse(&args.write)?;
+    let settings = args.write.settings()?;
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);

@@ -10,19 +10,21 @@ use serde_json::{json, Value};
 use crate::cli::{DryRun, UndoArgs};
 use crate::cluster::{Cluster, Target};
 use crate::cmd::objects::{
-    deployments_raw, get_deployment, get_knative_service, knative_revisions, knative_services,
-    namespace_flag, refuse_during_canary, replica_sets_of,
+    deployment_resource, get_deployment, get_knative_service, knative_revisions, namespace_flag,
+    refuse_during_canary, replica_sets_of, update_one,
 };
-use crate::cmd::update::{dry_run_text, update, Update, WriteSettings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
 use crate::rollout::revision::{
     knative_revision_number, knative_undo_target, undo_annotations, undo_target, CHANGE_CAUSE,
 };
+use crate::settings::WriteSettings;
 use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, Terminal};
+use crate::watch::knative_service_resource;
 use crate::watch::{follow_deployment_rollout, wait_for_knative_revision, WaitOptions, WaitOutcome};
+use crate::write::Update;
 
 /// Run `undo`.
 ///
@@ -31,7 +33,7 @@ use crate::watch::{follow_deployment_rollout, wait_for_knative_revision, WaitOpt
 /// the cluster refuses, or the rollback fails or times out; 130 when interrupted while waiting.
 pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
-    let settings = WriteSettings::parse(&args.write)?;
+    let settings = args.write.settings()?;
     let to = match args.to_revision {
         Some(n) if n < 0 => {
             return Err(Error::usage(format!(
@@ -75,7 +77,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     )
     .await?;
     if settings.dry() {
-        ui::print_stdout(&dry_run_text(&written, settings.output, settings.dry_run)?);
+        ui::print_stdout(&ui::output::dry_run(&[(written.after, false)], settings.output, settings.dry_run)?);
         return Ok(());
     }
     let options = wait_options(&cluster, &name, settings.timeout, std::time::Duration::from_secs(120));
@@ -134,14 +136,8 @@ async fn undo_knative(
         return Ok(());
     }
     let cause = chosen.pointer("/metadata/annotations").and_then(|a| a.get(CHANGE_CAUSE)).cloned();
-    let written = update(
-        cluster,
-        &knative_services(cluster),
-        name,
-        &format!("ksvc {name:?}"),
-        settings.dry_run,
-        Some(raw),
-        |before| {
+    let written =
+        update_one(cluster, &knative_service_resource(), name, settings.dry_run, Some(raw), |before| {
             let mut wanted = before.clone();
             wanted["spec"]["template"] = template.clone();
             if let Some(cause) = &cause {
@@ -151,11 +147,10 @@ async fn undo_knative(
                 wanted["metadata"]["annotations"][CHANGE_CAUSE] = cause.clone();
             }
             Ok(wanted)
-        },
-    )
-    .await?;
+        })
+        .await?;
     if settings.dry() {
-        ui::print_stdout(&dry_run_text(&written, settings.output, settings.dry_run)?);
+        ui::print_stdout(&ui::output::dry_run(&[(written.after, false)], settings.output, settings.dry_run)?);
         return Ok(());
     }
     ui::note(terminal, &format!("ksvc/{name}: rolling back to revision {number} ({revision})"));
@@ -266,8 +261,7 @@ pub async fn restore_template(
 ) -> Result<Update> {
     let mut template = template.clone();
     strip_hash(&mut template);
-    let api = deployments_raw(cluster);
-    update(cluster, &api, name, &format!("deployment {name:?}"), dry_run, initial, |before| {
+    update_one(cluster, &deployment_resource(), name, dry_run, initial, |before| {
         let mut wanted = before.clone();
         wanted["spec"]["template"] = template.clone();
         let current: BTreeMap<String, String> =

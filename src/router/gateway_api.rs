@@ -9,11 +9,11 @@ use futures::FutureExt;
 use kube::discovery::ApiResource;
 use serde_json::{json, Map, Value};
 
-use super::writer::Writer;
 use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, CANARY_OF_ANNOTATION, TRACK_LABEL};
 use crate::rollout::weights::Split;
+use crate::write::Writer;
 
 pub const GROUP: &str = "gateway.networking.k8s.io";
 

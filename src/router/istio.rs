@@ -8,11 +8,11 @@ use futures::FutureExt;
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
-use super::writer::Writer;
 use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, TRACK_LABEL};
 use crate::rollout::weights::{split_route_weight, Split};
+use crate::write::Writer;
 
 pub const GROUP: &str = "networking.istio.io";
 

@@ -9,12 +9,12 @@ use futures::FutureExt;
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
-use super::writer::Writer;
 use super::{End, Router};
 use crate::error::{Error, Result};
 use crate::rollout::state::{Routing, MODEL_VERSION_LABEL};
 use crate::rollout::weights::Split;
 use crate::watch::Served;
+use crate::write::Writer;
 
 pub const GROUP: &str = "serving.knative.dev";
 /// Label Knative puts on a revision's pods.

@@ -7,7 +7,6 @@ pub mod gateway_api;
 pub mod istio;
 pub mod knative;
 pub mod replicas;
-pub mod writer;
 
 use std::collections::BTreeMap;
 
@@ -17,10 +16,10 @@ use k8s_openapi::api::core::v1::Service;
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use crate::cli::RouterChoice;
 use crate::error::{Error, Result};
 use crate::rollout::state::Routing;
-use writer::{object_name, Writer};
+use crate::settings::RouterChoice;
+use crate::write::{object_name, Writer};
 
 /// How a canary ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

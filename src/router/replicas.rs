@@ -4,10 +4,10 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::writer::Writer;
 use super::{End, Router};
 use crate::error::Result;
 use crate::rollout::state::Routing;
+use crate::write::Writer;
 
 /// The replicas router: all its work is scaling the two Deployments (see `rollout::live::plan`).
 pub struct Replicas {

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use serde_json::{json, Value};
 
-use crate::cli::{DryRun, WriteOutput};
 use crate::error::{Error, Result};
+use crate::settings::{DryRun, WriteOutput};
 
 /// Render `value` as pretty JSON (with a final newline).
 ///
