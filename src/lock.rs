@@ -16,13 +16,14 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
-use crate::cluster::{Cluster, Target, WRITE_ATTEMPTS};
+use crate::cluster::{Cluster, Target};
 use crate::error::{Error, Result};
 use crate::rollout::lock::{
     host_and_pid, identity, lease_name, refusal, verdict, LeaseRecord, Verdict, HOLDER_ANNOTATION,
     LEASE_DURATION, OPERATION_ANNOTATION, RENEW_EVERY,
 };
 use crate::settings::DryRun;
+use crate::write::WRITE_ATTEMPTS;
 
 /// The lease this process holds, if any: released by [`release`] when the command ends, or by
 /// the Ctrl-C handler before it exits.
@@ -111,7 +112,7 @@ pub async fn hold(cluster: &Cluster, target: &Target, operation: &str, dry_run: 
             }
         }
     }
-    Err(crate::cluster::kept_conflicting("take", &format!("the lease {name:?}")))
+    Err(crate::write::kept_conflicting("take", &format!("the lease {name:?}")))
 }
 
 /// Give the lease back (delete it, if it is still ours). Never fails the command: a lease that

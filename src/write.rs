@@ -16,11 +16,22 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use crate::cluster::{kept_conflicting, Cluster, WRITE_ATTEMPTS};
+use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::rollout::keys::FIELD_MANAGER;
 use crate::rollout::revision::merge_patch;
 use crate::settings::DryRun;
+
+/// How many times a write is tried while others keep changing the object (409 Conflict).
+pub const WRITE_ATTEMPTS: usize = 8;
+
+/// The error when [`WRITE_ATTEMPTS`] tries to `verb` (`update`, `create`, `delete`) `what`
+/// (`deployment.apps/fraud`) all met a conflict.
+pub fn kept_conflicting(verb: &str, what: &str) -> Error {
+    Error::failed(format!(
+        "cannot {verb} {what}: it kept changing under us ({WRITE_ATTEMPTS} conflicts); run the command again"
+    ))
+}
 
 /// The result of [`Writer::update_from`].
 #[derive(Debug, Clone)]
