@@ -16,8 +16,8 @@ use crate::cluster::Target;
 use crate::error::{Error, Result};
 use crate::rollout::live::{common_labels, held_route_to_nothing, route_to_nothing, Destination};
 use crate::rollout::progress::pod_ready;
-use crate::router::writer::Writer;
 use crate::router::{RouteDestination, Router};
+use crate::write::Writer;
 
 /// How often a held step reads the route's objects again even when no pod changed: an edit of a
 /// selector or a subset's labels moves no pod.
