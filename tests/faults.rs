@@ -4,16 +4,18 @@
 //! and a consistent cluster: weights add up to 100 and match the rollout annotation, no canary
 //! left where there should be none, replicas as set, no operation lease left behind.
 //!
-//! One playground per fault; its six models are set up without faults, then the six commands
-//! run at once (each on its own model, so none waits for another's lease) while the faults are
-//! on. The test also checks that the faults did happen.
+//! Each cell (command × fault) has a playground of its own, so that every fault the playground
+//! counts was met by that command: the model is set up without faults, then the command runs
+//! with the fault on, and the cell checks that the command met at least one fault of its kind
+//! (the playground's `1/N` faults strike every Nth request, so none is left to chance). The six
+//! cells of a row run at once.
 
 use std::time::Duration;
 
 use modelroll::playground::resources::{ResourceRef, DEPLOYMENTS, LEASES};
 use serde_json::{json, Value};
 
-use crate::common::{Options, Output, Playground};
+use crate::common::{self, Options, Output, Playground};
 
 const NS: &str = "default";
 const VIRTUAL_SERVICES: ResourceRef = ResourceRef::of("networking.istio.io", "v1", "virtualservices");
@@ -127,103 +129,169 @@ fn assert_plain(pg: &Playground, name: &str, version: &str) {
     assert!(get(pg, &DESTINATION_RULES, name).is_none(), "{name}: DestinationRule left");
 }
 
-/// Set up the six models, turn `faults` on, run the six commands at once, check the cluster.
-fn matrix_row(faults: &str, expect_injected: &str) {
-    let pg = Playground::start_with(Options {
-        with: vec!["istio"],
-        ready_after: Duration::from_millis(400),
-        ..Options::default()
-    });
-    for model in ["set", "undo", "canary", "shift", "promote", "abort"] {
-        add_model(&pg, model);
-    }
-    for model in ["set", "undo", "canary", "shift", "promote", "abort"] {
-        pg.kubectl(&["rollout", "status", &format!("deployment/{model}"), "--timeout=60s"]).success();
-    }
-    ok(&pg.modelroll(&["set-image", "undo", &image("undo", "v2")]), "setup: set-image undo");
-    for model in ["shift", "promote", "abort"] {
-        let out = pg.modelroll(&["canary", model, "--image", &image(model, "v2"), "--weight", "20", "--yes"]);
-        ok(&out, &format!("setup: canary {model}"));
-    }
-    ok(&pg.modelroll(&["shift", "promote", "--weight", "50"]), "setup: shift promote");
+/// A fault of the matrix: how it is injected, and the kind the playground counts when a client
+/// meets it.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Every 2nd write answered 409 Conflict.
+    Conflicts,
+    /// Every 4th request answered 429 with Retry-After: 1.
+    TooManyRequests,
+    /// Every 4th request answered 500.
+    InternalErrors,
+    /// Every watch cut at a random moment within 100ms: every command waits on a watch longer
+    /// than that (pods take 1s to be ready, 200ms to terminate).
+    CutWatches,
+    /// Once the command has sent its first request, the API server goes away for 1s: the
+    /// command's open connections are dropped and new ones refused.
+    Restart,
+}
 
-    pg.set_faults(faults);
-    if faults.starts_with("restart") {
-        // The commands start while the API server is away: each of them meets the restart.
-        pg.restart(Duration::from_secs(1));
+impl Fault {
+    fn spec(self) -> &'static str {
+        match self {
+            Self::Conflicts => "409=1/2",
+            Self::TooManyRequests => "429=1/4",
+            Self::InternalErrors => "500=1/4",
+            Self::CutWatches => "watch-cut=100ms",
+            Self::Restart => "",
+        }
     }
-    let commands: Vec<Vec<String>> = vec![
-        vec!["set-image".into(), "set".into(), image("set", "v2")],
-        vec!["undo".into(), "undo".into()],
-        vec![
+
+    /// The kind of [`Playground::injected_faults`] that proves the command met the fault.
+    fn met(self) -> &'static str {
+        match self {
+            Self::Conflicts => "409",
+            Self::TooManyRequests => "429",
+            Self::InternalErrors => "500",
+            Self::CutWatches => "watch-cut",
+            Self::Restart => "restart-dropped",
+        }
+    }
+}
+
+/// The six write commands, each on a model of its own name.
+const COMMANDS: [&str; 6] = ["set-image", "undo", "canary", "shift", "promote", "abort"];
+
+fn command_line(command: &str) -> Vec<String> {
+    let mut args: Vec<String> = match command {
+        "set-image" => vec!["set-image".into(), command.into(), image(command, "v2")],
+        "canary" => vec![
             "canary".into(),
-            "canary".into(),
+            command.into(),
             "--image".into(),
-            image("canary", "v2"),
+            image(command, "v2"),
             "--weight".into(),
             "20".into(),
             "--yes".into(),
         ],
-        vec!["shift".into(), "shift".into(), "--weight".into(), "50".into()],
-        vec!["promote".into(), "promote".into()],
-        vec!["abort".into(), "abort".into()],
-    ];
-    let outputs: Vec<(String, Output)> = std::thread::scope(|scope| {
-        let running: Vec<_> = commands
-            .iter()
-            .map(|command| {
-                let pg = &pg;
-                scope.spawn(move || {
-                    let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
-                    args.extend(["--timeout", "50s"]);
-                    (command.join(" "), pg.modelroll(&args))
-                })
-            })
-            .collect();
-        running.into_iter().map(|r| r.join().expect("the command thread")).collect()
+        // To 100: the canary needs a second pod, so shift waits on a watch (and meets its cut).
+        "shift" => vec!["shift".into(), command.into(), "--weight".into(), "100".into()],
+        _ => vec![command.into(), command.into()],
+    };
+    args.extend(["--timeout".into(), "50s".into()]);
+    args
+}
+
+/// One cell of the matrix, on a playground of its own (so every fault it counts was met by this
+/// command): set the model up without faults, run the command under `fault`, and check that it
+/// met the fault, ended with exit 0 and left the cluster consistent.
+fn matrix_cell(command: &str, fault: Fault) {
+    let pg = Playground::start_with(Options {
+        with: vec!["istio"],
+        ready_after: Duration::from_secs(1),
+        ..Options::default()
     });
+    add_model(&pg, command);
+    pg.kubectl(&["rollout", "status", &format!("deployment/{command}"), "--timeout=60s"]).success();
+    match command {
+        "undo" => ok(&pg.modelroll(&["set-image", command, &image(command, "v2")]), "setup: set-image"),
+        "shift" | "promote" | "abort" => {
+            let out = pg.modelroll(&[
+                "canary",
+                command,
+                "--image",
+                &image(command, "v2"),
+                "--weight",
+                "20",
+                "--yes",
+            ]);
+            ok(&out, "setup: canary");
+        }
+        _ => {}
+    }
+    if command == "promote" {
+        ok(&pg.modelroll(&["shift", command, "--weight", "50"]), "setup: shift");
+    }
+
+    assert!(pg.injected_faults().is_empty(), "faults before the command: {:?}", pg.injected_faults());
+    pg.set_faults(fault.spec());
+    let args = command_line(command);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = match fault {
+        Fault::Restart => std::thread::scope(|scope| {
+            let sent_before: u64 = pg.requests().values().sum();
+            let running = scope.spawn(|| pg.modelroll(&args));
+            common::wait_for(Duration::from_secs(30), "the command's first request", || {
+                pg.requests().values().sum::<u64>() > sent_before || running.is_finished()
+            });
+            pg.restart(Duration::from_secs(1));
+            assert!(!running.is_finished(), "{command} ended before the restart: the cell proves nothing");
+            running.join().expect("the command thread")
+        }),
+        _ => pg.modelroll(&args),
+    };
     let injected = pg.injected_faults();
     pg.set_faults("");
-    for (what, out) in &outputs {
-        ok(out, &format!("{what} under {faults} (injected: {injected:?})"));
-    }
+    ok(&out, &format!("{command} under {fault:?} (injected: {injected:?})"));
     assert!(
-        injected.get(expect_injected).is_some_and(|n| *n > 0),
-        "no {expect_injected} fault happened: {injected:?}"
+        injected.get(fault.met()).is_some_and(|n| *n > 0),
+        "{command} met no {} fault under {fault:?}: {injected:?}",
+        fault.met()
     );
 
-    assert_plain(&pg, "set", "v2");
-    assert_plain(&pg, "undo", "v1");
-    assert_canary_at(&pg, "canary", 20);
-    assert_canary_at(&pg, "shift", 50);
-    assert_plain(&pg, "promote", "v2");
-    assert_plain(&pg, "abort", "v1");
+    match command {
+        "set-image" => assert_plain(&pg, command, "v2"),
+        "undo" | "abort" => assert_plain(&pg, command, "v1"),
+        "canary" => assert_canary_at(&pg, command, 20),
+        "shift" => assert_canary_at(&pg, command, 100),
+        "promote" => assert_plain(&pg, command, "v2"),
+        other => unreachable!("{other}"),
+    }
     let leases = pg.store().list(&LEASES, NS).expect("list leases");
-    assert!(leases.items.is_empty(), "operation leases left behind: {:?}", leases.items);
+    assert!(leases.items.is_empty(), "{command}: operation leases left behind: {:?}", leases.items);
+}
+
+/// A row of the matrix: the six commands under `fault`, at once, each on its own playground.
+fn matrix_row(fault: Fault) {
+    std::thread::scope(|scope| {
+        for command in COMMANDS {
+            scope.spawn(move || matrix_cell(command, fault));
+        }
+    });
 }
 
 #[test]
 fn every_write_command_survives_conflicts() {
-    matrix_row("409=0.3", "409");
+    matrix_row(Fault::Conflicts);
 }
 
 #[test]
 fn every_write_command_survives_too_many_requests() {
-    matrix_row("429=0.3", "429");
+    matrix_row(Fault::TooManyRequests);
 }
 
 #[test]
 fn every_write_command_survives_internal_errors() {
-    matrix_row("500=0.3", "500");
+    matrix_row(Fault::InternalErrors);
 }
 
 #[test]
 fn every_write_command_survives_cut_watches() {
-    matrix_row("watch-cut=400ms", "watch-cut");
+    matrix_row(Fault::CutWatches);
 }
 
 #[test]
 fn every_write_command_survives_api_server_restarts() {
-    // Away at once for 1s (every command starts then), then up 1s, down 1s, again.
-    matrix_row("restart=1s/1s", "restart");
+    matrix_row(Fault::Restart);
 }

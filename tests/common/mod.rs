@@ -192,7 +192,8 @@ impl Playground {
         self.inner().restart(down);
     }
 
-    /// Faults injected so far, by kind ("429", "500", "409", "watch-cut", "restart").
+    /// Faults injected so far, by kind ("429", "500", "409", "watch-cut", "restart", and
+    /// "restart-dropped": connections a restart dropped).
     pub fn injected_faults(&self) -> BTreeMap<String, u64> {
         self.inner().requests.injected()
     }

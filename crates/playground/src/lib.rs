@@ -357,6 +357,7 @@ async fn serve_tls(
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let mut connections = tokio::task::JoinSet::new();
+    let restarting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         let next = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -377,8 +378,11 @@ async fn serve_tls(
             Next::Restart(down) => {
                 requests.add_fault("restart");
                 drop(listener);
+                restarting.store(true, std::sync::atomic::Ordering::SeqCst);
                 connections.abort_all();
                 tokio::time::sleep(down).await;
+                // Aborted tasks are dropped when next polled: by now, long since.
+                restarting.store(false, std::sync::atomic::Ordering::SeqCst);
                 listener = loop {
                     match tokio::net::TcpListener::bind(address).await {
                         Ok(listener) => break listener,
@@ -396,13 +400,39 @@ async fn serve_tls(
         let app = app.clone();
         // Connections live in this task's set, so aborting the server ends them too.
         while connections.try_join_next().is_some() {}
+        let (requests, restarting) = (requests.clone(), restarting.clone());
         connections.spawn(async move {
             let Ok(tls) = acceptor.accept(tcp).await else { return };
+            // A client opens a connection to send requests: if a restart drops it, that client
+            // met the restart.
+            let dropped = DroppedByRestart(Some((requests, restarting)));
             let service = hyper_util::service::TowerToHyperService::new(app);
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .await;
+            dropped.ended();
         });
+    }
+}
+
+/// Counts a `restart-dropped` fault when the connection it lives in is dropped by a restart
+/// (its task aborted) rather than ended by the client.
+/// (Not when the whole playground stops.)
+struct DroppedByRestart(Option<(Arc<RequestCounter>, Arc<std::sync::atomic::AtomicBool>)>);
+
+impl DroppedByRestart {
+    fn ended(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for DroppedByRestart {
+    fn drop(&mut self) {
+        if let Some((requests, restarting)) = self.0.take() {
+            if restarting.load(std::sync::atomic::Ordering::SeqCst) {
+                requests.add_fault("restart-dropped");
+            }
+        }
     }
 }
 

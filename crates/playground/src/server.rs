@@ -58,6 +58,8 @@ pub struct RequestCounter {
     counts: Mutex<BTreeMap<String, u64>>,
     /// Faults injected so far, by kind (`429`, `500`, `watch-cut`, `restart`...).
     injected: Mutex<BTreeMap<String, u64>>,
+    /// Numbers the resource requests, for the `1/N` faults.
+    sequence: super::faults::Sequence,
 }
 
 impl RequestCounter {
@@ -232,8 +234,13 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         Some(t) => t,
         None => return status_response(&ApiError::no_route()),
     };
-    let fault =
-        faults.request_fault(&method, &target.group, &target.resource, target.name.as_deref().unwrap_or(""));
+    let fault = faults.request_fault(
+        &server.requests.sequence,
+        &method,
+        &target.group,
+        &target.resource,
+        target.name.as_deref().unwrap_or(""),
+    );
     if let Some(err) = fault {
         server.requests.add_fault(&err.code.to_string());
         return status_response(&err);
