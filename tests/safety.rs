@@ -664,3 +664,130 @@ async fn a_held_step_stops_when_a_destination_loses_its_ready_pods() {
     );
     assert_eq!(state(&env, "s12").await["weight"], 30);
 }
+
+/// Run `args` while `pods` counts, and fail when ready pods ever fell below `floor`.
+async fn run_keeping_at_least(env: &Env, pods: &ReadyPods, floor: i32, args: &[&str]) -> String {
+    pods.restart();
+    let stdout = env.run_ok(args);
+    assert!(pods.lowest() >= floor, "{args:?}: ready pods fell to {} (below {floor})", pods.lowest());
+    stdout
+}
+
+/// Capacity on every path: `shift` (held steps up and down, replicas router) and `undo`, with
+/// pods that take 1.5s to get ready: the model's ready pods never fewer than when each command
+/// started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_and_undo_keep_capacity_with_slow_pods() {
+    let env = Env::start(Duration::from_millis(1500)).await;
+    model(&env, "s13", 4, "registry.example/s13:v1", false).await;
+    let pods = ReadyPods::start(env.client.clone(), NS, "app=s13").await;
+    pods.wait_ready(4).await;
+    let canary = ["canary", "s13", "--image", "registry.example/s13:v2", "--router", "replicas"];
+    env.run_ok(&[&canary[..], &["--weight", "25", "--timeout", "60s"]].concat());
+    pods.wait_ready(4).await;
+    let steps = ["shift", "s13", "--steps", "50,75", "--interval", "500ms", "--timeout", "90s"];
+    run_keeping_capacity(&env, &pods, &steps).await;
+    assert_eq!(replicas(&env.deployment("s13").await.unwrap()), 1);
+    assert_eq!(replicas(&env.deployment("s13-canary").await.unwrap()), 3);
+    pods.wait_ready(4).await;
+    // Down: stable grows back before the canary shrinks.
+    run_keeping_capacity(&env, &pods, &["shift", "s13", "--weight", "25", "--timeout", "60s"]).await;
+    assert_eq!(replicas(&env.deployment("s13").await.unwrap()), 3);
+    assert_eq!(replicas(&env.deployment("s13-canary").await.unwrap()), 1);
+    pods.wait_ready(4).await;
+    env.run_ok(&["abort", "s13", "--timeout", "60s"]);
+    pods.wait_ready(4).await;
+
+    env.run_ok(&["set-image", "s13", "registry.example/s13:v3", "--timeout", "60s"]);
+    pods.wait_ready(4).await;
+    run_keeping_capacity(&env, &pods, &["undo", "s13", "--timeout", "60s"]).await;
+    assert_eq!(image(&env.deployment("s13").await.unwrap()), "registry.example/s13:v1");
+    assert_eq!(pods.now(), 4);
+}
+
+/// Capacity on every path, gateway-api router, pods that take 1.5s to get ready: `shift` never
+/// lowers the model's ready pods, and `abort` and `promote` never lower the stable track's (it
+/// takes back all traffic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_api_shift_abort_and_promote_keep_capacity() {
+    let env = Env::start(Duration::from_millis(1500)).await;
+    model(&env, "s14", 2, "registry.example/s14:v1", true).await;
+    env.create(http_route("s14", "s14")).await;
+    let all = ReadyPods::start(env.client.clone(), NS, "app=s14").await;
+    let stable = ReadyPods::start(env.client.clone(), NS, &format!("app=s14,{TRACK}=stable")).await;
+    for (image_v, end) in [("registry.example/s14:v2", "abort"), ("registry.example/s14:v3", "promote")] {
+        stable.wait_ready(2).await;
+        env.run_ok(&["canary", "s14", "--image", image_v, "--weight", "20", "--timeout", "60s"]);
+        let steps = ["shift", "s14", "--steps", "50,100", "--interval", "500ms", "--timeout", "60s"];
+        run_keeping_capacity(&env, &all, &steps).await;
+        let route = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "s14").await.unwrap();
+        assert_eq!(route_weights(&route), vec![("s14-stable".into(), 0), ("s14-canary".into(), 100)]);
+        stable.wait_ready(2).await;
+        run_keeping_capacity(&env, &stable, &[end, "s14", "--timeout", "60s"]).await;
+        assert_eq!(replicas(&env.deployment("s14").await.unwrap()), 2, "after {end}");
+        assert_eq!(
+            image(&env.deployment("s14").await.unwrap()),
+            if end == "abort" { "registry.example/s14:v1" } else { image_v }
+        );
+        assert!(env.deployment("s14-canary").await.is_none());
+    }
+}
+
+/// Capacity on every path, knative router: a ksvc whose revisions keep 2 pods
+/// (`autoscaling.knative.dev/min-scale`), pods that take 1.5s to get ready. Through `abort` the
+/// stable revision keeps its ready pods; through `promote` the model never has fewer ready pods
+/// than its stable revision had, and the canary revision ends with all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knative_abort_and_promote_keep_capacity() {
+    let env = Env::start(Duration::from_millis(1500)).await;
+    env.create(json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "k10", "namespace": NS},
+        "spec": {"template": {
+            "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "2"}},
+            "spec": {"containers": [{"image": "registry.example/k10:v1"}]}
+        }}
+    }))
+    .await;
+    let all = ReadyPods::start(env.client.clone(), NS, "serving.knative.dev/service=k10").await;
+    let first = ReadyPods::start(env.client.clone(), NS, "serving.knative.dev/revision=k10-00001").await;
+    first.wait_ready(2).await;
+
+    env.run_ok(&[
+        "canary",
+        "ksvc/k10",
+        "--image",
+        "registry.example/k10:v2",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    all.wait_ready(4).await;
+    run_keeping_at_least(&env, &first, 2, &["abort", "ksvc/k10", "--timeout", "60s"]).await;
+    assert_eq!(first.now(), 2);
+
+    env.run_ok(&[
+        "canary",
+        "ksvc/k10",
+        "--image",
+        "registry.example/k10:v3",
+        "--weight",
+        "50",
+        "--timeout",
+        "60s",
+    ]);
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "k10").await.unwrap();
+    let recorded = ksvc.pointer("/metadata/annotations/modelroll.io~1rollout").and_then(Value::as_str);
+    let recorded: Value = serde_json::from_str(recorded.expect("a canary state")).unwrap();
+    let canary = recorded["canary"].as_str().expect("the canary revision").to_string();
+    let canary_pods =
+        ReadyPods::start(env.client.clone(), NS, &format!("serving.knative.dev/revision={canary}")).await;
+    canary_pods.wait_ready(2).await;
+    first.wait_ready(2).await;
+    run_keeping_at_least(&env, &all, 2, &["promote", "ksvc/k10", "--timeout", "60s"]).await;
+    let ksvc = env.get("serving.knative.dev/v1", "Service", "k10").await.unwrap();
+    assert_eq!(ksvc_traffic(&ksvc).iter().map(|t| t.1).sum::<u64>(), 100, "{ksvc:#}");
+    assert_eq!(canary_pods.now(), 2, "the promoted revision serves with all its pods");
+}
