@@ -195,35 +195,7 @@ impl Playground {
         write_kubeconfig(&kubeconfig_path, &url, &cert.ca_pem, &tokens)
             .map_err(|source| StartError::Kubeconfig { path: kubeconfig_path.clone(), source })?;
         let requests = Arc::new(RequestCounter::default());
-        let mut users = BTreeMap::new();
-        let authenticated = |groups: &[&str]| -> Vec<String> {
-            groups.iter().map(|g| g.to_string()).chain(["system:authenticated".to_string()]).collect()
-        };
-        users.insert(
-            tokens.admin.clone(),
-            server::User {
-                name: "admin".into(),
-                can_write: true,
-                groups: authenticated(&["system:masters"]),
-                rbac: false,
-            },
-        );
-        users.insert(
-            tokens.viewer.clone(),
-            server::User { name: "viewer".into(), can_write: false, groups: authenticated(&[]), rbac: false },
-        );
-        for user in &config.users {
-            let groups = user.groups.iter().map(String::as_str).collect::<Vec<_>>();
-            let known = server::User {
-                name: user.name.clone(),
-                can_write: false,
-                groups: authenticated(&groups),
-                rbac: true,
-            };
-            if users.insert(user.token.clone(), known).is_some() {
-                return Err(StartError::DuplicateToken { user: user.name.clone() });
-            }
-        }
+        let users = users_table(&tokens, &config.users)?;
         let model_servers = Arc::new(model_server::ModelServers::default());
         let faults = tokio::sync::watch::Sender::new(config.faults.clone());
         let api = Arc::new(server::ApiServer {
@@ -489,6 +461,47 @@ fn write_kubeconfig(path: &std::path::Path, url: &str, ca_pem: &str, tokens: &To
     Ok(())
 }
 
+/// Who the API server knows by bearer token: the kubeconfig's admin and viewer, and the users
+/// of a token table (authorized by RBAC).
+///
+/// # Errors
+/// [`StartError::DuplicateToken`] when two users share a token.
+fn users_table(
+    tokens: &Tokens,
+    static_users: &[rbac::StaticUser],
+) -> Result<BTreeMap<String, server::User>, StartError> {
+    let mut users = BTreeMap::new();
+    let authenticated = |groups: &[&str]| -> Vec<String> {
+        groups.iter().map(|g| g.to_string()).chain(["system:authenticated".to_string()]).collect()
+    };
+    users.insert(
+        tokens.admin.clone(),
+        server::User {
+            name: "admin".into(),
+            can_write: true,
+            groups: authenticated(&["system:masters"]),
+            rbac: false,
+        },
+    );
+    users.insert(
+        tokens.viewer.clone(),
+        server::User { name: "viewer".into(), can_write: false, groups: authenticated(&[]), rbac: false },
+    );
+    for user in static_users {
+        let groups = user.groups.iter().map(String::as_str).collect::<Vec<_>>();
+        let known = server::User {
+            name: user.name.clone(),
+            can_write: false,
+            groups: authenticated(&groups),
+            rbac: true,
+        };
+        if users.insert(user.token.clone(), known).is_some() {
+            return Err(StartError::DuplicateToken { user: user.name.clone() });
+        }
+    }
+    Ok(users)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,5 +520,24 @@ mod tests {
         assert_eq!(cause.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound));
         let bind = StartError::Bind { port: 1, source: std::io::Error::other("in use") };
         assert!(!bind.is_bad_input());
+    }
+
+    #[test]
+    fn a_token_table_user_is_authorized_by_rbac_and_a_shared_token_is_refused() {
+        let tokens = Tokens { admin: "admin-token".into(), viewer: "viewer-token".into() };
+        let user = |name: &str, token: &str| rbac::StaticUser {
+            token: token.into(),
+            name: name.into(),
+            uid: name.into(),
+            groups: vec!["deployers".into()],
+        };
+        let users = users_table(&tokens, &[user("ci", "t1")]).unwrap();
+        assert!(users["t1"].rbac && !users["admin-token"].rbac && users["admin-token"].can_write);
+        assert_eq!(users["t1"].groups, ["deployers", "system:authenticated"]);
+        let err = users_table(&tokens, &[user("ci", "t1"), user("deployer", "t1")]).unwrap_err();
+        assert_eq!(err.to_string(), "the token of user \"deployer\" is already in use");
+        assert!(err.is_bad_input());
+        let err = users_table(&tokens, &[user("ci", "viewer-token")]).unwrap_err();
+        assert!(matches!(err, StartError::DuplicateToken { .. }), "{err:?}");
     }
 }

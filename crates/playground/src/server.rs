@@ -28,10 +28,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use self::auth::authenticate;
-use self::discovery::{
-    aggregated_discovery, api_group, api_group_list, api_versions, resource_list_response, version,
-    wants_aggregated_discovery,
-};
 use self::url::{decode_path_segment, parse_query};
 use super::errors::ApiError;
 use super::faults::Faults;
@@ -175,31 +171,8 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
             Err(err) => return status_response(&err),
         };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match segments.as_slice() {
-        ["version"] => return json_response(StatusCode::OK, &version()),
-        ["api"] | ["apis"] if wants_aggregated_discovery(&request_accept) => {
-            return aggregated_discovery(&server.store, segments[0] == "api");
-        }
-        ["api"] => return json_response(StatusCode::OK, &api_versions(&server.address)),
-        ["apis"] => return json_response(StatusCode::OK, &api_group_list(&server.store)),
-        ["api", "v1"] => return resource_list_response(&server.store, "", "v1"),
-        ["apis", group] => return api_group(&server.store, group),
-        ["apis", group, version] => return resource_list_response(&server.store, group, version),
-        ["openapi", "v3"] => return json_response(StatusCode::OK, &super::openapi::root(&server.store)),
-        ["openapi", "v3", "api", version] | ["openapi", "v3", "apis", "", version] => {
-            return match super::openapi::document(&server.store, "", version) {
-                Some(doc) => json_response(StatusCode::OK, &doc),
-                None => status_response(&ApiError::no_route()),
-            }
-        }
-        ["openapi", "v3", "apis", group, version] => {
-            return match super::openapi::document(&server.store, group, version) {
-                Some(doc) => json_response(StatusCode::OK, &doc),
-                None => status_response(&ApiError::no_route()),
-            }
-        }
-        ["openapi", ..] => return status_response(&ApiError::no_route()),
-        _ => {}
+    if let Some(response) = discovery::serve(&server, &segments, &request_accept) {
+        return response;
     }
     let faults = server.faults.borrow().clone();
     if let Some(delay) = faults.latency {

@@ -7,12 +7,44 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{json_response, status_response};
+use super::{json_response, status_response, ApiServer};
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
 use crate::store::Store;
 
-pub(super) fn version() -> Value {
+/// The response to a discovery path (`/version`, `/api`, `/apis`, a group, a group version,
+/// `/openapi/v3`), or `None` when the path names no discovery document.
+pub(super) fn serve(server: &ApiServer, segments: &[&str], accept: &str) -> Option<Response> {
+    let response = match segments {
+        ["version"] => json_response(StatusCode::OK, &version()),
+        ["api"] | ["apis"] if wants_aggregated_discovery(accept) => {
+            aggregated_discovery(&server.store, segments[0] == "api")
+        }
+        ["api"] => json_response(StatusCode::OK, &api_versions(&server.address)),
+        ["apis"] => json_response(StatusCode::OK, &api_group_list(&server.store)),
+        ["api", "v1"] => resource_list_response(&server.store, "", "v1"),
+        ["apis", group] => api_group(&server.store, group),
+        ["apis", group, version] => resource_list_response(&server.store, group, version),
+        ["openapi", "v3"] => json_response(StatusCode::OK, &crate::openapi::root(&server.store)),
+        ["openapi", "v3", "api", version] | ["openapi", "v3", "apis", "", version] => {
+            match crate::openapi::document(&server.store, "", version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            match crate::openapi::document(&server.store, group, version) {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => status_response(&ApiError::no_route()),
+            }
+        }
+        ["openapi", ..] => status_response(&ApiError::no_route()),
+        _ => return None,
+    };
+    Some(response)
+}
+
+fn version() -> Value {
     json!({
         "major": "1",
         "minor": "33",
@@ -28,7 +60,7 @@ pub(super) fn version() -> Value {
     })
 }
 
-pub(super) fn api_versions(address: &str) -> Value {
+fn api_versions(address: &str) -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -78,12 +110,12 @@ fn group_json(name: &str, versions: &[String]) -> Value {
     json!({"name": name, "versions": versions, "preferredVersion": versions[0]})
 }
 
-pub(super) fn api_group_list(store: &Store) -> Value {
+fn api_group_list(store: &Store) -> Value {
     let groups: Vec<Value> = groups(store).iter().map(|(g, vs)| group_json(g, vs)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub(super) fn api_group(store: &Store, group: &str) -> Response {
+fn api_group(store: &Store, group: &str) -> Response {
     match groups(store).into_iter().find(|(g, _)| g == group) {
         Some((g, vs)) => {
             let mut body = group_json(&g, &vs);
@@ -97,7 +129,7 @@ pub(super) fn api_group(store: &Store, group: &str) -> Response {
 
 /// Whether the client asks for aggregated discovery (`apidiscovery.k8s.io/v2`), as kubectl 1.30+
 /// does; clients that do not get the classic documents.
-pub(super) fn wants_aggregated_discovery(accept: &str) -> bool {
+fn wants_aggregated_discovery(accept: &str) -> bool {
     accept
         .split(',')
         .any(|t| t.contains("as=APIGroupDiscoveryList") && t.contains("v=v2") && !t.contains("v=v2beta1"))
@@ -105,7 +137,7 @@ pub(super) fn wants_aggregated_discovery(accept: &str) -> bool {
 
 /// `/api` or `/apis` as one `APIGroupDiscoveryList`: every group, version and resource (with
 /// subresources) in a single response.
-pub(super) fn aggregated_discovery(store: &Store, core: bool) -> Response {
+fn aggregated_discovery(store: &Store, core: bool) -> Response {
     let types = store.types();
     let group_names: Vec<(String, Vec<String>)> =
         if core { vec![(String::new(), vec!["v1".to_string()])] } else { groups(store) };
@@ -161,7 +193,7 @@ pub(super) fn aggregated_discovery(store: &Store, core: bool) -> Response {
         .into_response()
 }
 
-pub(super) fn resource_list_response(store: &Store, group: &str, version: &str) -> Response {
+fn resource_list_response(store: &Store, group: &str, version: &str) -> Response {
     let types: Vec<Arc<ResourceType>> =
         store.types().into_iter().filter(|t| t.group == group && t.serves(version)).collect();
     if types.is_empty() {

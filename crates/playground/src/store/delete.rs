@@ -9,7 +9,7 @@ use super::commit::{commit, delete_namespace_contents, remove, unregister_crd};
 use super::{present, DeleteOptions, Deleted, EventType, Propagation, Store};
 use crate::clock::rfc3339;
 use crate::errors::ApiError;
-use crate::resources::ResourceRef;
+use crate::resources::{ResourceRef, ResourceType};
 
 impl Store {
     /// Delete an object. Objects with finalizers (and, with `Foreground`/`Orphan`
@@ -39,65 +39,10 @@ impl Store {
             else {
                 return Err(ApiError::not_found(&ty.group, &ty.plural, name));
             };
-            let meta = &current["metadata"];
-            if let Some(uid) = &options.precondition_uid {
-                if meta["uid"].as_str() != Some(uid) {
-                    return Err(ApiError::conflict_because(
-                        &ty.group,
-                        &ty.plural,
-                        name,
-                        &format!(
-                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                            meta["uid"].as_str().unwrap_or("")
-                        ),
-                    ));
-                }
-            }
-            if let Some(rv) = &options.precondition_resource_version {
-                if meta["resourceVersion"].as_str() != Some(rv) {
-                    return Err(ApiError::conflict_because(
-                        &ty.group,
-                        &ty.plural,
-                        name,
-                        &format!(
-                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                            meta["resourceVersion"].as_str().unwrap_or("")
-                        ),
-                    ));
-                }
-            }
+            check_preconditions(&ty.group, &ty.plural, name, &current["metadata"], options)?;
             let mut object = (*current).clone();
-            let mut finalizers: Vec<String> = object["metadata"]["finalizers"]
-                .as_array()
-                .map(|f| f.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
-            let policy_finalizer = match options.propagation {
-                Some(Propagation::Foreground) => Some("foregroundDeletion"),
-                Some(Propagation::Orphan) => Some("orphan"),
-                _ => None,
-            };
-            if let Some(f) = policy_finalizer {
-                // Foreground only matters when something could depend on the object; the real
-                // API server adds it regardless and lets the GC remove it.
-                if !finalizers.iter().any(|x| x == f) {
-                    finalizers.push(f.to_string());
-                }
-            }
-            if options.propagation == Some(Propagation::Background) {
-                finalizers.retain(|f| f != "foregroundDeletion" && f != "orphan");
-            }
-            let grace = if ty.group.is_empty() && ty.plural == "pods" {
-                let spec_grace = object["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
-                let scheduled = object["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-                let terminal = matches!(object["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
-                if scheduled && !terminal {
-                    options.grace_period_seconds.unwrap_or(spec_grace).max(0)
-                } else {
-                    0
-                }
-            } else {
-                0
-            };
+            let finalizers = finalizers_after_delete(&object, options.propagation);
+            let grace = grace_period(&ty, &object, options.grace_period_seconds);
             if finalizers.is_empty() && grace == 0 {
                 if options.dry_run {
                     return Ok(Deleted::Now(Arc::unwrap_or_clone(present(&current, &ty, &resource.version))));
@@ -150,5 +95,84 @@ impl Store {
             let stored = commit(&self.shared, &mut state, &ty, key, Some(object), EventType::Modified);
             Ok(Deleted::Pending(Arc::unwrap_or_clone(present(&stored, &ty, &resource.version))))
         }
+    }
+}
+
+/// 409 unless the object's uid and resourceVersion are those the DeleteOptions' preconditions name.
+fn check_preconditions(
+    group: &str,
+    plural: &str,
+    name: &str,
+    meta: &Value,
+    options: &DeleteOptions,
+) -> Result<(), ApiError> {
+    if let Some(uid) = &options.precondition_uid {
+        if meta["uid"].as_str() != Some(uid) {
+            return Err(ApiError::conflict_because(
+                group,
+                plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta["uid"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = &options.precondition_resource_version {
+        if meta["resourceVersion"].as_str() != Some(rv) {
+            return Err(ApiError::conflict_because(
+                group,
+                plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta["resourceVersion"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The object's finalizers once a delete with `propagation` has marked it: Foreground and
+/// Orphan add theirs, Background removes both.
+fn finalizers_after_delete(object: &Value, propagation: Option<Propagation>) -> Vec<String> {
+    let mut finalizers: Vec<String> = object["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let policy_finalizer = match propagation {
+        Some(Propagation::Foreground) => Some("foregroundDeletion"),
+        Some(Propagation::Orphan) => Some("orphan"),
+        _ => None,
+    };
+    if let Some(f) = policy_finalizer {
+        // Foreground only matters when something could depend on the object; the real
+        // API server adds it regardless and lets the GC remove it.
+        if !finalizers.iter().any(|x| x == f) {
+            finalizers.push(f.to_string());
+        }
+    }
+    if propagation == Some(Propagation::Background) {
+        finalizers.retain(|f| f != "foregroundDeletion" && f != "orphan");
+    }
+    finalizers
+}
+
+/// The grace period of a delete: a scheduled, running pod's (the request's, else its spec's,
+/// 30 s by default); 0 for everything else.
+fn grace_period(ty: &ResourceType, object: &Value, requested: Option<i64>) -> i64 {
+    if ty.group.is_empty() && ty.plural == "pods" {
+        let spec_grace = object["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+        let scheduled = object["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+        let terminal = matches!(object["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        if scheduled && !terminal {
+            requested.unwrap_or(spec_grace).max(0)
+        } else {
+            0
+        }
+    } else {
+        0
     }
 }
