@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 use modelroll::cli::Shell;
 use modelroll::cmd::completion::file_name;
-use modelroll::rollout::state::{Phase, RolloutState, Routing, CANARY_OF_ANNOTATION, ROLLOUT_ANNOTATION};
+use modelroll::rollout::state::{
+    KnativeRouting, Phase, ReplicasRouting, RolloutState, Routing, CANARY_OF_ANNOTATION, ROLLOUT_ANNOTATION,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -212,12 +214,12 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 fn kubectl_completes_targets_from_the_cluster_and_promote_only_those_with_a_canary() {
     let pg = Playground::start_with(Options { with: vec!["knative", "istio"], ..Options::default() });
     create_namespace_ml(&pg);
-    let replicas = Routing::Replicas { service: Some("fraud".into()) };
-    let knative = Routing::Knative {
+    let replicas = Routing::Replicas(ReplicasRouting { service: Some("fraud".into()) });
+    let knative = Routing::Knative(KnativeRouting {
         stable_revision: "scorer-00001".into(),
         original_traffic: serde_json::Value::Null,
         original_template: json!({}),
-    };
+    });
     for manifest in [
         deployment("fraud", canary_annotation(replicas, "fraud-canary", 25)),
         deployment("fraud-canary", json!({ CANARY_OF_ANNOTATION: "fraud" })),

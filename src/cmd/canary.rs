@@ -23,7 +23,9 @@ use crate::rollout::image::ModelVersion;
 use crate::rollout::live::plan;
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::revision::check_label_value;
-use crate::rollout::state::{canary_revision_name, Phase, RolloutState, Routing};
+use crate::rollout::state::{
+    canary_revision_name, GatewayApiRouting, IstioRouting, KnativeRouting, Phase, RolloutState, Routing,
+};
 use crate::rollout::weights::parse_weight;
 use crate::router::{self, deployment_kind, knative, Router, Selection};
 use crate::settings::WriteSettings;
@@ -298,7 +300,7 @@ async fn deployment_canary(
                 template_labels: &labels,
             };
             let router = router::select(w, &selection).await?;
-            warn_gitops_route(w, router.routing()).await?;
+            warn_gitops_route(w, &router.routing()).await?;
             if router.needs_track_label() && !has_stable_track(template) {
                 if w.is_dry_run() {
                     say(&format!(
@@ -324,7 +326,7 @@ async fn deployment_canary(
                 }
             }
             let state = RolloutState {
-                routing: router.routing().clone(),
+                routing: router.routing(),
                 canary: canary_name(name),
                 weight: 0,
                 images: images.clone(),
@@ -464,11 +466,11 @@ async fn knative_canary(
                 )));
             }
             let state = RolloutState {
-                routing: Routing::Knative {
+                routing: Routing::Knative(KnativeRouting {
                     stable_revision,
                     original_traffic: ksvc["spec"]["traffic"].clone(),
                     original_template: ksvc["spec"]["template"].clone(),
-                },
+                }),
                 canary: revision,
                 weight: 0,
                 images: images.clone(),
@@ -483,17 +485,17 @@ async fn knative_canary(
         }
     };
     let (service_kind, revision_kind) = router::knative_kinds(w).await?;
-    let Routing::Knative { original_template, .. } = &state.routing else {
+    let Routing::Knative(routing) = &state.routing else {
         return Err(Error::usage(format!("the canary of ksvc {name} was not started by the knative router")));
     };
     let template = knative::canary_template(
-        original_template,
+        &routing.original_template,
         &state.canary,
         &state.images,
         state.model_version.as_deref(),
     )?;
     let router = knative::Knative {
-        routing: state.routing.clone(),
+        routing: routing.clone(),
         service_kind,
         revision_kind: revision_kind.clone(),
         model: name.to_string(),
@@ -534,8 +536,12 @@ async fn knative_canary(
 /// Warn when the route modelroll is about to edit is synced by Argo CD or Flux.
 async fn warn_gitops_route(w: &Writer, routing: &Routing) -> Result<()> {
     let (group, kind, name) = match routing {
-        Routing::Istio { virtual_service, .. } => (router::istio::GROUP, "VirtualService", virtual_service),
-        Routing::GatewayApi { http_route, .. } => (router::gateway_api::GROUP, "HTTPRoute", http_route),
+        Routing::Istio(IstioRouting { virtual_service, .. }) => {
+            (router::istio::GROUP, "VirtualService", virtual_service)
+        }
+        Routing::GatewayApi(GatewayApiRouting { http_route, .. }) => {
+            (router::gateway_api::GROUP, "HTTPRoute", http_route)
+        }
         _ => return Ok(()),
     };
     let Some(ar) = router::discover_kind(w, group, kind).await? else {

@@ -230,7 +230,10 @@ pub fn canary_placeholders(
     interval: Duration,
 ) -> Placeholders {
     let stable = match &state.routing {
-        crate::rollout::state::Routing::Knative { stable_revision, .. } => stable_revision.clone(),
+        crate::rollout::state::Routing::Knative(crate::rollout::state::KnativeRouting {
+            stable_revision,
+            ..
+        }) => stable_revision.clone(),
         _ => model.name().to_string(),
     };
     Placeholders {

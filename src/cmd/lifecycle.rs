@@ -6,13 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject};
+use kube::api::Api;
 use kube::discovery::ApiResource;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -246,54 +242,6 @@ impl Deadline {
     }
 }
 
-/// Why a pod of a track is failing, if it is: image pull errors, config errors, crash loops.
-pub fn pod_problem(pod: &Pod) -> Option<String> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let status = pod.status.as_ref()?;
-    if status.phase.as_deref() == Some("Failed") {
-        return Some(format!("pod {name} failed"));
-    }
-    for cs in
-        status.container_statuses.iter().flatten().chain(status.init_container_statuses.iter().flatten())
-    {
-        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.clone());
-        match waiting.as_deref() {
-            Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "CreateContainerConfigError") => {
-                return Some(format!(
-                    "pod {name}: container {} is in {}",
-                    cs.name,
-                    waiting.unwrap_or_default()
-                ));
-            }
-            Some("CrashLoopBackOff") => {
-                return Some(format!(
-                    "pod {name}: container {} is in CrashLoopBackOff ({} restarts)",
-                    cs.name, cs.restart_count
-                ));
-            }
-            _ => {}
-        }
-        if cs.restart_count >= 3 {
-            return Some(format!("pod {name}: container {} restarted {} times", cs.name, cs.restart_count));
-        }
-    }
-    None
-}
-
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-fn restarts(pod: &Pod) -> i32 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map_or(0, |c| c.iter().map(|c| c.restart_count).sum())
-}
-
 /// Whether a Deployment has finished rolling out, as `kubectl rollout status` means it; with
 /// (ready, desired) for the progress line.
 pub fn deployment_done(d: &Deployment) -> (bool, i32, i32) {
@@ -309,14 +257,6 @@ pub fn deployment_done(d: &Deployment) -> (bool, i32, i32) {
         && status.available_replicas.unwrap_or(0) >= desired
         && ready >= desired;
     (done, ready, desired)
-}
-
-fn selector_of(d: &Deployment) -> String {
-    d.spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.as_ref())
-        .map(|l| l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
 }
 
 /// Run a wait so that Ctrl-C ends it with exit 130, "interrupted while {what}". The waits nest
@@ -404,11 +344,23 @@ pub async fn wait_revision(
     name: &str,
     deadline: Deadline,
 ) -> Result<()> {
-    interruptible(
-        &format!("waiting for revision {name}"),
-        wait_revision_unguarded(w, revision_kind, name, deadline),
-    )
+    interruptible(&format!("waiting for revision {name}"), async {
+        say(&format!("waiting for revision {name} to be ready"));
+        crate::watch::canary::revision_ready(&w.cluster, revision_kind, name, deadline.0).await?;
+        say(&format!("revision {name} is ready"));
+        Ok(())
+    })
     .await
+}
+
+pub use crate::watch::canary::{CanaryBaseline, CanaryPods};
+
+/// Read the canary's pods before a step gives it weight, for [`watch_canary`].
+///
+/// # Errors
+/// When the canary or its pods cannot be read.
+pub async fn canary_baseline(w: &Writer, pods_of: &CanaryPods) -> Result<CanaryBaseline> {
+    crate::watch::canary::canary_baseline(&w.cluster, pods_of).await
 }
 
 /// Watch the canary's pods for `hold`: returns `Some(reason)` as soon as one crashes, restarts,
@@ -423,46 +375,7 @@ pub async fn watch_canary(
     hold: Duration,
     tick: impl FnMut(Duration),
 ) -> Result<Option<String>> {
-    interruptible("holding a step", watch_canary_unguarded(w, baseline, hold, tick)).await
-}
-
-/// The canary's pods as they were before a step gave it weight: restarts and readiness per pod,
-/// so that a restart between the step and the watch still counts.
-pub struct CanaryBaseline {
-    selector: String,
-    pods: BTreeMap<String, (i32, bool)>,
-}
-
-/// Read the canary's pods for [`watch_canary`].
-///
-/// # Errors
-/// When the canary or its pods cannot be read.
-pub async fn canary_baseline(w: &Writer, pods_of: &CanaryPods) -> Result<CanaryBaseline> {
-    let client = w.cluster.client.clone();
-    let ns = w.namespace().to_string();
-    let selector = match pods_of {
-        CanaryPods::Deployment(name) => {
-            let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-            let d = deployments
-                .get(name)
-                .await
-                .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
-            selector_of(&d)
-        }
-        CanaryPods::Revision(name) => format!("{}={name}", knative::REVISION_LABEL),
-    };
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let list = pods
-        .list(&kube::api::ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| w.cluster.api_error(e, "list the canary's pods"))?;
-    let pods = list
-        .items
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .map(|p| (p.metadata.name.clone().unwrap_or_default(), (restarts(p), pod_ready(p))))
-        .collect();
-    Ok(CanaryBaseline { selector, pods })
+    interruptible("holding a step", crate::watch::canary::hold(&w.cluster, baseline, hold, tick)).await
 }
 
 /// Wait until no pod of the canary Deployment is left (so routes can go back to the model's
@@ -471,117 +384,11 @@ pub async fn canary_baseline(w: &Writer, pods_of: &CanaryPods) -> Result<CanaryB
 /// # Errors
 /// Exit 1 on timeout, 130 on Ctrl-C.
 pub async fn wait_pods_gone(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
-    interruptible("waiting for the canary pods to go away", wait_pods_gone_unguarded(w, selector, deadline))
-        .await
-}
-
-/// [`wait_revision`] without its Ctrl-C handling.
-async fn wait_revision_unguarded(
-    w: &Writer,
-    revision_kind: &ApiResource,
-    name: &str,
-    deadline: Deadline,
-) -> Result<()> {
-    let client = w.cluster.client.clone();
-    let ns = w.namespace().to_string();
-    let revisions: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, revision_kind);
-    let mut events =
-        watcher::watcher(revisions, watcher::Config::default().fields(&format!("metadata.name={name}")))
-            .backoff(crate::watch::rewatch_backoff())
-            .boxed();
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let mut pod_events = watcher::watcher(
-        pods,
-        watcher::Config::default().labels(&format!("{}={name}", knative::REVISION_LABEL)),
+    interruptible(
+        "waiting for the canary pods to go away",
+        crate::watch::canary::pods_gone(&w.cluster, selector, deadline.0),
     )
-    .backoff(crate::watch::rewatch_backoff())
-    .boxed();
-    say(&format!("waiting for revision {name} to be ready"));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline.0) => {
-                return Err(Error::failed(format!("timed out waiting for revision {name} to be ready; see `kubectl describe revision {name}`")));
-            }
-            event = events.next() => match event {
-                Some(Ok(Event::Apply(r) | Event::InitApply(r))) => {
-                    let value = serde_json::to_value(&r).unwrap_or_default();
-                    match knative::revision_ready(&value) {
-                        Some(Ok(())) => {
-                            say(&format!("revision {name} is ready"));
-                            return Ok(());
-                        }
-                        Some(Err(reason)) => return Err(Error::failed(format!("revision {name} cannot become ready: {reason}"))),
-                        None => {}
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of revision {name}: {e}"),
-                None => return Err(Error::failed(format!("the watch of revision {name} ended"))),
-            },
-            event = pod_events.next() => {
-                if let Some(Ok(Event::Apply(p) | Event::InitApply(p))) = event {
-                    if let Some(problem) = pod_problem(&p) {
-                        return Err(Error::failed(format!("revision {name} cannot become ready: {problem}")));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// What the canary's pods are selected by while watching them through an interval.
-pub enum CanaryPods {
-    Deployment(String),
-    Revision(String),
-}
-
-/// [`watch_canary`] without its Ctrl-C handling.
-async fn watch_canary_unguarded(
-    w: &Writer,
-    baseline: CanaryBaseline,
-    hold: Duration,
-    mut tick: impl FnMut(Duration),
-) -> Result<Option<String>> {
-    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
-    let mut events = watcher::watcher(pods, watcher::Config::default().labels(&baseline.selector))
-        .backoff(crate::watch::rewatch_backoff())
-        .boxed();
-    // Per pod: restarts and readiness as first known (a pod may be replaced, never degrade).
-    let mut baseline = baseline.pods;
-    let end = Instant::now() + hold;
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(end) => return Ok(None),
-            _ = ticker.tick() => tick(end.saturating_duration_since(Instant::now())),
-            event = events.next() => match event {
-                Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
-                    if p.metadata.deletion_timestamp.is_some() {
-                        continue;
-                    }
-                    let name = p.metadata.name.clone().unwrap_or_default();
-                    if let Some(problem) = pod_problem(&p) {
-                        return Ok(Some(problem));
-                    }
-                    let (restarts_now, ready_now) = (restarts(&p), pod_ready(&p));
-                    match baseline.get(&name) {
-                        Some(&(r, _)) if restarts_now > r => {
-                            return Ok(Some(format!("pod {name} restarted ({restarts_now} restarts)")));
-                        }
-                        Some(&(_, true)) if !ready_now => {
-                            return Ok(Some(format!("pod {name} turned unready")));
-                        }
-                        _ => {}
-                    }
-                    let entry = baseline.entry(name).or_insert((restarts_now, ready_now));
-                    entry.1 |= ready_now;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
-                None => return Err(Error::failed("the watch of the canary's pods ended")),
-            },
-        }
-    }
+    .await
 }
 
 /// The replicas of the model's two Deployments as they are now, and the autoscaler that owns the
@@ -810,44 +617,11 @@ pub async fn pull_weight(
     write_state(w, model, Some(state)).await
 }
 
-/// [`wait_pods_gone`] without its Ctrl-C handling.
-async fn wait_pods_gone_unguarded(w: &Writer, selector: &str, deadline: Deadline) -> Result<()> {
-    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
-    let mut events = watcher::watcher(pods, watcher::Config::default().labels(selector))
-        .backoff(crate::watch::rewatch_backoff())
-        .boxed();
-    let mut alive: BTreeMap<String, ()> = BTreeMap::new();
-    let mut listed = false;
-    loop {
-        if listed && alive.is_empty() {
-            return Ok(());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline.0) => {
-                return Err(Error::failed(format!("timed out waiting for the canary pods ({selector}) to go away")));
-            }
-            event = events.next() => match event {
-                Some(Ok(Event::Init)) => { alive.clear(); listed = false; }
-                Some(Ok(Event::InitApply(p) | Event::Apply(p))) => { alive.insert(p.metadata.name.unwrap_or_default(), ()); }
-                Some(Ok(Event::Delete(p))) => { alive.remove(&p.metadata.name.unwrap_or_default()); }
-                Some(Ok(Event::InitDone)) => listed = true,
-                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
-                None => return Err(Error::failed("the watch of the canary's pods ended")),
-            },
-        }
-    }
-}
-
-/// The label selector of the canary Deployment's pods, if it exists.
+/// The label selector of a Deployment's pods (matchExpressions included), as the Deployment
+/// is read raw; `None` when it selects nothing it could be told by.
 pub fn canary_selector(canary: &Value) -> Option<String> {
-    let labels = canary.pointer("/spec/selector/matchLabels")?.as_object()?;
-    Some(
-        labels
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(","),
-    )
+    let selector = serde_json::from_value(canary.pointer("/spec/selector")?.clone()).ok()?;
+    crate::watch::selector_text(selector).ok().filter(|s| !s.is_empty())
 }
 
 /// Print what a dry run would write: the objects as YAML or JSON, or one line per object.

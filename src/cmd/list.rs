@@ -207,7 +207,11 @@ pub fn ksvc_rows(services: &[Value]) -> Vec<ModelRow> {
             .unwrap_or("Unknown");
         let stable = match &state {
             Some(RolloutState {
-                routing: crate::rollout::state::Routing::Knative { original_template, .. },
+                routing:
+                    crate::rollout::state::Routing::Knative(crate::rollout::state::KnativeRouting {
+                        original_template,
+                        ..
+                    }),
                 ..
             }) => images_text(&template_images(original_template)),
             _ => images_text(&template_images(&s["spec"]["template"])),

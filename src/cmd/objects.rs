@@ -173,12 +173,12 @@ pub async fn route_object(
     namespace: &str,
     routing: &crate::rollout::state::Routing,
 ) -> Result<Option<Value>> {
-    use crate::rollout::state::Routing;
+    use crate::rollout::state::{GatewayApiRouting, IstioRouting, Routing};
     let (group, kind, plural, name) = match routing {
-        Routing::Istio { virtual_service, .. } => {
+        Routing::Istio(IstioRouting { virtual_service, .. }) => {
             (crate::router::istio::GROUP, "VirtualService", "virtualservices", virtual_service)
         }
-        Routing::GatewayApi { http_route, .. } => {
+        Routing::GatewayApi(GatewayApiRouting { http_route, .. }) => {
             (crate::router::gateway_api::GROUP, "HTTPRoute", "httproutes", http_route)
         }
         _ => return Ok(None),

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 
 use super::revision::template_images;
-use super::state::{Phase as CanaryPhase, RolloutState, Routing, MODEL_VERSION_LABEL};
+use super::state::{KnativeRouting, Phase as CanaryPhase, RolloutState, Routing, MODEL_VERSION_LABEL};
 use super::status::{images, ContainerImage, ModelStatus, Phase, RevisionStatus, Track};
 use super::weights::effective_weight;
 
@@ -79,7 +79,7 @@ fn model_version(metadata: Option<&ObjectMeta>) -> Option<String> {
 /// the target is a Deployment and it was found (`None` when it is gone).
 pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option<&CanaryTrack>) {
     let model = status.target.name.clone();
-    let is_replicas = matches!(state.routing, Routing::Replicas { .. });
+    let is_replicas = matches!(state.routing, Routing::Replicas(_));
     let stable_ready = status.replicas.ready;
     let canary_ready = canary.map_or(0, |c| c.ready);
     let effective = is_replicas.then(|| effective_weight(stable_ready, canary_ready));
@@ -111,7 +111,7 @@ pub fn add_canary(status: &mut ModelStatus, state: &RolloutState, canary: Option
         })
     };
     match &state.routing {
-        Routing::Knative { stable_revision, .. } => {
+        Routing::Knative(KnativeRouting { stable_revision, .. }) => {
             for row in &mut status.revisions {
                 if &row.name == stable_revision {
                     row.track = Some(Track::Stable);
@@ -269,6 +269,7 @@ pub fn canary_lines(canary: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::state::{IstioRouting, ReplicasRouting};
     use crate::rollout::status::{ReplicaCounts, TargetRef};
     use std::collections::BTreeMap;
 
@@ -329,7 +330,7 @@ mod tests {
         let mut s = status();
         add_canary(
             &mut s,
-            &state(Routing::Replicas { service: Some("fraud".into()) }),
+            &state(Routing::Replicas(ReplicasRouting { service: Some("fraud".into()) })),
             Some(&CanaryTrack::from_deployment(&canary_deployment())),
         );
         assert_eq!(s.phase, Phase::Canary);
@@ -385,14 +386,14 @@ mod tests {
     #[test]
     fn mesh_router_names_its_objects() {
         let mut s = status();
-        let routing = Routing::Istio {
+        let routing = Routing::Istio(IstioRouting {
             virtual_service: "fraud".into(),
             service: "fraud".into(),
             original_http: json!([]),
             destination_rule: "fraud".into(),
             destination_rule_created: true,
             original_subsets: Value::Null,
-        };
+        });
         let mut st = state(routing);
         st.phase = CanaryPhase::Promoting;
         add_canary(&mut s, &st, None);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use super::state::Carrier;
-use super::state::Routing;
+use super::state::{IstioRouting, Routing};
 use super::weights::{canary_capacity, replica_split};
 
 /// The replica counts of a model's two Deployments as they are now.
@@ -152,8 +152,8 @@ pub fn route_weight(routing: &Routing, model: &str, canary: &str, object: &Value
     };
     // (canary, stable) weight of each destination that is one of the tracks.
     let tracks: Vec<(u64, u64)> = match routing {
-        Routing::Replicas { .. } => return None,
-        Routing::Istio { service, .. } => {
+        Routing::Replicas(_) => return None,
+        Routing::Istio(IstioRouting { service, .. }) => {
             let destinations = entries("/spec/http", "route");
             let single = destinations.len() == 1;
             destinations
@@ -172,7 +172,7 @@ pub fn route_weight(routing: &Routing, model: &str, canary: &str, object: &Value
                 })
                 .collect()
         }
-        Routing::GatewayApi { .. } => entries("/spec/rules", "backendRefs")
+        Routing::GatewayApi(_) => entries("/spec/rules", "backendRefs")
             .iter()
             .filter_map(|b| {
                 // A backendRef's weight defaults to 1.
@@ -187,7 +187,7 @@ pub fn route_weight(routing: &Routing, model: &str, canary: &str, object: &Value
                 }
             })
             .collect(),
-        Routing::Knative { .. } => entries("/spec/traffic", "")
+        Routing::Knative(_) => entries("/spec/traffic", "")
             .iter()
             .map(|t| {
                 let percent = t["percent"].as_u64().unwrap_or(0);
@@ -261,6 +261,7 @@ pub fn common_labels(selectors: &[BTreeMap<String, String>]) -> BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::state::{GatewayApiRouting, KnativeRouting, ReplicasRouting};
     use serde_json::json;
 
     fn live(stable: i32, canary: i32) -> LiveReplicas {
@@ -327,14 +328,14 @@ mod tests {
 
     #[test]
     fn live_weights_are_read_from_each_route() {
-        let istio = Routing::Istio {
+        let istio = Routing::Istio(IstioRouting {
             virtual_service: "m".into(),
             service: "m".into(),
             original_http: Value::Null,
             destination_rule: "m".into(),
             destination_rule_created: true,
             original_subsets: Value::Null,
-        };
+        });
         let vs = |canary: u64, stable: u64| {
             json!({"spec": {"http": [
                 {"route": [{"destination": {"host": "admin"}, "weight": 100}]},
@@ -347,19 +348,25 @@ mod tests {
         let plain = json!({"spec": {"http": [{"route": [{"destination": {"host": "m"}}]}]}});
         assert_eq!(route_weight(&istio, "m", "m-canary", &plain), None);
 
-        let gateway =
-            Routing::GatewayApi { http_route: "r".into(), service: "m".into(), original_rules: Value::Null };
+        let gateway = Routing::GatewayApi(GatewayApiRouting {
+            http_route: "r".into(),
+            service: "m".into(),
+            original_rules: Value::Null,
+        });
         let route = json!({"spec": {"rules": [{"backendRefs": [{"name": "m-stable", "weight": 3}, {"name": "m-canary", "weight": 1}]}]}});
         assert_eq!(route_weight(&gateway, "m", "m-canary", &route), Some(25));
 
-        let knative = Routing::Knative {
+        let knative = Routing::Knative(KnativeRouting {
             stable_revision: "m-1".into(),
             original_traffic: Value::Null,
             original_template: Value::Null,
-        };
+        });
         let ksvc = json!({"spec": {"traffic": [{"revisionName": "m-1", "percent": 40}, {"revisionName": "m-v2", "percent": 60, "tag": "canary"}]}});
         assert_eq!(route_weight(&knative, "m", "m-v2", &ksvc), Some(60));
-        assert_eq!(route_weight(&Routing::Replicas { service: None }, "m", "m-canary", &ksvc), None);
+        assert_eq!(
+            route_weight(&Routing::Replicas(ReplicasRouting { service: None }), "m", "m-canary", &ksvc),
+            None
+        );
 
         assert_eq!(weight_drift(10, 10), None);
         assert!(weight_drift(10, 0).unwrap().contains("sends 0% to the canary, not the 10%"));

@@ -35,67 +35,84 @@ pub enum Phase {
     Aborting,
 }
 
-/// The router that carries the weight, and what it must remember to restore the routes.
+/// The router that carries the weight, and what it must remember to restore the routes. Each
+/// router keeps its own part (a router never sees another's data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "router", rename_all = "kebab-case")]
 pub enum Routing {
     /// Weight is the ratio of ready pods behind the model's Service.
-    Replicas {
-        /// The model's Service (for display).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        service: Option<String>,
-    },
+    Replicas(ReplicasRouting),
     /// VirtualService route weights to DestinationRule subsets.
-    #[serde(rename_all = "camelCase")]
-    Istio {
-        virtual_service: String,
-        /// The model's Service.
-        service: String,
-        /// `spec.http` of the VirtualService before the canary.
-        original_http: serde_json::Value,
-        destination_rule: String,
-        /// True when modelroll created the DestinationRule (it is deleted at the end).
-        destination_rule_created: bool,
-        /// `spec.subsets` of an existing DestinationRule before the canary (null when absent).
-        #[serde(default)]
-        original_subsets: serde_json::Value,
-    },
+    Istio(IstioRouting),
     /// HTTPRoute backendRef weights to Services `NAME-stable` and `NAME-canary`.
-    #[serde(rename_all = "camelCase")]
-    GatewayApi {
-        http_route: String,
-        /// The model's Service, the backend the route had.
-        service: String,
-        /// `spec.rules` of the HTTPRoute before the canary.
-        original_rules: serde_json::Value,
-    },
+    GatewayApi(GatewayApiRouting),
     /// `spec.traffic` of the ksvc: stable revision by name, canary revision tagged `canary`.
-    #[serde(rename_all = "camelCase")]
-    Knative {
-        stable_revision: String,
-        /// `spec.traffic` before the canary (null when absent).
-        #[serde(default)]
-        original_traffic: serde_json::Value,
-        /// `spec.template` before the canary.
-        original_template: serde_json::Value,
-    },
+    Knative(KnativeRouting),
+}
+
+/// What the replicas router remembers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicasRouting {
+    /// The model's Service (for display).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// What the istio router remembers to restore the routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioRouting {
+    pub virtual_service: String,
+    /// The model's Service.
+    pub service: String,
+    /// `spec.http` of the VirtualService before the canary.
+    pub original_http: serde_json::Value,
+    pub destination_rule: String,
+    /// True when modelroll created the DestinationRule (it is deleted at the end).
+    pub destination_rule_created: bool,
+    /// `spec.subsets` of an existing DestinationRule before the canary (null when absent).
+    #[serde(default)]
+    pub original_subsets: serde_json::Value,
+}
+
+/// What the gateway-api router remembers to restore the route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApiRouting {
+    pub http_route: String,
+    /// The model's Service, the backend the route had.
+    pub service: String,
+    /// `spec.rules` of the HTTPRoute before the canary.
+    pub original_rules: serde_json::Value,
+}
+
+/// What the knative router remembers to restore the ksvc.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KnativeRouting {
+    pub stable_revision: String,
+    /// `spec.traffic` before the canary (null when absent).
+    #[serde(default)]
+    pub original_traffic: serde_json::Value,
+    /// `spec.template` before the canary.
+    pub original_template: serde_json::Value,
 }
 
 impl Routing {
     /// The router's name as `--router` spells it.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Replicas { .. } => "replicas",
-            Self::Istio { .. } => "istio",
-            Self::GatewayApi { .. } => "gateway-api",
-            Self::Knative { .. } => "knative",
+            Self::Replicas(_) => "replicas",
+            Self::Istio(_) => "istio",
+            Self::GatewayApi(_) => "gateway-api",
+            Self::Knative(_) => "knative",
         }
     }
 
     /// How the router carries the weight: by the share of pods or on a route.
     pub fn carrier(&self) -> Carrier {
         match self {
-            Self::Replicas { .. } => Carrier::PodRatio,
+            Self::Replicas(_) => Carrier::PodRatio,
             _ => Carrier::Route,
         }
     }
@@ -103,17 +120,19 @@ impl Routing {
     /// The route objects the router manages, as `kind/name`.
     pub fn objects(&self, model: &str) -> Vec<String> {
         match self {
-            Self::Replicas { service } => service.iter().map(|s| format!("service/{s}")).collect(),
-            Self::Istio { virtual_service, destination_rule, .. } => vec![
+            Self::Replicas(ReplicasRouting { service }) => {
+                service.iter().map(|s| format!("service/{s}")).collect()
+            }
+            Self::Istio(IstioRouting { virtual_service, destination_rule, .. }) => vec![
                 format!("virtualservice/{virtual_service}"),
                 format!("destinationrule/{destination_rule}"),
             ],
-            Self::GatewayApi { http_route, .. } => vec![
+            Self::GatewayApi(GatewayApiRouting { http_route, .. }) => vec![
                 format!("httproute/{http_route}"),
                 format!("service/{model}-stable"),
                 format!("service/{model}-canary"),
             ],
-            Self::Knative { .. } => vec![format!("ksvc/{model}")],
+            Self::Knative(_) => vec![format!("ksvc/{model}")],
         }
     }
 }
@@ -258,14 +277,14 @@ mod tests {
 
     fn sample() -> RolloutState {
         RolloutState {
-            routing: Routing::Istio {
+            routing: Routing::Istio(IstioRouting {
                 virtual_service: "fraud".into(),
                 service: "fraud".into(),
                 original_http: serde_json::json!([{"route": [{"destination": {"host": "fraud"}}]}]),
                 destination_rule: "fraud".into(),
                 destination_rule_created: true,
                 original_subsets: serde_json::Value::Null,
-            },
+            }),
             canary: "fraud-canary".into(),
             weight: 25,
             images: BTreeMap::from([("model".into(), "registry.example/fraud:v2".into())]),
@@ -319,17 +338,17 @@ mod tests {
     #[test]
     fn every_router_round_trips() {
         for routing in [
-            Routing::Replicas { service: Some("m".into()) },
-            Routing::GatewayApi {
+            Routing::Replicas(ReplicasRouting { service: Some("m".into()) }),
+            Routing::GatewayApi(GatewayApiRouting {
                 http_route: "r".into(),
                 service: "m".into(),
                 original_rules: serde_json::json!([]),
-            },
-            Routing::Knative {
+            }),
+            Routing::Knative(KnativeRouting {
                 stable_revision: "m-00001".into(),
                 original_traffic: serde_json::Value::Null,
                 original_template: serde_json::json!({"spec": {}}),
-            },
+            }),
         ] {
             let mut state = sample();
             state.routing = routing;

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
-use crate::rollout::state::{Routing, CANARY_OF_ANNOTATION, TRACK_LABEL};
+use crate::rollout::state::{GatewayApiRouting, Routing, CANARY_OF_ANNOTATION, TRACK_LABEL};
 use crate::rollout::weights::Split;
 use crate::write::Writer;
 
@@ -150,7 +150,7 @@ pub fn track_service(model_service: &Value, model: &str, namespace: &str, track:
 
 /// The gateway-api router.
 pub struct GatewayApi {
-    pub routing: Routing,
+    pub routing: GatewayApiRouting,
     pub http_route_kind: ApiResource,
     pub service_kind: ApiResource,
     pub model: String,
@@ -158,18 +158,13 @@ pub struct GatewayApi {
 
 impl GatewayApi {
     fn parts(&self) -> (&str, &str, &Value) {
-        match &self.routing {
-            Routing::GatewayApi { http_route, service, original_rules } => {
-                (http_route, service, original_rules)
-            }
-            _ => unreachable!("gateway-api router built from gateway-api routing"),
-        }
+        (&self.routing.http_route, &self.routing.service, &self.routing.original_rules)
     }
 }
 
 impl Router for GatewayApi {
-    fn routing(&self) -> &Routing {
-        &self.routing
+    fn routing(&self) -> Routing {
+        Routing::GatewayApi(self.routing.clone())
     }
 
     fn prepare<'a>(&'a self, w: &'a Writer) -> BoxFuture<'a, Result<()>> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{End, RouteDestination, Router};
 use crate::error::{Error, Result};
-use crate::rollout::state::{Routing, TRACK_LABEL};
+use crate::rollout::state::{IstioRouting, Routing, TRACK_LABEL};
 use crate::rollout::weights::{split_route_weight, Split};
 use crate::write::Writer;
 
@@ -178,9 +178,9 @@ pub fn with_track_subsets(subsets: &Value) -> Value {
     Value::Array(out)
 }
 
-/// The istio router; everything it needs to remember is in its [`Routing::Istio`].
+/// The istio router; everything it needs to remember is in its [`IstioRouting`].
 pub struct Istio {
-    pub routing: Routing,
+    pub routing: IstioRouting,
     pub virtual_service_kind: ApiResource,
     pub destination_rule_kind: ApiResource,
     pub model: String,
@@ -188,30 +188,21 @@ pub struct Istio {
 
 impl Istio {
     fn parts(&self) -> (&str, &str, &Value, &str, bool, &Value) {
-        match &self.routing {
-            Routing::Istio {
-                virtual_service,
-                service,
-                original_http,
-                destination_rule,
-                destination_rule_created,
-                original_subsets,
-            } => (
-                virtual_service,
-                service,
-                original_http,
-                destination_rule,
-                *destination_rule_created,
-                original_subsets,
-            ),
-            _ => unreachable!("istio router built from istio routing"),
-        }
+        let r = &self.routing;
+        (
+            &r.virtual_service,
+            &r.service,
+            &r.original_http,
+            &r.destination_rule,
+            r.destination_rule_created,
+            &r.original_subsets,
+        )
     }
 }
 
 impl Router for Istio {
-    fn routing(&self) -> &Routing {
-        &self.routing
+    fn routing(&self) -> Routing {
+        Routing::Istio(self.routing.clone())
     }
 
     fn prepare<'a>(&'a self, w: &'a Writer) -> BoxFuture<'a, Result<()>> {

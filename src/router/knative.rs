@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{End, Router};
 use crate::error::{Error, Result};
-use crate::rollout::state::{Routing, MODEL_VERSION_LABEL};
+use crate::rollout::state::{KnativeRouting, Routing, MODEL_VERSION_LABEL};
 use crate::rollout::weights::Split;
 use crate::watch::Served;
 use crate::write::Writer;
@@ -136,7 +136,7 @@ fn set_traffic(ksvc: &mut Value, traffic: Value) {
 
 /// The knative router.
 pub struct Knative {
-    pub routing: Routing,
+    pub routing: KnativeRouting,
     pub service_kind: ApiResource,
     pub revision_kind: ApiResource,
     pub model: String,
@@ -145,12 +145,7 @@ pub struct Knative {
 
 impl Knative {
     fn parts(&self) -> (&str, &Value, &Value) {
-        match &self.routing {
-            Routing::Knative { stable_revision, original_traffic, original_template } => {
-                (stable_revision, original_traffic, original_template)
-            }
-            _ => unreachable!("knative router built from knative routing"),
-        }
+        (&self.routing.stable_revision, &self.routing.original_traffic, &self.routing.original_template)
     }
 
     /// Bring up the canary revision: the new template, and all traffic pinned to the stable
@@ -347,8 +342,8 @@ pub fn named_template(template: &Value, name: &str) -> Value {
 }
 
 impl Router for Knative {
-    fn routing(&self) -> &Routing {
-        &self.routing
+    fn routing(&self) -> Routing {
+        Routing::Knative(self.routing.clone())
     }
 
     fn prepare<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<()>> {

@@ -17,7 +17,7 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::rollout::state::Routing;
+use crate::rollout::state::{GatewayApiRouting, IstioRouting, ReplicasRouting, Routing};
 use crate::settings::RouterChoice;
 use crate::write::{object_name, Writer};
 
@@ -44,11 +44,11 @@ pub struct RouteDestination {
 /// One way of carrying the canary's weight.
 pub trait Router: Send + Sync {
     /// What the router remembers (written into the rollout annotation).
-    fn routing(&self) -> &Routing;
+    fn routing(&self) -> Routing;
 
     /// Whether the router selects pods by `modelroll.io/track` (so stable pods must carry it).
     fn needs_track_label(&self) -> bool {
-        matches!(self.routing(), Routing::Istio { .. } | Routing::GatewayApi { .. })
+        matches!(self.routing(), Routing::Istio(_) | Routing::GatewayApi(_))
     }
 
     /// Put in place what the route needs to tell the tracks apart (subsets, track Services),
@@ -162,7 +162,7 @@ pub async fn select(w: &Writer, selection: &Selection<'_>) -> Result<Box<dyn Rou
             "the knative router works on Knative Services: use ksvc/NAME, not deployment {model}"
         ))),
         RouterChoice::Replicas => Ok(Box::new(replicas::Replicas {
-            routing: Routing::Replicas { service: service_names.first().cloned() },
+            routing: ReplicasRouting { service: service_names.first().cloned() },
         })),
         RouterChoice::Istio => {
             let vs_kind = require_kind(w, istio::GROUP, "VirtualService").await?;
@@ -224,7 +224,7 @@ pub async fn select(w: &Writer, selection: &Selection<'_>) -> Result<Box<dyn Rou
                 )));
             }
             Ok(Box::new(replicas::Replicas {
-                routing: Routing::Replicas { service: service_names.first().cloned() },
+                routing: ReplicasRouting { service: service_names.first().cloned() },
             }))
         }
     }
@@ -304,7 +304,7 @@ async fn istio_router(
         }
     };
     Ok(Box::new(istio::Istio {
-        routing: Routing::Istio {
+        routing: IstioRouting {
             virtual_service: object_name(vs).to_string(),
             service: service.to_string(),
             original_http: vs["spec"]["http"].clone(),
@@ -320,7 +320,7 @@ async fn istio_router(
 
 fn gateway_router(model: &str, route_kind: ApiResource, route: &Value, service: &str) -> Box<dyn Router> {
     Box::new(gateway_api::GatewayApi {
-        routing: Routing::GatewayApi {
+        routing: GatewayApiRouting {
             http_route: object_name(route).to_string(),
             service: service.to_string(),
             original_rules: route["spec"]["rules"].clone(),
@@ -352,20 +352,20 @@ pub async fn from_routing(
     canary: &str,
 ) -> Result<Box<dyn Router>> {
     Ok(match routing {
-        Routing::Replicas { .. } => Box::new(replicas::Replicas { routing: routing.clone() }),
-        Routing::Istio { .. } => Box::new(istio::Istio {
+        Routing::Replicas(routing) => Box::new(replicas::Replicas { routing: routing.clone() }),
+        Routing::Istio(routing) => Box::new(istio::Istio {
             routing: routing.clone(),
             virtual_service_kind: require_kind(w, istio::GROUP, "VirtualService").await?,
             destination_rule_kind: require_kind(w, istio::GROUP, "DestinationRule").await?,
             model: model.to_string(),
         }),
-        Routing::GatewayApi { .. } => Box::new(gateway_api::GatewayApi {
+        Routing::GatewayApi(routing) => Box::new(gateway_api::GatewayApi {
             routing: routing.clone(),
             http_route_kind: require_kind(w, gateway_api::GROUP, "HTTPRoute").await?,
             service_kind: service_kind(),
             model: model.to_string(),
         }),
-        Routing::Knative { .. } => {
+        Routing::Knative(routing) => {
             let (service_kind, revision_kind) = knative_kinds(w).await?;
             Box::new(knative::Knative {
                 routing: routing.clone(),

@@ -6,17 +6,17 @@ use futures::FutureExt;
 
 use super::{End, Router};
 use crate::error::Result;
-use crate::rollout::state::Routing;
+use crate::rollout::state::{ReplicasRouting, Routing};
 use crate::write::Writer;
 
 /// The replicas router: all its work is scaling the two Deployments (see `rollout::live::plan`).
 pub struct Replicas {
-    pub routing: Routing,
+    pub routing: ReplicasRouting,
 }
 
 impl Router for Replicas {
-    fn routing(&self) -> &Routing {
-        &self.routing
+    fn routing(&self) -> Routing {
+        Routing::Replicas(self.routing.clone())
     }
 
     fn prepare<'a>(&'a self, _w: &'a Writer) -> BoxFuture<'a, Result<()>> {

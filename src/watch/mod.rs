@@ -8,6 +8,8 @@
 //! the cluster, and the message says how to follow or undo it.
 //! [`wait_for_knative_revision`] does the same for a Knative Service's new revision.
 
+pub mod canary;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use futures::{stream, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -166,7 +169,15 @@ fn check_watch_error(cluster: &Cluster, err: watcher::Error, what: &str) -> Resu
 /// # Errors
 /// A selector Kubernetes would not have accepted.
 pub fn label_selector(deployment: &Deployment) -> Result<String> {
-    let selector = deployment.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default();
+    selector_text(deployment.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default())
+}
+
+/// A label selector as a query string, matchExpressions included: the one way selectors
+/// become text.
+///
+/// # Errors
+/// A selector Kubernetes would not have accepted.
+pub fn selector_text(selector: LabelSelector) -> Result<String> {
     let selector: kube::core::Selector =
         selector.try_into().map_err(|e: kube::core::ParseExpressionError| {
             Error::failed(format!("the deployment's label selector is not valid: {e}"))
