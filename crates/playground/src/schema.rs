@@ -188,29 +188,8 @@ pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Inva
             return;
         }
     }
-    let actual = type_name(value);
-    if schema["x-kubernetes-int-or-string"] == true {
-        if actual != "integer" && actual != "string" {
-            causes.push(InvalidField::type_invalid(
-                path,
-                format!("{actual:?}"),
-                &format!("{shown} in body must be of type integer,string: {actual:?}"),
-            ));
-            return;
-        }
-    } else if let Some(expected) = schema["type"].as_str() {
-        let ok = match expected {
-            "number" => actual == "integer" || actual == "number",
-            other => other == actual,
-        };
-        if !ok {
-            causes.push(InvalidField::type_invalid(
-                path,
-                format!("{actual:?}"),
-                &format!("{shown} in body must be of type {expected}: {actual:?}"),
-            ));
-            return;
-        }
+    if !type_matches(schema, value, path, &shown, causes) {
+        return;
     }
     if let Some(allowed) = schema["enum"].as_array() {
         if !allowed.contains(value) {
@@ -219,131 +198,10 @@ pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Inva
         }
     }
     match value {
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap_or(0.0);
-            if let Some(min) = schema["minimum"].as_f64() {
-                let exclusive = schema["exclusiveMinimum"] == true;
-                if x < min || (exclusive && x == min) {
-                    let op = if exclusive { "greater than" } else { "greater than or equal to" };
-                    causes.push(InvalidField::invalid(
-                        path,
-                        n,
-                        &format!("{shown} in body should be {op} {}", number(&schema["minimum"])),
-                    ));
-                }
-            }
-            if let Some(max) = schema["maximum"].as_f64() {
-                let exclusive = schema["exclusiveMaximum"] == true;
-                if x > max || (exclusive && x == max) {
-                    let op = if exclusive { "less than" } else { "less than or equal to" };
-                    causes.push(InvalidField::invalid(
-                        path,
-                        n,
-                        &format!("{shown} in body should be {op} {}", number(&schema["maximum"])),
-                    ));
-                }
-            }
-        }
-        Value::String(s) => {
-            let len = s.chars().count() as u64;
-            if let Some(max) = schema["maxLength"].as_u64() {
-                if len > max {
-                    causes.push(InvalidField::too_long(path, max as usize));
-                }
-            }
-            if let Some(min) = schema["minLength"].as_u64() {
-                if len < min {
-                    causes.push(InvalidField::invalid(
-                        path,
-                        go_value(value),
-                        &format!("{shown} in body should be at least {min} chars long"),
-                    ));
-                }
-            }
-            if let Some(pattern) = schema["pattern"].as_str() {
-                if let Ok(re) = Regex::new(pattern) {
-                    if !re.is_match(s) {
-                        causes.push(InvalidField::invalid(
-                            path,
-                            go_value(value),
-                            &format!("{shown} in body should match '{pattern}'"),
-                        ));
-                    }
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(max) = schema["maxItems"].as_u64() {
-                if items.len() as u64 > max {
-                    causes.push(InvalidField {
-                        reason: "FieldValueTooMany",
-                        field: path.to_string(),
-                        message: format!("Too many: {}: must have at most {max} items", items.len()),
-                    });
-                }
-            }
-            if let Some(min) = schema["minItems"].as_u64() {
-                if (items.len() as u64) < min {
-                    causes.push(InvalidField::invalid(
-                        path,
-                        items.len(),
-                        &format!("{shown} in body should have at least {min} items"),
-                    ));
-                }
-            }
-            if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
-                for (i, item) in items.iter().enumerate() {
-                    validate(item_schema, item, &format!("{path}[{i}]"), causes);
-                }
-            }
-            if schema["x-kubernetes-list-type"] == "set" {
-                for (i, item) in items.iter().enumerate() {
-                    if items[..i].contains(item) {
-                        causes.push(InvalidField::duplicate(format!("{path}[{i}]"), go_value(item)));
-                    }
-                }
-            }
-        }
-        Value::Object(map) => {
-            if let Some(required) = schema["required"].as_array() {
-                for name in required.iter().filter_map(Value::as_str) {
-                    if map
-                        .get(name)
-                        .is_none_or(|v| v.is_null() && schema["properties"][name]["nullable"] != true)
-                    {
-                        causes.push(InvalidField::required(join(path, name), ""));
-                    }
-                }
-            }
-            if let Some(max) = schema["maxProperties"].as_u64() {
-                if map.len() as u64 > max {
-                    causes.push(InvalidField {
-                        reason: "FieldValueTooMany",
-                        field: path.to_string(),
-                        message: format!("Too many: {}: must have at most {max} items", map.len()),
-                    });
-                }
-            }
-            if let Some(min) = schema["minProperties"].as_u64() {
-                if (map.len() as u64) < min {
-                    causes.push(InvalidField::invalid(
-                        path,
-                        map.len(),
-                        &format!("{shown} in body should have at least {min} properties"),
-                    ));
-                }
-            }
-            let properties = schema["properties"].as_object();
-            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
-            for (name, child) in map {
-                if path.is_empty() && (name == "metadata" || name == "apiVersion" || name == "kind") {
-                    continue;
-                }
-                if let Some(prop) = properties.and_then(|p| p.get(name)).or(additional) {
-                    validate(prop, child, &join(path, name), causes);
-                }
-            }
-        }
+        Value::Number(n) => number_bounds(schema, n, path, &shown, causes),
+        Value::String(s) => string_bounds(schema, value, s, path, &shown, causes),
+        Value::Array(items) => array_rules(schema, items, path, &shown, causes),
+        Value::Object(map) => object_rules(schema, map, path, &shown, causes),
         _ => {}
     }
     for key in ["oneOf", "anyOf"] {
@@ -367,6 +225,192 @@ pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Inva
                 go_value(value),
                 &format!("{shown} in body should not match schema"),
             ));
+        }
+    }
+}
+
+/// The schema's `type` (or `x-kubernetes-int-or-string`); false, with the cause, when `value`
+/// is of another type and nothing else is worth checking.
+fn type_matches(
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    shown: &str,
+    causes: &mut Vec<InvalidField>,
+) -> bool {
+    let actual = type_name(value);
+    if schema["x-kubernetes-int-or-string"] == true {
+        if actual != "integer" && actual != "string" {
+            causes.push(InvalidField::type_invalid(
+                path,
+                format!("{actual:?}"),
+                &format!("{shown} in body must be of type integer,string: {actual:?}"),
+            ));
+            return false;
+        }
+    } else if let Some(expected) = schema["type"].as_str() {
+        let ok = match expected {
+            "number" => actual == "integer" || actual == "number",
+            other => other == actual,
+        };
+        if !ok {
+            causes.push(InvalidField::type_invalid(
+                path,
+                format!("{actual:?}"),
+                &format!("{shown} in body must be of type {expected}: {actual:?}"),
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+/// `minimum` and `maximum`, exclusive or not.
+fn number_bounds(
+    schema: &Value,
+    n: &serde_json::Number,
+    path: &str,
+    shown: &str,
+    causes: &mut Vec<InvalidField>,
+) {
+    let x = n.as_f64().unwrap_or(0.0);
+    if let Some(min) = schema["minimum"].as_f64() {
+        let exclusive = schema["exclusiveMinimum"] == true;
+        if x < min || (exclusive && x == min) {
+            let op = if exclusive { "greater than" } else { "greater than or equal to" };
+            causes.push(InvalidField::invalid(
+                path,
+                n,
+                &format!("{shown} in body should be {op} {}", number(&schema["minimum"])),
+            ));
+        }
+    }
+    if let Some(max) = schema["maximum"].as_f64() {
+        let exclusive = schema["exclusiveMaximum"] == true;
+        if x > max || (exclusive && x == max) {
+            let op = if exclusive { "less than" } else { "less than or equal to" };
+            causes.push(InvalidField::invalid(
+                path,
+                n,
+                &format!("{shown} in body should be {op} {}", number(&schema["maximum"])),
+            ));
+        }
+    }
+}
+
+/// `maxLength`, `minLength` (in characters) and `pattern`.
+fn string_bounds(
+    schema: &Value,
+    value: &Value,
+    s: &str,
+    path: &str,
+    shown: &str,
+    causes: &mut Vec<InvalidField>,
+) {
+    let len = s.chars().count() as u64;
+    if let Some(max) = schema["maxLength"].as_u64() {
+        if len > max {
+            causes.push(InvalidField::too_long(path, max as usize));
+        }
+    }
+    if let Some(min) = schema["minLength"].as_u64() {
+        if len < min {
+            causes.push(InvalidField::invalid(
+                path,
+                go_value(value),
+                &format!("{shown} in body should be at least {min} chars long"),
+            ));
+        }
+    }
+    if let Some(pattern) = schema["pattern"].as_str() {
+        if let Ok(re) = Regex::new(pattern) {
+            if !re.is_match(s) {
+                causes.push(InvalidField::invalid(
+                    path,
+                    go_value(value),
+                    &format!("{shown} in body should match '{pattern}'"),
+                ));
+            }
+        }
+    }
+}
+
+/// `maxItems`, `minItems`, each item against `items`, and the uniqueness of a set.
+fn array_rules(schema: &Value, items: &[Value], path: &str, shown: &str, causes: &mut Vec<InvalidField>) {
+    if let Some(max) = schema["maxItems"].as_u64() {
+        if items.len() as u64 > max {
+            causes.push(InvalidField {
+                reason: "FieldValueTooMany",
+                field: path.to_string(),
+                message: format!("Too many: {}: must have at most {max} items", items.len()),
+            });
+        }
+    }
+    if let Some(min) = schema["minItems"].as_u64() {
+        if (items.len() as u64) < min {
+            causes.push(InvalidField::invalid(
+                path,
+                items.len(),
+                &format!("{shown} in body should have at least {min} items"),
+            ));
+        }
+    }
+    if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
+        for (i, item) in items.iter().enumerate() {
+            validate(item_schema, item, &format!("{path}[{i}]"), causes);
+        }
+    }
+    if schema["x-kubernetes-list-type"] == "set" {
+        for (i, item) in items.iter().enumerate() {
+            if items[..i].contains(item) {
+                causes.push(InvalidField::duplicate(format!("{path}[{i}]"), go_value(item)));
+            }
+        }
+    }
+}
+
+/// `required`, `maxProperties`, `minProperties`, and each property against its schema (or
+/// `additionalProperties`); the root's metadata, apiVersion and kind are the API server's.
+fn object_rules(
+    schema: &Value,
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+    shown: &str,
+    causes: &mut Vec<InvalidField>,
+) {
+    if let Some(required) = schema["required"].as_array() {
+        for name in required.iter().filter_map(Value::as_str) {
+            if map.get(name).is_none_or(|v| v.is_null() && schema["properties"][name]["nullable"] != true) {
+                causes.push(InvalidField::required(join(path, name), ""));
+            }
+        }
+    }
+    if let Some(max) = schema["maxProperties"].as_u64() {
+        if map.len() as u64 > max {
+            causes.push(InvalidField {
+                reason: "FieldValueTooMany",
+                field: path.to_string(),
+                message: format!("Too many: {}: must have at most {max} items", map.len()),
+            });
+        }
+    }
+    if let Some(min) = schema["minProperties"].as_u64() {
+        if (map.len() as u64) < min {
+            causes.push(InvalidField::invalid(
+                path,
+                map.len(),
+                &format!("{shown} in body should have at least {min} properties"),
+            ));
+        }
+    }
+    let properties = schema["properties"].as_object();
+    let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+    for (name, child) in map {
+        if path.is_empty() && (name == "metadata" || name == "apiVersion" || name == "kind") {
+            continue;
+        }
+        if let Some(prop) = properties.and_then(|p| p.get(name)).or(additional) {
+            validate(prop, child, &join(path, name), causes);
         }
     }
 }

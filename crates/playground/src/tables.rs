@@ -387,21 +387,7 @@ fn cells(ty: &ResourceType, o: &Value) -> Vec<Value> {
             ]
         }
         ("", "services") => {
-            let external = match spec["type"].as_str() {
-                Some("LoadBalancer") => {
-                    let ips: Vec<String> = status["loadBalancer"]["ingress"]
-                        .as_array()
-                        .map(|a| a.iter().map(|i| s(&i["ip"])).collect())
-                        .unwrap_or_default();
-                    if ips.is_empty() {
-                        "<pending>".to_string()
-                    } else {
-                        ips.join(",")
-                    }
-                }
-                Some("ExternalName") => s(&spec["externalName"]),
-                _ => "<none>".to_string(),
-            };
+            let external = service_external_ip(spec, status);
             vec![
                 name,
                 json!(s(&spec["type"])),
@@ -413,41 +399,7 @@ fn cells(ty: &ResourceType, o: &Value) -> Vec<Value> {
             ]
         }
         ("", "namespaces") => vec![name, json!(s(&status["phase"])), json!(created)],
-        ("", "nodes") => {
-            let ready = status["conditions"]
-                .as_array()
-                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-                .map_or("Unknown", |c| if c["status"] == "True" { "Ready" } else { "NotReady" });
-            let mut roles: Vec<String> = o["metadata"]["labels"]
-                .as_object()
-                .map(|l| {
-                    l.keys()
-                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            roles.sort();
-            let ip = |kind: &str| {
-                status["addresses"]
-                    .as_array()
-                    .and_then(|a| a.iter().find(|x| x["type"] == kind))
-                    .map(|x| s(&x["address"]))
-                    .unwrap_or_else(|| "<none>".into())
-            };
-            let info = &status["nodeInfo"];
-            vec![
-                name,
-                json!(ready),
-                json!(or_none(roles.join(","))),
-                json!(created),
-                json!(s(&info["kubeletVersion"])),
-                json!(ip("InternalIP")),
-                json!(ip("ExternalIP")),
-                json!(s(&info["osImage"])),
-                json!(s(&info["kernelVersion"])),
-                json!(s(&info["containerRuntimeVersion"])),
-            ]
-        }
+        ("", "nodes") => node_cells(name, o, created),
         ("coordination.k8s.io", "leases") => vec![name, json!(s(&spec["holderIdentity"])), json!(created)],
         ("", "configmaps") => {
             let n = o["data"].as_object().map_or(0, |m| m.len())
@@ -469,50 +421,106 @@ fn cells(ty: &ResourceType, o: &Value) -> Vec<Value> {
                 name,
             ]
         }
-        ("discovery.k8s.io", "endpointslices") => {
-            let ports: Vec<String> = o["ports"]
-                .as_array()
-                .map(|a| a.iter().map(|p| int(&p["port"]).to_string()).collect())
-                .unwrap_or_default();
-            let addrs: Vec<String> = o["endpoints"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
-                        .map(|x| s(&x))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let shown = if addrs.len() > 3 {
-                format!("{} + {} more...", addrs[..3].join(","), addrs.len() - 3)
-            } else {
-                or_none(addrs.join(","))
-            };
-            vec![
-                name,
-                json!(s(&o["addressType"])),
-                json!(or_none(ports.join(","))),
-                json!(shown),
-                json!(created),
-            ]
-        }
+        ("discovery.k8s.io", "endpointslices") => endpoint_slice_cells(name, o, created),
         ("apiextensions.k8s.io", _) => vec![name, json!(s(&o["metadata"]["creationTimestamp"]))],
-        _ => {
-            let mut out = vec![name];
-            let printer = printer_columns(ty);
-            if printer.is_empty() {
-                out.push(json!(created));
-            }
-            for c in printer {
-                let v = column_cell(json_path(o, c["jsonPath"].as_str().unwrap_or("")));
-                if c["type"] == "date" {
-                    out.push(json!(age(&v)));
-                } else {
-                    out.push(v);
-                }
-            }
-            out
+        _ => custom_resource_cells(ty, name, o, created),
+    }
+}
+
+/// A node's row: readiness, roles from `node-role.kubernetes.io/*` labels, addresses and
+/// versions, as `kubectl get nodes -o wide`.
+fn node_cells(name: Value, o: &Value, created: String) -> Vec<Value> {
+    let status = &o["status"];
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .map_or("Unknown", |c| if c["status"] == "True" { "Ready" } else { "NotReady" });
+    let mut roles: Vec<String> = o["metadata"]["labels"]
+        .as_object()
+        .map(|l| {
+            l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string)).collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    let ip = |kind: &str| {
+        status["addresses"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["type"] == kind))
+            .map(|x| s(&x["address"]))
+            .unwrap_or_else(|| "<none>".into())
+    };
+    let info = &status["nodeInfo"];
+    vec![
+        name,
+        json!(ready),
+        json!(or_none(roles.join(","))),
+        json!(created),
+        json!(s(&info["kubeletVersion"])),
+        json!(ip("InternalIP")),
+        json!(ip("ExternalIP")),
+        json!(s(&info["osImage"])),
+        json!(s(&info["kernelVersion"])),
+        json!(s(&info["containerRuntimeVersion"])),
+    ]
+}
+
+/// An EndpointSlice's row: ports, and the first three addresses (`+ N more...`).
+fn endpoint_slice_cells(name: Value, o: &Value, created: String) -> Vec<Value> {
+    let ports: Vec<String> = o["ports"]
+        .as_array()
+        .map(|a| a.iter().map(|p| int(&p["port"]).to_string()).collect())
+        .unwrap_or_default();
+    let addrs: Vec<String> = o["endpoints"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+                .map(|x| s(&x))
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = if addrs.len() > 3 {
+        format!("{} + {} more...", addrs[..3].join(","), addrs.len() - 3)
+    } else {
+        or_none(addrs.join(","))
+    };
+    vec![name, json!(s(&o["addressType"])), json!(or_none(ports.join(","))), json!(shown), json!(created)]
+}
+
+/// A custom resource's row: its CRD's printer columns (AGE when it declares none).
+fn custom_resource_cells(ty: &ResourceType, name: Value, o: &Value, created: String) -> Vec<Value> {
+    let mut out = vec![name];
+    let printer = printer_columns(ty);
+    if printer.is_empty() {
+        out.push(json!(created));
+    }
+    for c in printer {
+        let v = column_cell(json_path(o, c["jsonPath"].as_str().unwrap_or("")));
+        if c["type"] == "date" {
+            out.push(json!(age(&v)));
+        } else {
+            out.push(v);
         }
+    }
+    out
+}
+
+/// A Service's EXTERNAL-IP column.
+fn service_external_ip(spec: &Value, status: &Value) -> String {
+    match spec["type"].as_str() {
+        Some("LoadBalancer") => {
+            let ips: Vec<String> = status["loadBalancer"]["ingress"]
+                .as_array()
+                .map(|a| a.iter().map(|i| s(&i["ip"])).collect())
+                .unwrap_or_default();
+            if ips.is_empty() {
+                "<pending>".to_string()
+            } else {
+                ips.join(",")
+            }
+        }
+        Some("ExternalName") => s(&spec["externalName"]),
+        _ => "<none>".to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ use kube_units::quantity::Quantity;
 use crate::errors::InvalidField;
 use crate::names::{is_dns1123_label, DNS1123_LABEL_MSG};
 
+/// The pod spec of a Pod or of a workload's template, at `path`.
 pub(super) fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>) {
     let containers = spec["containers"].as_array();
     match containers {
@@ -65,50 +66,7 @@ pub(super) fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>)
                     ));
                 }
             }
-            let resources = &c["resources"];
-            for kind in ["requests", "limits"] {
-                if let Some(map) = resources[kind].as_object() {
-                    for (res, q) in map {
-                        let text = q.as_str().map(str::to_string).unwrap_or_else(|| q.to_string());
-                        if let Err(e) = Quantity::parse(&text) {
-                            causes.push(InvalidField::invalid(
-                                format!("{field}.resources.{kind}[{res}]"),
-                                format!("{text:?}"),
-                                &e.to_string(),
-                            ));
-                        }
-                    }
-                }
-            }
-            if let (Some(requests), Some(limits)) =
-                (resources["requests"].as_object(), resources["limits"].as_object())
-            {
-                for (res, req) in requests {
-                    let (Some(limit), Some(req_text)) = (limits.get(res), req.as_str()) else { continue };
-                    let (Ok(r), Some(Ok(l))) =
-                        (Quantity::parse(req_text), limit.as_str().map(Quantity::parse))
-                    else {
-                        continue;
-                    };
-                    if r > l {
-                        causes.push(InvalidField::invalid(
-                            format!("{field}.resources.requests"),
-                            format!("{req_text:?}"),
-                            &format!(
-                                "must be less than or equal to {res} limit of {}",
-                                limit.as_str().unwrap_or("")
-                            ),
-                        ));
-                    }
-                    if res.contains('/') && !res.starts_with("kubernetes.io/") && r != l {
-                        causes.push(InvalidField::invalid(
-                            format!("{field}.resources.requests[{res}]"),
-                            format!("{req_text:?}"),
-                            &format!("must be equal to {res} limit of {}", limit.as_str().unwrap_or("")),
-                        ));
-                    }
-                }
-            }
+            resources(&field, &c["resources"], causes);
         }
     }
     if let Some(policy) = spec["restartPolicy"].as_str() {
@@ -118,6 +76,51 @@ pub(super) fn pod_spec(path: &str, spec: &Value, causes: &mut Vec<InvalidField>)
                 format!("{policy:?}"),
                 &["\"Always\"".into(), "\"OnFailure\"".into(), "\"Never\"".into()],
             ));
+        }
+    }
+}
+
+/// A container's `resources` (its field path is `field`): every quantity parses (the one
+/// parser, `kube_units::quantity`), requests are at most the limits, and extended resources
+/// request exactly their limit.
+fn resources(field: &str, resources: &Value, causes: &mut Vec<InvalidField>) {
+    for kind in ["requests", "limits"] {
+        if let Some(map) = resources[kind].as_object() {
+            for (res, q) in map {
+                let text = q.as_str().map(str::to_string).unwrap_or_else(|| q.to_string());
+                if let Err(e) = Quantity::parse(&text) {
+                    causes.push(InvalidField::invalid(
+                        format!("{field}.resources.{kind}[{res}]"),
+                        format!("{text:?}"),
+                        &e.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if let (Some(requests), Some(limits)) =
+        (resources["requests"].as_object(), resources["limits"].as_object())
+    {
+        for (res, req) in requests {
+            let (Some(limit), Some(req_text)) = (limits.get(res), req.as_str()) else { continue };
+            let (Ok(r), Some(Ok(l))) = (Quantity::parse(req_text), limit.as_str().map(Quantity::parse))
+            else {
+                continue;
+            };
+            if r > l {
+                causes.push(InvalidField::invalid(
+                    format!("{field}.resources.requests"),
+                    format!("{req_text:?}"),
+                    &format!("must be less than or equal to {res} limit of {}", limit.as_str().unwrap_or("")),
+                ));
+            }
+            if res.contains('/') && !res.starts_with("kubernetes.io/") && r != l {
+                causes.push(InvalidField::invalid(
+                    format!("{field}.resources.requests[{res}]"),
+                    format!("{req_text:?}"),
+                    &format!("must be equal to {res} limit of {}", limit.as_str().unwrap_or("")),
+                ));
+            }
         }
     }
 }

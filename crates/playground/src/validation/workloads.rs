@@ -28,34 +28,8 @@ pub(super) fn workload(
     causes: &mut Vec<InvalidField>,
 ) {
     let spec = &object["spec"];
-    let selector = &spec["selector"];
-    let empty = selector["matchLabels"].as_object().is_none_or(|m| m.is_empty())
-        && selector["matchExpressions"].as_array().is_none_or(|e| e.is_empty());
     let kind = if deployment { "deployment" } else { "replicaset" };
-    if selector.is_null() {
-        causes.push(InvalidField::required("spec.selector", ""));
-    } else if empty {
-        causes.push(InvalidField::invalid(
-            "spec.selector",
-            "v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}",
-            &format!("empty selector is invalid for {kind}"),
-        ));
-    } else {
-        labels("spec.selector.matchLabels", &selector["matchLabels"], causes);
-        let template_labels = &spec["template"]["metadata"]["labels"];
-        match selectors::LabelSelector::from_object(selector) {
-            Ok(sel) => {
-                if !sel.matches(template_labels) {
-                    causes.push(InvalidField::invalid(
-                        "spec.template.metadata.labels",
-                        go_string_map(template_labels),
-                        "`selector` does not match template `labels`",
-                    ));
-                }
-            }
-            Err(e) => causes.push(InvalidField::invalid("spec.selector", "", &e)),
-        }
-    }
+    selector_rules(spec, kind, causes);
     labels("spec.template.metadata.labels", &spec["template"]["metadata"]["labels"], causes);
     if let Some(r) = spec["replicas"].as_i64() {
         if r < 0 {
@@ -86,74 +60,7 @@ pub(super) fn workload(
         }
     }
     if deployment {
-        let strategy = &spec["strategy"];
-        match strategy["type"].as_str() {
-            Some("Recreate") => {
-                if !strategy["rollingUpdate"].is_null() {
-                    causes.push(InvalidField::forbidden(
-                        "spec.strategy.rollingUpdate",
-                        "may not be specified when strategy `type` is 'Recreate'",
-                    ));
-                }
-            }
-            Some("RollingUpdate") | None => {
-                let rolling = &strategy["rollingUpdate"];
-                let surge = int_or_percent(&rolling["maxSurge"], 100);
-                let unavailable = int_or_percent(&rolling["maxUnavailable"], 100);
-                for (field, v, raw) in [
-                    ("spec.strategy.rollingUpdate.maxSurge", surge, &rolling["maxSurge"]),
-                    ("spec.strategy.rollingUpdate.maxUnavailable", unavailable, &rolling["maxUnavailable"]),
-                ] {
-                    match (raw, v) {
-                        (Value::Null, _) => {}
-                        (_, None) => causes.push(InvalidField::invalid(field, raw, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")),
-                        (_, Some((n, _))) if n < 0 => {
-                            causes.push(InvalidField::invalid(field, raw, "must be greater than or equal to 0"))
-                        }
-                        (_, Some((n, true))) if n > 100 && field.ends_with("maxUnavailable") => {
-                            causes.push(InvalidField::invalid(field, raw, "must not be greater than 100%"))
-                        }
-                        _ => {}
-                    }
-                }
-                if let (Some((0, _)), Some((0, _))) = (surge, unavailable) {
-                    causes.push(InvalidField::invalid(
-                        "spec.strategy.rollingUpdate.maxUnavailable",
-                        format!(
-                            "intstr.IntOrString{{Type:{}, IntVal:0, StrVal:{:?}}}",
-                            if rolling["maxUnavailable"].is_string() { 1 } else { 0 },
-                            rolling["maxUnavailable"].as_str().unwrap_or("")
-                        ),
-                        "may not be 0 when `maxSurge` is 0",
-                    ));
-                }
-            }
-            Some(other) => causes.push(InvalidField::not_supported(
-                "spec.strategy.type",
-                format!("{other:?}"),
-                &["\"Recreate\"".to_string(), "\"RollingUpdate\"".to_string()],
-            )),
-        }
-        if let (Some(deadline), min_ready) =
-            (spec["progressDeadlineSeconds"].as_i64(), spec["minReadySeconds"].as_i64().unwrap_or(0))
-        {
-            if deadline <= min_ready {
-                causes.push(InvalidField::invalid(
-                    "spec.progressDeadlineSeconds",
-                    deadline,
-                    "must be greater than minReadySeconds",
-                ));
-            }
-        }
-        if let Some(limit) = spec["revisionHistoryLimit"].as_i64() {
-            if limit < 0 {
-                causes.push(InvalidField::invalid(
-                    "spec.revisionHistoryLimit",
-                    limit,
-                    "must be greater than or equal to 0",
-                ));
-            }
-        }
+        deployment_rules(spec, causes);
     }
     if let Some(old) = old {
         if old["spec"]["selector"] != spec["selector"] {
@@ -259,5 +166,115 @@ pub(super) fn horizontal_pod_autoscaler(spec: &Value, causes: &mut Vec<InvalidFi
                 "must specify a metric target type",
             )),
         }
+    }
+}
+
+/// The selector: present, not empty, its labels valid, and matching the template's labels.
+fn selector_rules(spec: &Value, kind: &str, causes: &mut Vec<InvalidField>) {
+    let selector = &spec["selector"];
+    let empty = selector["matchLabels"].as_object().is_none_or(|m| m.is_empty())
+        && selector["matchExpressions"].as_array().is_none_or(|e| e.is_empty());
+    if selector.is_null() {
+        causes.push(InvalidField::required("spec.selector", ""));
+    } else if empty {
+        causes.push(InvalidField::invalid(
+            "spec.selector",
+            "v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}",
+            &format!("empty selector is invalid for {kind}"),
+        ));
+    } else {
+        labels("spec.selector.matchLabels", &selector["matchLabels"], causes);
+        let template_labels = &spec["template"]["metadata"]["labels"];
+        match selectors::LabelSelector::from_object(selector) {
+            Ok(sel) => {
+                if !sel.matches(template_labels) {
+                    causes.push(InvalidField::invalid(
+                        "spec.template.metadata.labels",
+                        go_string_map(template_labels),
+                        "`selector` does not match template `labels`",
+                    ));
+                }
+            }
+            Err(e) => causes.push(InvalidField::invalid("spec.selector", "", &e)),
+        }
+    }
+}
+
+/// Deployment only: the strategy, progressDeadlineSeconds against minReadySeconds, and
+/// revisionHistoryLimit.
+fn deployment_rules(spec: &Value, causes: &mut Vec<InvalidField>) {
+    let strategy = &spec["strategy"];
+    strategy_rules(strategy, causes);
+    if let (Some(deadline), min_ready) =
+        (spec["progressDeadlineSeconds"].as_i64(), spec["minReadySeconds"].as_i64().unwrap_or(0))
+    {
+        if deadline <= min_ready {
+            causes.push(InvalidField::invalid(
+                "spec.progressDeadlineSeconds",
+                deadline,
+                "must be greater than minReadySeconds",
+            ));
+        }
+    }
+    if let Some(limit) = spec["revisionHistoryLimit"].as_i64() {
+        if limit < 0 {
+            causes.push(InvalidField::invalid(
+                "spec.revisionHistoryLimit",
+                limit,
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+}
+
+/// `Recreate` without rollingUpdate; `RollingUpdate` with valid maxSurge and maxUnavailable
+/// that are not both 0.
+fn strategy_rules(strategy: &Value, causes: &mut Vec<InvalidField>) {
+    match strategy["type"].as_str() {
+        Some("Recreate") => {
+            if !strategy["rollingUpdate"].is_null() {
+                causes.push(InvalidField::forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
+            }
+        }
+        Some("RollingUpdate") | None => {
+            let rolling = &strategy["rollingUpdate"];
+            let surge = int_or_percent(&rolling["maxSurge"], 100);
+            let unavailable = int_or_percent(&rolling["maxUnavailable"], 100);
+            for (field, v, raw) in [
+                ("spec.strategy.rollingUpdate.maxSurge", surge, &rolling["maxSurge"]),
+                ("spec.strategy.rollingUpdate.maxUnavailable", unavailable, &rolling["maxUnavailable"]),
+            ] {
+                match (raw, v) {
+                    (Value::Null, _) => {}
+                    (_, None) => causes.push(InvalidField::invalid(field, raw, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")),
+                    (_, Some((n, _))) if n < 0 => {
+                        causes.push(InvalidField::invalid(field, raw, "must be greater than or equal to 0"))
+                    }
+                    (_, Some((n, true))) if n > 100 && field.ends_with("maxUnavailable") => {
+                        causes.push(InvalidField::invalid(field, raw, "must not be greater than 100%"))
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some((0, _)), Some((0, _))) = (surge, unavailable) {
+                causes.push(InvalidField::invalid(
+                    "spec.strategy.rollingUpdate.maxUnavailable",
+                    format!(
+                        "intstr.IntOrString{{Type:{}, IntVal:0, StrVal:{:?}}}",
+                        if rolling["maxUnavailable"].is_string() { 1 } else { 0 },
+                        rolling["maxUnavailable"].as_str().unwrap_or("")
+                    ),
+                    "may not be 0 when `maxSurge` is 0",
+                ));
+            }
+        }
+        Some(other) => causes.push(InvalidField::not_supported(
+            "spec.strategy.type",
+            format!("{other:?}"),
+            &["\"Recreate\"".to_string(), "\"RollingUpdate\"".to_string()],
+        )),
     }
 }
