@@ -791,3 +791,65 @@ async fn knative_abort_and_promote_keep_capacity() {
     assert_eq!(ksvc_traffic(&ksvc).iter().map(|t| t.1).sum::<u64>(), 100, "{ksvc:#}");
     assert_eq!(canary_pods.now(), 2, "the promoted revision serves with all its pods");
 }
+
+/// (pods, ready pods) of Knative revision `revision`.
+async fn revision_pods(env: &Env, revision: &str) -> (usize, usize) {
+    let selector = format!("serving.knative.dev/revision={revision}");
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), NS);
+    let pods = api.list(&ListParams::default().labels(&selector)).await.unwrap().items;
+    let live: Vec<_> = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+    let ready = live
+        .iter()
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count();
+    (pods.len(), ready)
+}
+
+/// Issue 11, case 9, end to end: `undo ksvc/…` reported done before the revision it routes to
+/// had a ready pod. The first revision is scaled to zero by a set-image, and its pods take 3s to
+/// get ready: at the moment undo exits, the revision it rolled back to has the pods it wants
+/// ready (judged by the cluster then, not by timing): one by default, and with
+/// `autoscaling.knative.dev/min-scale: 2` both (wanted from the start, before Knative's
+/// autoscaler says so). Status then says Healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_of_a_ksvc_is_done_only_once_its_revision_has_ready_pods() {
+    let env = Env::start(Duration::from_secs(3)).await;
+    for (name, min_scale) in [("k11", None), ("k12", Some(2))] {
+        let mut ksvc = json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"template": {"spec": {"containers": [{"image": format!("registry.example/{name}:v1")}]}}}
+        });
+        if let Some(n) = min_scale {
+            ksvc["spec"]["template"]["metadata"] =
+                json!({"annotations": {"autoscaling.knative.dev/min-scale": n.to_string()}});
+        }
+        env.create(ksvc).await;
+        let first = format!("{name}-00001");
+        let wanted = min_scale.unwrap_or(1);
+        common::wait_for_async(Duration::from_secs(30), &format!("{first}'s pods ready"), || async {
+            revision_pods(&env, &first).await.1 == wanted
+        })
+        .await;
+        let target = format!("ksvc/{name}");
+        env.run_ok(&["set-image", &target, &format!("registry.example/{name}:v2"), "--timeout", "60s"]);
+        common::wait_for_async(Duration::from_secs(30), &format!("{first} scaled to zero"), || async {
+            revision_pods(&env, &first).await.0 == 0
+        })
+        .await;
+
+        env.run_ok(&["undo", &target, "--timeout", "60s"]);
+        let (_, ready) = revision_pods(&env, &first).await;
+        assert_eq!(ready, wanted, "undo was done with {ready}/{wanted} pods of {first} ready");
+        let ksvc = env.get("serving.knative.dev/v1", "Service", name).await.unwrap();
+        assert_eq!(ksvc["status"]["latestReadyRevisionName"], first.as_str());
+        let status: Value = serde_json::from_str(&env.run_ok(&["status", &target, "-o", "json"])).unwrap();
+        assert_eq!(status["phase"], "Healthy", "{status:#}");
+    }
+}

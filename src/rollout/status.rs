@@ -499,18 +499,32 @@ pub fn knative_status(
     }
 }
 
-/// A revision that takes traffic while it has pods, or wants some (`status.desiredReplicas`),
-/// and none is ready: why the model is not healthy.
+/// A Knative revision's `autoscaling.knative.dev/min-scale` (or `minScale`): the pods it keeps
+/// while it is routed to, 0 when unset.
+pub fn knative_min_scale(annotations: Option<&std::collections::BTreeMap<String, String>>) -> i64 {
+    let annotations = annotations.into_iter().flatten();
+    annotations
+        .filter(|(k, _)| {
+            *k == "autoscaling.knative.dev/min-scale" || *k == "autoscaling.knative.dev/minScale"
+        })
+        .find_map(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A revision that takes traffic while it has pods, or wants some (`status.desiredReplicas`, its
+/// min-scale), and none is ready: why the model is not healthy.
 fn unserved_traffic(rows: &[RevisionStatus], revisions: &[Value]) -> Option<String> {
     rows.iter().find_map(|row| {
         let percent = row.traffic_percent.filter(|p| *p > 0)?;
-        let desired = revisions
+        let revision = revisions
             .iter()
-            .find(|r| r.pointer("/metadata/name").and_then(Value::as_str) == Some(row.name.as_str()))
-            .and_then(|r| r.pointer("/status/desiredReplicas"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let wanted = i64::from(row.replicas).max(desired);
+            .find(|r| r.pointer("/metadata/name").and_then(Value::as_str) == Some(row.name.as_str()));
+        let desired = revision.and_then(|r| r.pointer("/status/desiredReplicas")).and_then(Value::as_i64);
+        let annotations = revision
+            .and_then(|r| r.pointer("/metadata/annotations"))
+            .and_then(|a| serde_json::from_value(a.clone()).ok());
+        let min_scale = knative_min_scale(annotations.as_ref());
+        let wanted = i64::from(row.replicas).max(desired.unwrap_or(0)).max(min_scale);
         (row.ready == 0 && wanted > 0).then(|| {
             format!("revision {} takes {percent}% of the traffic and has 0/{wanted} ready pods", row.name)
         })

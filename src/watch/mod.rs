@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::progress::{classify, pod_phase, pod_ready, Failure, PodProgress, RolloutProgress};
+use crate::rollout::status::knative_min_scale;
 use crate::ui::progress::RolloutDisplay;
 
 /// How long to wait, and for what.
@@ -509,16 +510,17 @@ fn knative_progress(
     progress
 }
 
-/// The ready pods revision `name` needs: what its autoscaler wants (`status.desiredReplicas`),
-/// and at least one when it has pods at all.
+/// The ready pods revision `name` needs: what its autoscaler wants (`status.desiredReplicas`,
+/// which it may not have said yet when Knative already calls a rollback Ready), at least its
+/// `autoscaling.knative.dev/min-scale` (known from the start), and at least one when it has pods
+/// at all.
 fn pods_wanted(name: Option<&str>, revisions: &[DynamicObject], pods: i32) -> i64 {
-    let desired = revisions
-        .iter()
-        .find(|r| r.metadata.name.as_deref() == name && name.is_some())
-        .and_then(|r| r.data.pointer("/status/desiredReplicas"))
-        .and_then(|d| d.as_i64())
-        .unwrap_or(0);
-    desired.max(i64::from(pods.min(1)))
+    let Some(revision) = revisions.iter().find(|r| r.metadata.name.as_deref() == name && name.is_some())
+    else {
+        return i64::from(pods.min(1));
+    };
+    let desired = revision.data.pointer("/status/desiredReplicas").and_then(|d| d.as_i64()).unwrap_or(0);
+    desired.max(knative_min_scale(revision.metadata.annotations.as_ref())).max(i64::from(pods.min(1)))
 }
 
 /// Wait for the revision a Knative Service's `generation` creates (`expected`, when the template
@@ -757,5 +759,14 @@ mod tests {
         .unwrap();
         let p = knative_progress(&taken, 2, Some("s-00001"), &[waking], &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/2 ready)"));
+        // Ready before its autoscaler has said anything: its min-scale is wanted already.
+        let min_scale: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+            "metadata": {"name": "s-00001", "annotations": {"autoscaling.knative.dev/min-scale": "3"}},
+            "status": {"desiredReplicas": 0}
+        }))
+        .unwrap();
+        let p = knative_progress(&taken, 2, Some("s-00001"), &[min_scale], &[], now, &options());
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/3 ready)"));
     }
 }
