@@ -753,6 +753,13 @@ async fn knative_abort_and_promote_keep_capacity() {
     let all = ReadyPods::start(env.client.clone(), NS, "serving.knative.dev/service=k10").await;
     let first = ReadyPods::start(env.client.clone(), NS, "serving.knative.dev/revision=k10-00001").await;
     first.wait_ready(2).await;
+    let ksvcs = env.api("serving.knative.dev/v1", "Service");
+    common::wait_for_async(Duration::from_secs(30), "k10's first revision ready", || async {
+        ksvcs.get_opt("k10").await.unwrap().is_some_and(|k| {
+            k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str) == Some("k10-00001")
+        })
+    })
+    .await;
 
     env.run_ok(&[
         "canary",
@@ -835,6 +842,14 @@ async fn undo_of_a_ksvc_is_done_only_once_its_revision_has_ready_pods() {
         let wanted = min_scale.unwrap_or(1);
         common::wait_for_async(Duration::from_secs(30), &format!("{first}'s pods ready"), || async {
             revision_pods(&env, &first).await.1 == wanted
+        })
+        .await;
+        let ksvcs = env.api("serving.knative.dev/v1", "Service");
+        common::wait_for_async(Duration::from_secs(30), &format!("{first} ready"), || async {
+            ksvcs.get_opt(name).await.unwrap().is_some_and(|k| {
+                k.data.pointer("/status/latestReadyRevisionName").and_then(Value::as_str)
+                    == Some(first.as_str())
+            })
         })
         .await;
         let target = format!("ksvc/{name}");
