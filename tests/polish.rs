@@ -449,3 +449,158 @@ fn one_command_sets_up_kubectl_completion_next_to_the_plugin() {
     // --install is for kubectl's program only.
     run_binary(&["completion", "bash", "--install"]).code(2);
 }
+
+/// Item 10: the Knative canary says "waiting for revision … to be ready" once (the canary's wait
+/// and the weight's check were both saying it); `undo ksvc/…` says "rolling back to revision N"
+/// once; a canary revision's CHANGE-CAUSE is its own (not the stable's stale one), and an undo to
+/// a revision made without a cause records one instead of `<none>`.
+#[test]
+fn knative_canary_and_undo_speak_once_and_leave_a_change_cause() {
+    let pg = Playground::start_with(Options { with: vec!["knative"], ..Options::default() });
+    pg.kubectl(&["create", "namespace", "ml"]).success();
+    let ksvc = json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "kc", "namespace": "ml"},
+        "spec": {"template": {"spec": {"containers": [{"name": "model", "image": "registry.example/kc:v1"}]}}},
+    });
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&ksvc.to_string())).success();
+    pg.kubectl(&["-n", "ml", "wait", "--for=condition=Ready", "ksvc/kc", "--timeout=60s"]).success();
+    pg.modelroll(&["-n", "ml", "set-image", "ksvc/kc", "model=registry.example/kc:v2"]).success();
+    let out = pg.modelroll(&[
+        "-n",
+        "ml",
+        "canary",
+        "ksvc/kc",
+        "--image",
+        "registry.example/kc:v3",
+        "--weight",
+        "20",
+        "--yes",
+    ]);
+    out.success();
+    assert!(out.stderr.matches("waiting for revision kc-v3").count() <= 1, "{}", out.stderr);
+    assert!(out.stderr.matches("revision kc-v3 is ready").count() <= 1, "{}", out.stderr);
+    pg.modelroll(&["-n", "ml", "promote", "ksvc/kc", "--yes"]).success();
+    let history = pg.modelroll(&["-n", "ml", "history", "ksvc/kc"]);
+    history.success();
+    let canary_row = history.stdout.lines().find(|l| l.contains("kc:v3")).unwrap_or_default().to_string();
+    assert!(canary_row.contains("canary model=registry.example/kc:v3 (model v3)"), "{}", history.stdout);
+
+    let out = pg.modelroll(&["-n", "ml", "undo", "ksvc/kc", "--to-revision", "2"]);
+    out.success();
+    assert_eq!(out.stderr.matches("rolling back to revision 2").count(), 1, "{}", out.stderr);
+
+    // A Deployment made by `kubectl create` has no change-cause in revision 1: its undo says why.
+    model(&pg, "cc", 1, "registry.example/cc:v1", None);
+    pg.modelroll(&["-n", "ml", "set-image", "cc", "registry.example/cc:v2"]).success();
+    pg.modelroll(&["-n", "ml", "undo", "cc"]).success();
+    let history = pg.modelroll(&["-n", "ml", "history", "cc"]);
+    history.success();
+    let current = history.stdout.lines().find(|l| l.contains("(current)")).unwrap_or_default().to_string();
+    assert!(current.contains("undo to revision 1 (model=registry.example/cc:v1)"), "{}", history.stdout);
+    assert!(!current.contains("<none>"), "{}", history.stdout);
+}
+
+/// Item 10: `shift --no-wait` returns once the change is accepted: it never waits for pods, and
+/// so it never gives weight to pods that are not ready yet: such a step is refused (exit 1, the
+/// command to wait instead) with nothing changed; a step onto a ready canary returns at once.
+#[test]
+fn shift_no_wait_does_not_wait_and_gives_no_weight_to_unready_pods() {
+    let pg = Playground::start_with(Options { with: vec!["knative"], ..Options::default() });
+    pg.kubectl(&["create", "namespace", "ml"]).success();
+    model(&pg, "nw", 2, "registry.example/nw:v1", None);
+    pg.modelroll(&[
+        "-n",
+        "ml",
+        "canary",
+        "nw",
+        "--image",
+        "registry.example/nw:v2",
+        "--weight",
+        "0",
+        "--yes",
+    ])
+    .success();
+    let before = pg.kubectl(&["-n", "ml", "get", "deployment", "nw", "nw-canary", "-o", "json"]);
+    let out = pg.modelroll(&["-n", "ml", "shift", "nw", "--weight", "50", "--no-wait"]);
+    out.code(1);
+    assert!(
+        out.stderr
+            .contains("canary deployment nw-canary, which has 0 now, and --no-wait does not wait for them")
+            && out.stderr.contains("run `kubectl modelroll shift deployment/nw` without --no-wait"),
+        "{}",
+        out.stderr
+    );
+    let after = pg.kubectl(&["-n", "ml", "get", "deployment", "nw", "nw-canary", "-o", "json"]);
+    let replicas = |out: &str| {
+        let list: serde_json::Value = serde_json::from_str(out).unwrap();
+        list["items"].as_array().unwrap().iter().map(|d| d["spec"]["replicas"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(replicas(&before.stdout), replicas(&after.stdout), "nothing scaled");
+    assert_eq!(replicas(&after.stdout), vec![json!(2), json!(0)]);
+
+    // Knative: a canary revision whose pods take minutes is refused weight; a ready one gets it.
+    let ksvc = |ready_after: &str| {
+        json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "kw", "namespace": "ml"},
+            "spec": {"template": {
+                "metadata": {"annotations": {"playground.modelroll.io/ready-after": ready_after}},
+                "spec": {"containers": [{"name": "model", "image": "registry.example/kw:v1"}]}}},
+        })
+    };
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&ksvc("1s").to_string())).success();
+    pg.kubectl(&["-n", "ml", "wait", "--for=condition=Ready", "ksvc/kw", "--timeout=60s"]).success();
+    pg.modelroll(&[
+        "-n",
+        "ml",
+        "canary",
+        "ksvc/kw",
+        "--image",
+        "registry.example/kw:v2",
+        "--weight",
+        "10",
+        "--yes",
+    ])
+    .success();
+    let out = pg.modelroll(&["-n", "ml", "shift", "ksvc/kw", "--weight", "50", "--no-wait"]);
+    out.success();
+    let traffic = pg.kubectl(&["-n", "ml", "get", "ksvc", "kw", "-o", "jsonpath={.spec.traffic[*].percent}"]);
+    assert_eq!(traffic.stdout.trim(), "50 50");
+
+    // A stable pinned by name, and a template whose pods take ten minutes: the canary copies it.
+    pg.kubectl_with_input(&["apply", "-f", "-"], Some(&ksvc("1s").to_string().replace("\"kw\"", "\"ks\"")))
+        .success();
+    pg.kubectl(&["-n", "ml", "wait", "--for=condition=Ready", "ksvc/ks", "--timeout=60s"]).success();
+    let slow = json!({"spec": {
+        "template": {"metadata": {"annotations": {"playground.modelroll.io/ready-after": "600s"}}},
+        "traffic": [{"revisionName": "ks-00001", "percent": 100}]}});
+    pg.kubectl(&["-n", "ml", "patch", "ksvc", "ks", "--type", "merge", "-p", &slow.to_string()]).success();
+    let out = pg.modelroll(&[
+        "-n",
+        "ml",
+        "canary",
+        "ksvc/ks",
+        "--image",
+        "registry.example/ks:v3",
+        "--no-wait",
+        "--yes",
+    ]);
+    out.success();
+    assert!(
+        out.stdout.contains("`kubectl modelroll -n ml shift ksvc/ks --weight W`")
+            || out.stdout.contains("shift ksvc/ks --weight W`"),
+        "{}",
+        out.stdout
+    );
+    let before = pg.kubectl(&["-n", "ml", "get", "ksvc", "ks", "-o", "jsonpath={.spec.traffic}"]);
+    let out = pg.modelroll(&["-n", "ml", "shift", "ksvc/ks", "--weight", "20", "--no-wait"]);
+    out.code(1);
+    assert!(
+        out.stderr.contains(
+            "the canary revision ks-v3 is not ready, and --no-wait gives weight only to a ready canary"
+        ),
+        "{}",
+        out.stderr
+    );
+    let after = pg.kubectl(&["-n", "ml", "get", "ksvc", "ks", "-o", "jsonpath={.spec.traffic}"]);
+    assert_eq!(before.stdout, after.stdout, "traffic unchanged");
+}

@@ -366,8 +366,8 @@ async fn deployment_canary(
     if settings.no_wait {
         if !w.is_dry_run() {
             crate::ui::print_stdout(&format!(
-                "{}: canary deployment {} created; it gets weight once ready: `kubectl modelroll shift {} --weight {weight}`\n",
-                model.target, state.canary, model.target
+                "{}: canary deployment {} created; it gets weight once ready: `kubectl modelroll shift {} --weight {}`\n",
+                model.target, state.canary, model.target, weight_hint(weight)
             ));
         }
         return Ok(());
@@ -507,8 +507,8 @@ async fn knative_canary(
     if settings.no_wait {
         if !w.is_dry_run() {
             crate::ui::print_stdout(&format!(
-                "{}: revision {} requested; it gets weight once ready: `kubectl modelroll shift {} --weight {weight}`\n",
-                model.target, state.canary, model.target
+                "{}: revision {} requested; it gets weight once ready: `kubectl modelroll shift {} --weight {}`\n",
+                model.target, state.canary, model.target, weight_hint(weight)
             ));
         }
         return Ok(());
@@ -554,4 +554,14 @@ async fn warn_gitops_route(w: &Writer, routing: &Routing) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The weight to suggest for the `shift` after `canary --no-wait`: the one asked, or `W` when the
+/// canary was started at 0 (shifting to 0 again would do nothing).
+fn weight_hint(weight: u32) -> String {
+    if weight == 0 {
+        "W".into()
+    } else {
+        weight.to_string()
+    }
 }

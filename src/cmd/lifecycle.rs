@@ -344,6 +344,12 @@ pub async fn wait_revision(
     name: &str,
     deadline: Deadline,
 ) -> Result<()> {
+    // A revision already Ready (a caller waited for it before) is passed without a word: the
+    // "waiting…" line is said once per wait that waits.
+    let now = w.get(revision_kind, name).await?;
+    if matches!(now.as_ref().and_then(knative::revision_ready), Some(Ok(()))) {
+        return Ok(());
+    }
     interruptible(&format!("waiting for revision {name}"), async {
         say(&format!("waiting for revision {name} to be ready"));
         crate::watch::canary::revision_ready(&w.cluster, revision_kind, name, deadline.0).await?;

@@ -18,7 +18,7 @@ use crate::cmd::objects::typed;
 use crate::cmd::set_image::plan_surge;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
-use crate::rollout::canary::{promote_change_cause, promoted_template};
+use crate::rollout::canary::{canary_change_cause, promoted_template};
 use crate::rollout::live::replicas_after;
 use crate::rollout::state::Phase;
 use crate::rollout::strategy::RollingUpdate;
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                     replicas_after(state.routing.carrier(), state.stable_replicas, state.weight, &live);
                 autoscaled = live.autoscaler.clone();
                 if let Some(canary) = &canary {
-                    let cause = promote_change_cause(&state.images, state.model_version.as_deref());
+                    let cause = canary_change_cause("promote", &state.images, state.model_version.as_deref());
                     let strategy = if dry {
                         None
                     } else {

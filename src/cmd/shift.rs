@@ -5,15 +5,18 @@ use crate::cli::ShiftArgs;
 use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
-    canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, say, weight_text, CanaryPods,
-    Deadline, NextStep,
+    canary_baseline, deployment_done, live_replicas, load, move_weight, next_after_interrupt, print_dry_run,
+    say, weight_text, CanaryPods, Deadline, Model, NextStep,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
-use crate::rollout::state::Phase;
+use crate::rollout::live::plan;
+use crate::rollout::state::{Phase, RolloutState};
 use crate::rollout::weights::{parse_steps, parse_weight};
-use crate::router::{self};
+use crate::router::{self, knative};
 use crate::write::Writer;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
 
 /// Run `shift`.
 ///
@@ -80,6 +83,9 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
                 Some(_) => Some(canary_baseline(&w, &pods).await?),
                 None => None,
             };
+            if settings.no_wait && !w.is_dry_run() {
+                refuse_a_step_that_waits(&w, &model, &state, weight).await?;
+            }
             move_weight(&w, &model, router.as_ref(), &mut state, weight, deadline, model_ready.as_ref())
                 .await?;
             let (Some(hold), Some(baseline)) = (holds, baseline) else { continue };
@@ -114,4 +120,64 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::CarryOnOrAbort, &target))
+}
+
+/// `--no-wait` returns once the change is accepted, so it moves weight only onto pods that are
+/// ready now: a step that would first need new canary or stable pods (or a canary revision that is
+/// not ready) is refused before anything changes, since waiting is what it was told not to do and
+/// weight before readiness routes to nothing.
+///
+/// # Errors
+/// Exit 1 naming what is not ready; when the objects cannot be read.
+async fn refuse_a_step_that_waits(
+    w: &Writer,
+    model: &Model,
+    state: &RolloutState,
+    weight: u32,
+) -> Result<()> {
+    let retry = format!("run `kubectl modelroll shift {}` without --no-wait to wait for it", model.target);
+    if matches!(model.target, Target::KnativeService(_)) {
+        if weight == 0 {
+            return Ok(());
+        }
+        let (_, revision_kind) = router::knative_kinds(w).await?;
+        let revision = w.get(&revision_kind, &state.canary).await?;
+        return match revision.as_ref().and_then(knative::revision_ready) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(Error::failed(format!(
+                "the canary revision {} is not ready, and --no-wait gives weight only to a ready canary; {retry}",
+                state.canary
+            ))),
+        };
+    }
+    let live = live_replicas(w, model.name(), &state.canary).await?;
+    let step = plan(state.routing.carrier(), state.stable_replicas, state.weight, &live, weight);
+    let api: Api<Deployment> = Api::namespaced(w.cluster.client.clone(), w.namespace());
+    let ready_now = |name: String| {
+        let api = api.clone();
+        async move {
+            let d = api
+                .get(&name)
+                .await
+                .map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
+            Ok::<_, Error>(deployment_done(&d))
+        }
+    };
+    if weight > 0 || step.canary > 0 {
+        let (done, ready, _) = ready_now(state.canary.clone()).await?;
+        if step.canary > live.canary || !done {
+            return Err(Error::failed(format!(
+                "{weight}% needs {} ready pods of the canary deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
+                step.canary, state.canary
+            )));
+        }
+    }
+    if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
+        let (_, ready, _) = ready_now(model.name().to_string()).await?;
+        return Err(Error::failed(format!(
+            "{weight}% needs {stable} ready pods of the stable deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
+            model.name()
+        )));
+    }
+    Ok(())
 }

@@ -17,7 +17,8 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::progress::{revision_of, strip_hash, template_without_hash};
 use crate::rollout::revision::{
-    knative_revision_number, knative_undo_target, undo_annotations, undo_target, CHANGE_CAUSE,
+    knative_revision_number, knative_undo_target, template_images, undo_annotations, undo_change_cause,
+    undo_target, CHANGE_CAUSE,
 };
 use crate::settings::WriteSettings;
 use crate::ui::progress::RolloutDisplay;
@@ -57,6 +58,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
     let revision = revision_of(&rs.metadata).unwrap_or_default();
     let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
+    let images = template_images(Some(&template));
     let template = template_without_hash(&template);
     let current = deployment.spec.as_ref().map(|s| template_without_hash(&s.template));
     if current.as_ref() == Some(&template) {
@@ -66,7 +68,10 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let rs_annotations = rs.metadata.annotations.clone().unwrap_or_default();
+    let mut rs_annotations = rs.metadata.annotations.clone().unwrap_or_default();
+    // As kubectl, the revision's own change-cause comes back with it; one made without any
+    // (`kubectl apply`) gets one saying what brought it back, not `<none>`.
+    rs_annotations.entry(CHANGE_CAUSE.to_string()).or_insert_with(|| undo_change_cause(revision, &images));
     let written = restore_template(
         &cluster,
         &name,
@@ -153,7 +158,6 @@ async fn undo_knative(
         ui::print_stdout(&ui::output::dry_run(&[(written.after, false)], settings.output, settings.dry_run)?);
         return Ok(());
     }
-    ui::note(terminal, &format!("ksvc/{name}: rolling back to revision {number} ({revision})"));
     if settings.no_wait {
         ui::print_stdout(&format!("ksvc/{name} rolled back to revision {number} (not waiting)\n"));
         return Ok(());
@@ -165,8 +169,10 @@ async fn undo_knative(
         unschedulable_timeout: std::time::Duration::from_secs(120),
         on_interrupt: format!("follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`"),
     };
-    let mut display =
-        RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to revision {number}"));
+    let mut display = RolloutDisplay::new(
+        terminal,
+        &format!("ksvc/{name}: rolling back to revision {number} ({revision})"),
+    );
     let outcome =
         match wait_for_knative_revision(cluster, name, generation, Some(&revision), &options, &mut display)
             .await

@@ -185,12 +185,18 @@ pub fn promoted_template(stable_template: &Value, canary_template: &Value) -> Va
     t
 }
 
-/// `kubernetes.io/change-cause` of a promotion: `promote model=registry/fraud:v2 (model v2)`.
-pub fn promote_change_cause(images: &BTreeMap<String, String>, model_version: Option<&str>) -> String {
-    let images: Vec<String> = images.iter().map(|(c, i)| format!("{c}={i}")).collect();
+/// `kubernetes.io/change-cause` of a canary's verb (`canary`, `promote`):
+/// `promote model=registry/fraud:v2 (model v2)`.
+pub fn canary_change_cause(
+    verb: &str,
+    images: &BTreeMap<String, String>,
+    model_version: Option<&str>,
+) -> String {
+    let images: Vec<String> =
+        images.iter().map(|(c, i)| if c.is_empty() { i.clone() } else { format!("{c}={i}") }).collect();
     match model_version {
-        Some(v) => format!("promote {} (model {v})", images.join(" ")),
-        None => format!("promote {}", images.join(" ")),
+        Some(v) => format!("{verb} {} (model {v})", images.join(" ")),
+        None => format!("{verb} {}", images.join(" ")),
     }
 }
 
@@ -287,7 +293,10 @@ mod tests {
         assert!(has_stable_track(&with_stable_track(&untracked)));
         let promoted = promoted_template(&untracked, &canary["spec"]["template"]);
         assert_eq!(promoted["metadata"]["labels"].get(TRACK_LABEL), None);
-        assert_eq!(promote_change_cause(&images, Some("v2")), "promote model=r/fraud:v2 (model v2)");
+        assert_eq!(
+            canary_change_cause("promote", &images, Some("v2")),
+            "promote model=r/fraud:v2 (model v2)"
+        );
     }
 
     #[test]

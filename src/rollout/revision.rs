@@ -30,6 +30,13 @@ pub fn change_cause(verb: &str, changes: &[ImageChange], model_version: Option<&
     text
 }
 
+/// `kubernetes.io/change-cause` of an undo to a revision that had none:
+/// `undo to revision 1 (model=registry.example/fraud:v1)`.
+pub fn undo_change_cause(revision: i64, images: &[(String, String)]) -> String {
+    let images: Vec<String> = images.iter().map(|(c, i)| format!("{c}={i}")).collect();
+    format!("undo to revision {revision} ({})", images.join(" "))
+}
+
 /// `(container, image)` of a pod template's containers, then its init containers marked `init:`.
 pub fn template_images(template: Option<&PodTemplateSpec>) -> Vec<(String, String)> {
     let Some(spec) = template.and_then(|t| t.spec.as_ref()) else { return Vec::new() };
@@ -334,6 +341,15 @@ mod tests {
         for bad in ["", "-v2", "v2-", "v 2", "v2/x", &"a".repeat(64)] {
             assert!(check_label_value(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_undo_without_a_cause_says_what_it_brought_back() {
+        let images = vec![
+            ("model".to_string(), "r/fraud:v1".to_string()),
+            ("init:fetch".to_string(), "r/f:1".to_string()),
+        ];
+        assert_eq!(undo_change_cause(1, &images), "undo to revision 1 (model=r/fraud:v1 init:fetch=r/f:1)");
     }
 
     #[test]

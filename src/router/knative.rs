@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{End, Router};
 use crate::error::{Error, Result};
+use crate::rollout::revision::CHANGE_CAUSE;
 use crate::rollout::state::{KnativeRouting, Routing, MODEL_VERSION_LABEL};
 use crate::rollout::weights::Split;
 use crate::watch::Served;
@@ -44,6 +45,13 @@ pub fn canary_template(
 ) -> Result<Value> {
     let mut template = template.clone();
     template["metadata"]["name"] = json!(revision);
+    // The revision is made from the template's metadata: its change-cause is what `history` shows
+    // for it (the stable's would be a stale one). The same revision is later promoted as it is.
+    if !template["metadata"]["annotations"].is_object() {
+        template["metadata"]["annotations"] = json!({});
+    }
+    template["metadata"]["annotations"][CHANGE_CAUSE] =
+        json!(crate::rollout::canary::canary_change_cause("canary", images, model_version));
     match model_version {
         Some(version) => template["metadata"]["labels"][MODEL_VERSION_LABEL] = json!(version),
         // The stable template's version is not the canary's: no label rather than a stale one.
@@ -395,7 +403,6 @@ impl Router for Knative {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::revision::CHANGE_CAUSE;
 
     fn ksvc() -> Value {
         json!({
@@ -444,6 +451,8 @@ mod tests {
         assert_eq!(t["metadata"]["name"], "fraud-v2");
         assert_eq!(t["metadata"]["labels"][MODEL_VERSION_LABEL], "v2");
         assert_eq!(t["spec"]["containers"][0]["image"], "r/fraud:v2");
+        // The revision's own change-cause, not the stable's (history shows it).
+        assert_eq!(t["metadata"]["annotations"][CHANGE_CAUSE], "canary r/fraud:v2 (model v2)");
         let missing = BTreeMap::from([("sidecar".to_string(), "x:1".to_string())]);
         let mut two = ksvc()["spec"]["template"].clone();
         two["spec"]["containers"] = json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]);
