@@ -317,19 +317,8 @@ fn entries(object: &Value) -> Vec<Value> {
     object["metadata"]["managedFields"].as_array().cloned().unwrap_or_default()
 }
 
-/// Apply `applied` for `manager` onto `current` (None: the object does not exist yet).
-///
-/// # Errors
-/// 400 when the applied configuration lacks apiVersion/kind/name or names another kind; 409
-/// with the real conflict message when another manager owns a field set to a different value
-/// and `force` is false.
-pub fn apply(
-    ty: &ResourceType,
-    current: Option<&Value>,
-    applied: &Value,
-    manager: &str,
-    force: bool,
-) -> Result<Value, ApiError> {
+/// An apply configuration names apiVersion and kind, and the kind is the type's.
+fn check_applied(ty: &ResourceType, applied: &Value) -> Result<(), ApiError> {
     if !applied.is_object() {
         return Err(ApiError::bad_request("the applied configuration is not an object"));
     }
@@ -347,6 +336,58 @@ pub fn apply(
             ty.kind
         )));
     }
+    Ok(())
+}
+
+/// The conflicts of an apply: each field it now sets to a value other than the live one that
+/// another manager owns, as (manager, its apiVersion, field path).
+fn conflicts(
+    current: &Value,
+    applied: &Value,
+    managed: &[Value],
+    new_leaves: &[Vec<String>],
+    manager: &str,
+) -> Vec<(String, String, Vec<String>)> {
+    let mut conflicts = Vec::new();
+    for leaf in new_leaves {
+        let live = value_at(current, leaf);
+        let wanted = value_at(applied, leaf);
+        let differs = match (live, wanted) {
+            (Some(l), Some(w)) => !(l.is_object() && w.is_object()) && l != w,
+            _ => false,
+        };
+        if !differs {
+            continue;
+        }
+        for e in managed {
+            let other = e["manager"].as_str().unwrap_or("");
+            let same = other == manager && e["operation"] == "Apply";
+            if !same && set_contains(&e["fieldsV1"], leaf) {
+                conflicts.push((
+                    other.to_string(),
+                    e["apiVersion"].as_str().unwrap_or("").to_string(),
+                    leaf.clone(),
+                ));
+            }
+        }
+    }
+    conflicts
+}
+
+/// Apply `applied` for `manager` onto `current` (None: the object does not exist yet).
+///
+/// # Errors
+/// 400 when the applied configuration lacks apiVersion/kind/name or names another kind; 409
+/// with the real conflict message when another manager owns a field set to a different value
+/// and `force` is false.
+pub fn apply(
+    ty: &ResourceType,
+    current: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+) -> Result<Value, ApiError> {
+    check_applied(ty, applied)?;
     let ctx = root_ctx(ty, applied);
     let mut applied = applied.clone();
     if let Some(m) = applied["metadata"].as_object_mut() {
@@ -368,30 +409,7 @@ pub fn apply(
     let mut managed = entries(current);
     let mut new_leaves = Vec::new();
     leaves(&new_set, &mut Vec::new(), &mut new_leaves);
-    // Conflicts: a field we now set, to a different value, that another manager owns.
-    let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
-    for leaf in &new_leaves {
-        let live = value_at(current, leaf);
-        let wanted = value_at(&applied, leaf);
-        let differs = match (live, wanted) {
-            (Some(l), Some(w)) => !(l.is_object() && w.is_object()) && l != w,
-            _ => false,
-        };
-        if !differs {
-            continue;
-        }
-        for e in &managed {
-            let other = e["manager"].as_str().unwrap_or("");
-            let same = other == manager && e["operation"] == "Apply";
-            if !same && set_contains(&e["fieldsV1"], leaf) {
-                conflicts.push((
-                    other.to_string(),
-                    e["apiVersion"].as_str().unwrap_or("").to_string(),
-                    leaf.clone(),
-                ));
-            }
-        }
-    }
+    let conflicts = conflicts(current, &applied, &managed, &new_leaves, manager);
     if !conflicts.is_empty() && !force {
         return Err(conflict_error(ty, current, &conflicts));
     }

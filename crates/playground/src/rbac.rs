@@ -1,12 +1,12 @@
 //! RBAC objects and users for the playground: users from a static token table (kube-apiserver's
-//! `--token-auth-file`) and the kubeconfigs written for them, and the checks kube-apiserver's RBAC
-//! validation makes on Roles and bindings. The authorizer that evaluates them is `authz`.
+//! `--token-auth-file`) and the kubeconfigs written for them. The checks kube-apiserver's RBAC
+//! validation makes on Roles and bindings are `validation::rbac`; the authorizer that evaluates
+//! them is `authz`.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::errors::InvalidField;
 use super::resources::ResourceRef;
 
 pub const ROLES: ResourceRef = ResourceRef::of("rbac.authorization.k8s.io", "v1", "roles");
@@ -105,124 +105,8 @@ pub fn read_token_auth_file(path: &Path) -> Result<Vec<StaticUser>, String> {
     parse_token_auth_file(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Go's `field.NotSupported`, values quoted.
-fn unsupported(field: impl Into<String>, value: &str, allowed: &[&str]) -> InvalidField {
-    let allowed: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-    InvalidField::not_supported(field, format!("{value:?}"), &allowed)
-}
-
 pub(super) fn strings(value: &Value) -> impl Iterator<Item = &str> {
     value.as_array().into_iter().flatten().filter_map(Value::as_str)
-}
-
-/// The extra checks kube-apiserver's RBAC validation makes beyond the schema: rules name
-/// verbs, and resources with apiGroups (or nonResourceURLs, in ClusterRoles only); bindings
-/// name a role of an allowed kind and well-formed subjects; `roleRef` never changes.
-pub fn validate(resource: &str, object: &Value, old: Option<&Value>, causes: &mut Vec<InvalidField>) {
-    match resource {
-        "roles" | "clusterroles" => {
-            let cluster = resource == "clusterroles";
-            for (i, rule) in object["rules"].as_array().into_iter().flatten().enumerate() {
-                let field = |f: &str| format!("rules[{i}].{f}");
-                if strings(&rule["verbs"]).next().is_none() {
-                    causes.push(InvalidField::required(
-                        field("verbs"),
-                        "verbs must contain at least one value",
-                    ));
-                }
-                let urls = strings(&rule["nonResourceURLs"]).next().is_some();
-                if urls && !cluster {
-                    causes.push(InvalidField::invalid(
-                        field("nonResourceURLs"),
-                        format!("{:?}", strings(&rule["nonResourceURLs"]).collect::<Vec<_>>()),
-                        "namespaced rules cannot apply to non-resource URLs",
-                    ));
-                }
-                if urls
-                    && (strings(&rule["resources"]).next().is_some()
-                        || strings(&rule["apiGroups"]).next().is_some())
-                {
-                    causes.push(InvalidField::invalid(
-                        field("nonResourceURLs"),
-                        format!("{:?}", strings(&rule["nonResourceURLs"]).collect::<Vec<_>>()),
-                        "rules cannot apply to both regular resources and non-resource URLs",
-                    ));
-                }
-                if !urls {
-                    if strings(&rule["apiGroups"]).next().is_none() {
-                        causes.push(InvalidField::required(
-                            field("apiGroups"),
-                            "resource rules must supply at least one api group",
-                        ));
-                    }
-                    if strings(&rule["resources"]).next().is_none() {
-                        causes.push(InvalidField::required(
-                            field("resources"),
-                            "resource rules must supply at least one resource",
-                        ));
-                    }
-                }
-            }
-        }
-        "rolebindings" | "clusterrolebindings" => {
-            let role_ref = &object["roleRef"];
-            if role_ref["apiGroup"].as_str() != Some("rbac.authorization.k8s.io") {
-                causes.push(unsupported(
-                    "roleRef.apiGroup",
-                    role_ref["apiGroup"].as_str().unwrap_or(""),
-                    &["rbac.authorization.k8s.io"],
-                ));
-            }
-            let kinds: &[&str] =
-                if resource == "rolebindings" { &["Role", "ClusterRole"] } else { &["ClusterRole"] };
-            let kind = role_ref["kind"].as_str().unwrap_or("");
-            if !kinds.contains(&kind) {
-                causes.push(unsupported("roleRef.kind", kind, kinds));
-            }
-            if role_ref["name"].as_str().unwrap_or("").is_empty() {
-                causes.push(InvalidField::required("roleRef.name", ""));
-            }
-            for (i, subject) in object["subjects"].as_array().into_iter().flatten().enumerate() {
-                let kind = subject["kind"].as_str().unwrap_or("");
-                if subject["name"].as_str().unwrap_or("").is_empty() {
-                    causes.push(InvalidField::required(format!("subjects[{i}].name"), ""));
-                }
-                match kind {
-                    "ServiceAccount" => {
-                        if resource == "clusterrolebindings"
-                            && subject["namespace"].as_str().unwrap_or("").is_empty()
-                        {
-                            causes.push(InvalidField::required(format!("subjects[{i}].namespace"), ""));
-                        }
-                    }
-                    "User" | "Group" => {
-                        if subject["apiGroup"].as_str() != Some("rbac.authorization.k8s.io") {
-                            causes.push(unsupported(
-                                format!("subjects[{i}].apiGroup"),
-                                subject["apiGroup"].as_str().unwrap_or(""),
-                                &["rbac.authorization.k8s.io"],
-                            ));
-                        }
-                    }
-                    other => causes.push(unsupported(
-                        format!("subjects[{i}].kind"),
-                        other,
-                        &["ServiceAccount", "User", "Group"],
-                    )),
-                }
-            }
-            if let Some(old) = old {
-                if old["roleRef"] != object["roleRef"] {
-                    causes.push(InvalidField::invalid(
-                        "roleRef",
-                        format!("{}", object["roleRef"]),
-                        "cannot change roleRef",
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 impl super::Playground {
@@ -263,7 +147,6 @@ impl super::Playground {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn token_files_parse_like_kube_apiserver() {
@@ -278,25 +161,5 @@ mod tests {
         assert!(parse_token_auth_file("t1,alice\n").unwrap_err().contains("line 1"));
         assert!(parse_token_auth_file("t1,a,u\nt1,b,u\n").unwrap_err().contains("twice"));
         assert!(parse_token_auth_file("t1,a,u,\"g\n").is_err());
-    }
-
-    #[test]
-    fn bindings_are_validated() {
-        let mut causes = Vec::new();
-        validate(
-            "clusterrolebindings",
-            &json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "x"}, "subjects": [{"kind": "Robot", "name": "r"}]}),
-            None,
-            &mut causes,
-        );
-        assert_eq!(causes.len(), 2, "{causes:?}");
-        let mut causes = Vec::new();
-        let old = json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "a"}});
-        let new = json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "b"}});
-        validate("rolebindings", &new, Some(&old), &mut causes);
-        assert_eq!(causes.len(), 1);
-        let mut causes = Vec::new();
-        validate("roles", &json!({"rules": [{"verbs": ["get"]}]}), None, &mut causes);
-        assert_eq!(causes.len(), 2);
     }
 }

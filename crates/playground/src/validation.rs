@@ -5,11 +5,12 @@
 //!
 //! This file decodes and dispatches by kind; the rules are modules of their own: `meta` (every
 //! kind's ObjectMeta), `pods`, `workloads` (Deployment, ReplicaSet, HorizontalPodAutoscaler),
-//! `service`, `lease`; RBAC objects and CRDs are checked in `rbac.rs` and `crds.rs`.
+//! `service`, `lease`, `rbac` (Roles and bindings); CRDs are checked in `crds.rs`.
 
 mod lease;
 mod meta;
 mod pods;
+mod rbac;
 mod service;
 mod workloads;
 
@@ -18,6 +19,7 @@ use serde_json::Value;
 use self::lease::lease;
 use self::meta::metadata;
 use self::pods::{pod_spec, pod_update};
+use self::rbac::role_or_binding;
 use self::service::service;
 use self::workloads::{horizontal_pod_autoscaler, workload};
 use super::errors::{ApiError, InvalidField};
@@ -158,7 +160,7 @@ pub fn validate_reporting(
                 "rolebindings" => normalise::<rbac::RoleBinding>(ty, version, object)?,
                 _ => normalise::<rbac::ClusterRoleBinding>(ty, version, object)?,
             };
-            super::rbac::validate(resource, object, old, &mut causes);
+            role_or_binding(resource, object, old, &mut causes);
             unknown
         }
         ("coordination.k8s.io", "leases") => {
