@@ -266,36 +266,7 @@ pub fn answer(
                 if let Some(answer) = v2_unavailable(name) {
                     return answer;
                 }
-                let request: Value = match serde_json::from_slice(body) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return Answer::json(
-                            400,
-                            json!({"error": format!("Unrecognized request format: {e}")}),
-                        )
-                    }
-                };
-                let Some(inputs) = request["inputs"].as_array().filter(|i| !i.is_empty()) else {
-                    return Answer::json(
-                        400,
-                        json!({"error": "Unrecognized request format: the request has no \"inputs\""}),
-                    );
-                };
-                let rows = inputs[0]["shape"]
-                    .as_array()
-                    .and_then(|s| s.first())
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1);
-                let n = servers.count_inference(pod);
-                let mut answer = Answer::json(
-                    200,
-                    json!({
-                        "model_name": name, "model_version": "1", "id": request["id"].as_str().unwrap_or(""),
-                        "outputs": [{"name": "output-0", "datatype": "FP32", "shape": [rows, 1], "data": vec![0.5; rows as usize]}],
-                    }),
-                );
-                answer.latency = cold_start_latency(n);
-                answer
+                v2_infer(servers, pod, name, body)
             })
         }
         ["v1", "models"] => only("GET", &|| {
@@ -311,42 +282,73 @@ pub fn answer(
             if !loaded {
                 return llama_loading();
             }
-            let request: Value = match serde_json::from_slice(body) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Answer::json(
-                        400,
-                        json!({"error": {"message": format!("invalid JSON body: {e}"), "type": "BadRequestError", "code": 400}}),
-                    )
-                }
-            };
-            let model = request["model"].as_str().unwrap_or_default();
-            if model != served {
-                return Answer::json(
-                    404,
-                    json!({"error": {"message": format!("The model `{model}` does not exist."), "type": "NotFoundError", "code": 404}}),
-                );
-            }
-            if request["prompt"].is_null() {
-                return Answer::json(
-                    400,
-                    json!({"error": {"message": "prompt is required", "type": "BadRequestError", "code": 400}}),
-                );
-            }
-            let n = servers.count_inference(pod);
-            let mut answer = Answer::json(
-                200,
-                json!({
-                    "id": format!("cmpl-{n}"), "object": "text_completion", "created": 1_767_225_600, "model": served,
-                    "choices": [{"index": 0, "text": " ok", "finish_reason": "length", "logprobs": null}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }),
-            );
-            answer.latency = cold_start_latency(n);
-            answer
+            v1_completion(servers, pod, &served, body)
         }),
         _ => not_found(),
     }
+}
+
+/// `POST /v2/models/NAME/infer` of the open inference protocol, the model loaded: one output
+/// row per input row, after the cold-start latency of the pod's first requests.
+fn v2_infer(servers: &ModelServers, pod: &Value, name: &str, body: &[u8]) -> Answer {
+    let request: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Answer::json(400, json!({"error": format!("Unrecognized request format: {e}")})),
+    };
+    let Some(inputs) = request["inputs"].as_array().filter(|i| !i.is_empty()) else {
+        return Answer::json(
+            400,
+            json!({"error": "Unrecognized request format: the request has no \"inputs\""}),
+        );
+    };
+    let rows = inputs[0]["shape"].as_array().and_then(|s| s.first()).and_then(Value::as_u64).unwrap_or(1);
+    let n = servers.count_inference(pod);
+    let mut answer = Answer::json(
+        200,
+        json!({
+            "model_name": name, "model_version": "1", "id": request["id"].as_str().unwrap_or(""),
+            "outputs": [{"name": "output-0", "datatype": "FP32", "shape": [rows, 1], "data": vec![0.5; rows as usize]}],
+        }),
+    );
+    answer.latency = cold_start_latency(n);
+    answer
+}
+
+/// `POST /v1/completions` as llama.cpp's server answers it, the model loaded.
+fn v1_completion(servers: &ModelServers, pod: &Value, served: &str, body: &[u8]) -> Answer {
+    let request: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Answer::json(
+                400,
+                json!({"error": {"message": format!("invalid JSON body: {e}"), "type": "BadRequestError", "code": 400}}),
+            )
+        }
+    };
+    let model = request["model"].as_str().unwrap_or_default();
+    if model != served {
+        return Answer::json(
+            404,
+            json!({"error": {"message": format!("The model `{model}` does not exist."), "type": "NotFoundError", "code": 404}}),
+        );
+    }
+    if request["prompt"].is_null() {
+        return Answer::json(
+            400,
+            json!({"error": {"message": "prompt is required", "type": "BadRequestError", "code": 400}}),
+        );
+    }
+    let n = servers.count_inference(pod);
+    let mut answer = Answer::json(
+        200,
+        json!({
+            "id": format!("cmpl-{n}"), "object": "text_completion", "created": 1_767_225_600, "model": served,
+            "choices": [{"index": 0, "text": " ok", "finish_reason": "length", "logprobs": null}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }),
+    );
+    answer.latency = cold_start_latency(n);
+    answer
 }
 
 #[cfg(test)]

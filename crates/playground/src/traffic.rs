@@ -186,6 +186,20 @@ impl Snapshot {
         let mut out = Vec::new();
         // Services whose pods a route reaches: they get no traffic of their own.
         let mut routed: BTreeSet<(String, String)> = BTreeSet::new();
+        self.virtual_service_destinations(&mut out, &mut routed);
+        self.http_route_destinations(&mut out, &mut routed);
+        self.knative_destinations(&mut out);
+        self.plain_service_destinations(&routed, &mut out);
+        out
+    }
+
+    /// Each VirtualService route's destination (a subset through its DestinationRule), at its
+    /// share of the route's weights.
+    fn virtual_service_destinations(
+        &self,
+        out: &mut Vec<Destination>,
+        routed: &mut BTreeSet<(String, String)>,
+    ) {
         for vs in &self.virtual_services {
             let ns = namespace(vs);
             for http in vs.pointer("/spec/http").and_then(Value::as_array).into_iter().flatten() {
@@ -236,6 +250,10 @@ impl Snapshot {
                 }
             }
         }
+    }
+
+    /// Each HTTPRoute rule's Service backends, at their share of the rule's weights.
+    fn http_route_destinations(&self, out: &mut Vec<Destination>, routed: &mut BTreeSet<(String, String)>) {
         for route in &self.http_routes {
             let ns = namespace(route);
             for rule in route.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
@@ -265,6 +283,10 @@ impl Snapshot {
                 }
             }
         }
+    }
+
+    /// Each Knative Service's traffic targets, at their percent.
+    fn knative_destinations(&self, out: &mut Vec<Destination>) {
         for ksvc in &self.ksvcs {
             let ns = namespace(ksvc);
             let status = ksvc.pointer("/status/traffic").and_then(Value::as_array).filter(|t| !t.is_empty());
@@ -298,6 +320,10 @@ impl Snapshot {
                 });
             }
         }
+    }
+
+    /// Services no route reaches, over pods no route reaches either: entry points of their own.
+    fn plain_service_destinations(&self, routed: &BTreeSet<(String, String)>, out: &mut Vec<Destination>) {
         // Pods a route reaches through one of its Services.
         let routed_pods: BTreeSet<String> = self
             .services
@@ -323,7 +349,6 @@ impl Snapshot {
             }
             out.push(Destination { namespace: key.0, service: key.1, pods, share: 1.0, knative: None });
         }
-        out
     }
 }
 

@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 use super::cache::Key;
 use super::knative::{
     conditions_json, configurations_ready, default_service, resolve_traffic, revision_name,
-    revision_name_taken, route_url, service_ready, validate_service, KnativeCondition, RevisionState,
-    CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, DEFAULTING_WEBHOOK, REVISION_LABEL,
+    revision_name_taken, route_url, service_ready, validate_service, KnativeCondition, ResolvedRoute,
+    RevisionState, CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, DEFAULTING_WEBHOOK, REVISION_LABEL,
     REVISION_UID_LABEL, SERVICE_LABEL, VALIDATING_WEBHOOK,
 };
 use super::manager::{Manager, Work};
@@ -124,21 +124,7 @@ impl Manager {
         let mut ksvc_defaulted = ksvc.as_ref().clone();
         default_service(&mut ksvc_defaulted);
         let template = ksvc_defaulted["spec"]["template"].clone();
-        let mut revisions: Vec<Arc<Value>> = self
-            .cache
-            .knative
-            .get("revisions")
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(|((ns, _), r)| {
-                ns == &namespace
-                    && r["metadata"]["labels"][SERVICE_LABEL].as_str() == Some(name.as_str())
-                    && r["metadata"]["ownerReferences"]
-                        .as_array()
-                        .is_some_and(|o| o.iter().any(|o| o["uid"].as_str() == Some(uid.as_str())))
-            })
-            .map(|(_, r)| r.clone())
-            .collect();
+        let mut revisions = self.owned_revisions(&namespace, &name, &uid);
         revisions.sort_by_key(|r| generation_of(r));
 
         // Configuration: a new Revision when the template changed.
@@ -147,22 +133,7 @@ impl Manager {
             let generation = revisions.last().map_or(0, |r| generation_of(r)) + 1;
             let revision_name = revision_name(&name, &template, generation);
             if !revisions.iter().any(|r| r["metadata"]["name"].as_str() == Some(revision_name.as_str())) {
-                let mut revision_labels =
-                    template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
-                revision_labels.insert(CONFIGURATION_LABEL.into(), json!(name));
-                revision_labels.insert(CONFIGURATION_GENERATION_LABEL.into(), json!(generation.to_string()));
-                revision_labels.insert(SERVICE_LABEL.into(), json!(name));
-                revision_labels.insert("serving.knative.dev/serviceUID".into(), json!(uid));
-                let mut metadata = json!({
-                    "name": revision_name, "namespace": namespace, "labels": revision_labels,
-                    "ownerReferences": [owner_ref("serving.knative.dev/v1", "Service", &ksvc)],
-                });
-                if let Some(annotations) =
-                    template["metadata"]["annotations"].as_object().filter(|a| !a.is_empty())
-                {
-                    metadata["annotations"] = json!(annotations);
-                }
-                let revision = json!({"apiVersion": "serving.knative.dev/v1", "kind": "Revision", "metadata": metadata, "spec": template["spec"]});
+                let revision = new_revision(&ksvc, &template, &revision_name, generation);
                 if let Err(err) = self.store.create(&REVISIONS, revision) {
                     tracing::debug!(
                         "ksvc {namespace}/{name}: cannot create revision {revision_name}: {}",
@@ -233,26 +204,14 @@ impl Manager {
             None => configurations_ready(latest_created_state, latest_ready.as_deref()),
         };
         let ready = service_ready(&configurations, &route.condition);
-        let mut status = Map::new();
-        status.insert("observedGeneration".into(), ksvc["metadata"]["generation"].clone());
-        if let Some(created) = &latest_created {
-            status.insert("latestCreatedRevisionName".into(), created["metadata"]["name"].clone());
-        }
-        if let Some(ready) = &latest_ready {
-            status.insert("latestReadyRevisionName".into(), json!(ready));
-        }
-        status.insert("url".into(), json!(route_url(&name, &namespace, None)));
-        status
-            .insert("address".into(), json!({"url": format!("http://{name}.{namespace}.svc.cluster.local")}));
-        if !route.traffic.is_empty() {
-            status.insert("traffic".into(), json!(route.traffic));
-        }
-        let conditions: Vec<KnativeCondition> = vec![configurations, ready, route.condition];
-        status.insert(
-            "conditions".into(),
-            conditions_json(&conditions, ksvc["status"].get("conditions"), &now),
+        let status = service_status(
+            &ksvc,
+            latest_created.as_deref(),
+            latest_ready.as_deref(),
+            route,
+            [configurations, ready],
+            &now,
         );
-        let status = Value::Object(status);
         if ksvc["status"] != status {
             let mut object = ksvc.as_ref().clone();
             object["status"] = status;
@@ -260,6 +219,25 @@ impl Manager {
                 self.enqueue(Work::Knative(key.clone()));
             }
         }
+    }
+
+    /// The Revisions of the Knative Service `namespace/name` (uid `uid`): labelled with it and
+    /// owned by it.
+    fn owned_revisions(&self, namespace: &str, name: &str, uid: &str) -> Vec<Arc<Value>> {
+        self.cache
+            .knative
+            .get("revisions")
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|((ns, _), r)| {
+                ns == namespace
+                    && r["metadata"]["labels"][SERVICE_LABEL].as_str() == Some(name)
+                    && r["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|o| o.iter().any(|o| o["uid"].as_str() == Some(uid)))
+            })
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     /// Make a Revision's Deployment match it (`wanted`: it should run) and report its state.
@@ -273,7 +251,6 @@ impl Manager {
         now: &str,
     ) -> (RevisionState, bool) {
         let revision_name = revision["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let revision_uid = revision["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let deployment_name = format!("{revision_name}-deployment");
         let annotations = revision["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
         let min_scale: i64 = ["autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minScale"]
@@ -287,53 +264,7 @@ impl Manager {
             .as_array()
             .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
         let Some((d, raw)) = deployment else {
-            let mut pod_spec = revision["spec"].as_object().cloned().unwrap_or_default();
-            for knative_only in [
-                "containerConcurrency",
-                "timeoutSeconds",
-                "responseStartTimeoutSeconds",
-                "idleTimeoutSeconds",
-            ] {
-                pod_spec.remove(knative_only);
-            }
-            if let Some(containers) = pod_spec.get_mut("containers").and_then(Value::as_array_mut) {
-                for (i, c) in containers.iter_mut().enumerate() {
-                    if c["name"].as_str().is_none_or(str::is_empty) {
-                        c["name"] = json!(if i == 0 {
-                            "user-container".to_string()
-                        } else {
-                            format!("user-container-{i}")
-                        });
-                    }
-                }
-            }
-            let mut pod_labels = labels(revision);
-            pod_labels.insert("app".into(), json!(revision_name));
-            pod_labels.insert(REVISION_LABEL.into(), json!(revision_name));
-            pod_labels.insert(REVISION_UID_LABEL.into(), json!(revision_uid));
-            let progress_deadline = annotations
-                .get("serving.knative.dev/progress-deadline")
-                .and_then(Value::as_str)
-                .and_then(|d| super::kubelet::parse_go_duration(d).ok())
-                .map_or(600, |d| d.as_secs().max(1));
-            let mut template_meta = json!({"labels": pod_labels});
-            if !annotations.is_empty() {
-                template_meta["annotations"] = json!(annotations);
-            }
-            let object = json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {
-                    "name": deployment_name, "namespace": namespace, "labels": pod_labels,
-                    "ownerReferences": [owner_ref("serving.knative.dev/v1", "Revision", revision)],
-                },
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": {REVISION_UID_LABEL: revision_uid}},
-                    "progressDeadlineSeconds": progress_deadline,
-                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
-                    "template": {"metadata": template_meta, "spec": pod_spec},
-                },
-            });
+            let object = revision_deployment(revision, namespace, &deployment_name, replicas, &annotations);
             let created = match self.store.create(&DEPLOYMENTS, object) {
                 Ok(_) => true,
                 Err(err) => {
@@ -368,44 +299,8 @@ impl Manager {
         } else {
             None
         };
-        let (status_word, reason, message) = match ready {
-            Some(true) => ("True", "", String::new()),
-            Some(false) => {
-                ("False", "ProgressDeadlineExceeded", "Initial scale was never achieved".to_string())
-            }
-            None => ("Unknown", "Deploying", String::new()),
-        };
-        let active = if replicas > 0 {
-            ("True", "", String::new())
-        } else {
-            ("False", "NoTraffic", "The target is not receiving traffic.".to_string())
-        };
-        let conditions = vec![
-            KnativeCondition {
-                type_: "Ready".into(),
-                status: status_word.into(),
-                reason: reason.into(),
-                message: message.clone(),
-            },
-            KnativeCondition {
-                type_: "ResourcesAvailable".into(),
-                status: status_word.into(),
-                reason: reason.into(),
-                message: message.clone(),
-            },
-            KnativeCondition {
-                type_: "ContainerHealthy".into(),
-                status: status_word.into(),
-                reason: reason.into(),
-                message: message.clone(),
-            },
-            KnativeCondition {
-                type_: "Active".into(),
-                status: active.0.into(),
-                reason: active.1.into(),
-                message: active.2,
-            },
-        ];
+        let conditions = revision_conditions(ready, replicas);
+        let message = conditions[0].message.clone();
         let mut revision_status = Map::new();
         revision_status.insert("observedGeneration".into(), revision["metadata"]["generation"].clone());
         revision_status.insert("serviceName".into(), json!(revision_name));
@@ -424,6 +319,154 @@ impl Manager {
         let _ = service;
         (RevisionState { name: revision_name, ready, message }, false)
     }
+}
+
+/// The Deployment a Revision runs as: its pod spec without Knative's fields and with container
+/// names filled in, its labels, the revision's annotations, and a progress deadline from
+/// `serving.knative.dev/progress-deadline` (600 s by default).
+fn revision_deployment(
+    revision: &Value,
+    namespace: &str,
+    deployment_name: &str,
+    replicas: i64,
+    annotations: &Map<String, Value>,
+) -> Value {
+    let revision_name = revision["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let revision_uid = revision["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let mut pod_spec = revision["spec"].as_object().cloned().unwrap_or_default();
+    for knative_only in
+        ["containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"]
+    {
+        pod_spec.remove(knative_only);
+    }
+    if let Some(containers) = pod_spec.get_mut("containers").and_then(Value::as_array_mut) {
+        for (i, c) in containers.iter_mut().enumerate() {
+            if c["name"].as_str().is_none_or(str::is_empty) {
+                c["name"] =
+                    json!(if i == 0 { "user-container".to_string() } else { format!("user-container-{i}") });
+            }
+        }
+    }
+    let mut pod_labels = labels(revision);
+    pod_labels.insert("app".into(), json!(revision_name));
+    pod_labels.insert(REVISION_LABEL.into(), json!(revision_name));
+    pod_labels.insert(REVISION_UID_LABEL.into(), json!(revision_uid));
+    let progress_deadline = annotations
+        .get("serving.knative.dev/progress-deadline")
+        .and_then(Value::as_str)
+        .and_then(|d| super::kubelet::parse_go_duration(d).ok())
+        .map_or(600, |d| d.as_secs().max(1));
+    let mut template_meta = json!({"labels": pod_labels});
+    if !annotations.is_empty() {
+        template_meta["annotations"] = json!(annotations);
+    }
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {
+            "name": deployment_name, "namespace": namespace, "labels": pod_labels,
+            "ownerReferences": [owner_ref("serving.knative.dev/v1", "Revision", revision)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {REVISION_UID_LABEL: revision_uid}},
+            "progressDeadlineSeconds": progress_deadline,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "template": {"metadata": template_meta, "spec": pod_spec},
+        },
+    })
+}
+
+/// A Revision's conditions: Ready, ResourcesAvailable and ContainerHealthy follow its
+/// Deployment (`ready`: true, failed, or unknown yet); Active says whether it should run.
+fn revision_conditions(ready: Option<bool>, replicas: i64) -> Vec<KnativeCondition> {
+    let (status_word, reason, message) = match ready {
+        Some(true) => ("True", "", String::new()),
+        Some(false) => ("False", "ProgressDeadlineExceeded", "Initial scale was never achieved".to_string()),
+        None => ("Unknown", "Deploying", String::new()),
+    };
+    let active = if replicas > 0 {
+        ("True", "", String::new())
+    } else {
+        ("False", "NoTraffic", "The target is not receiving traffic.".to_string())
+    };
+    vec![
+        KnativeCondition {
+            type_: "Ready".into(),
+            status: status_word.into(),
+            reason: reason.into(),
+            message: message.clone(),
+        },
+        KnativeCondition {
+            type_: "ResourcesAvailable".into(),
+            status: status_word.into(),
+            reason: reason.into(),
+            message: message.clone(),
+        },
+        KnativeCondition {
+            type_: "ContainerHealthy".into(),
+            status: status_word.into(),
+            reason: reason.into(),
+            message: message.clone(),
+        },
+        KnativeCondition {
+            type_: "Active".into(),
+            status: active.0.into(),
+            reason: active.1.into(),
+            message: active.2,
+        },
+    ]
+}
+
+/// The Revision a Knative Service stamps from `template` as its configuration's `generation`,
+/// labelled and owned as Knative's configuration controller does.
+fn new_revision(ksvc: &Value, template: &Value, revision_name: &str, generation: i64) -> Value {
+    let name = ksvc["metadata"]["name"].as_str().unwrap_or("");
+    let namespace = ksvc["metadata"]["namespace"].as_str().unwrap_or("");
+    let uid = ksvc["metadata"]["uid"].as_str().unwrap_or("");
+    let mut revision_labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+    revision_labels.insert(CONFIGURATION_LABEL.into(), json!(name));
+    revision_labels.insert(CONFIGURATION_GENERATION_LABEL.into(), json!(generation.to_string()));
+    revision_labels.insert(SERVICE_LABEL.into(), json!(name));
+    revision_labels.insert("serving.knative.dev/serviceUID".into(), json!(uid));
+    let mut metadata = json!({
+        "name": revision_name, "namespace": namespace, "labels": revision_labels,
+        "ownerReferences": [owner_ref("serving.knative.dev/v1", "Service", ksvc)],
+    });
+    if let Some(annotations) = template["metadata"]["annotations"].as_object().filter(|a| !a.is_empty()) {
+        metadata["annotations"] = json!(annotations);
+    }
+    json!({"apiVersion": "serving.knative.dev/v1", "kind": "Revision", "metadata": metadata, "spec": template["spec"]})
+}
+
+/// A Knative Service's status: its revisions, URL and address, the route's traffic, and the
+/// ConfigurationsReady, Ready and RoutesReady conditions.
+fn service_status(
+    ksvc: &Value,
+    latest_created: Option<&Value>,
+    latest_ready: Option<&str>,
+    route: ResolvedRoute,
+    conditions: [KnativeCondition; 2],
+    now: &str,
+) -> Value {
+    let name = ksvc["metadata"]["name"].as_str().unwrap_or("");
+    let namespace = ksvc["metadata"]["namespace"].as_str().unwrap_or("");
+    let mut status = Map::new();
+    status.insert("observedGeneration".into(), ksvc["metadata"]["generation"].clone());
+    if let Some(created) = latest_created {
+        status.insert("latestCreatedRevisionName".into(), created["metadata"]["name"].clone());
+    }
+    if let Some(ready) = latest_ready {
+        status.insert("latestReadyRevisionName".into(), json!(ready));
+    }
+    status.insert("url".into(), json!(route_url(name, namespace, None)));
+    status.insert("address".into(), json!({"url": format!("http://{name}.{namespace}.svc.cluster.local")}));
+    if !route.traffic.is_empty() {
+        status.insert("traffic".into(), json!(route.traffic));
+    }
+    let [configurations, ready] = conditions;
+    let conditions: Vec<KnativeCondition> = vec![configurations, ready, route.condition];
+    status.insert("conditions".into(), conditions_json(&conditions, ksvc["status"].get("conditions"), now));
+    Value::Object(status)
 }
 
 #[cfg(test)]

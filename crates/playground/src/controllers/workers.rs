@@ -2,10 +2,12 @@
 //! kubelet and EndpointSlice controller. Each reads the [`Cache`](super::cache::Cache), asks the
 //! pure module what to do, and writes with resourceVersion preconditions (a conflict requeues).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
@@ -36,6 +38,23 @@ fn with_annotations(raw: &Value, annotations: &Option<std::collections::BTreeMap
         _ => {
             if let Some(meta) = object["metadata"].as_object_mut() {
                 meta.remove("annotations");
+            }
+        }
+    }
+    object
+}
+
+/// The stored ReplicaSet `raw` with the annotations, replicas and minReadySeconds the
+/// Deployment controller decided for it (`rs`).
+fn replica_set_update(raw: &Value, rs: &ReplicaSet) -> Value {
+    let mut object = with_annotations(raw, &rs.metadata.annotations);
+    let spec = rs.spec.clone().unwrap_or_default();
+    object["spec"]["replicas"] = json!(spec.replicas.unwrap_or(1));
+    match spec.min_ready_seconds {
+        Some(seconds) => object["spec"]["minReadySeconds"] = json!(seconds),
+        None => {
+            if let Some(s) = object["spec"].as_object_mut() {
+                s.remove("minReadySeconds");
             }
         }
     }
@@ -131,36 +150,7 @@ impl Manager {
             self.enqueue(Work::Deployment(key.clone()));
             return;
         }
-        let rs_keys: Vec<Key> = self
-            .cache
-            .replica_sets_by_owner
-            .get(&uid)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
-        let mut replica_sets = Vec::new();
-        let mut raw_replica_sets = std::collections::HashMap::new();
-        let mut counts = PodCounts::default();
-        for rs_key in rs_keys {
-            let Some((rs, rs_raw)) = self.cache.replica_sets.get(&rs_key) else { continue };
-            let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
-            let non_terminal = self
-                .cache
-                .pods_by_owner
-                .get(&rs_uid)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| self.cache.pods.get(p))
-                .filter(|p| {
-                    !matches!(
-                        p.pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-                        Some("Succeeded" | "Failed")
-                    )
-                })
-                .count();
-            counts.non_terminal_by_replica_set.insert(rs_uid, non_terminal);
-            raw_replica_sets.insert(rs_key.1.clone(), rs_raw.clone());
-            replica_sets.push(rs.as_ref().clone());
-        }
+        let (replica_sets, raw_replica_sets, counts) = self.owned_replica_sets(&uid);
         let result = sync_deployment(&d, replica_sets, &counts, Timestamp::now());
         let requeue = Work::Deployment(key.clone());
         for rs in &result.create_replica_sets {
@@ -191,17 +181,7 @@ impl Manager {
         for rs in &result.update_replica_sets {
             let name = rs.metadata.name.clone().unwrap_or_default();
             let Some(rs_raw) = raw_replica_sets.get(&name) else { continue };
-            let mut object = with_annotations(rs_raw, &rs.metadata.annotations);
-            let spec = rs.spec.clone().unwrap_or_default();
-            object["spec"]["replicas"] = json!(spec.replicas.unwrap_or(1));
-            match spec.min_ready_seconds {
-                Some(seconds) => object["spec"]["minReadySeconds"] = json!(seconds),
-                None => {
-                    if let Some(s) = object["spec"].as_object_mut() {
-                        s.remove("minReadySeconds");
-                    }
-                }
-            }
+            let object = replica_set_update(rs_raw, rs);
             if let Err(err) = self.store.update(&REPLICASETS, object) {
                 if !is_conflict(&err) {
                     tracing::debug!(
@@ -250,6 +230,42 @@ impl Manager {
         if let Some(after) = result.requeue_after {
             self.enqueue_after(requeue, after);
         }
+    }
+
+    /// The ReplicaSets a Deployment (uid `uid`) owns, typed and as stored (by name), and the
+    /// pods each owns that are neither Succeeded nor Failed.
+    fn owned_replica_sets(&self, uid: &str) -> (Vec<ReplicaSet>, HashMap<String, Arc<Value>>, PodCounts) {
+        let rs_keys: Vec<Key> = self
+            .cache
+            .replica_sets_by_owner
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut replica_sets = Vec::new();
+        let mut raw_replica_sets = HashMap::new();
+        let mut counts = PodCounts::default();
+        for rs_key in rs_keys {
+            let Some((rs, rs_raw)) = self.cache.replica_sets.get(&rs_key) else { continue };
+            let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
+            let non_terminal = self
+                .cache
+                .pods_by_owner
+                .get(&rs_uid)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| self.cache.pods.get(p))
+                .filter(|p| {
+                    !matches!(
+                        p.pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+                        Some("Succeeded" | "Failed")
+                    )
+                })
+                .count();
+            counts.non_terminal_by_replica_set.insert(rs_uid, non_terminal);
+            raw_replica_sets.insert(rs_key.1.clone(), rs_raw.clone());
+            replica_sets.push(rs.as_ref().clone());
+        }
+        (replica_sets, raw_replica_sets, counts)
     }
 
     // ---- ReplicaSet controller ----
