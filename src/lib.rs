@@ -12,6 +12,7 @@ pub mod retry;
 pub mod rollout;
 pub mod router;
 pub mod settings;
+pub mod stream_list;
 pub mod ui;
 pub mod watch;
 pub mod watch_model;
@@ -36,7 +37,7 @@ pub fn main_entry() -> i32 {
     // `__complete`; it must not be parsed (or rejected) as our own flags.
     if args.get(1).is_some_and(|arg| arg == "__complete") {
         let words = args[2..].iter().map(|w| w.to_string_lossy().into_owned()).collect();
-        return match new_runtime() {
+        return match new_runtime(false) {
             Ok(runtime) => {
                 runtime.block_on(cmd::complete::respond(words));
                 0
@@ -59,7 +60,11 @@ pub fn main_entry() -> i32 {
     };
     let verbose = cli.global.verbose;
     ui::init_logging(verbose, cli.global.no_color);
-    let runtime = match new_runtime() {
+    // The playground (and the demo on it) serves an API server and runs controllers: it gets the
+    // worker threads; every other command is a client that waits on the network, and one thread
+    // (one allocator arena, no idle workers) is the smallest footprint that answers as fast.
+    let serves = matches!(cli.command, cli::Command::Playground(_) | cli::Command::Demo(_));
+    let runtime = match new_runtime(serves) {
         Ok(runtime) => runtime,
         Err(err) => {
             ui::print_stderr_line(&format!("error: cannot start the async runtime: {err}"));
@@ -105,8 +110,12 @@ fn usage_line(err: &clap::Error) -> Option<String> {
     }
 }
 
-fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+fn new_runtime(multi_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if multi_thread {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    }
 }
 
 /// How many [`interruptible`] sections are running; while there is one, it answers Ctrl-C.

@@ -314,7 +314,8 @@ async fn deployment_canary(
                         router.routing().name()
                     ),
                     "(or add the label modelroll.io/track=stable to the pod template yourself)",
-                )?;
+                )
+                    .await?;
                 }
                 w.update(&deployment_kind(), name, |d| {
                     d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);

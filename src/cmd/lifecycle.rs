@@ -200,14 +200,14 @@ pub fn did(w: &Writer, done: &str, would: &str) {
 ///
 /// # Errors
 /// Exit 1 when declined or when there is no terminal to ask on.
-pub fn confirm(ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
+pub async fn confirm(ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
     let refused = format!(
         "nothing was changed: {question} There is no terminal to ask on: run again with --yes {flag_hint}"
     );
     if ctx.global.yes {
         say(&format!("{question} yes (--yes)"));
     }
-    if crate::ui::prompt::confirm(terminal(), ctx.global.yes, question, &refused)? {
+    if crate::ui::prompt::confirm(terminal(), ctx.global.yes, question, &refused).await? {
         Ok(())
     } else {
         Err(Error::failed("nothing was changed: declined"))

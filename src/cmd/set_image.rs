@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use kube::api::{Api, ListParams};
+use kube::Resource;
 use serde_json::{json, Value};
 
 use crate::cli::SetImageArgs;
@@ -522,7 +523,6 @@ pub async fn plan_surge(
         return Ok(None);
     }
     let nodes: Api<Node> = Api::all(cluster.client.clone());
-    let pods: Api<Pod> = Api::all(cluster.client.clone());
     let nodes = match nodes.list(&ListParams::default()).await {
         Ok(list) => list.items,
         Err(e) => {
@@ -534,19 +534,26 @@ pub async fn plan_surge(
             return Ok(None);
         }
     };
+    // Every running pod of the cluster, folded into per-node usage as the list arrives: one
+    // request, and the memory of one pod at a time however many the cluster runs.
     let running = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
-    let pods = match pods.list(&running).await {
-        Ok(list) => list.items,
-        Err(e) => {
-            let e = cluster.api_error(e, "list pods in all namespaces");
-            ui::note(
-                terminal,
-                &format!("warning: cannot check whether the surge pods fit on the nodes ({e}); going on"),
-            );
-            return Ok(None);
+    let mut usage = gpu::NodeUsage::default();
+    let request = kube::core::Request::new(Pod::url_path(&(), None)).list(&running);
+    let listed = match request {
+        Ok(request) => {
+            crate::stream_list::for_each_item(&cluster.client, request, |pod: Pod| usage.add(&pod)).await
         }
+        Err(e) => Err(kube::Error::BuildRequest(e)),
     };
-    let fit = gpu::fit(&nodes, &pods, template);
+    if let Err(e) = listed {
+        let e = cluster.api_error(e, "list pods in all namespaces");
+        ui::note(
+            terminal,
+            &format!("warning: cannot check whether the surge pods fit on the nodes ({e}); going on"),
+        );
+        return Ok(None);
+    }
+    let fit = gpu::fit_with_usage(&nodes, &usage, template);
     match gpu::plan_surge(&fit, resolved) {
         SurgePlan::Fits => Ok(None),
         SurgePlan::Partial { message, .. } => {
@@ -564,7 +571,7 @@ pub async fn plan_surge(
             let refused = format!(
                 "nothing was changed: the rollout of deployment/{name} would deadlock ({message}); rerun with --yes to use maxSurge 0 / maxUnavailable 1, or choose them with --max-surge 0 --max-unavailable 1"
             );
-            if prompt::confirm(terminal, yes, question, &refused)? {
+            if prompt::confirm(terminal, yes, question, &refused).await? {
                 ui::note(terminal, &format!("deployment/{name}: using maxSurge 0, maxUnavailable 1"));
                 Ok(Some(NO_SURGE))
             } else {

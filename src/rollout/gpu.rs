@@ -110,23 +110,48 @@ pub struct Fit {
 /// More pods than any rollout adds: "no limit".
 const UNLIMITED: i64 = 1 << 40;
 
-/// Work out where pods of `template` fit among `nodes`, given the `pods` already in the cluster.
-pub fn fit(nodes: &[Node], pods: &[Pod], template: &PodSpec) -> Fit {
-    let mut requests = pod_requests(template);
-    let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
-    for pod in pods {
-        let Some(spec) = &pod.spec else { continue };
-        let Some(node) = spec.node_name.as_deref() else { continue };
+/// What the pods bound to each node request, summed per node: all `fit` needs of the pods, so
+/// the caller can fold a list of any length into it one pod at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeUsage {
+    by_node: BTreeMap<String, Resources>,
+}
+
+impl NodeUsage {
+    /// The usage of `pods`.
+    pub fn of(pods: &[Pod]) -> Self {
+        let mut usage = Self::default();
+        for pod in pods {
+            usage.add(pod);
+        }
+        usage
+    }
+
+    /// Count `pod` on its node, when it is bound and not terminated.
+    pub fn add(&mut self, pod: &Pod) {
+        let Some(spec) = &pod.spec else { return };
+        let Some(node) = spec.node_name.as_deref() else { return };
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         if matches!(phase, Some("Succeeded" | "Failed")) {
-            continue;
+            return;
         }
-        let entry = used.entry(node).or_default();
+        let entry = self.by_node.entry(node.to_string()).or_default();
         for (name, v) in pod_requests(spec) {
             *entry.entry(name).or_default() += v;
         }
         *entry.entry(POD_SLOT.to_string()).or_default() += 1000;
     }
+}
+
+/// Work out where pods of `template` fit among `nodes`, given the `pods` already in the cluster.
+pub fn fit(nodes: &[Node], pods: &[Pod], template: &PodSpec) -> Fit {
+    fit_with_usage(nodes, &NodeUsage::of(pods), template)
+}
+
+/// [`fit`], given what the pods already in the cluster use per node.
+pub fn fit_with_usage(nodes: &[Node], usage: &NodeUsage, template: &PodSpec) -> Fit {
+    let mut requests = pod_requests(template);
+    let used = &usage.by_node;
     let mut rooms = Vec::new();
     let mut excluded = Vec::new();
     let counts_pods = nodes.iter().any(|n| allocatable(n).contains_key(POD_SLOT));

@@ -13,13 +13,23 @@ const ANSWER_ROOM: usize = 12;
 /// # Errors
 /// No terminal to ask on: exit 1 with `no_terminal` (which should name `--yes` and the flags
 /// that avoid the question). The prompt itself failing (terminal closed) counts the same.
-pub fn confirm(terminal: Terminal, yes: bool, question: &str, no_terminal: &str) -> Result<bool> {
+pub async fn confirm(terminal: Terminal, yes: bool, question: &str, no_terminal: &str) -> Result<bool> {
     if yes {
         return Ok(true);
     }
     if !terminal.interactive {
         return Err(Error::failed(no_terminal.to_string()));
     }
+    // The prompt blocks its thread until Enter. Commands run on one thread: the question is asked
+    // on a blocking thread of its own, so the operation's Lease is renewed while the user thinks.
+    let (question, no_terminal) = (question.to_string(), no_terminal.to_string());
+    tokio::task::spawn_blocking(move || ask(&question, &no_terminal))
+        .await
+        .map_err(|e| Error::failed(format!("the question was not asked: {e}")))?
+}
+
+/// Ask on the terminal (blocking).
+fn ask(question: &str, no_terminal: &str) -> Result<bool> {
     let term = console::Term::stderr();
     let (explanation, prompt) = layout(question, usize::from(term.size().1));
     if let Some(explanation) = explanation {

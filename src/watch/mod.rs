@@ -10,7 +10,7 @@
 
 pub mod canary;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -50,16 +50,23 @@ pub enum WaitOutcome {
     TimedOut(RolloutProgress),
 }
 
-/// Objects of one kind seen by a watcher, by uid; a re-list replaces them at once.
+/// Objects of one kind seen by a watcher, in a slice handed to the observer as is (no copy per
+/// event), with their places by uid; a re-list replaces them at once.
 struct Cache<K> {
-    objects: BTreeMap<String, K>,
-    buffer: Option<BTreeMap<String, K>>,
+    objects: Objects<K>,
+    buffer: Option<Objects<K>>,
     ready: bool,
 }
 
-impl<K: Resource> Cache<K> {
+/// Objects and where each is, by uid.
+struct Objects<K> {
+    items: Vec<K>,
+    places: HashMap<String, usize>,
+}
+
+impl<K: Resource> Objects<K> {
     fn new() -> Self {
-        Self { objects: BTreeMap::new(), buffer: None, ready: false }
+        Self { items: Vec::new(), places: HashMap::new() }
     }
 
     fn key(object: &K) -> String {
@@ -67,30 +74,78 @@ impl<K: Resource> Cache<K> {
         meta.uid.clone().or_else(|| meta.name.clone()).unwrap_or_default()
     }
 
+    fn insert(&mut self, object: K) {
+        match self.places.get(&Self::key(&object)) {
+            Some(&place) => self.items[place] = object,
+            None => {
+                self.places.insert(Self::key(&object), self.items.len());
+                self.items.push(object);
+            }
+        }
+    }
+
+    fn remove(&mut self, object: &K) {
+        let Some(place) = self.places.remove(&Self::key(object)) else { return };
+        self.items.swap_remove(place);
+        if let Some(moved) = self.items.get(place) {
+            self.places.insert(Self::key(moved), place);
+        }
+    }
+}
+
+impl<K: Resource> Cache<K> {
+    fn new() -> Self {
+        Self { objects: Objects::new(), buffer: None, ready: false }
+    }
+
     fn apply(&mut self, event: Event<K>) {
         match event {
-            Event::Apply(o) => {
-                self.objects.insert(Self::key(&o), o);
-            }
-            Event::Delete(o) => {
-                self.objects.remove(&Self::key(&o));
-            }
-            Event::Init => self.buffer = Some(BTreeMap::new()),
-            Event::InitApply(o) => {
-                self.buffer.get_or_insert_with(BTreeMap::new).insert(Self::key(&o), o);
-            }
+            Event::Apply(o) => self.objects.insert(o),
+            Event::Delete(o) => self.objects.remove(&o),
+            Event::Init => self.buffer = Some(Objects::new()),
+            Event::InitApply(o) => self.buffer.get_or_insert_with(Objects::new).insert(o),
             Event::InitDone => {
-                self.objects = self.buffer.take().unwrap_or_default();
+                self.objects = self.buffer.take().unwrap_or_else(Objects::new);
                 self.ready = true;
             }
         }
     }
 
-    fn list(&self) -> Vec<K>
-    where
-        K: Clone,
-    {
-        self.objects.values().cloned().collect()
+    fn list(&self) -> &[K] {
+        &self.objects.items
+    }
+}
+
+/// What the observers keep of a pod: what progress and status read (names, labels, owners,
+/// times, the node it is bound to, conditions and container states), without its spec, its
+/// annotations and managedFields. A rollout of thousands of pods holds a small summary of each.
+pub fn pod_summary(pod: &mut Pod) {
+    let meta = &mut pod.metadata;
+    meta.annotations = None;
+    meta.managed_fields = None;
+    meta.finalizers = None;
+    meta.generate_name = None;
+    let node_name = pod.spec.take().and_then(|s| s.node_name);
+    pod.spec = Some(k8s_openapi::api::core::v1::PodSpec { node_name, ..Default::default() });
+    if let Some(status) = pod.status.as_mut() {
+        status.host_ip = None;
+        status.host_ips = None;
+        status.pod_ip = None;
+        status.pod_ips = None;
+        status.qos_class = None;
+        status.resource_claim_statuses = None;
+        status.ephemeral_container_statuses = None;
+        for statuses in [&mut status.container_statuses, &mut status.init_container_statuses] {
+            for cs in statuses.iter_mut().flatten() {
+                cs.allocated_resources = None;
+                cs.allocated_resources_status = None;
+                cs.resources = None;
+                cs.volume_mounts = None;
+                cs.user = None;
+                cs.container_id = None;
+                cs.image = String::new();
+            }
+        }
     }
 }
 
@@ -257,6 +312,8 @@ struct Watch<K> {
     api: Api<K>,
     config: watcher::Config,
     what: &'static str,
+    /// What is kept of each object (all of it when `None`).
+    keep: Option<fn(&mut K)>,
 }
 
 /// One watch's events, tagged with their kind, and its errors with what was watched.
@@ -271,7 +328,9 @@ impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watch<K> {
         C: Send + 'static,
     {
         let what = self.what;
+        let keep = self.keep.unwrap_or(|_| {});
         watcher::watcher(self.api, self.config)
+            .modify(keep)
             .backoff(crate::watch::rewatch_backoff())
             .map(move |r| r.map(tag).map_err(|e| (e, what)))
             .boxed()
@@ -297,11 +356,13 @@ pub async fn observe_deployment<T>(
         api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
         config: watcher::Config::default().fields(&format!("metadata.name={name}")),
         what: "watch deployments",
+        keep: None,
     };
     let replica_sets = Watch {
         api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
         config: by_labels,
         what: "watch replicasets",
+        keep: None,
     };
     observe(cluster, &format!("deployment {name:?}"), deployments, replica_sets, on_change).await
 }
@@ -321,11 +382,13 @@ pub async fn observe_knative<T>(
         api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource()),
         config: watcher::Config::default().fields(&format!("metadata.name={name}")),
         what: "watch knative services",
+        keep: None,
     };
     let revisions = Watch {
         api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource()),
         config: by_service,
         what: "watch knative revisions",
+        keep: None,
     };
     observe(cluster, &format!("ksvc {name:?}"), services, revisions, on_change).await
 }
@@ -349,6 +412,7 @@ where
         api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
         config: owned.config.clone(),
         what: "watch pods",
+        keep: Some(pod_summary),
     };
     let mut events = stream::select_all(vec![
         objects.changes(Change::Object),
@@ -374,8 +438,8 @@ where
         if !(object_cache.ready && owned_cache.ready && pod_cache.ready) {
             continue;
         }
-        let current = object_cache.objects.values().next();
-        if let Step::Stop(result) = on_change(current, &owned_cache.list(), &pod_cache.list())? {
+        let current = object_cache.list().first();
+        if let Step::Stop(result) = on_change(current, owned_cache.list(), pod_cache.list())? {
             return Ok(result);
         }
     }
