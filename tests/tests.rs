@@ -15,5 +15,6 @@ mod playground_api;
 mod playground_controllers;
 mod polish;
 mod rbac;
+mod reads;
 mod rolling;
 mod safety;

@@ -22,7 +22,6 @@ use crate::rollout::state::{
 };
 use crate::rollout::status::deployment_status;
 use crate::rollout::weights::effective_weight;
-use crate::router::knative;
 
 /// One row of `list`.
 #[derive(Debug, Clone, Serialize)]
@@ -271,34 +270,27 @@ pub fn table(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> S
     crate::ui::table::render(&headers, &cells)
 }
 
-/// Run `list`.
+/// Whether Deployment `d` is a model whose phase `list` must take from its ReplicaSets and pods:
+/// one without a canary whose own status leaves it Progressing (rolled out, paused or failed
+/// Deployments have the same phase from themselves alone: all their pods are available).
+fn needs_replica_sets(d: &Value, now: jiff::Timestamp) -> bool {
+    let canary = d.pointer("/metadata/annotations").and_then(|a| a.get(CANARY_OF_ANNOTATION)).is_some();
+    if canary || state_of(d).is_some() || !has_history(d) || owned_by_a_revision(d) {
+        return false;
+    }
+    status_phase(d, &[], &[], now) == crate::rollout::status::Phase::Progressing.to_string()
+}
+
+/// The ReplicaSets and pods of a listing, for the phases. Refused: the phases are read from the
+/// Deployments alone, with a warning.
 ///
 /// # Errors
-/// Exit 1 when Deployments cannot be listed.
-pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
-    let cluster = ctx.cluster().await?;
-    let client = cluster.client.clone();
-    let deployments: Api<Deployment> = if args.all_namespaces {
-        Api::all(client.clone())
-    } else {
-        Api::namespaced(client.clone(), &cluster.namespace)
-    };
-    let list = deployments
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| cluster.api_error(e, "list deployments"))?;
-    let values: Vec<Value> = list.items.iter().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
-    // The phase is status's: it reads the ReplicaSets and pods, one list each for all models.
-    let (replica_sets, pods): (Api<ReplicaSet>, Api<Pod>) = if args.all_namespaces {
-        (Api::all(client.clone()), Api::all(client.clone()))
-    } else {
-        (
-            Api::namespaced(client.clone(), &cluster.namespace),
-            Api::namespaced(client.clone(), &cluster.namespace),
-        )
-    };
-    // Allowed to see Deployments but not their ReplicaSets or pods: the same phase function,
-    // from the Deployments alone, and a warning.
+/// Any other failure of the lists.
+async fn phase_objects(
+    cluster: &crate::cluster::Cluster,
+    replica_sets: Api<ReplicaSet>,
+    pods: Api<Pod>,
+) -> Result<(Vec<ReplicaSet>, Vec<Pod>)> {
     let replica_sets = match replica_sets.list(&ListParams::default()).await {
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 403 => {
@@ -320,7 +312,61 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
         }
         Err(e) => return Err(cluster.api_error(e, "list pods")),
     };
-    let mut rows = deployment_rows(&values, &replica_sets, &pods, jiff::Timestamp::now());
+    Ok((replica_sets, pods))
+}
+
+/// Run `list`.
+///
+/// # Errors
+/// Exit 1 when Deployments cannot be listed.
+pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
+    let cluster = ctx.cluster().await?;
+    let client = cluster.client.clone();
+    let deployments: Api<Deployment> = if args.all_namespaces {
+        Api::all(client.clone())
+    } else {
+        Api::namespaced(client.clone(), &cluster.namespace)
+    };
+    let list = deployments
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| cluster.api_error(e, "list deployments"))?;
+    let values: Vec<Value> = list.items.iter().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
+    drop(list);
+    let now = jiff::Timestamp::now();
+    // The phase is status's. A Deployment whose own status says it is rolled out (or paused, or
+    // failed) has it from itself; only one still rolling needs its ReplicaSets and pods, to tell
+    // Progressing from Degraded. So a settled fleet costs no more reads, however many models.
+    let rolling: std::collections::BTreeSet<&str> = values
+        .iter()
+        .filter(|d| needs_replica_sets(d, now))
+        .filter_map(|d| d.pointer("/metadata/namespace").and_then(Value::as_str))
+        .collect();
+    let (replica_sets, pods) = match rolling.len() {
+        0 => (Vec::new(), Vec::new()),
+        // All in one namespace: that namespace's lists, not the cluster's.
+        1 => {
+            let namespace = rolling.iter().next().copied().unwrap_or_default();
+            phase_objects(
+                &cluster,
+                Api::namespaced(client.clone(), namespace),
+                Api::namespaced(client.clone(), namespace),
+            )
+            .await?
+        }
+        _ if args.all_namespaces => {
+            phase_objects(&cluster, Api::all(client.clone()), Api::all(client.clone())).await?
+        }
+        _ => {
+            phase_objects(
+                &cluster,
+                Api::namespaced(client.clone(), &cluster.namespace),
+                Api::namespaced(client.clone(), &cluster.namespace),
+            )
+            .await?
+        }
+    };
+    let mut rows = deployment_rows(&values, &replica_sets, &pods, now);
     // The weight on the live route, for canaries whose router carries it on one (few: one read each).
     for (row, d) in rows.iter_mut().filter_map(|row| {
         let d = values.iter().find(|d| {
@@ -336,30 +382,30 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
             row.live_weight = route_weight(&state.routing, model, &state.canary, &route);
         }
     }
-    if let Ok(group) = kube::discovery::oneshot::group(&client, knative::GROUP).await {
-        if let Some((ar, _)) = group.recommended_kind("Service") {
-            let api: Api<DynamicObject> = if args.all_namespaces {
-                Api::all_with(client.clone(), &ar)
-            } else {
-                Api::namespaced_with(client.clone(), &cluster.namespace, &ar)
-            };
-            match api.list(&ListParams::default()).await {
-                Ok(services) => {
-                    let values: Vec<Value> =
-                        services.items.iter().map(|s| serde_json::to_value(s).unwrap_or_default()).collect();
-                    rows.extend(ksvc_rows(&values));
-                }
-                // Allowed to see Deployments but not Knative Services: list what can be seen.
-                Err(kube::Error::Api(status)) if status.code == 403 => {
-                    let denied = cluster.api_error(kube::Error::Api(status), "list ksvc");
-                    crate::ui::print_stderr_line(&format!(
-                        "warning: Knative Services are not listed: {}",
-                        denied.message
-                    ));
-                }
-                Err(e) => return Err(cluster.api_error(e, "list ksvc")),
-            }
+    // Knative Services, listed straight away: a 404 says Knative is not installed (one request,
+    // where asking discovery first took two).
+    let ksvc = crate::watch::knative_service_resource();
+    let api: Api<DynamicObject> = if args.all_namespaces {
+        Api::all_with(client.clone(), &ksvc)
+    } else {
+        Api::namespaced_with(client.clone(), &cluster.namespace, &ksvc)
+    };
+    match api.list(&ListParams::default()).await {
+        Ok(services) => {
+            let values: Vec<Value> =
+                services.items.iter().map(|s| serde_json::to_value(s).unwrap_or_default()).collect();
+            rows.extend(ksvc_rows(&values));
         }
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        // Allowed to see Deployments but not Knative Services: list what can be seen.
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            let denied = cluster.api_error(kube::Error::Api(status), "list ksvc");
+            crate::ui::print_stderr_line(&format!(
+                "warning: Knative Services are not listed: {}",
+                denied.message
+            ));
+        }
+        Err(e) => return Err(cluster.api_error(e, "list ksvc")),
     }
     rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let text = match args.output {

@@ -1,7 +1,10 @@
 //! `status`: one screen on the model: phase, strategy, revisions with their pods, images, model
-//! versions, problem pods. Three API requests (the target, its ReplicaSets or Revisions, its
-//! pods), a canary included: its ReplicaSets and pods are among the stable's; a fourth reads
-//! the live route of an istio or gateway-api canary, whose weight wins over the recorded one. `--watch` redraws on every change, from watches rather than repeated requests.
+//! versions, problem pods. Reads: the target, its ReplicaSets or Revisions (a canary's
+//! ReplicaSets are among the stable's), and its pods, which a Deployment reads only when its
+//! ReplicaSets count some not ready; plus the live route of an istio or gateway-api canary, whose
+//! weight wins over the recorded one. So three requests, a mesh canary included, while all pods
+//! are ready; four when one is not. `--watch` redraws on every change, from watches rather than
+//! repeated requests.
 
 use std::io::IsTerminal;
 
@@ -19,7 +22,7 @@ use crate::rollout::canary_status::{
 };
 use crate::rollout::live::route_weight;
 use crate::rollout::state::RolloutState;
-use crate::rollout::status::{deployment_status, knative_status, ModelStatus};
+use crate::rollout::status::{deployment_status, knative_status, needs_pods, ModelStatus};
 use crate::ui::{self, output, table};
 use crate::watch::{observe_deployment, observe_knative, Step};
 
@@ -42,7 +45,12 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
         Target::Deployment(name) => {
             let (_, deployment) = get_deployment(&cluster, name).await?;
             let replica_sets = replica_sets_of(&cluster, &deployment).await?;
-            let pods = pods_matching(&cluster, &selector_of(&deployment)?).await?;
+            // Pods only when some are not ready (a settled model, a canary included, is two reads).
+            let pods = if needs_pods(&deployment, &replica_sets) {
+                pods_matching(&cluster, &selector_of(&deployment)?).await?
+            } else {
+                Vec::new()
+            };
             let status = deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now);
             let annotations = deployment.metadata.annotations.as_ref();
             let canary = match recorded_canary(annotations) {

@@ -300,6 +300,29 @@ pub fn deployment_status(
     }
 }
 
+/// Whether the status of `deployment` needs its pods, given its ReplicaSets: only to show pods
+/// that are not ready (and a rollout's progress). When the Deployment is rolled out and every
+/// ReplicaSet it owns counts all its pods ready, none terminating (where the API server counts
+/// them), and as many as it wants, there is no such pod to show, and one read is saved.
+pub fn needs_pods(deployment: &Deployment, replica_sets: &[ReplicaSet]) -> bool {
+    let progress = classify(deployment, replica_sets, &[], Timestamp::UNIX_EPOCH, std::time::Duration::MAX);
+    if !progress.done() {
+        return true;
+    }
+    replica_sets.iter().filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref())).any(|rs| {
+        let wanted = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        match &rs.status {
+            None => wanted > 0,
+            Some(s) => {
+                s.replicas != wanted
+                    || s.ready_replicas.unwrap_or(0) < s.replicas
+                    || s.terminating_replicas.unwrap_or(0) > 0
+                    || s.observed_generation.unwrap_or(0) < rs.metadata.generation.unwrap_or(0)
+            }
+        }
+    })
+}
+
 /// Pods that are not ready, oldest first, with what they are doing.
 pub fn problem_pods(pods: &[Pod], revision: impl Fn(&Pod) -> Option<i64>, now: Timestamp) -> Vec<PodProblem> {
     let mut out: Vec<(Option<Timestamp>, PodProblem)> = pods
