@@ -198,6 +198,7 @@ fn canary_annotation(routing: Routing, canary: &str, weight: u32) -> serde_json:
         phase: Phase::Canary,
         stable_replicas: 1,
         analysis: None,
+        canary_uid: None,
     };
     json!({ ROLLOUT_ANNOTATION: state.to_annotation() })
 }

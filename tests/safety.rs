@@ -868,3 +868,59 @@ async fn undo_of_a_ksvc_is_done_only_once_its_revision_has_ready_pods() {
         assert_eq!(status["phase"], "Healthy", "{status:#}");
     }
 }
+
+/// Issue 11, case 3, the race the stripping leaves: a copy of the canary record that lands on a
+/// ReplicaSet after promote stripped them (the deployment controller acting on an older read)
+/// comes back with `kubectl rollout undo`. The record names its canary Deployment by uid, so the
+/// copy is known stale once that canary is gone: status shows no canary, and undo and a new
+/// canary are not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_copy_of_the_record_is_recognised_by_the_canary_uid() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "s15", 2, "registry.example/s15:v1", false).await;
+    let canary = ["canary", "s15", "--router", "replicas", "--weight", "50", "--timeout", "60s"];
+    env.run_ok(&[&canary[..], &["--image", "registry.example/s15:v2"]].concat());
+    let record = env.annotation("s15").await.expect("a canary record");
+    let uid = env.deployment("s15-canary").await.unwrap()["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(serde_json::from_str::<Value>(&record).unwrap()["canaryUid"], uid.as_str(), "{record}");
+    env.run_ok(&["promote", "s15", "--timeout", "60s"]);
+    assert!(env.deployment("s15-canary").await.is_none());
+
+    // The late copy: the record as it was during the canary, on the ReplicaSet of v1.
+    let replica_sets: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(env.client.clone(), NS);
+    let v1 = replica_sets
+        .list(&ListParams::default().labels("app=s15"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|rs| {
+            rs.spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
+                .and_then(|t| t.spec.as_ref())
+                .is_some_and(|s| s.containers[0].image.as_deref() == Some("registry.example/s15:v1"))
+        })
+        .and_then(|rs| rs.metadata.name)
+        .expect("the ReplicaSet of v1");
+    env.pg
+        .kubectl(&["annotate", &format!("replicaset/{v1}"), &format!("modelroll.io/rollout={record}")])
+        .success();
+    env.pg.kubectl(&["rollout", "undo", "deployment/s15"]).success();
+    env.wait_rolled_out("s15").await;
+    assert_eq!(image(&env.deployment("s15").await.unwrap()), "registry.example/s15:v1");
+    assert_eq!(env.annotation("s15").await, Some(record), "the rollback did not copy the record back");
+
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s15", "-o", "json"])).unwrap();
+    assert_eq!(status["phase"], "Healthy", "{status:#}");
+    assert!(status.get("canary").is_none(), "{status:#}");
+    env.run_ok(&["undo", "s15", "--timeout", "60s"]);
+    assert_eq!(image(&env.deployment("s15").await.unwrap()), "registry.example/s15:v2");
+    env.run_ok(&[&canary[..], &["--image", "registry.example/s15:v3"]].concat());
+    let status: Value = serde_json::from_str(&env.run_ok(&["status", "s15", "-o", "json"])).unwrap();
+    assert!(status.get("canary").is_some(), "the new canary is not shown: {status:#}");
+    let record: Value = serde_json::from_str(&env.annotation("s15").await.unwrap()).unwrap();
+    let uid = env.deployment("s15-canary").await.unwrap()["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(record["canaryUid"], uid.as_str());
+    env.run_ok(&["abort", "s15", "--timeout", "60s"]);
+}

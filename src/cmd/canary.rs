@@ -336,6 +336,7 @@ async fn deployment_canary(
                 phase: Phase::Starting,
                 stable_replicas: spec_replicas(&model.object),
                 analysis: None,
+                canary_uid: None,
             };
             // Recorded before anything is created, so an interrupted run can always be finished.
             write_state(w, model, Some(&state)).await?;
@@ -350,12 +351,12 @@ async fn deployment_canary(
     }
     let live = lifecycle::live_replicas(w, name, &state.canary).await?;
     let first_size = plan(state.routing.carrier(), state.stable_replicas, state.weight, &live, weight).canary;
-    let existing = w.get(&deployment_kind(), &state.canary).await?;
-    if existing.is_none() {
+    let mut canary = w.get(&deployment_kind(), &state.canary).await?;
+    if canary.is_none() {
         let stable = w.get(&deployment_kind(), name).await?.unwrap_or(Value::Null);
         let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
             .map_err(Error::usage)?;
-        w.create(&deployment_kind(), object).await?;
+        canary = Some(w.create(&deployment_kind(), object).await?);
         let what = format!(
             "canary deployment {} ({}, {first_size} {})",
             state.canary,
@@ -363,6 +364,13 @@ async fn deployment_canary(
             if first_size == 1 { "replica" } else { "replicas" }
         );
         did(w, &format!("created {what}"), &format!("would create {what}"));
+    }
+    // The record names its canary by uid: a copy of it that a rollback brings back once this
+    // canary is gone is recognised as stale.
+    let uid = canary.as_ref().and_then(|c| c.pointer("/metadata/uid")).and_then(Value::as_str);
+    if !w.is_dry_run() && uid.is_some() && state.canary_uid.as_deref() != uid {
+        state.canary_uid = uid.map(String::from);
+        write_state(w, model, Some(&state)).await?;
     }
     if settings.no_wait {
         if !w.is_dry_run() {
@@ -480,6 +488,7 @@ async fn knative_canary(
                 phase: Phase::Starting,
                 stable_replicas: 0,
                 analysis: None,
+                canary_uid: None,
             };
             write_state(w, model, Some(&state)).await?;
             state

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::cluster::Target;
 use crate::cmd::model_gate::require_models_ready;
-use crate::cmd::objects::namespace_flag;
+use crate::cmd::objects::{namespace_flag, without_stale_record};
 use crate::cmd::route_guard::refuse_route_to_nothing;
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
@@ -83,6 +83,10 @@ pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
     })?;
     let annotations: Option<BTreeMap<String, String>> =
         object.pointer("/metadata/annotations").and_then(|a| serde_json::from_value(a.clone()).ok());
+    let annotations = match target {
+        Target::Deployment(_) => without_stale_record(&w.cluster, annotations.as_ref()).await?,
+        Target::KnativeService(_) => annotations,
+    };
     let state = RolloutState::from_annotations(annotations.as_ref()).map_err(Error::usage)?;
     if let Some(tool) = gitops_manager(&object) {
         say(&format!(

@@ -19,9 +19,15 @@ use crate::write::{display_name, Update, Writer};
 ///
 /// # Errors
 /// Exit 2 naming the two ways to finish the canary.
-pub fn refuse_during_canary(target: &crate::cluster::Target, raw: &Value, verb: &str) -> Result<()> {
+pub async fn refuse_during_canary(
+    cluster: &Cluster,
+    target: &crate::cluster::Target,
+    raw: &Value,
+    verb: &str,
+) -> Result<()> {
     let annotations =
         raw.pointer("/metadata/annotations").and_then(|a| serde_json::from_value(a.clone()).ok());
+    let annotations = without_stale_record(cluster, annotations.as_ref()).await?;
     if crate::rollout::state::RolloutState::from_annotations(annotations.as_ref()).is_ok_and(|s| s.is_none())
     {
         return Ok(());
@@ -29,6 +35,42 @@ pub fn refuse_during_canary(target: &crate::cluster::Target, raw: &Value, verb: 
     Err(Error::usage(format!(
         "a canary of {target} is in progress; finish it with `kubectl modelroll promote {target}` or `kubectl modelroll abort {target}` before {verb}"
     )))
+}
+
+/// A Deployment's `annotations` with a stale copy of the canary record left out: one that names
+/// a canary Deployment by uid that no longer exists (or was replaced), brought back by a rollback
+/// from a ReplicaSet ([`RolloutState::is_stale`]). An abort in progress is never stale: it
+/// finishes what it started after its canary is gone.
+///
+/// # Errors
+/// When the canary Deployment cannot be read.
+pub async fn without_stale_record(
+    cluster: &Cluster,
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
+    let Ok(Some(state)) = RolloutState::from_annotations(annotations) else {
+        return Ok(annotations.cloned());
+    };
+    if state.canary_uid.is_none() || state.phase == Phase::Aborting {
+        return Ok(annotations.cloned());
+    }
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let canary = deployments
+        .get_opt(&state.canary)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))?;
+    if !state.is_stale(canary.as_ref().and_then(|c| c.metadata.uid.as_deref())) {
+        return Ok(annotations.cloned());
+    }
+    tracing::info!(
+        "ignoring a stale {ROLLOUT_ANNOTATION} record: canary deployment {} is gone (a rollback copied the record back from a ReplicaSet)",
+        state.canary
+    );
+    Ok(annotations.cloned().map(|mut a| {
+        a.remove(ROLLOUT_ANNOTATION);
+        a
+    }))
 }
 
 /// The Deployment API resource, for raw (`DynamicObject`) access.

@@ -215,7 +215,7 @@ async fn set_deployment(
     mut gate: Option<(Gate, Duration)>,
 ) -> Result<()> {
     let (raw, deployment) = get_deployment(cluster, name).await?;
-    refuse_during_canary(&Target::Deployment(name.to_string()), &raw, "set-image")?;
+    refuse_during_canary(cluster, &Target::Deployment(name.to_string()), &raw, "set-image").await?;
     let previous_revision = revision_of(&deployment.metadata);
     let previous_template = raw["spec"]["template"].clone();
     let previous_cause =
@@ -645,7 +645,7 @@ async fn rollback_knative(
 /// `set-image ksvc/NAME`: a new template makes a new revision; wait for it and report traffic.
 async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings: &Settings) -> Result<()> {
     let raw = get_knative_service(cluster, name).await?;
-    refuse_during_canary(&Target::KnativeService(name.to_string()), &raw, "set-image")?;
+    refuse_during_canary(cluster, &Target::KnativeService(name.to_string()), &raw, "set-image").await?;
     let previous_template = raw["spec"]["template"].clone();
     let serving_before =
         raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(String::from);

@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
         Target::KnativeService(name) => return undo_knative(&cluster, terminal, name, to, &settings).await,
     };
     let (raw, deployment) = get_deployment(&cluster, &name).await?;
-    refuse_during_canary(&target, &raw, "undo")?;
+    refuse_during_canary(&cluster, &target, &raw, "undo").await?;
     let replica_sets = replica_sets_of(&cluster, &deployment).await?;
     let rs =
         undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
@@ -118,7 +118,7 @@ async fn undo_knative(
 ) -> Result<()> {
     let target = Target::KnativeService(name.to_string());
     let raw = get_knative_service(cluster, name).await?;
-    refuse_during_canary(&target, &raw, "undo")?;
+    refuse_during_canary(cluster, &target, &raw, "undo").await?;
     let revisions = knative_revisions(cluster, name).await?;
     let serving = raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
     let created = raw.pointer("/status/latestCreatedRevisionName").and_then(Value::as_str);

@@ -312,6 +312,7 @@ mod tests {
             phase: CanaryPhase::Canary,
             stable_replicas: 4,
             analysis: None,
+            canary_uid: None,
         }
     }
 

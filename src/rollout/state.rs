@@ -162,6 +162,11 @@ pub struct RolloutState {
     /// The last evaluations of the metric checks (`--check`), when there are checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+    /// The uid of the canary Deployment this record is about, once it exists: a copy of the
+    /// record that a rollback brings back from a ReplicaSet names a canary that is gone (see
+    /// [`RolloutState::is_stale`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_uid: Option<String>,
 }
 
 impl RolloutState {
@@ -186,6 +191,15 @@ impl RolloutState {
                 "the {ROLLOUT_ANNOTATION} annotation is not valid modelroll state ({e}); fix or remove it"
             )
         })
+    }
+
+    /// Whether this record is a stale copy: it names its canary's uid, and the canary that
+    /// exists now (`live_canary_uid`, `None` when there is none) is not that one. The deployment
+    /// controller copies a Deployment's annotations onto its ReplicaSets and a rollback copies
+    /// them back, so a record of a finished canary can come back; such a record means nothing.
+    /// A record without a uid (before its canary is created) is taken as it is.
+    pub fn is_stale(&self, live_canary_uid: Option<&str>) -> bool {
+        self.canary_uid.as_deref().is_some_and(|recorded| live_canary_uid != Some(recorded))
     }
 
     /// What `status` and `list` call the phase: `Starting`, `Canary (25%)`, `Promoting`, `Aborting`.
@@ -293,7 +307,24 @@ mod tests {
             phase: Phase::Canary,
             stable_replicas: 4,
             analysis: None,
+            canary_uid: None,
         }
+    }
+
+    #[test]
+    fn a_record_of_a_canary_that_is_gone_is_stale() {
+        let mut state = sample();
+        // Before its canary exists, a record names no uid and is taken as it is.
+        assert!(!state.is_stale(None));
+        assert!(!state.is_stale(Some("uid-1")));
+        state.canary_uid = Some("uid-1".into());
+        assert!(!state.is_stale(Some("uid-1")), "the canary it names");
+        assert!(state.is_stale(None), "its canary was removed (promote, abort)");
+        assert!(state.is_stale(Some("uid-2")), "another canary of the same name");
+        let text = state.to_annotation();
+        assert!(text.contains(r#""canaryUid":"uid-1""#), "{text}");
+        let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), text)]);
+        assert_eq!(RolloutState::from_annotations(Some(&annotations)).unwrap(), Some(state));
     }
 
     #[test]
