@@ -48,6 +48,19 @@ pub async fn without_stale_record(
     cluster: &Cluster,
     annotations: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    without_stale_record_of(cluster, annotations, &[]).await
+}
+
+/// [`without_stale_record`], with ReplicaSets already read: the canary's uid is taken from the
+/// owner of its ReplicaSet when one is among them (no request), else read.
+///
+/// # Errors
+/// When the canary Deployment cannot be read.
+pub async fn without_stale_record_of(
+    cluster: &Cluster,
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+    replica_sets: &[ReplicaSet],
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
     use crate::rollout::state::{Phase, RolloutState, ROLLOUT_ANNOTATION};
     let Ok(Some(state)) = RolloutState::from_annotations(annotations) else {
         return Ok(annotations.cloned());
@@ -55,12 +68,25 @@ pub async fn without_stale_record(
     if state.canary_uid.is_none() || state.phase == Phase::Aborting {
         return Ok(annotations.cloned());
     }
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let canary = deployments
-        .get_opt(&state.canary)
-        .await
-        .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))?;
-    if !state.is_stale(canary.as_ref().and_then(|c| c.metadata.uid.as_deref())) {
+    let owned = replica_sets.iter().find_map(|rs| {
+        rs.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "Deployment" && o.name == state.canary)
+    });
+    let live_uid = match owned {
+        Some(owner) => Some(owner.uid.clone()),
+        None => {
+            let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+            deployments
+                .get_opt(&state.canary)
+                .await
+                .map_err(|e| cluster.api_error(e, &format!("get deployment {}", state.canary)))?
+                .and_then(|c| c.metadata.uid)
+        }
+    };
+    if !state.is_stale(live_uid.as_deref()) {
         return Ok(annotations.cloned());
     }
     tracing::info!(

@@ -13,7 +13,7 @@ use crate::cluster::{Cluster, Target};
 use crate::cmd::lifecycle::canary_deployment;
 use crate::cmd::objects::{
     get_deployment, get_knative_service, knative_revisions, pods_matching, replica_sets_of, route_object,
-    selector_of, without_stale_record,
+    selector_of, without_stale_record_of,
 };
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
@@ -53,7 +53,8 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
             };
             let status = deployment_status(&cluster.namespace, &deployment, &replica_sets, &pods, now);
             let annotations =
-                without_stale_record(&cluster, deployment.metadata.annotations.as_ref()).await?;
+                without_stale_record_of(&cluster, deployment.metadata.annotations.as_ref(), &replica_sets)
+                    .await?;
             let annotations = annotations.as_ref();
             let canary = match recorded_canary(annotations) {
                 None => None,
