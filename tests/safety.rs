@@ -914,6 +914,11 @@ async fn a_stale_copy_of_the_record_is_recognised_by_the_canary_uid() {
     let status: Value = serde_json::from_str(&env.run_ok(&["status", "s15", "-o", "json"])).unwrap();
     assert_eq!(status["phase"], "Healthy", "{status:#}");
     assert!(status.get("canary").is_none(), "{status:#}");
+    let list: Value = serde_json::from_str(&env.run_ok(&["list", "-o", "json"])).unwrap();
+    let row = list["items"].as_array().unwrap().iter().find(|r| r["name"] == "deployment/s15").cloned();
+    // Listed as Healthy, or not at all (nothing marks it as modelroll's after the rollback):
+    // never as a canary.
+    assert!(row.is_none_or(|r| r["phase"] == "Healthy"), "{list:#}");
     env.run_ok(&["undo", "s15", "--timeout", "60s"]);
     assert_eq!(image(&env.deployment("s15").await.unwrap()), "registry.example/s15:v2");
     env.run_ok(&[&canary[..], &["--image", "registry.example/s15:v3"]].concat());

@@ -18,7 +18,7 @@ use crate::rollout::canary::template_images;
 use crate::rollout::live::route_weight;
 use crate::rollout::progress::owned_by;
 use crate::rollout::state::{
-    RolloutState, CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
+    Phase, RolloutState, CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
 };
 use crate::rollout::status::deployment_status;
 use crate::rollout::weights::effective_weight;
@@ -138,7 +138,12 @@ pub fn deployment_rows(
         {
             continue;
         }
-        let state = state_of(d);
+        // A stale copy of the record (brought back by a rollback) names a canary that is gone.
+        let state = state_of(d).filter(|s| {
+            let live = by_key.get(&(ns.clone(), s.canary.clone()));
+            s.phase == Phase::Aborting
+                || !s.is_stale(live.and_then(|c| c.pointer("/metadata/uid")).and_then(Value::as_str))
+        });
         let canary = by_key.get(&(ns.clone(), format!("{name}-canary"))).filter(|c| {
             c.pointer("/metadata/annotations")
                 .and_then(|a| a.get(CANARY_OF_ANNOTATION))
@@ -479,5 +484,17 @@ mod tests {
         }
         assert!(text.contains("10m"), "{text}");
         assert!(table(&rows, true, now).starts_with("NAMESPACE"));
+
+        // The same record naming its canary by uid: live while that canary stands, a stale copy
+        // once it is gone.
+        let mut state = state;
+        state["canaryUid"] = json!("c1");
+        let mut objects = objects;
+        objects[0] = deployment("fraud", "r/fraud:v1", json!({ROLLOUT_ANNOTATION: state.to_string()}));
+        objects[1]["metadata"]["uid"] = json!("c1");
+        assert_eq!(deployment_rows(&objects, &[], &[], now)[0].phase, "Canary (25%)");
+        objects.remove(1);
+        let rows = deployment_rows(&objects, &[], &[], now);
+        assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["deployment/rolled"]);
     }
 }
