@@ -154,8 +154,7 @@ pub struct WriteArgs {
 }
 
 impl WriteArgs {
-    /// The checked settings: `--timeout` positive, `-o` only with `--dry-run`. Requests the
-    /// cluster could not answer are retried until the command's time is up (`retry.rs`).
+    /// The checked settings: `--timeout` positive, `-o` only with `--dry-run`.
     ///
     /// # Errors
     /// Exit 2 for `--timeout 0`, or `-o` without `--dry-run`.
@@ -168,7 +167,6 @@ impl WriteArgs {
                 "-o yaml|json prints the objects a dry run would write: add --dry-run=client or --dry-run=server",
             ));
         }
-        crate::retry::retry_until(tokio::time::Instant::now() + self.timeout);
         Ok(WriteSettings {
             timeout: self.timeout,
             no_wait: self.no_wait,

@@ -362,18 +362,15 @@ fn sha256_hex(path: &Path) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[test]
-fn the_rendered_krew_manifest_passes_krew_index_rules_and_the_host_archive_works() {
-    let dist = tempfile::tempdir().unwrap();
-    let dist_dir = dist.path().to_str().unwrap();
-    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
-
-    // The host's archive carries the binary these tests run (a debug build: building a
-    // release one here would take minutes); the other platforms' binaries can only be built by
-    // the release workflow, so their archives carry a stand-in file under the binary's name.
-    let host = package(&["archive", "--binary", BIN, "--version", &version, "--out", dist_dir]);
+/// Package an archive per platform into `dist` and return the host's. The host's archive
+/// carries the binary these tests run (a debug build: building a release one here would take
+/// minutes); the other platforms' binaries can only be built by the release workflow, so their
+/// archives carry a stand-in file under the binary's name.
+fn archives(dist: &Path, version: &str) -> PathBuf {
+    let dist_dir = dist.to_str().unwrap();
+    let host = package(&["archive", "--binary", BIN, "--version", version, "--out", dist_dir]);
     let host_archive = PathBuf::from(host.split_whitespace().next().unwrap());
-    let stand_in = dist.path().join("stand-in");
+    let stand_in = dist.join("stand-in");
     std::fs::write(&stand_in, "stand-in for a binary built by the release workflow\n").unwrap();
     for (target, os, arch) in TARGETS {
         let suffix = if os == "windows" { "zip" } else { "tar.gz" };
@@ -387,11 +384,21 @@ fn the_rendered_krew_manifest_passes_krew_index_rules_and_the_host_archive_works
             "--binary",
             stand_in.to_str().unwrap(),
             "--version",
-            &version,
+            version,
             "--out",
             dist_dir,
         ]);
     }
+    host_archive
+}
+
+#[test]
+fn the_rendered_krew_manifest_passes_krew_index_rules_and_the_host_archive_works() {
+    let dist = tempfile::tempdir().unwrap();
+    let dist_dir = dist.path().to_str().unwrap();
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+
+    let host_archive = archives(dist.path(), &version);
     let base_url = "https://downloads.example.test/modelroll";
     let rendered = package(&["manifest", "--version", &version, "--base-url", base_url, "--dist", dist_dir]);
     let manifest: serde_json::Value = serde_yaml::from_str(&rendered).expect("the rendered manifest is YAML");

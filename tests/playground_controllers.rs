@@ -438,6 +438,8 @@ fn knative_service_revisions_and_traffic_split_with_the_compact_crds() {
     }));
 }
 
+// Stays long on purpose (clippy::too_many_lines): one Knative scenario (revisions, traffic, tags)
+// read as a story, each step depending on the state the previous one left.
 fn knative_service_revisions_and_traffic_split(pg: Playground) {
     let store = pg.store().clone();
     let ksvc = |image: &str, traffic: &str| {

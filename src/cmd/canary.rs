@@ -42,6 +42,8 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
+    // Requests the cluster could not answer are retried until the command's time is up.
+    crate::retry::retry_until(tokio::time::Instant::now() + settings.timeout);
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     if let Some(version) = &args.model_version {
         check_label_value(version)
@@ -288,60 +290,7 @@ async fn deployment_canary(
                 return Ok(());
             }
         },
-        None => {
-            let labels = template
-                .pointer("/metadata/labels")
-                .and_then(|l| serde_json::from_value(l.clone()).ok())
-                .unwrap_or_default();
-            let selection = Selection {
-                model: name,
-                choice: args.router,
-                route: args.route.as_deref(),
-                template_labels: &labels,
-            };
-            let router = router::select(w, &selection).await?;
-            warn_gitops_route(w, &router.routing()).await?;
-            if router.needs_track_label() && !has_stable_track(template) {
-                if w.is_dry_run() {
-                    say(&format!(
-                        "deployment {name}'s pod template would get the label modelroll.io/track=stable (its pods restart once)"
-                    ));
-                } else {
-                    confirm(
-                    ctx,
-                    &format!(
-                        "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
-                        router.routing().name()
-                    ),
-                    "(or add the label modelroll.io/track=stable to the pod template yourself)",
-                )
-                    .await?;
-                }
-                w.update(&deployment_kind(), name, |d| {
-                    d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);
-                    Ok(())
-                })
-                .await?;
-                if !w.is_dry_run() {
-                    wait_deployment(w, name, "stable", deadline).await?;
-                }
-            }
-            let state = RolloutState {
-                routing: router.routing(),
-                canary: canary_name(name),
-                weight: 0,
-                images: images.clone(),
-                model_version: canary_model_version(args, template, &images).label().map(String::from),
-                start_time: lifecycle::now(),
-                phase: Phase::Starting,
-                stable_replicas: spec_replicas(&model.object),
-                analysis: None,
-                canary_uid: None,
-            };
-            // Recorded before anything is created, so an interrupted run can always be finished.
-            write_state(w, model, Some(&state)).await?;
-            state
-        }
+        None => start_deployment_canary(ctx, w, model, args, &images, deadline).await?,
     };
     let router = router::from_routing(w, name, &state.routing, &state.canary).await?;
     router.prepare(w).await?;
@@ -409,6 +358,76 @@ async fn deployment_canary(
     Ok(())
 }
 
+/// A new canary of a Deployment: choose the router, give stable's pods the track label when the
+/// router needs it (asking first), and record the state before anything is created, so that an
+/// interrupted run can always be finished.
+///
+/// # Errors
+/// Exit 2 when no router fits; exit 1 when declined or a write fails.
+async fn start_deployment_canary(
+    ctx: &Context,
+    w: &Writer,
+    model: &Model,
+    args: &CanaryArgs,
+    images: &std::collections::BTreeMap<String, String>,
+    deadline: Deadline,
+) -> Result<RolloutState> {
+    let name = model.name();
+    let template = &model.object["spec"]["template"];
+    let labels = template
+        .pointer("/metadata/labels")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    let selection = Selection {
+        model: name,
+        choice: args.router,
+        route: args.route.as_deref(),
+        template_labels: &labels,
+    };
+    let router = router::select(w, &selection).await?;
+    warn_gitops_route(w, &router.routing()).await?;
+    if router.needs_track_label() && !has_stable_track(template) {
+        if w.is_dry_run() {
+            say(&format!(
+                "deployment {name}'s pod template would get the label modelroll.io/track=stable (its pods restart once)"
+            ));
+        } else {
+            confirm(
+            ctx,
+            &format!(
+                "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
+                router.routing().name()
+            ),
+            "(or add the label modelroll.io/track=stable to the pod template yourself)",
+        )
+            .await?;
+        }
+        w.update(&deployment_kind(), name, |d| {
+            d["spec"]["template"] = with_stable_track(&d["spec"]["template"]);
+            Ok(())
+        })
+        .await?;
+        if !w.is_dry_run() {
+            wait_deployment(w, name, "stable", deadline).await?;
+        }
+    }
+    let state = RolloutState {
+        routing: router.routing(),
+        canary: canary_name(name),
+        weight: 0,
+        images: images.clone(),
+        model_version: canary_model_version(args, template, images).label().map(String::from),
+        start_time: lifecycle::now(),
+        phase: Phase::Starting,
+        stable_replicas: spec_replicas(&model.object),
+        analysis: None,
+        canary_uid: None,
+    };
+    // Recorded before anything is created, so an interrupted run can always be finished.
+    write_state(w, model, Some(&state)).await?;
+    Ok(state)
+}
+
 fn objects_text(router: &dyn Router, model: &str) -> String {
     let objects = router.routing().objects(model);
     if objects.is_empty() {
@@ -462,34 +481,7 @@ async fn knative_canary(
             }
         },
         None => {
-            let stable_revision = knative::stable_revision(ksvc).ok_or_else(|| {
-                Error::usage(format!(
-                    "ksvc {name} has no ready revision yet; wait for it before starting a canary"
-                ))
-            })?;
-            let version = canary_model_version(args, &ksvc["spec"]["template"], &images);
-            let revision = canary_revision_name(name, version.label(), &images);
-            if revision == stable_revision {
-                return Err(Error::usage(format!(
-                    "revision {revision} already serves ksvc {name}; give the canary another --model-version"
-                )));
-            }
-            let state = RolloutState {
-                routing: Routing::Knative(KnativeRouting {
-                    stable_revision,
-                    original_traffic: ksvc["spec"]["traffic"].clone(),
-                    original_template: ksvc["spec"]["template"].clone(),
-                }),
-                canary: revision,
-                weight: 0,
-                images: images.clone(),
-                model_version: version.label().map(String::from),
-                start_time: lifecycle::now(),
-                phase: Phase::Starting,
-                stable_replicas: 0,
-                analysis: None,
-                canary_uid: None,
-            };
+            let state = knative_state(model, args, &images)?;
             write_state(w, model, Some(&state)).await?;
             state
         }
@@ -541,6 +533,46 @@ async fn knative_canary(
         ));
     }
     Ok(())
+}
+
+/// The state of a new Knative canary: its revision's name, and the ksvc's traffic and template
+/// to restore.
+///
+/// # Errors
+/// Exit 2 when the ksvc has no ready revision, or the canary's revision would be the stable one.
+fn knative_state(
+    model: &Model,
+    args: &CanaryArgs,
+    images: &std::collections::BTreeMap<String, String>,
+) -> Result<RolloutState> {
+    let name = model.name();
+    let ksvc = &model.object;
+    let stable_revision = knative::stable_revision(ksvc).ok_or_else(|| {
+        Error::usage(format!("ksvc {name} has no ready revision yet; wait for it before starting a canary"))
+    })?;
+    let version = canary_model_version(args, &ksvc["spec"]["template"], images);
+    let revision = canary_revision_name(name, version.label(), images);
+    if revision == stable_revision {
+        return Err(Error::usage(format!(
+            "revision {revision} already serves ksvc {name}; give the canary another --model-version"
+        )));
+    }
+    Ok(RolloutState {
+        routing: Routing::Knative(KnativeRouting {
+            stable_revision,
+            original_traffic: ksvc["spec"]["traffic"].clone(),
+            original_template: ksvc["spec"]["template"].clone(),
+        }),
+        canary: revision,
+        weight: 0,
+        images: images.clone(),
+        model_version: version.label().map(String::from),
+        start_time: lifecycle::now(),
+        phase: Phase::Starting,
+        stable_replicas: 0,
+        analysis: None,
+        canary_uid: None,
+    })
 }
 
 /// Warn when the route modelroll is about to edit is synced by Argo CD or Flux.

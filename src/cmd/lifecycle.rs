@@ -20,7 +20,7 @@ use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::canary::gitops_manager;
 use crate::rollout::check::Analysis;
-use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas};
+use crate::rollout::live::{autoscaler_of, plan, replicas_after, Carrier, LiveReplicas, TrackReplicas};
 use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{AnalysisRecord, Phase, RolloutState, ROLLOUT_ANNOTATION};
 use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare};
@@ -461,73 +461,12 @@ pub async fn move_weight(
 ) -> Result<()> {
     let dry = w.is_dry_run();
     let carrier = state.routing.carrier();
-    let mut scale_down = None;
-    if matches!(model.target, Target::KnativeService(_)) {
-        if !dry && weight > 0 {
-            let (_, revision_kind) = router::knative_kinds(w).await?;
-            wait_revision(w, &revision_kind, &state.canary, deadline).await?;
-        }
-        if !dry {
-            let check = ModelCheck {
-                what: format!("canary revision {}", state.canary),
-                selector: format!("{}={}", knative::REVISION_LABEL, state.canary),
-                traffic_already: false,
-            };
-            require_models_ready(&w.cluster, terminal(), gate, check).await?;
-        }
+    let scale_down = if matches!(model.target, Target::KnativeService(_)) {
+        revision_capacity(w, state, weight, deadline, gate).await?;
+        None
     } else {
-        let Some(canary) = w.get(&deployment_kind(), &state.canary).await? else {
-            return Err(Error::failed(format!(
-                "the canary deployment {} is missing; run `kubectl modelroll abort {}` and start again",
-                state.canary, model.target
-            )));
-        };
-        let live = live_replicas(w, model.name(), &state.canary).await?;
-        let step = plan(carrier, state.stable_replicas, state.weight, &live, weight);
-        say_autoscaled(model.name(), &live);
-        if carrier == Carrier::PodRatio && live.autoscaler.is_some() {
-            let share = effective_weight(live.stable, step.canary);
-            if share != weight {
-                say(&format!(
-                    "the canary gets {share}% of the pods, not {weight}%: beside stable's {} it runs at most as many; a larger share needs a mesh or gateway router",
-                    live.stable
-                ));
-            }
-        }
-        if step.canary > live.canary {
-            scale(w, &state.canary, step.canary).await?;
-            did(
-                w,
-                &format!("scaled canary deployment {} to {} for {weight}%", state.canary, step.canary),
-                &format!("would scale canary deployment {} to {} for {weight}%", state.canary, step.canary),
-            );
-        }
-        if !dry && (weight > 0 || step.canary > 0) {
-            wait_deployment(w, &state.canary, "canary", deadline).await?;
-            if let Some(selector) = canary_selector(&canary) {
-                // The replicas router's Service already sends traffic to every Ready canary pod.
-                let check = ModelCheck {
-                    what: format!("canary deployment/{}", state.canary),
-                    selector,
-                    traffic_already: carrier == Carrier::PodRatio,
-                };
-                require_models_ready(&w.cluster, terminal(), gate, check).await?;
-            }
-        }
-        if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
-            scale(w, model.name(), stable).await?;
-            did(
-                w,
-                &format!("scaled stable deployment {} back to {stable}", model.name()),
-                &format!("would scale stable deployment {} back to {stable}", model.name()),
-            );
-            if !dry {
-                wait_deployment(w, model.name(), "stable", deadline).await?;
-            }
-        }
-        state.stable_replicas = step.total;
-        scale_down = Some((live, step));
-    }
+        Some(deployment_capacity(w, model, state, weight, deadline, gate).await?)
+    };
     if !dry {
         refuse_route_to_nothing(w, router, &model.target, state.weight, weight).await?;
     }
@@ -568,6 +507,102 @@ pub async fn move_weight(
         ),
     }
     Ok(())
+}
+
+/// Capacity before a Knative canary gets `weight`: its revision ready, and its models with a
+/// `--model-ready` gate (a dry run waits for nothing).
+///
+/// # Errors
+/// Exit 1 when the revision or its models do not become ready.
+async fn revision_capacity(
+    w: &Writer,
+    state: &RolloutState,
+    weight: u32,
+    deadline: Deadline,
+    gate: Option<&ModelGate>,
+) -> Result<()> {
+    if w.is_dry_run() {
+        return Ok(());
+    }
+    if weight > 0 {
+        let (_, revision_kind) = router::knative_kinds(w).await?;
+        wait_revision(w, &revision_kind, &state.canary, deadline).await?;
+    }
+    let check = ModelCheck {
+        what: format!("canary revision {}", state.canary),
+        selector: format!("{}={}", knative::REVISION_LABEL, state.canary),
+        traffic_already: false,
+    };
+    require_models_ready(&w.cluster, terminal(), gate, check).await
+}
+
+/// Capacity before a Deployment canary gets `weight`, from the live replicas: the canary scaled
+/// up and ready (and model-ready with a gate), stable grown back when the step needs it. Returns
+/// the live replicas and the step, for the scale-down once the weight has moved.
+///
+/// # Errors
+/// Exit 1 when the canary is missing, or a track does not become ready.
+async fn deployment_capacity(
+    w: &Writer,
+    model: &Model,
+    state: &mut RolloutState,
+    weight: u32,
+    deadline: Deadline,
+    gate: Option<&ModelGate>,
+) -> Result<(LiveReplicas, TrackReplicas)> {
+    let dry = w.is_dry_run();
+    let carrier = state.routing.carrier();
+    let Some(canary) = w.get(&deployment_kind(), &state.canary).await? else {
+        return Err(Error::failed(format!(
+            "the canary deployment {} is missing; run `kubectl modelroll abort {}` and start again",
+            state.canary, model.target
+        )));
+    };
+    let live = live_replicas(w, model.name(), &state.canary).await?;
+    let step = plan(carrier, state.stable_replicas, state.weight, &live, weight);
+    say_autoscaled(model.name(), &live);
+    if carrier == Carrier::PodRatio && live.autoscaler.is_some() {
+        let share = effective_weight(live.stable, step.canary);
+        if share != weight {
+            say(&format!(
+                "the canary gets {share}% of the pods, not {weight}%: beside stable's {} it runs at most as many; a larger share needs a mesh or gateway router",
+                live.stable
+            ));
+        }
+    }
+    if step.canary > live.canary {
+        scale(w, &state.canary, step.canary).await?;
+        did(
+            w,
+            &format!("scaled canary deployment {} to {} for {weight}%", state.canary, step.canary),
+            &format!("would scale canary deployment {} to {} for {weight}%", state.canary, step.canary),
+        );
+    }
+    if !dry && (weight > 0 || step.canary > 0) {
+        wait_deployment(w, &state.canary, "canary", deadline).await?;
+        if let Some(selector) = canary_selector(&canary) {
+            // The replicas router's Service already sends traffic to every Ready canary pod.
+            let check = ModelCheck {
+                what: format!("canary deployment/{}", state.canary),
+                selector,
+                traffic_already: carrier == Carrier::PodRatio,
+            };
+            require_models_ready(&w.cluster, terminal(), gate, check).await?;
+        }
+    }
+    if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
+        scale(w, model.name(), stable).await?;
+        did(
+            w,
+            &format!("scaled stable deployment {} back to {stable}", model.name()),
+            &format!("would scale stable deployment {} back to {stable}", model.name()),
+        );
+        if !dry {
+            wait_deployment(w, model.name(), "stable", deadline).await?;
+        }
+    }
+    state.stable_replicas = step.total;
+    Ok((live, step))
 }
 
 /// The weight as the result line states it: `20%`, and with the replicas router when the pods

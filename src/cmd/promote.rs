@@ -11,7 +11,7 @@ use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
     did, live_replicas, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision,
-    write_state, Deadline, NextStep,
+    write_state, Deadline, Model, NextStep,
 };
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::typed;
@@ -20,7 +20,8 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::rollout::canary::{canary_change_cause, promoted_template};
 use crate::rollout::live::replicas_after;
-use crate::rollout::state::Phase;
+use crate::rollout::model_ready::ModelGate;
+use crate::rollout::state::{Phase, RolloutState};
 use crate::rollout::strategy::RollingUpdate;
 use crate::router::{self, deployment_kind, End};
 use crate::watch_model::{new_pods_selector, ModelCheck};
@@ -34,6 +35,8 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
+    // Requests the cluster could not answer are retried until the command's time is up.
+    crate::retry::retry_until(tokio::time::Instant::now() + settings.timeout);
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
@@ -80,22 +83,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                         plan(ctx, &w, name, canary, replicas.unwrap_or(live.stable)).await?
                     };
                     w.update(&deployment_kind(), name, |stable| {
-                        let template =
-                            promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
-                        if stable["spec"]["template"] != template {
-                            stable["spec"]["template"] = template;
-                            if let Some(s) = strategy {
-                                stable["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {
-                                    "maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()}});
-                            }
-                            if !stable["metadata"]["annotations"].is_object() {
-                                stable["metadata"]["annotations"] = json!({});
-                            }
-                            stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
-                        }
-                        if let Some(replicas) = replicas {
-                            stable["spec"]["replicas"] = json!(replicas);
-                        }
+                        take_canary_template(stable, canary, strategy, replicas, &cause);
                         Ok(())
                     })
                     .await?;
@@ -129,24 +117,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                 w.delete(&deployment_kind(), &state.canary).await?;
             }
             Target::KnativeService(_) => {
-                if state.phase != Phase::Promoting {
-                    if !dry {
-                        let (_, revision_kind) = router::knative_kinds(&w).await?;
-                        wait_revision(&w, &revision_kind, &state.canary, deadline).await?;
-                    }
-                    state.phase = Phase::Promoting;
-                    write_state(&w, &model, Some(&state)).await?;
-                }
-                if !dry {
-                    let check = ModelCheck {
-                        what: format!("canary revision {}", state.canary),
-                        selector: format!("{}={}", router::knative::REVISION_LABEL, state.canary),
-                        traffic_already: false,
-                    };
-                    require_models_ready(&w.cluster, terminal(), model_ready.as_ref(), check)
-                        .await
-                        .map_err(|e| not_promoted(e, &target))?;
-                }
+                promote_revision(&w, &model, &mut state, deadline, model_ready.as_ref()).await?;
                 router.restore(&w, End::Promote).await?;
             }
         }
@@ -164,6 +135,66 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("promote"), &target))
+}
+
+/// The stable Deployment `stable` (as read, edited in place) takes the canary's template, the
+/// surge strategy planned for it and the change cause; with `replicas`, that many replicas.
+fn take_canary_template(
+    stable: &mut Value,
+    canary: &Value,
+    strategy: Option<RollingUpdate>,
+    replicas: Option<i32>,
+    cause: &str,
+) {
+    let template = promoted_template(&stable["spec"]["template"], &canary["spec"]["template"]);
+    if stable["spec"]["template"] != template {
+        stable["spec"]["template"] = template;
+        if let Some(s) = strategy {
+            stable["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {
+                "maxSurge": s.max_surge.to_json(), "maxUnavailable": s.max_unavailable.to_json()}});
+        }
+        if !stable["metadata"]["annotations"].is_object() {
+            stable["metadata"]["annotations"] = json!({});
+        }
+        stable["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!(cause);
+    }
+    if let Some(replicas) = replicas {
+        stable["spec"]["replicas"] = json!(replicas);
+    }
+}
+
+/// Before a Knative canary's routes go to it: its revision ready (recorded as promoting) and,
+/// with `--model-ready`, its models.
+///
+/// # Errors
+/// Exit 1 when the revision or its models are not ready (then nothing is promoted).
+async fn promote_revision(
+    w: &Writer,
+    model: &Model,
+    state: &mut RolloutState,
+    deadline: Deadline,
+    model_ready: Option<&ModelGate>,
+) -> Result<()> {
+    let dry = w.is_dry_run();
+    if state.phase != Phase::Promoting {
+        if !dry {
+            let (_, revision_kind) = router::knative_kinds(w).await?;
+            wait_revision(w, &revision_kind, &state.canary, deadline).await?;
+        }
+        state.phase = Phase::Promoting;
+        write_state(w, model, Some(state)).await?;
+    }
+    if !dry {
+        let check = ModelCheck {
+            what: format!("canary revision {}", state.canary),
+            selector: format!("{}={}", router::knative::REVISION_LABEL, state.canary),
+            traffic_already: false,
+        };
+        require_models_ready(&w.cluster, terminal(), model_ready, check)
+            .await
+            .map_err(|e| not_promoted(e, &model.target))?;
+    }
+    Ok(())
 }
 
 /// A promotion stopped by the model gate: traffic stays where it was; say how to go on.

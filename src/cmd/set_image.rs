@@ -3,6 +3,8 @@
 //! model-version label and change-cause in one conditional update, then follows the rollout and
 //! fails fast (optionally rolling back).
 
+mod knative;
+
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -16,8 +18,7 @@ use crate::cluster::{Cluster, Target};
 use crate::cmd::gate::{CheckSettings, Gate};
 use crate::cmd::model_gate::model_failure;
 use crate::cmd::objects::{
-    deployment_resource, get_deployment, get_knative_service, namespace_flag, refuse_during_canary, typed,
-    update_one,
+    deployment_resource, get_deployment, namespace_flag, refuse_during_canary, typed, update_one,
 };
 use crate::cmd::undo::{restore_template, wait_options, Annotations};
 use crate::cmd::Context;
@@ -29,16 +30,11 @@ use crate::rollout::model_ready::ModelGate;
 use crate::rollout::progress::{classify, revision_of};
 use crate::rollout::revision::{change_cause, check_label_value, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::state::{AnalysisRecord, ROLLOUT_ANNOTATION};
-use crate::rollout::status::knative_traffic;
 use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::settings::DryRun;
 use crate::settings::WriteSettings;
-use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, prompt, Terminal};
-use crate::watch::knative_service_resource;
-use crate::watch::{
-    follow_deployment_rollout, outcome_line, wait_for_knative_revision, WaitOptions, WaitOutcome,
-};
+use crate::watch::{follow_deployment_rollout, outcome_line, WaitOptions, WaitOutcome};
 use crate::watch_model::{new_pods_selector, ModelCheck};
 
 /// `set-image`'s flags, checked.
@@ -105,7 +101,7 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
     crate::lock::hold(&cluster, &target, "set-image", settings.write.dry_run).await?;
     match target {
         Target::Deployment(name) => set_deployment(&cluster, terminal, &name, &settings, gate).await,
-        Target::KnativeService(name) => set_knative(&cluster, terminal, &name, &settings).await,
+        Target::KnativeService(name) => knative::set_knative(&cluster, terminal, &name, &settings).await,
     }
 }
 
@@ -207,6 +203,37 @@ fn edit_deployment(
     Ok((wanted, changes))
 }
 
+/// The Deployment's rolling-update strategy as written, and as the flags override it.
+///
+/// # Errors
+/// Exit 1 for a strategy Kubernetes would refuse; exit 2 for flags that do not apply or are bad.
+fn strategies(
+    name: &str,
+    deployment: &Deployment,
+    settings: &Settings,
+) -> Result<(Option<RollingUpdate>, Option<RollingUpdate>)> {
+    let current = RollingUpdate::of_deployment(deployment.spec.as_ref().and_then(|s| s.strategy.as_ref()))
+        .map_err(|e| {
+            Error::failed(format!("deployment {name:?} has a strategy Kubernetes would refuse: {e}"))
+        })?;
+    let flags_given = settings.max_surge.is_some() || settings.max_unavailable.is_some();
+    let wanted = match current {
+        None if flags_given => {
+            return Err(Error::usage(format!(
+                "deployment {name:?} uses the Recreate strategy; --max-surge and --max-unavailable apply to RollingUpdate"
+            )))
+        }
+        None => None,
+        Some(current) => {
+            let wanted = current
+                .with(settings.max_surge, settings.max_unavailable)
+                .map_err(|e| Error::usage(format!("invalid strategy for deployment {name:?}: {e}")))?;
+            Some(wanted)
+        }
+    };
+    Ok((current, wanted))
+}
+
 async fn set_deployment(
     cluster: &Cluster,
     terminal: Terminal,
@@ -221,26 +248,8 @@ async fn set_deployment(
     let previous_cause =
         raw.pointer(&format!("/metadata/annotations/{}", CHANGE_CAUSE.replace('/', "~1"))).cloned();
 
-    // The strategy: the one written, overridden by the flags.
-    let current = RollingUpdate::of_deployment(deployment.spec.as_ref().and_then(|s| s.strategy.as_ref()))
-        .map_err(|e| {
-            Error::failed(format!("deployment {name:?} has a strategy Kubernetes would refuse: {e}"))
-        })?;
     let flags_given = settings.max_surge.is_some() || settings.max_unavailable.is_some();
-    let mut strategy = match current {
-        None if flags_given => {
-            return Err(Error::usage(format!(
-                "deployment {name:?} uses the Recreate strategy; --max-surge and --max-unavailable apply to RollingUpdate"
-            )))
-        }
-        None => None,
-        Some(current) => {
-            let wanted = current
-                .with(settings.max_surge, settings.max_unavailable)
-                .map_err(|e| Error::usage(format!("invalid strategy for deployment {name:?}: {e}")))?;
-            Some(wanted)
-        }
-    };
+    let (current, mut strategy) = strategies(name, &deployment, settings)?;
     let write_strategy = |s: Option<RollingUpdate>| if flags_given || s != current { s } else { None };
 
     // Check the edit (unknown containers etc.) and whether anything changes at all.
@@ -274,16 +283,7 @@ async fn set_deployment(
         )?);
         return Ok(());
     }
-    let changed: Vec<String> = changes
-        .iter()
-        .filter(|c| c.from != c.to)
-        .map(|c| format!("{} {} → {}", c.container, c.from, c.to))
-        .collect();
-    let mut what = if changed.is_empty() { "updated".to_string() } else { changed.join(", ") };
-    if let Some(version) = model_version(settings, &changes) {
-        what.push_str(&format!(" ({})", version.describe()));
-    }
-    ui::note(terminal, &format!("deployment/{name}: {what}"));
+    ui::note(terminal, &format!("deployment/{name}: {}", changes_text(settings, &changes)));
     if settings.write.no_wait {
         ui::print_stdout(&format!(
             "deployment/{name} updated; follow the rollout with `kubectl modelroll status {}{name} --watch`\n",
@@ -317,7 +317,26 @@ async fn set_deployment(
         Checked::Rollout(outcome) => Ok(*outcome),
         Checked::ChecksFailed(checks) => Err(checks),
     };
-    let failure = match outcome {
+    let Some(failure) = rollout_failure(cluster, terminal, name, settings, outcome).await? else {
+        return Ok(());
+    };
+    let before = Before { revision: previous_revision, template: previous_template, cause: previous_cause };
+    roll_back(cluster, terminal, name, settings, &options, before, Failed { failure, checks_failed }).await
+}
+
+/// Why a rollout failed (its own failure, the models' or the checks'), or `None` when it is
+/// done and its models (with `--model-ready`) ready: then the result line is printed.
+///
+/// # Errors
+/// Exit 1 when the model readiness cannot be checked.
+async fn rollout_failure(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    settings: &Settings,
+    outcome: std::result::Result<WaitOutcome, String>,
+) -> Result<Option<String>> {
+    Ok(Some(match outcome {
         Ok(WaitOutcome::Done(p)) => {
             let models = match &settings.model_ready {
                 Some(_) => {
@@ -334,7 +353,7 @@ async fn set_deployment(
                 None => {
                     let revision = p.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
                     ui::print_stdout(&format!("deployment/{name} rolled out{revision}\n"));
-                    return Ok(());
+                    return Ok(None);
                 }
                 Some(failure) => failure,
             }
@@ -346,7 +365,39 @@ async fn set_deployment(
             p.waiting_for.unwrap_or_default()
         ),
         Err(checks) => checks,
-    };
+    }))
+}
+
+/// The Deployment as it was before the change: what `--rollback-on-failure` restores.
+struct Before {
+    revision: Option<i64>,
+    template: Value,
+    cause: Option<Value>,
+}
+
+/// Why a rollout failed, and whether it was the metric checks that stopped it.
+struct Failed {
+    failure: String,
+    checks_failed: bool,
+}
+
+/// After a failed rollout: without `--rollback-on-failure` the error saying how to undo; with it,
+/// restore the template from before and follow that rollout, then say how both ended.
+///
+/// # Errors
+/// Always an error: the rollout failed (exit 1, or 3 when the checks stopped it and the rollback
+/// is done).
+async fn roll_back(
+    cluster: &Cluster,
+    terminal: Terminal,
+    name: &str,
+    settings: &Settings,
+    options: &WaitOptions,
+    before: Before,
+    failed: Failed,
+) -> Result<()> {
+    let Before { revision: previous_revision, template: previous_template, cause: previous_cause } = before;
+    let Failed { failure, checks_failed } = failed;
     let ns = namespace_flag(cluster);
     if !settings.rollback_on_failure {
         return Err(Error::failed(format!(
@@ -368,7 +419,7 @@ async fn set_deployment(
     let restored: Deployment = typed(&restored.after, &format!("deployment {name:?}"))?;
     // Said once: the display's title (a line of its own off a terminal).
     let title = format!("deployment/{name}: rolling back to {previous} (--rollback-on-failure)");
-    let back = follow_deployment_rollout(cluster, terminal, &restored, &options, &title).await?;
+    let back = follow_deployment_rollout(cluster, terminal, &restored, options, &title).await?;
     match back {
         WaitOutcome::Done(_) if checks_failed => Err(Error::check_failed(format!(
             "the rollout of deployment/{name} was stopped: {failure}; rolled back to {previous}, which is rolled out and available again. See `kubectl modelroll status {ns}{name}`"
@@ -377,12 +428,27 @@ async fn set_deployment(
             "the rollout of deployment/{name} failed: {failure}; rolled back to {previous}, which is rolled out and available again"
         ))),
         other => {
-            let line = outcome_line(&format!("deployment/{name}"), &Ok(other), &options);
+            let line = outcome_line(&format!("deployment/{name}"), &Ok(other), options);
             Err(Error::failed(format!(
                 "the rollout of deployment/{name} failed: {failure}; the rollback to {previous} did not complete either ({line}); check `kubectl modelroll status {ns}{name}`"
             )))
         }
     }
+}
+
+/// The images changed, as the line after the write says them: `model fraud:v1 → fraud:v2 (model
+/// version v2)`, or `updated` when only the strategy or the version changed.
+fn changes_text(settings: &Settings, changes: &[ImageChange]) -> String {
+    let changed: Vec<String> = changes
+        .iter()
+        .filter(|c| c.from != c.to)
+        .map(|c| format!("{} {} → {}", c.container, c.from, c.to))
+        .collect();
+    let mut what = if changed.is_empty() { "updated".to_string() } else { changed.join(", ") };
+    if let Some(version) = model_version(settings, changes) {
+        what.push_str(&format!(" ({})", version.describe()));
+    }
+    what
 }
 
 /// What ended the wait of a checked rollout.
@@ -577,225 +643,6 @@ pub async fn plan_surge(
             } else {
                 Err(Error::failed(refused))
             }
-        }
-    }
-}
-
-/// `--rollback-on-failure` for a ksvc: a template naming the revision that served before (so that
-/// Knative serves it again, nothing rebuilt), or the template from before when that revision is
-/// gone; then wait for it. Returns what happened, as the end of the failure's sentence.
-///
-/// # Errors
-/// When the write is refused; Ctrl-C while waiting.
-async fn rollback_knative(
-    cluster: &Cluster,
-    terminal: Terminal,
-    name: &str,
-    serving_before: Option<&str>,
-    previous_template: &Value,
-    options: &WaitOptions,
-) -> Result<String> {
-    let revisions: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        cluster.client.clone(),
-        &cluster.namespace,
-        &crate::watch::knative_revision_resource(),
-    );
-    let serving = match serving_before {
-        Some(revision) => revisions
-            .get_opt(revision)
-            .await
-            .map_err(|e| cluster.api_error(e, &format!("get revision {revision}")))?
-            .map(|r| serde_json::to_value(r).unwrap_or_default()),
-        None => None,
-    };
-    let template =
-        serving.as_ref().map_or_else(|| previous_template.clone(), crate::router::knative::revision_template);
-    let written = update_one(cluster, &knative_service_resource(), name, DryRun::None, None, |before| {
-        let mut wanted = before.clone();
-        wanted["spec"]["template"] = template.clone();
-        Ok(wanted)
-    })
-    .await?;
-    let back_to = serving_before.filter(|_| serving.is_some()).unwrap_or("the previous template");
-    ui::note(terminal, &format!("ksvc/{name}: rolling back to {back_to} (--rollback-on-failure)"));
-    let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-    let mut display = RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to {back_to}"));
-    let expected = serving_before.filter(|_| serving.is_some());
-    let outcome = wait_for_knative_revision(cluster, name, generation, expected, options, &mut display).await;
-    let (line, sentence) = match &outcome {
-        Ok((WaitOutcome::Done(_), _)) => (
-            format!("ksvc/{name}: {back_to} is ready"),
-            format!("rolled back to {back_to}, which is ready and serves again"),
-        ),
-        Ok((WaitOutcome::Failed(f, _), _)) => (
-            format!("ksvc/{name}: the rollback failed: {f}"),
-            format!("the rollback to {back_to} failed too: {f}"),
-        ),
-        Ok((WaitOutcome::TimedOut(_), _)) => (
-            format!("ksvc/{name}: the rollback is not done yet"),
-            format!("the rollback to {back_to} was written but is not ready yet"),
-        ),
-        Err(_) => (format!("ksvc/{name}: stopped waiting"), String::new()),
-    };
-    display.finish(&line);
-    outcome?;
-    Ok(sentence)
-}
-
-/// `set-image ksvc/NAME`: a new template makes a new revision; wait for it and report traffic.
-async fn set_knative(cluster: &Cluster, terminal: Terminal, name: &str, settings: &Settings) -> Result<()> {
-    let raw = get_knative_service(cluster, name).await?;
-    refuse_during_canary(cluster, &Target::KnativeService(name.to_string()), &raw, "set-image").await?;
-    let previous_template = raw["spec"]["template"].clone();
-    let serving_before =
-        raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str).map(String::from);
-    let edit = |before: &Value| -> Result<(Value, Vec<ImageChange>)> {
-        let mut wanted = before.clone();
-        let pod_spec = wanted
-            .pointer_mut("/spec/template/spec")
-            .ok_or_else(|| Error::failed(format!("ksvc {name:?} has no spec.template.spec")))?;
-        let changes =
-            apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}")).map_err(Error::usage)?;
-        let version = model_version(settings, &changes);
-        if let Some(version) = &version {
-            set_model_version_label(&mut wanted["spec"]["template"], version);
-        }
-        if wanted["spec"] != before["spec"] {
-            // A revision name pinned in the template would collide with the existing revision.
-            if let Some(meta) = wanted["spec"]["template"]["metadata"].as_object_mut() {
-                meta.remove("name");
-            }
-            let cause = change_cause("set-image", &changes, version.as_ref().and_then(ModelVersion::label));
-            if !wanted["metadata"]["annotations"].is_object() {
-                wanted["metadata"]["annotations"] = json!({});
-            }
-            wanted["metadata"]["annotations"][CHANGE_CAUSE] = json!(cause);
-            // On the template too, so that the new Revision carries it (shown by `history`).
-            let template_meta = &mut wanted["spec"]["template"]["metadata"];
-            if !template_meta.is_object() {
-                *template_meta = json!({});
-            }
-            if !template_meta["annotations"].is_object() {
-                template_meta["annotations"] = json!({});
-            }
-            template_meta["annotations"][CHANGE_CAUSE] = json!(cause);
-        }
-        Ok((wanted, changes))
-    };
-    let (_, changes) = edit(&raw)?;
-    let written =
-        update_one(cluster, &knative_service_resource(), name, settings.write.dry_run, Some(raw), |b| {
-            edit(b).map(|(w, _)| w)
-        })
-        .await?;
-    if settings.write.dry() {
-        ui::print_stdout(&ui::output::dry_run(
-            &[(written.after, false)],
-            settings.write.output,
-            settings.write.dry_run,
-        )?);
-        return Ok(());
-    }
-    if !written.changed {
-        ui::note(
-            terminal,
-            &format!(
-                "ksvc/{name} unchanged: it already runs {}; nothing was written",
-                images_title(&changes)
-            ),
-        );
-    } else {
-        ui::note(terminal, &format!("ksvc/{name}: new revision with {}", images_title(&changes)));
-    }
-    if settings.write.no_wait {
-        ui::print_stdout(&format!("ksvc/{name} {}\n", if written.changed { "updated" } else { "unchanged" }));
-        return Ok(());
-    }
-    let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-    let ns = namespace_flag(cluster);
-    let options = WaitOptions {
-        timeout: settings.write.timeout,
-        unschedulable_timeout: settings.unschedulable_timeout,
-        on_interrupt: format!("follow it with `kubectl modelroll status {ns}ksvc/{name} --watch`"),
-    };
-    let title = format!("ksvc/{name}: rolling out {}", images_title(&changes));
-    let mut display = RolloutDisplay::new(terminal, &title);
-    let result = wait_for_knative_revision(cluster, name, generation, None, &options, &mut display).await;
-    let (outcome, ksvc) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            display.finish(&format!("ksvc/{name}: stopped waiting"));
-            return Err(e);
-        }
-    };
-    let revision = ksvc
-        .as_ref()
-        .and_then(|k| k.data.pointer("/status/latestCreatedRevisionName"))
-        .and_then(Value::as_str)
-        .unwrap_or("the new revision")
-        .to_string();
-    let traffic = ksvc
-        .as_ref()
-        .map(|k| {
-            let full = serde_json::json!({"status": k.data.get("status").cloned().unwrap_or_default(), "spec": k.data.get("spec").cloned().unwrap_or_default()});
-            knative_traffic(&full)
-                .iter()
-                .map(|(rev, percent, tag)| {
-                    format!("{rev} {percent}%{}", tag.as_ref().map(|t| format!(" (tag {t})")).unwrap_or_default())
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let wait_failure = match &outcome {
-        WaitOutcome::Done(_) => None,
-        WaitOutcome::Failed(f, _) => Some(f.to_string()),
-        WaitOutcome::TimedOut(p) => Some(format!(
-            "not ready within {} ({})",
-            humantime::format_duration(settings.write.timeout),
-            p.waiting_for.clone().unwrap_or_default()
-        )),
-    };
-    match &wait_failure {
-        None => display.finish(&format!("ksvc/{name}: revision {revision} is ready")),
-        Some(failure) => display.finish(&format!("ksvc/{name}: revision {revision} failed: {failure}")),
-    }
-    let failure = match wait_failure {
-        None => {
-            let check = ModelCheck {
-                what: format!("revision {revision}"),
-                selector: format!("{}={revision}", crate::router::knative::REVISION_LABEL),
-                traffic_already: false,
-            };
-            model_failure(cluster, terminal, settings.model_ready.as_ref(), check).await?
-        }
-        failed => failed,
-    };
-    match failure {
-        None => {
-            ui::print_stdout(&format!(
-                "ksvc/{name} rolled out: revision {revision} ready; traffic: {traffic}\n"
-            ));
-            Ok(())
-        }
-        Some(failure) => {
-            if settings.rollback_on_failure && written.changed {
-                let back = rollback_knative(
-                    cluster,
-                    terminal,
-                    name,
-                    serving_before.as_deref(),
-                    &previous_template,
-                    &options,
-                )
-                .await?;
-                return Err(Error::failed(format!(
-                    "revision {revision} of ksvc/{name} failed: {failure}; {back}"
-                )));
-            }
-            Err(Error::failed(format!(
-                "revision {revision} of ksvc/{name} failed: {failure}; traffic stays where it was: {traffic}"
-            )))
         }
     }
 }

@@ -219,6 +219,9 @@ fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodConditio
 }
 
 /// Classify the rollout. `unschedulable_timeout`: how long a new pod may stay Unschedulable.
+// Stays long on purpose (clippy::too_many_lines): it is kubectl's `rollout status` decision
+// table plus the fail-fast rules, read top to bottom in the order they apply; split, the order
+// that decides which failure is reported would be spread over several functions.
 pub fn classify(
     deployment: &Deployment,
     replica_sets: &[ReplicaSet],

@@ -526,6 +526,9 @@ fn knative_progress(
     let failed = config_ready.as_ref().filter(|c| c["status"] == "False");
     // Knative refusing the name the template asks for leaves the latest created revision as it
     // was: that failure is this generation's, though the status never names the expected one.
+    // Knative says so only in the condition's message (same reason, RevisionFailed, as a failure
+    // of the revision before; the objects are the same as while the status is stale), so the
+    // message is read (here and in `wait_knative_serving`).
     let name_refused = failed.filter(|c| {
         expected.is_some_and(|e| {
             c["message"].as_str().is_some_and(|m| m.contains(&format!("{e:?} already exists")))
