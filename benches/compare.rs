@@ -401,6 +401,8 @@ fn last_pod_ready(store: &Store, namespace: &str) -> LastReady {
 /// One size: a namespace of `pods` pods (a filler Deployment and the model, with a tenth of
 /// them). `set-image` waiting on the model's rollout against `kubectl rollout status` (peak RSS,
 /// requests, wall time); `status` against `kubectl get deployment -o json`; a stepped `shift`.
+// Stays long on purpose (clippy::too_many_lines): one size's measurements in the order they run
+// against the same playground, each row beside the kubectl figure it is compared with.
 async fn at_size(kubectl: &Path, pods: i32, runs: usize) -> Vec<Row> {
     let replicas = (pods / 10).max(10);
     let nodes = ((pods as u32 + replicas as u32) * 3 / 2 / 100 + 2).max(3);

@@ -320,6 +320,15 @@ async fn phase_objects(
     Ok((replica_sets, pods))
 }
 
+/// Deployments in the command's namespace, or in all namespaces with `-A`.
+fn deployments_api(cluster: &crate::cluster::Cluster, all_namespaces: bool) -> Api<Deployment> {
+    if all_namespaces {
+        Api::all(cluster.client.clone())
+    } else {
+        Api::namespaced(cluster.client.clone(), &cluster.namespace)
+    }
+}
+
 /// Run `list`.
 ///
 /// # Errors
@@ -327,12 +336,7 @@ async fn phase_objects(
 pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
     let cluster = ctx.cluster().await?;
     let client = cluster.client.clone();
-    let deployments: Api<Deployment> = if args.all_namespaces {
-        Api::all(client.clone())
-    } else {
-        Api::namespaced(client.clone(), &cluster.namespace)
-    };
-    let list = deployments
+    let list = deployments_api(&cluster, args.all_namespaces)
         .list(&ListParams::default())
         .await
         .map_err(|e| cluster.api_error(e, "list deployments"))?;
