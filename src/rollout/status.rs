@@ -407,8 +407,10 @@ pub fn knative_traffic(ksvc: &Value) -> Vec<(String, i64, Option<String>)> {
 pub fn knative_revision_rows(ksvc: &Value, revisions: &[Value], pods: &[Pod]) -> Vec<RevisionStatus> {
     let traffic = knative_traffic(ksvc);
     let latest_ready = ksvc.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
+    // Terminating pods serve nothing: a revision's ready count leaves them out.
     let pods_of = |rev: &str| -> Vec<&Pod> {
         pods.iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
             .filter(|p| {
                 p.metadata
                     .labels

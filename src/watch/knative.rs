@@ -58,9 +58,13 @@ fn knative_progress(
     };
     let revision_label =
         |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("serving.knative.dev/revision")).cloned();
+    // A terminating pod serves nothing (its endpoint is no longer ready), though its Ready
+    // condition may still say True: a revision scaled to zero a moment ago is not "ready again"
+    // because of the pods it is losing.
     let new_pods: Vec<&Pod> = pods
         .iter()
         .filter(|p| latest_created.is_some() && revision_label(p).as_deref() == latest_created)
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
         .collect();
     let ready = i32::try_from(new_pods.iter().filter(|p| pod_ready(p)).count()).unwrap_or(0);
     let all_new = i32::try_from(new_pods.len()).unwrap_or(0);
@@ -184,6 +188,66 @@ async fn knative_revision(
     display: &mut RolloutDisplay,
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     let deadline = tokio::time::Instant::now() + options.timeout;
+    loop {
+        let outcome =
+            observe_revision(cluster, name, generation, expected, options, display, deadline).await?;
+        // The ksvc and its revisions come on two watches: the ksvc may say Ready before the
+        // revision's news (the pods its autoscaler wants now) has arrived. "Done" is confirmed on
+        // a fresh read of the revision and its pods, else the wait goes on.
+        match &outcome {
+            (WaitOutcome::Done(_), Some(ksvc))
+                if !confirmed(cluster, ksvc, generation, expected, options).await? => {}
+            _ => return Ok(outcome),
+        }
+    }
+}
+
+/// Whether a Done seen on the watches holds on a fresh read of the latest revision and its pods.
+async fn confirmed(
+    cluster: &Cluster,
+    ksvc: &DynamicObject,
+    generation: i64,
+    expected: Option<&str>,
+    options: &WaitOptions,
+) -> Result<bool> {
+    let Some(latest) = ksvc.data.pointer("/status/latestCreatedRevisionName").and_then(|v| v.as_str()) else {
+        return Ok(true);
+    };
+    let revisions: kube::Api<DynamicObject> =
+        kube::Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource());
+    let revision = revisions
+        .get_opt(latest)
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("get revision {latest}")))?;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let selector = format!("serving.knative.dev/revision={latest}");
+    let pods = pods
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| cluster.api_error(e, &format!("list the pods of revision {latest}")))?;
+    let revisions: Vec<DynamicObject> = revision.into_iter().collect();
+    let progress = knative_progress(
+        ksvc,
+        generation,
+        expected,
+        &revisions,
+        &pods.items,
+        jiff::Timestamp::now(),
+        options,
+    );
+    Ok(progress.done())
+}
+
+/// One watch of a ksvc until its revision is done, failed or the deadline passes.
+async fn observe_revision(
+    cluster: &Cluster,
+    name: &str,
+    generation: i64,
+    expected: Option<&str>,
+    options: &WaitOptions,
+    display: &mut RolloutDisplay,
+    deadline: tokio::time::Instant,
+) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     observe_knative(cluster, name, |ksvc, revisions, pods| {
         let Some(ksvc) = ksvc else {
             return Err(Error::failed(format!(
@@ -362,5 +426,34 @@ mod tests {
         .unwrap();
         let p = knative_progress(&taken, 2, Some("s-00001"), &[min_scale], &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/3 ready)"));
+        // The pod it is losing from its scale to zero, Ready but terminating, does not count.
+        let leaving: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "s-00001-deployment-x", "labels": {"serving.knative.dev/revision": "s-00001"},
+                         "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        let p = knative_progress(
+            &taken,
+            2,
+            Some("s-00001"),
+            &[waking_again()],
+            std::slice::from_ref(&leaving),
+            now,
+            &options(),
+        );
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/2 ready)"));
+        let mut serving = leaving;
+        serving.metadata.deletion_timestamp = None;
+        let p = knative_progress(&taken, 2, Some("s-00001"), &[waking_again()], &[serving], now, &options());
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (1/2 ready)"));
+    }
+
+    fn waking_again() -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+            "metadata": {"name": "s-00001"}, "status": {"desiredReplicas": 2, "actualReplicas": 0}
+        }))
+        .unwrap()
     }
 }
