@@ -427,35 +427,15 @@ async fn list_shows_models_only_with_the_phase_status_gives() {
 }
 
 /// Issue 11, case 9: right after a Knative rollback, status said Healthy with 100% of the traffic
-/// on a revision with no ready pod. (That `undo ksvc/…` waits for the pods its revision's
-/// autoscaler wants is checked in `watch`'s unit tests: end to end it races Knative's own status
-/// updates: Knative calls the ksvc Ready before the revision says it wants pods.)
+/// on a revision with no ready pod. (That `undo ksvc/…` itself waits for those pods is
+/// `undo_of_a_ksvc_is_done_only_once_its_revision_has_ready_pods`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_knative_rollback_is_done_and_healthy_only_once_its_revision_serves() {
     let env = Env::start(Duration::from_secs(3)).await;
     knative_model(&env, "k9", json!([{"latestRevision": true, "percent": 100}])).await;
     env.run_ok(&["set-image", "ksvc/k9", "registry.example/k9:v2", "--timeout", "60s"]);
-    // (pods, ready pods) of a revision.
-    let pods_of = |revision: &'static str| {
-        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), NS);
-        async move {
-            let selector = format!("serving.knative.dev/revision={revision}");
-            let pods = api.list(&ListParams::default().labels(&selector)).await.unwrap().items;
-            let live: Vec<_> = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
-            let ready = live
-                .iter()
-                .filter(|p| {
-                    p.status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                })
-                .count();
-            (pods.len(), ready)
-        }
-    };
     common::wait_for_async(Duration::from_secs(30), "k9-00001 scaled to zero", || async {
-        pods_of("k9-00001").await.0 == 0
+        revision_pods(&env, "k9-00001").await.0 == 0
     })
     .await;
 
@@ -474,7 +454,7 @@ async fn a_knative_rollback_is_done_and_healthy_only_once_its_revision_serves() 
     .await;
     let status: Value = serde_json::from_str(&env.run_ok(&["status", "ksvc/k9", "-o", "json"])).unwrap();
     assert_eq!(
-        pods_of("k9-00001").await.1,
+        revision_pods(&env, "k9-00001").await.1,
         0,
         "the pods came up before status looked: the test proves nothing"
     );
@@ -484,7 +464,7 @@ async fn a_knative_rollback_is_done_and_healthy_only_once_its_revision_serves() 
 
     // Once its pods are up, the same rollback is Healthy.
     common::wait_for_async(Duration::from_secs(30), "k9-00001's pods ready", || async {
-        pods_of("k9-00001").await.1 >= 1
+        revision_pods(&env, "k9-00001").await.1 >= 1
     })
     .await;
     let status: Value = serde_json::from_str(&env.run_ok(&["status", "ksvc/k9", "-o", "json"])).unwrap();

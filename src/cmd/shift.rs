@@ -169,17 +169,22 @@ async fn refuse_a_step_that_waits(
         let (done, ready, _) = ready_now(state.canary.clone()).await?;
         if step.canary > live.canary || !done {
             return Err(Error::failed(format!(
-                "{weight}% needs {} ready pods of the canary deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
-                step.canary, state.canary
+                "{weight}% needs {} of the canary deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
+                ready_pods(step.canary), state.canary
             )));
         }
     }
     if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
         let (_, ready, _) = ready_now(model.name().to_string()).await?;
         return Err(Error::failed(format!(
-            "{weight}% needs {stable} ready pods of the stable deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
-            model.name()
+            "{weight}% needs {} of the stable deployment {}, which has {ready} now, and --no-wait does not wait for them; {retry}",
+            ready_pods(stable), model.name()
         )));
     }
     Ok(())
+}
+
+/// `1 ready pod`, `3 ready pods`.
+fn ready_pods(n: i32) -> String {
+    format!("{n} ready {}", if n == 1 { "pod" } else { "pods" })
 }
