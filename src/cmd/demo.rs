@@ -17,10 +17,11 @@ use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
 use crate::cli::{Cli, DemoArgs, RouterChoice};
+use crate::cmd::follow::follow_deployment_rollout;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::playground::{Playground, PlaygroundConfig};
-use crate::watch::{follow_deployment_rollout, wait_for_knative_revision, WaitOptions, WaitOutcome};
+use crate::watch::{wait_for_knative_revision, WaitOptions, WaitOutcome};
 
 const NAMESPACE: &str = "ml";
 const MODEL: &str = "fraud-detector";
@@ -296,8 +297,10 @@ impl Demo<'_> {
         let cluster = self.context().cluster().await?;
         let terminal = crate::ui::Terminal::detect(self.narrator.no_color);
         let mut display = crate::ui::progress::RolloutDisplay::new(terminal, "ksvc/fraud-detector");
-        let (outcome, _) =
-            wait_for_knative_revision(&cluster, MODEL, 1, None, &wait_options(), &mut display).await?;
+        let (outcome, _) = wait_for_knative_revision(&cluster, MODEL, 1, None, &wait_options(), |p, now| {
+            display.update(p, now)
+        })
+        .await?;
         display.finish("ksvc/fraud-detector: first revision ready");
         match outcome {
             WaitOutcome::Done(_) => Ok(()),

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::cluster::Target;
+use crate::cmd::follow::follow_deployment_rollout;
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::{namespace_flag, without_stale_record};
 use crate::cmd::route_guard::refuse_route_to_nothing;
@@ -27,7 +28,7 @@ use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare
 use crate::router::{self, deployment_kind, knative, Router};
 use crate::settings::WriteOutput;
 use crate::ui::Terminal;
-use crate::watch::{follow_deployment_rollout, WaitOptions, WaitOutcome};
+use crate::watch::{WaitOptions, WaitOutcome};
 use crate::watch_model::ModelCheck;
 use crate::write::{display_name, object_name, Writer};
 

@@ -6,6 +6,7 @@ pub mod complete;
 pub mod completion;
 pub mod contexts;
 pub mod demo;
+pub mod follow;
 pub mod gate;
 pub mod history;
 pub mod lifecycle;

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::cli::SetImageArgs;
 use crate::cluster::{Cluster, Target};
+use crate::cmd::follow::{follow_deployment_rollout, outcome_line};
 use crate::cmd::gate::{CheckSettings, Gate};
 use crate::cmd::model_gate::model_failure;
 use crate::cmd::objects::{
@@ -34,7 +35,7 @@ use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::settings::DryRun;
 use crate::settings::WriteSettings;
 use crate::ui::{self, prompt, Terminal};
-use crate::watch::{follow_deployment_rollout, outcome_line, WaitOptions, WaitOutcome};
+use crate::watch::{WaitOptions, WaitOutcome};
 use crate::watch_model::{new_pods_selector, ModelCheck};
 
 /// `set-image`'s flags, checked.

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{DryRun, UndoArgs};
 use crate::cluster::{Cluster, Target};
+use crate::cmd::follow::follow_deployment_rollout;
 use crate::cmd::objects::{
     deployment_resource, get_deployment, get_knative_service, knative_revisions, namespace_flag,
     refuse_during_canary, replica_sets_of, update_one,
@@ -24,7 +25,7 @@ use crate::settings::WriteSettings;
 use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, Terminal};
 use crate::watch::knative_service_resource;
-use crate::watch::{follow_deployment_rollout, wait_for_knative_revision, WaitOptions, WaitOutcome};
+use crate::watch::{wait_for_knative_revision, WaitOptions, WaitOutcome};
 use crate::write::Update;
 
 /// Run `undo`.
@@ -174,8 +175,10 @@ async fn undo_knative(
         &format!("ksvc/{name}: rolling back to revision {number} ({revision})"),
     );
     let outcome =
-        match wait_for_knative_revision(cluster, name, generation, Some(&revision), &options, &mut display)
-            .await
+        match wait_for_knative_revision(cluster, name, generation, Some(&revision), &options, |p, now| {
+            display.update(p, now)
+        })
+        .await
         {
             Ok((outcome, _)) => outcome,
             Err(e) => {

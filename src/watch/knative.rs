@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ApiResource, DynamicObject};
 
-use super::{interrupted, observe_knative, RolloutDisplay, Step, WaitOptions, WaitOutcome};
+use super::{interrupted, observe_knative, Step, WaitOptions, WaitOutcome};
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::progress::{pod_phase, pod_ready, Failure, PodProgress, RolloutProgress};
@@ -160,7 +160,7 @@ fn pods_wanted(name: Option<&str>, revisions: &[DynamicObject], pods: i32) -> i6
 }
 
 /// Wait for the revision a Knative Service's `generation` creates (`expected`, when the template
-/// names it) to be Ready.
+/// names it) to be Ready, handing `on_progress` each progress for the caller to show.
 /// Returns the final Service (for its traffic) with the outcome.
 ///
 /// # Errors
@@ -171,12 +171,15 @@ pub async fn wait_for_knative_revision(
     generation: i64,
     expected: Option<&str>,
     options: &WaitOptions,
-    display: &mut RolloutDisplay,
+    mut on_progress: impl FnMut(&RolloutProgress, jiff::Timestamp),
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     let what = format!("waiting for the new revision of ksvc {name:?}");
-    crate::interruptible(&what, knative_revision(cluster, name, generation, expected, options, display))
-        .await
-        .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
+    crate::interruptible(
+        &what,
+        knative_revision(cluster, name, generation, expected, options, &mut on_progress),
+    )
+    .await
+    .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
 }
 
 async fn knative_revision(
@@ -185,12 +188,12 @@ async fn knative_revision(
     generation: i64,
     expected: Option<&str>,
     options: &WaitOptions,
-    display: &mut RolloutDisplay,
+    on_progress: &mut impl FnMut(&RolloutProgress, jiff::Timestamp),
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     let deadline = tokio::time::Instant::now() + options.timeout;
     loop {
         let outcome =
-            observe_revision(cluster, name, generation, expected, options, display, deadline).await?;
+            observe_revision(cluster, name, generation, expected, options, on_progress, deadline).await?;
         // The ksvc and its revisions come on two watches: the ksvc may say Ready before the
         // revision's news (the pods its autoscaler wants now) has arrived. "Done" is confirmed on
         // a fresh read of the revision and its pods, else the wait goes on.
@@ -245,7 +248,7 @@ async fn observe_revision(
     generation: i64,
     expected: Option<&str>,
     options: &WaitOptions,
-    display: &mut RolloutDisplay,
+    on_progress: &mut impl FnMut(&RolloutProgress, jiff::Timestamp),
     deadline: tokio::time::Instant,
 ) -> Result<(WaitOutcome, Option<DynamicObject>)> {
     observe_knative(cluster, name, |ksvc, revisions, pods| {
@@ -256,7 +259,7 @@ async fn observe_revision(
         };
         let now = jiff::Timestamp::now();
         let progress = knative_progress(ksvc, generation, expected, revisions, pods, now, options);
-        display.update(&progress, now);
+        on_progress(&progress, now);
         let stop = |outcome| Ok(Step::Stop((outcome, Some(ksvc.clone()))));
         if let Some(failure) = progress.failure.clone() {
             return stop(WaitOutcome::Failed(failure, progress));

@@ -2,8 +2,9 @@
 //!
 //! [`wait_for_deployment_rollout`] watches a Deployment, its ReplicaSets and its pods (label
 //! selector of the Deployment) with `kube::runtime::watcher`, re-classifies the rollout on every
-//! change (and once a second, so that time-based failures fire), draws it on a
-//! [`RolloutDisplay`], and returns the moment it is done, has failed, or the deadline passed.
+//! change (and once a second, so that time-based failures fire), hands each [`RolloutProgress`] to
+//! its caller (which draws it: the waits here draw nothing), and returns the moment it is done,
+//! has failed, or the deadline passed.
 //! Ctrl-C stops the waiting only (exit 130, via [`crate::interruptible`]); the rollout goes on in
 //! the cluster, and the message says how to follow or undo it.
 //! [`wait_for_knative_revision`] does the same for a Knative Service's new revision.
@@ -33,7 +34,6 @@ pub use knative::{
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::progress::{classify, Failure, RolloutProgress};
-use crate::ui::progress::RolloutDisplay;
 
 /// How long to wait, and for what.
 #[derive(Debug, Clone)]
@@ -253,7 +253,9 @@ fn interrupted(options: &WaitOptions) -> Error {
     ))
 }
 
-/// Wait for the rollout of `deployment` (as returned by the write that started it) to be done.
+/// Wait for the rollout of `deployment` (as returned by the write that started it) to be done,
+/// handing `on_progress` the rollout as classified after every change and once a second (with
+/// the time it was classified at), for the caller to show.
 ///
 /// # Errors
 /// Exit 130 on Ctrl-C; exit 1 when the API server refuses to let us watch, or the Deployment
@@ -262,13 +264,13 @@ pub async fn wait_for_deployment_rollout(
     cluster: &Cluster,
     deployment: &Deployment,
     options: &WaitOptions,
-    display: &mut RolloutDisplay,
+    on_progress: impl FnMut(&RolloutProgress, jiff::Timestamp),
 ) -> Result<WaitOutcome> {
     let what = format!(
         "waiting for the rollout of deployment {:?}",
         deployment.metadata.name.as_deref().unwrap_or_default()
     );
-    crate::interruptible(&what, deployment_rollout(cluster, deployment, options, display))
+    crate::interruptible(&what, deployment_rollout(cluster, deployment, options, on_progress))
         .await
         .map_err(|e| if e.code == ExitCode::Interrupted { interrupted(options) } else { e })
 }
@@ -277,7 +279,7 @@ async fn deployment_rollout(
     cluster: &Cluster,
     deployment: &Deployment,
     options: &WaitOptions,
-    display: &mut RolloutDisplay,
+    mut on_progress: impl FnMut(&RolloutProgress, jiff::Timestamp),
 ) -> Result<WaitOutcome> {
     let name = deployment.metadata.name.clone().unwrap_or_default();
     let deadline = tokio::time::Instant::now() + options.timeout;
@@ -290,7 +292,7 @@ async fn deployment_rollout(
         };
         let now = jiff::Timestamp::now();
         let progress = classify(current, replica_sets, pods, now, options.unschedulable_timeout);
-        display.update(&progress, now);
+        on_progress(&progress, now);
         if let Some(failure) = progress.failure.clone() {
             return Ok(Step::Stop(WaitOutcome::Failed(failure, progress)));
         }
@@ -447,45 +449,5 @@ where
         if let Step::Stop(result) = on_change(current, owned_cache.list(), pod_cache.list())? {
             return Ok(result);
         }
-    }
-}
-
-/// Wait for a Deployment rollout on a fresh [`RolloutDisplay`] titled `title`, and end the display
-/// with a line saying how it went. The one function the commands use to follow a rollout.
-///
-/// # Errors
-/// As [`wait_for_deployment_rollout`].
-pub async fn follow_deployment_rollout(
-    cluster: &Cluster,
-    terminal: crate::ui::Terminal,
-    deployment: &Deployment,
-    options: &WaitOptions,
-    title: &str,
-) -> Result<WaitOutcome> {
-    let mut display = RolloutDisplay::new(terminal, title);
-    let outcome = wait_for_deployment_rollout(cluster, deployment, options, &mut display).await;
-    let name = deployment.metadata.name.as_deref().unwrap_or_default();
-    display.finish(&outcome_line(&format!("deployment/{name}"), &outcome, options));
-    outcome
-}
-
-/// The last line of a rollout display.
-pub fn outcome_line(object: &str, outcome: &Result<WaitOutcome>, options: &WaitOptions) -> String {
-    match outcome {
-        Ok(WaitOutcome::Done(p)) => {
-            let revision = p.revision.map(|r| format!("revision {r}: ")).unwrap_or_default();
-            format!(
-                "{object}: {revision}all {} replicas updated, ready and available; no old replicas left",
-                p.desired
-            )
-        }
-        Ok(WaitOutcome::Failed(f, _)) => format!("{object}: rollout failed: {f}"),
-        Ok(WaitOutcome::TimedOut(p)) => format!(
-            "{object}: rollout timed out after {}: {}",
-            humantime::format_duration(options.timeout),
-            p.waiting_for.as_deref().unwrap_or("not done")
-        ),
-        Err(e) if e.code == ExitCode::Interrupted => format!("{object}: stopped waiting"),
-        Err(e) => format!("{object}: {e}"),
     }
 }

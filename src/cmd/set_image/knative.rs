@@ -58,7 +58,10 @@ async fn rollback_knative(
     let generation = written.after.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
     let mut display = RolloutDisplay::new(terminal, &format!("ksvc/{name}: rolling back to {back_to}"));
     let expected = serving_before.filter(|_| serving.is_some());
-    let outcome = wait_for_knative_revision(cluster, name, generation, expected, options, &mut display).await;
+    let outcome = wait_for_knative_revision(cluster, name, generation, expected, options, |p, now| {
+        display.update(p, now)
+    })
+    .await;
     let (line, sentence) = match &outcome {
         Ok((WaitOutcome::Done(_), _)) => (
             format!("ksvc/{name}: {back_to} is ready"),
@@ -146,7 +149,9 @@ async fn follow_revision(
     title: &str,
 ) -> Result<(String, String, Option<String>)> {
     let mut display = RolloutDisplay::new(terminal, title);
-    let result = wait_for_knative_revision(cluster, name, generation, None, options, &mut display).await;
+    let result =
+        wait_for_knative_revision(cluster, name, generation, None, options, |p, now| display.update(p, now))
+            .await;
     let (outcome, ksvc) = match result {
         Ok(r) => r,
         Err(e) => {
