@@ -15,7 +15,6 @@ pub mod settings;
 pub mod stream_list;
 pub mod ui;
 pub mod watch;
-pub mod watch_model;
 pub mod write;
 
 // The simulated cluster and the shared parsers are crates of their own (`crates/`); their paths

@@ -28,8 +28,8 @@ use crate::rollout::weights::{effective_weight, replica_share_note, ReplicaShare
 use crate::router::{self, deployment_kind, knative, Router};
 use crate::settings::WriteOutput;
 use crate::ui::Terminal;
+use crate::watch::model::ModelCheck;
 use crate::watch::{WaitOptions, WaitOutcome};
-use crate::watch_model::ModelCheck;
 use crate::write::{display_name, object_name, Writer};
 
 /// How long a new pod may stay Unschedulable before a wait fails (as set-image's default).

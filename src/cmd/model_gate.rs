@@ -1,14 +1,15 @@
 //! `--model-ready` in the commands that bring up new pods (`set-image`, `canary`, `shift`,
 //! `promote`): the flags checked once before anything is touched, and the gate run once a
-//! track's pods are Ready. The waiting lives in [`crate::watch_model`], the decisions in
-//! [`crate::rollout::model_ready`].
+//! track's pods are Ready, shown as it goes. The waiting lives in [`crate::watch::model`], the
+//! drawing in [`crate::ui::model_progress`], the decisions in [`crate::rollout::model_ready`].
 
 use crate::cli::ModelReadyArgs;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::rollout::model_ready::ModelGate;
+use crate::ui::model_progress::ModelDisplay;
 use crate::ui::Terminal;
-use crate::watch_model::{wait_models_ready, ModelCheck, ModelOutcome};
+use crate::watch::model::{wait_models_ready, ModelCheck, ModelOutcome, ModelProgress};
 
 /// The checked model-readiness settings; `None` without `--model-ready`.
 ///
@@ -48,9 +49,67 @@ pub async fn model_failure(
         return Ok(None);
     };
     let what = format!("waiting for the models of {}", check.what);
-    match crate::interruptible(&what, wait_models_ready(cluster, terminal, gate, &check)).await? {
-        ModelOutcome::Ready => Ok(None),
-        ModelOutcome::Failed(failure) => Ok(Some(format!("{} is not model-ready: {failure}", check.what))),
+    // Drawn from the first pod asked; the wait of no Ready pod shows nothing.
+    let mut display: Option<ModelDisplay> = None;
+    let show = |progress: ModelProgress<'_>| match progress {
+        ModelProgress::Asking(count) => {
+            let title = format!(
+                "{}: asking the model servers of {count} {} (--model-ready {}, model {})",
+                check.what,
+                pods_word(count),
+                gate.protocol,
+                gate.model
+            );
+            display = Some(ModelDisplay::new(terminal, &title));
+        }
+        ModelProgress::States(pods) => {
+            if let Some(display) = display.as_mut() {
+                display.update(pods, jiff::Timestamp::now());
+            }
+        }
+        // Only the clocks moved: redrawn on a terminal, nothing to print off one.
+        ModelProgress::Tick(pods) => {
+            if let Some(display) = display.as_mut().filter(|_| terminal.interactive) {
+                display.update(pods, jiff::Timestamp::now());
+            }
+        }
+        ModelProgress::Note(line) => {
+            if let Some(display) = &display {
+                display.note(line);
+            }
+        }
+    };
+    let outcome = crate::interruptible(&what, wait_models_ready(cluster, gate, &check, show)).await?;
+    let finish = |line: String| {
+        if let Some(display) = display {
+            display.finish(&line);
+        }
+    };
+    match outcome {
+        ModelOutcome::Ready { pods, warmups } => {
+            finish(format!("{}: the model is ready on {pods} {}", check.what, pods_word(pods)));
+            for line in warmups {
+                crate::ui::note(terminal, &line);
+            }
+            Ok(None)
+        }
+        ModelOutcome::Failed(failure) => {
+            finish(format!("{}: {failure}", check.what));
+            Ok(Some(format!("{} is not model-ready: {failure}", check.what)))
+        }
+        ModelOutcome::Forbidden(sentence) => {
+            finish(format!("{}: the pod proxy is forbidden", check.what));
+            Err(Error::failed(sentence))
+        }
+    }
+}
+
+/// `pod`, `pods`.
+fn pods_word(count: usize) -> &'static str {
+    if count == 1 {
+        "pod"
+    } else {
+        "pods"
     }
 }
 

@@ -24,7 +24,7 @@ use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{Phase, RolloutState};
 use crate::rollout::strategy::RollingUpdate;
 use crate::router::{self, deployment_kind, End};
-use crate::watch_model::{new_pods_selector, ModelCheck};
+use crate::watch::model::{new_pods_selector, ModelCheck};
 use crate::write::Writer;
 
 /// Run `promote`.

@@ -35,8 +35,8 @@ use crate::rollout::strategy::{IntOrPercent, RollingUpdate, NO_SURGE};
 use crate::settings::DryRun;
 use crate::settings::WriteSettings;
 use crate::ui::{self, prompt, Terminal};
+use crate::watch::model::{new_pods_selector, ModelCheck};
 use crate::watch::{WaitOptions, WaitOutcome};
-use crate::watch_model::{new_pods_selector, ModelCheck};
 
 /// `set-image`'s flags, checked.
 struct Settings {

@@ -1,6 +1,6 @@
 //! Model readiness (`--model-ready v2|openai|http:PATH`): which port and path of a pod to ask,
 //! what an answer means, how long to wait before asking again, and the warm-up requests. No
-//! IO: `crate::watch_model` asks the pods through the API server's pod proxy; this decides.
+//! IO: `crate::watch::model` asks the pods through the API server's pod proxy; this decides.
 //!
 //! A pod counts once its model server says the model is ready:
 //! - `v2`: `GET /v2/models/MODEL/ready` answers 200 (KServe, Triton);

@@ -11,6 +11,7 @@
 
 pub mod canary;
 mod knative;
+pub mod model;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

@@ -15,8 +15,8 @@ use crate::rollout::status::knative_traffic;
 use crate::settings::DryRun;
 use crate::ui::progress::RolloutDisplay;
 use crate::ui::{self, Terminal};
+use crate::watch::model::ModelCheck;
 use crate::watch::{knative_service_resource, wait_for_knative_revision, WaitOptions, WaitOutcome};
-use crate::watch_model::ModelCheck;
 
 /// `--rollback-on-failure` for a ksvc: a template naming the revision that served before (so that
 /// Knative serves it again, nothing rebuilt), or the template from before when that revision is

@@ -4,8 +4,9 @@
 //! Each pod is asked through the API server's pod proxy
 //! (`/api/v1/namespaces/NS/pods/POD:PORT/proxy/…`) with the kubeconfig's credentials, so it
 //! works wherever kubectl works. Pods are asked concurrently, [`PODS_ASKED_AT_ONCE`] at a
-//! time, each with its own backoff; the display shows every pod's model state. What an answer
-//! means, which port, and the backoff are decided in [`crate::rollout::model_ready`].
+//! time, each with its own backoff. The wait hands every pod's model state to its caller as
+//! [`ModelProgress`] and draws nothing (`cmd/model_gate.rs` shows it). What an answer means,
+//! which port, and the backoff are decided in [`crate::rollout::model_ready`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,8 +25,6 @@ use crate::rollout::model_ready::{
     backoff, capacity_warning, forbidden_sentence, judge, pick_port, said, warmup_line, Answer, ModelGate,
     ModelPhase, PodModel, PODS_ASKED_AT_ONCE, UNREACHABLE_GRACE,
 };
-use crate::ui::model_progress::ModelDisplay;
-use crate::ui::Terminal;
 
 /// Which pods to ask, and how to name them.
 #[derive(Debug, Clone)]
@@ -39,13 +38,30 @@ pub struct ModelCheck {
     pub traffic_already: bool,
 }
 
-/// How the wait ended (a pod proxy refused by RBAC, and Ctrl-C, are errors).
+/// How the wait ended (Ctrl-C, and pods that cannot be listed, are errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelOutcome {
-    /// Every pod's model is ready (and warmed up).
-    Ready,
+    /// Every pod's model is ready (and warmed up): how many pods were asked (none when no pod
+    /// was Ready), and a line per pod with its first and last warm-up latency.
+    Ready { pods: usize, warmups: Vec<String> },
     /// The pod and the answer named: `pod fraud-canary-x: GET /v2/models/fraud/ready answered 404: …`.
     Failed(String),
+    /// The pod proxy is refused by RBAC: the sentence naming the permission.
+    Forbidden(String),
+}
+
+/// What [`wait_models_ready`] tells as it goes, for its caller to show.
+#[derive(Debug, Clone, Copy)]
+pub enum ModelProgress<'a> {
+    /// The Ready pods to ask were found: this many (told once, before their states; never when
+    /// no pod is Ready).
+    Asking(usize),
+    /// Every pod's model state, after a change.
+    States(&'a [PodModel]),
+    /// Every pod's model state again, about once a second: only the clocks moved.
+    Tick(&'a [PodModel]),
+    /// A warning about one pod (its model still loads while the pod already takes traffic).
+    Note(&'a str),
 }
 
 /// Why one pod does not count.
@@ -205,17 +221,15 @@ fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
 }
 
 /// Ask every Ready pod selected by `check` until its model server says the model is ready
-/// (then send the warm-up requests), showing each pod's model state; print each pod's first
-/// and last warm-up latency.
+/// (then send the warm-up requests), handing `on_progress` each pod's model state as it goes.
 ///
 /// # Errors
-/// Exit 1 when the pods cannot be listed or the pod proxy is refused by RBAC (one sentence
-/// naming the permission).
+/// Exit 1 when the pods cannot be listed.
 pub async fn wait_models_ready(
     cluster: &Cluster,
-    terminal: Terminal,
     gate: &ModelGate,
     check: &ModelCheck,
+    mut on_progress: impl FnMut(ModelProgress<'_>),
 ) -> Result<ModelOutcome> {
     let namespace = cluster.namespace.clone();
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &namespace);
@@ -229,7 +243,7 @@ pub async fn wait_models_ready(
         .filter(|p| p.metadata.deletion_timestamp.is_none() && ready_since(p).is_some())
         .collect();
     if ready.is_empty() {
-        return Ok(ModelOutcome::Ready);
+        return Ok(ModelOutcome::Ready { pods: 0, warmups: Vec::new() });
     }
     let count = ready.len();
     let mut states: BTreeMap<String, PodModel> = ready
@@ -239,16 +253,7 @@ pub async fn wait_models_ready(
             (pod.clone(), PodModel { pod, phase: ModelPhase::Asking, ready_since: ready_since(p) })
         })
         .collect();
-    let mut display = ModelDisplay::new(
-        terminal,
-        &format!(
-            "{}: asking the model servers of {count} {} (--model-ready {}, model {})",
-            check.what,
-            if count == 1 { "pod" } else { "pods" },
-            gate.protocol,
-            gate.model
-        ),
-    );
+    on_progress(ModelProgress::Asking(count));
     let (updates, mut received) = mpsc::unbounded_channel();
     let deadline = Instant::now() + gate.timeout;
     let mut asks = futures::stream::iter(ready.into_iter().map(|pod| {
@@ -265,11 +270,8 @@ pub async fn wait_models_ready(
     .buffer_unordered(PODS_ASKED_AT_ONCE);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut warmups = Vec::new();
-    let show = |display: &mut ModelDisplay, states: &BTreeMap<String, PodModel>| {
-        let list: Vec<PodModel> = states.values().cloned().collect();
-        display.update(&list, jiff::Timestamp::now());
-    };
-    show(&mut display, &states);
+    let list = |states: &BTreeMap<String, PodModel>| states.values().cloned().collect::<Vec<PodModel>>();
+    on_progress(ModelProgress::States(&list(&states)));
     loop {
         tokio::select! {
             Some(update) = received.recv() => {
@@ -279,11 +281,11 @@ pub async fn wait_models_ready(
                             state.phase = phase;
                         }
                     }
-                    Update::Note(line) => display.note(&line),
+                    Update::Note(line) => on_progress(ModelProgress::Note(&line)),
                 }
-                show(&mut display, &states);
+                on_progress(ModelProgress::States(&list(&states)));
             }
-            _ = ticker.tick(), if terminal.interactive => show(&mut display, &states),
+            _ = ticker.tick() => on_progress(ModelProgress::Tick(&list(&states))),
             next = asks.next() => match next {
                 None => break,
                 Some((pod, Ok(latencies))) => {
@@ -291,29 +293,18 @@ pub async fn wait_models_ready(
                         state.phase = ModelPhase::Ready;
                     }
                     warmups.extend(warmup_line(&pod, &latencies));
-                    show(&mut display, &states);
+                    on_progress(ModelProgress::States(&list(&states)));
                 }
                 Some((pod, Err(PodFailure::Model(why)))) => {
-                    let failure = format!("pod {pod}: {why}");
-                    display.finish(&format!("{}: {failure}", check.what));
-                    return Ok(ModelOutcome::Failed(failure));
+                    return Ok(ModelOutcome::Failed(format!("pod {pod}: {why}")));
                 }
                 Some((_, Err(PodFailure::Forbidden(verb, message)))) => {
-                    display.finish(&format!("{}: the pod proxy is forbidden", check.what));
-                    return Err(Error::failed(forbidden_sentence(verb, &namespace, &message)));
+                    return Ok(ModelOutcome::Forbidden(forbidden_sentence(verb, &namespace, &message)));
                 }
             },
         }
     }
-    display.finish(&format!(
-        "{}: the model is ready on {count} {}",
-        check.what,
-        if count == 1 { "pod" } else { "pods" }
-    ));
-    for line in warmups {
-        crate::ui::note(terminal, &line);
-    }
-    Ok(ModelOutcome::Ready)
+    Ok(ModelOutcome::Ready { pods: count, warmups })
 }
 
 /// The label selector of the pods of Deployment `name`'s current ReplicaSet (the new pods of a
