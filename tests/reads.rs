@@ -177,3 +177,38 @@ fn status_reads_the_pods_only_when_one_is_not_ready() {
     );
     assert_eq!(made, 3, "the Deployment, its ReplicaSets and, a pod not being ready, its pods");
 }
+
+/// Waiting on a rollout of more pods than one list page (kube's watcher pages by 500): the pods
+/// are listed in one request, whatever their number, and then watched from that list's
+/// resourceVersion (not listed again, and not watched from "now": no change is missed).
+#[test]
+fn set_image_lists_the_pods_of_a_big_rollout_in_one_request_and_watches_from_it() {
+    const REPLICAS: i32 = 520;
+    // Room for the old and the new pods at once (110 pods a node).
+    let pg = Playground::start_with(Options {
+        nodes: 12,
+        ready_after: Duration::from_millis(20),
+        ..Options::default()
+    });
+    let mut fraud = model("default", "fraud", REPLICAS, "registry.example/m:v1");
+    // All at once, so that the rollout of 520 pods takes seconds.
+    fraud["spec"]["strategy"] =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "100%"}});
+    pg.store().create(&DEPLOYMENTS, fraud).unwrap();
+    common::wait_for(Duration::from_secs(120), "fraud rolled out", || all_rolled_out(&pg, 1));
+
+    let out = pg.modelroll(&["set-image", "fraud", "model=registry.example/m:v2", "-vv", "--timeout", "2m"]);
+    out.success();
+    let pods = "/api/v1/namespaces/default/pods?";
+    let logged: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("modelroll::api") && l.contains(pods)).collect();
+    let lists: Vec<&&str> = logged.iter().filter(|l| !l.contains("watch=true")).collect();
+    assert_eq!(lists.len(), 1, "the pods of the rollout listed in one request: {lists:#?}");
+    assert!(!lists[0].contains("limit="), "{}", lists[0]);
+    let watches: Vec<&&str> = logged.iter().filter(|l| l.contains("watch=true")).collect();
+    assert!(!watches.is_empty(), "{logged:#?}");
+    // The first watch starts where the list ended: a resourceVersion, not 0 and not none.
+    let from = regex::Regex::new(r"[?&]resourceVersion=([0-9]+)").unwrap();
+    let version = from.captures(watches[0]).map(|c| c[1].to_string()).unwrap_or_default();
+    assert!(!version.is_empty() && version != "0", "{}", watches[0]);
+}

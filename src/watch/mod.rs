@@ -12,6 +12,7 @@
 pub mod canary;
 mod knative;
 pub mod model;
+mod pods;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -320,8 +321,6 @@ struct Watch<K> {
     api: Api<K>,
     config: watcher::Config,
     what: &'static str,
-    /// What is kept of each object (all of it when `None`).
-    keep: Option<fn(&mut K)>,
 }
 
 /// One watch's events, tagged with their kind, and its errors with what was watched.
@@ -336,9 +335,7 @@ impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watch<K> {
         C: Send + 'static,
     {
         let what = self.what;
-        let keep = self.keep.unwrap_or(|_| {});
         watcher::watcher(self.api, self.config)
-            .modify(keep)
             .backoff(crate::watch::rewatch_backoff())
             .map(move |r| r.map(tag).map_err(|e| (e, what)))
             .boxed()
@@ -364,13 +361,11 @@ pub async fn observe_deployment<T>(
         api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
         config: watcher::Config::default().fields(&format!("metadata.name={name}")),
         what: "watch deployments",
-        keep: None,
     };
     let replica_sets = Watch {
         api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
         config: by_labels,
         what: "watch replicasets",
-        keep: None,
     };
     observe(cluster, &format!("deployment {name:?}"), deployments, replica_sets, on_change).await
 }
@@ -390,13 +385,11 @@ pub async fn observe_knative<T>(
         api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_service_resource()),
         config: watcher::Config::default().fields(&format!("metadata.name={name}")),
         what: "watch knative services",
-        keep: None,
     };
     let revisions = Watch {
         api: Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &knative_revision_resource()),
         config: by_service,
         what: "watch knative revisions",
-        keep: None,
     };
     observe(cluster, &format!("ksvc {name:?}"), services, revisions, on_change).await
 }
@@ -416,17 +409,13 @@ where
     O: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     C: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let pods = Watch {
-        api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
-        config: owned.config.clone(),
-        what: "watch pods",
-        keep: Some(pod_summary),
-    };
-    let mut events = stream::select_all(vec![
-        objects.changes(Change::Object),
-        owned.changes(Change::Owned),
-        pods.changes(Change::Pod),
-    ]);
+    let pods =
+        pods::summaries(cluster.client.clone(), &cluster.namespace, owned.config.label_selector.clone())
+            .backoff(rewatch_backoff())
+            .map(|r| r.map(Change::Pod).map_err(|e| (e, "watch pods")))
+            .boxed();
+    let mut events =
+        stream::select_all(vec![objects.changes(Change::Object), owned.changes(Change::Owned), pods]);
     let mut object_cache = Cache::<O>::new();
     let mut owned_cache = Cache::<C>::new();
     let mut pod_cache = Cache::<Pod>::new();
