@@ -1,7 +1,8 @@
 //! Waits for cluster objects to reach desired states, with deadlines (watch-based, never polling).
 //!
 //! [`wait_for_deployment_rollout`] watches a Deployment, its ReplicaSets and its pods (label
-//! selector of the Deployment) with `kube::runtime::watcher`, re-classifies the rollout on every
+//! selector of the Deployment; those in `pods.rs`: one streamed list then a watch from its
+//! resourceVersion) with `kube::runtime::watcher`, re-classifies the rollout on every
 //! change (and once a second, so that time-based failures fire), hands each [`RolloutProgress`] to
 //! its caller (which draws it: the waits here draw nothing), and returns the moment it is done,
 //! has failed, or the deadline passed.
