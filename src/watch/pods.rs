@@ -182,6 +182,7 @@ mod tests {
     use serde_json::{json, Value};
 
     type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+    type Summaries = Pin<Box<dyn Stream<Item = Result<Event<Pod>, Error>> + Send>>;
 
     const PODS: &str = "/api/v1/namespaces/ml/pods";
 
@@ -214,7 +215,7 @@ mod tests {
         request.uri().query().unwrap_or_default().trim_start_matches('&').to_string()
     }
 
-    fn watch() -> (Pin<Box<dyn Stream<Item = Result<Event<Pod>, Error>> + Send>>, Handle) {
+    fn watch() -> (Summaries, Handle) {
         let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let client = kube::Client::new(service, "ml");
         (summaries(client, "ml", Some("app=fraud".into())).boxed(), handle)
@@ -234,10 +235,7 @@ mod tests {
         }
     }
 
-    async fn take(
-        events: &mut Pin<Box<dyn Stream<Item = Result<Event<Pod>, Error>> + Send>>,
-        n: usize,
-    ) -> Vec<String> {
+    async fn take(events: &mut Summaries, n: usize) -> Vec<String> {
         let mut names = Vec::new();
         for _ in 0..n {
             names.push(named(&events.next().await.expect("an event")));
