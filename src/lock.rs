@@ -5,7 +5,7 @@
 //! The lease is a `coordination.k8s.io/v1` Lease in the model's namespace (all state lives in the
 //! cluster): created, or taken over once expired, with resourceVersion preconditions so that of
 //! two commands racing for it exactly one wins; renewed every [`RENEW_EVERY`] while the command
-//! runs; deleted when it ends, Ctrl-C included. A holder that dies without deleting it (SIGKILL)
+//! runs (one conditional request each); deleted when it ends, Ctrl-C included. A holder that dies without deleting it (SIGKILL)
 //! blocks the model until `renewTime + leaseDurationSeconds`. Reads never take it, nor do dry
 //! runs. What to decide about a lease is in [`crate::rollout::lock`].
 
@@ -90,8 +90,8 @@ pub async fn hold(cluster: &Cluster, target: &Target, operation: &str, dry_run: 
             }
         };
         match written {
-            Ok(_) => {
-                let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity.clone()));
+            Ok(written) => {
+                let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity.clone(), written));
                 let previous = HELD.lock().unwrap_or_else(PoisonError::into_inner).replace(Held {
                     api,
                     name,
@@ -150,32 +150,50 @@ pub async fn release() {
     }
 }
 
-/// Renew the lease every [`RENEW_EVERY`], with the last version read as precondition, until
-/// aborted or the lease is found taken by another holder.
-async fn renew(api: Api<Lease>, name: String, identity: String) {
+/// Renew the lease every [`RENEW_EVERY`] until aborted or the lease is found taken by another
+/// holder. A renewal is one request: a PUT of `lease` (as this process last wrote it) carrying its
+/// resourceVersion, so it cannot overwrite anyone else's write. A conflict means the lease was
+/// written since: it is read, and renewed at once if it is still ours (someone edited its labels,
+/// or our last renewal was applied though its answer was lost); otherwise renewing stops.
+async fn renew(api: Api<Lease>, name: String, identity: String, mut lease: Lease) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
-        let current = match api.get_opt(&name).await {
-            Ok(Some(current)) => current,
-            Ok(None) => {
-                tracing::warn!("the lease {name:?} was deleted while this command held it");
-                return;
+        for _ in 0..WRITE_ATTEMPTS {
+            lease.spec.get_or_insert_with(LeaseSpec::default).renew_time = Some(MicroTime(Timestamp::now()));
+            match api.replace(&name, &PostParams::default(), &lease).await {
+                Ok(written) => {
+                    lease = written;
+                    break;
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(kube::Error::Api(status)) if status.code == 404 => {
+                    tracing::warn!("the lease {name:?} was deleted while this command held it");
+                    return;
+                }
+                Err(e) => {
+                    // A failed renewal is retried at the next tick; the lease outlives two of them.
+                    tracing::debug!("renewing the lease {name:?}: {e}");
+                    break;
+                }
             }
-            Err(e) => {
-                // A failed renewal is retried at the next tick; the lease outlives two of them.
-                tracing::debug!("renewing the lease {name:?}: {e}");
-                continue;
+            match api.get_opt(&name).await {
+                Ok(Some(current)) => {
+                    let holder = current.spec.as_ref().and_then(|s| s.holder_identity.clone());
+                    if holder.as_deref() != Some(identity.as_str()) {
+                        tracing::warn!("the lease {name:?} was taken over by {holder:?}");
+                        return;
+                    }
+                    lease = current;
+                }
+                Ok(None) => {
+                    tracing::warn!("the lease {name:?} was deleted while this command held it");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!("renewing the lease {name:?}: {e}");
+                    break;
+                }
             }
-        };
-        let mut lease = current;
-        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
-        if spec.holder_identity.as_deref() != Some(identity.as_str()) {
-            tracing::warn!("the lease {name:?} was taken over by {:?}", spec.holder_identity);
-            return;
-        }
-        spec.renew_time = Some(MicroTime(Timestamp::now()));
-        if let Err(e) = api.replace(&name, &PostParams::default(), &lease).await {
-            tracing::debug!("renewing the lease {name:?}: {e}");
         }
     }
 }
@@ -258,4 +276,73 @@ fn holder() -> String {
         .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "unknown".to_string());
     format!("{user}@{}", this_host())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Request-level: what renewing sends (tower-test mock API server, as in `crate::write`).
+    use super::*;
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use serde_json::{json, Value};
+
+    const PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/ml/leases/modelroll-deployment-fraud";
+
+    fn lease_json(version: &str, holder: &str) -> Value {
+        json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "modelroll-deployment-fraud", "namespace": "ml", "resourceVersion": version},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30,
+                     "renewTime": "2026-01-01T10:00:00.000000Z"}
+        })
+    }
+
+    fn respond(code: u16, body: &Value) -> Response<Body> {
+        Response::builder().status(code).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_is_one_conditional_put_every_renew_every_until_another_holder_has_it() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let api: Api<Lease> = Api::namespaced(kube::Client::new(service, "ml"), "ml");
+        let created: Lease = serde_json::from_value(lease_json("1", "me")).unwrap();
+        let start = tokio::time::Instant::now();
+        let renewer = tokio::spawn(renew(api, "modelroll-deployment-fraud".into(), "me".into(), created));
+        let mut seen = Vec::new();
+        let mut next = async |code: u16, answer: Value| {
+            let (request, send) = handle.next_request().await.expect("a request");
+            let method = request.method().clone();
+            assert_eq!(request.uri().path(), PATH);
+            let body = request.into_body().collect_bytes().await.unwrap();
+            let version = serde_json::from_slice::<Value>(&body)
+                .map(|b| b["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            seen.push((method, version, start.elapsed().as_secs()));
+            send.send_response(respond(code, &answer));
+        };
+        // Two renewals, each a PUT of the version last written, RENEW_EVERY apart.
+        next(200, lease_json("2", "me")).await;
+        next(200, lease_json("3", "me")).await;
+        // Someone edited the lease (still ours): one read, and the renewal is made at once on it.
+        next(409, json!({"kind": "Status", "code": 409, "reason": "Conflict"})).await;
+        next(200, lease_json("7", "me")).await;
+        next(200, lease_json("8", "me")).await;
+        // Another command took it over (ours had expired): read, and renewing stops.
+        next(409, json!({"kind": "Status", "code": 409, "reason": "Conflict"})).await;
+        next(200, lease_json("9", "someone-else")).await;
+        renewer.await.unwrap();
+        let every = RENEW_EVERY.as_secs();
+        assert_eq!(
+            seen,
+            [
+                (Method::PUT, "1".to_string(), every),
+                (Method::PUT, "2".to_string(), 2 * every),
+                (Method::PUT, "3".to_string(), 3 * every),
+                (Method::GET, String::new(), 3 * every),
+                (Method::PUT, "7".to_string(), 3 * every),
+                (Method::PUT, "8".to_string(), 4 * every),
+                (Method::GET, String::new(), 4 * every),
+            ]
+        );
+    }
 }

@@ -7,12 +7,20 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 /// How long a lease lives without renewal. The holder renews it every [`RENEW_EVERY`]; a holder
-/// killed without a chance to release it (SIGKILL, a lost laptop) blocks the model this long.
-pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// killed without a chance to release it (SIGKILL, a lost laptop) blocks the model this long
+/// from other machines (on its own machine a dead holder's lease is taken over at once).
+///
+/// Renewals are per time, not per pod: a lease that must run out within this long after a crash
+/// has to be renewed at least once in each such stretch of a running command, so their count
+/// grows with how long the command runs (not with how many pods it rolls out). 30 s (client-go's leader election
+/// uses 15 s) halves that count against 15 s and still frees a crashed command's model within
+/// half a minute; a longer lease also bears more clock skew between two users' machines, since
+/// the one reading it judges expiry by its own clock.
+pub const LEASE_DURATION: Duration = Duration::from_secs(30);
 
 /// How often a running command renews its lease: three renewals fit in one duration, so one or
 /// two failed renewals (a 5xx, a restarting API server) do not lose it.
-pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+pub const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// Annotation on the lease: the command holding it (`shift`).
 pub const OPERATION_ANNOTATION: &str = "modelroll.io/operation";
