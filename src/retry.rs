@@ -7,7 +7,8 @@
 //! after its first attempt was applied meets a 409 (or finds its change made), which the
 //! commands' conflict handling already resolves by reading again.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -24,16 +25,43 @@ const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// The end of the command's `--timeout`: no retry waits past it.
-static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+/// What every request of one client (one [`crate::cluster::Cluster`]) shares with the others'
+/// retry policies: the end of the command's `--timeout` (no retry waits past it; unset, a request
+/// is retried for [`DEFAULT_BUDGET`] from its first failure), and whether the API server has
+/// answered yet. A refused connection is retried only once it has: then the server is
+/// restarting; before, it is not there at all (a wrong port, a cluster that is down), and the
+/// user hears so at once, as from kubectl.
+#[derive(Clone, Default)]
+pub struct RetryBudget(Arc<Shared>);
 
-/// Retry until `deadline` (the command's `--timeout` from now), not the default minute.
-pub fn retry_until(deadline: Instant) {
-    *DEADLINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
+#[derive(Default)]
+struct Shared {
+    until: Mutex<Option<Instant>>,
+    answered: AtomicBool,
 }
 
-fn deadline(started: Instant) -> Instant {
-    DEADLINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).unwrap_or(started + DEFAULT_BUDGET)
+impl RetryBudget {
+    /// Retry until `deadline` (the command's `--timeout` from now), not the default minute.
+    pub fn set(&self, deadline: Instant) {
+        *self.0.until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
+    }
+
+    /// When a request that first failed at `first_failure` stops being retried.
+    fn of(&self, first_failure: Instant) -> Instant {
+        self.0
+            .until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or(first_failure + DEFAULT_BUDGET)
+    }
+
+    fn answered(&self) -> bool {
+        self.0.answered.load(Ordering::Relaxed)
+    }
+
+    fn note_answer(&self) {
+        self.0.answered.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Whether an answer with this status is worth another attempt: the server was busy (429) or
@@ -103,17 +131,14 @@ pub struct RetryPolicy {
     attempt: u32,
     /// When the request first failed (each request gets a fresh copy of the policy).
     first_failure: Option<Instant>,
+    /// The command's deadline, shared by every copy.
+    budget: RetryBudget,
 }
 
 impl RetryPolicy {
-    pub fn new() -> Self {
-        Self { attempt: 0, first_failure: None }
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self::new()
+    /// The policy of one request of the client that shares `budget` (see [`RetryBudget::set`]).
+    pub fn new(budget: RetryBudget) -> Self {
+        Self { attempt: 0, first_failure: None, budget }
     }
 }
 
@@ -130,6 +155,9 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
         if request.uri().path().split('/').any(|segment| segment == "proxy") {
             return None;
         }
+        if result.is_ok() {
+            self.budget.note_answer();
+        }
         let retry_after = match result {
             Ok(response) if retryable_status(response.status().as_u16()) => response
                 .headers()
@@ -138,7 +166,7 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
             Ok(_) => return None,
-            Err(err) if transient(err) => None,
+            Err(err) if transient(err) && self.budget.answered() => None,
             Err(_) => return None,
         };
         self.attempt += 1;
@@ -148,7 +176,7 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
             None => jittered(backoff(self.attempt, None)),
         };
         let first_failure = *self.first_failure.get_or_insert_with(Instant::now);
-        if Instant::now() + wait > deadline(first_failure) {
+        if Instant::now() + wait > self.budget.of(first_failure) {
             return None;
         }
         tracing::debug!(
@@ -215,5 +243,42 @@ mod tests {
         assert!(transient(&wrapped));
         let timed_out: BoxError = Box::new(RequestTimedOut(Duration::from_secs(1)));
         assert!(!transient(&timed_out));
+    }
+
+    fn get() -> Request<Body> {
+        Request::get("/api/v1/namespaces/ml/pods").body(Body::empty()).unwrap()
+    }
+
+    fn refused() -> Result<Response<()>, BoxError> {
+        Err(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)))
+    }
+
+    fn answer(status: u16) -> Result<Response<()>, BoxError> {
+        Ok(Response::builder().status(status).body(()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_only_once_the_server_has_answered() {
+        let budget = RetryBudget::default();
+        // Never answered: a wrong port or a cluster that is down, told at once.
+        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused()).is_none());
+        // Any answer of the same client, even a refusal, shows the server is there...
+        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut answer(404)).is_none());
+        // ...so a refused connection now is a restart, waited out.
+        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused()).is_some());
+        // Another client has heard nothing.
+        assert!(RetryPolicy::new(RetryBudget::default()).retry(&mut get(), &mut refused()).is_none());
+    }
+
+    #[tokio::test]
+    async fn no_retry_waits_past_the_commands_deadline_and_each_client_has_its_own() {
+        let ended = RetryBudget::default();
+        ended.set(Instant::now());
+        assert!(RetryPolicy::new(ended.clone()).retry(&mut get(), &mut answer(503)).is_none());
+        // Unset, a busy server is retried for the default budget.
+        let other = RetryBudget::default();
+        assert!(RetryPolicy::new(other.clone()).retry(&mut get(), &mut answer(503)).is_some());
+        other.set(Instant::now() + Duration::from_secs(600));
+        assert!(RetryPolicy::new(other).retry(&mut get(), &mut answer(503)).is_some());
     }
 }

@@ -424,13 +424,9 @@ mod tests {
     type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
     fn cluster_of(client: kube::Client) -> Cluster {
-        Cluster {
-            proxy_client: client.clone(),
-            client,
-            namespace: "ml".into(),
-            context: None,
-            server: "https://mock".into(),
-        }
+        let mut cluster = Cluster::of_client(client, "ml");
+        cluster.server = "https://mock".into();
+        cluster
     }
 
     /// A writer whose API server is the returned handle.
@@ -701,7 +697,9 @@ mod tests {
         // The client's own stack as `Cluster::connect` builds it: retries of 429/5xx below the writer.
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let service = tower::ServiceBuilder::new()
-            .layer(tower::retry::RetryLayer::new(crate::retry::RetryPolicy::new()))
+            .layer(tower::retry::RetryLayer::new(crate::retry::RetryPolicy::new(
+                crate::retry::RetryBudget::default(),
+            )))
             .layer(tower::buffer::BufferLayer::new(16))
             .service(service);
         let w = Writer::new(cluster_of(kube::Client::new(service, "ml")), DryRun::None);

@@ -34,6 +34,8 @@ pub struct Cluster {
     pub context: Option<String>,
     /// The API server URL, for error messages.
     pub server: String,
+    /// Until when the clients' requests are retried, and whether the server answered yet (shared by both).
+    retry_budget: crate::retry::RetryBudget,
 }
 
 impl Cluster {
@@ -67,9 +69,30 @@ impl Cluster {
             ))
             .with_source(e)
         };
-        let client = build_client(kube_config, &server, request_timeout).map_err(setup_failed)?;
-        let proxy_client = build_client(no_retries, &server, request_timeout).map_err(setup_failed)?;
-        Ok(Self { client, proxy_client, namespace, context, server })
+        let retry_budget = crate::retry::RetryBudget::default();
+        let client =
+            build_client(kube_config, &server, request_timeout, &retry_budget).map_err(setup_failed)?;
+        let proxy_client =
+            build_client(no_retries, &server, request_timeout, &retry_budget).map_err(setup_failed)?;
+        Ok(Self { client, proxy_client, namespace, context, server, retry_budget })
+    }
+
+    /// A cluster of `client` as it is (tests that build their own client stack).
+    pub fn of_client(client: kube::Client, namespace: &str) -> Self {
+        Self {
+            proxy_client: client.clone(),
+            client,
+            namespace: namespace.to_string(),
+            context: None,
+            server: "https://test".to_string(),
+            retry_budget: crate::retry::RetryBudget::default(),
+        }
+    }
+
+    /// Retry unanswered requests until the command's `--timeout` from now runs out, rather than
+    /// for the default minute from each request's first failure.
+    pub fn retry_within(&self, timeout: Duration) {
+        self.retry_budget.set(tokio::time::Instant::now() + timeout);
     }
 
     /// Turn a kube error on `what` (e.g. `get deployment "fraud"`) into a user-facing error.
@@ -83,6 +106,7 @@ fn build_client(
     config: kube::Config,
     server: &str,
     request_timeout: Option<Duration>,
+    retry_budget: &crate::retry::RetryBudget,
 ) -> std::result::Result<kube::Client, kube::Error> {
     // Ours retries 5xx and connection errors too, within the command's --timeout (kube's own
     // retries only 429/503/504); one retry layer, or the attempts would multiply.
@@ -93,7 +117,7 @@ fn build_client(
         .with_layer(&ApiRequestLayer { server: server.to_string(), timeout: request_timeout })
         // A retry sends the request again through a clone of the stack below it.
         .with_layer(&tower::buffer::BufferLayer::new(1024))
-        .with_layer(&tower::retry::RetryLayer::new(crate::retry::RetryPolicy::new()))
+        .with_layer(&tower::retry::RetryLayer::new(crate::retry::RetryPolicy::new(retry_budget.clone())))
         .build())
 }
 

@@ -42,8 +42,6 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     let weight = parse_weight(&args.weight).map_err(Error::usage)?;
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
-    // Requests the cluster could not answer are retried until the command's time is up.
-    crate::retry::retry_until(tokio::time::Instant::now() + settings.timeout);
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     if let Some(version) = &args.model_version {
         check_label_value(version)
@@ -65,6 +63,8 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     }
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
+    // Requests the cluster could not answer are retried until the command\'s time is up.
+    w.cluster.retry_within(settings.timeout);
     crate::lock::hold(&w.cluster, &target, "canary", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {

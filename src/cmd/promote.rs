@@ -35,11 +35,11 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
-    // Requests the cluster could not answer are retried until the command's time is up.
-    crate::retry::retry_until(tokio::time::Instant::now() + settings.timeout);
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run);
+    // Requests the cluster could not answer are retried until the command\'s time is up.
+    w.cluster.retry_within(settings.timeout);
     crate::lock::hold(&w.cluster, &target, "promote", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {

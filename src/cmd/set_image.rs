@@ -80,6 +80,8 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
     let terminal = Terminal::detect(ctx.global.no_color);
     crate::cmd::lifecycle::init_terminal(ctx);
     let cluster = ctx.cluster().await?;
+    // Requests the cluster could not answer are retried until the command's time is up.
+    cluster.retry_within(settings.write.timeout);
     let gate = match (&settings.checks, settings.interval, &target) {
         (Some(checks), Some(interval), Target::Deployment(name))
             if !settings.write.dry() && !settings.write.no_wait =>

@@ -37,11 +37,11 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     let interval = Some(args.interval).filter(|_| args.steps.is_some() || checks.is_some());
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
-    // Requests the cluster could not answer are retried until the command's time is up.
-    crate::retry::retry_until(tokio::time::Instant::now() + settings.timeout);
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
+    // Requests the cluster could not answer are retried until the command\'s time is up.
+    w.cluster.retry_within(settings.timeout);
     crate::lock::hold(&w.cluster, &target, "shift", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {

@@ -47,6 +47,8 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     };
     let terminal = Terminal::detect(ctx.global.no_color);
     let cluster = ctx.cluster().await?;
+    // Requests the cluster could not answer are retried until the command's time is up.
+    cluster.retry_within(settings.timeout);
     crate::lock::hold(&cluster, &target, "undo", settings.dry_run).await?;
     let name = match &target {
         Target::Deployment(name) => name.clone(),
