@@ -93,3 +93,28 @@ impl std::error::Error for Error {
         self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+/// The errors of pure checks (`rollout/`) that are bad input wherever they surface: exit 2,
+/// their sentence as the message. Errors whose exit code depends on where they come from (a
+/// strategy on the command line, or one read from the cluster) are converted by their callers.
+macro_rules! usage_errors {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for Error {
+            fn from(error: $error) -> Self {
+                Self::usage(error.to_string())
+            }
+        }
+    )*};
+}
+
+usage_errors!(
+    crate::rollout::image::AssignmentError,
+    crate::rollout::image::ContainerError,
+    crate::rollout::canary::ImagesError,
+    crate::rollout::revision::UndoError,
+    crate::rollout::weights::WeightError,
+    crate::rollout::weights::StepsError,
+    crate::rollout::waves::ContextsError,
+    crate::rollout::state::InvalidState,
+    crate::rollout::model_ready::GateError,
+);

@@ -39,7 +39,7 @@ use crate::write::Writer;
 /// Prometheus cannot answer; exit 3 when a metric check fails during `--interval`.
 pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     lifecycle::init_terminal(ctx);
-    let weight = parse_weight(&args.weight).map_err(Error::usage)?;
+    let weight = parse_weight(&args.weight)?;
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
@@ -170,8 +170,7 @@ fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration
                 &args.image,
                 args.container.as_deref(),
                 &format!("ksvc {name:?}"),
-            )
-            .map_err(Error::usage)?;
+            )?;
             (
                 knative::stable_revision(&model.object).unwrap_or_default(),
                 // The name the canary below will give its revision (same version, same name).
@@ -280,8 +279,7 @@ async fn deployment_canary(
     let name = model.name();
     let template = &model.object["spec"]["template"];
     let images =
-        canary_images(template, &args.image, args.container.as_deref(), &format!("deployment {name:?}"))
-            .map_err(Error::usage)?;
+        canary_images(template, &args.image, args.container.as_deref(), &format!("deployment {name:?}"))?;
     let mut state = match &model.state {
         Some(recorded) => match resume(model, recorded, &images, args, weight)? {
             Some(state) => state,
@@ -303,8 +301,7 @@ async fn deployment_canary(
     let mut canary = w.get(&deployment_kind(), &state.canary).await?;
     if canary.is_none() {
         let stable = w.get(&deployment_kind(), name).await?.unwrap_or(Value::Null);
-        let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)
-            .map_err(Error::usage)?;
+        let object = canary_deployment(&stable, &state.images, state.model_version.as_deref(), first_size)?;
         canary = Some(w.create(&deployment_kind(), object).await?);
         let what = format!(
             "canary deployment {} ({}, {first_size} {})",
@@ -470,8 +467,7 @@ async fn knative_canary(
         &args.image,
         args.container.as_deref(),
         &format!("ksvc {name:?}"),
-    )
-    .map_err(Error::usage)?;
+    )?;
     let mut state = match &model.state {
         Some(recorded) => match resume(model, recorded, &images, args, weight)? {
             Some(state) => state,

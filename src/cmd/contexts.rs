@@ -94,7 +94,7 @@ fn resolve(global: &GlobalArgs) -> Result<Vec<String>> {
         std::env::var_os("HOME").map(std::path::PathBuf::from).as_deref(),
     )?;
     let known: Vec<String> = loaded.config.contexts.iter().map(|c| c.name.clone()).collect();
-    let contexts = waves::parse_contexts(text, &known).map_err(Error::usage)?;
+    let contexts = waves::parse_contexts(text, &known)?;
     for context in &contexts {
         // The same checks a single-context run makes (its cluster and user exist), up front.
         loaded.select(&GlobalArgs { context: Some(context.clone()), ..global.clone() })?;

@@ -88,7 +88,7 @@ pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
         Target::Deployment(_) => without_stale_record(&w.cluster, annotations.as_ref()).await?,
         Target::KnativeService(_) => annotations,
     };
-    let state = RolloutState::from_annotations(annotations.as_ref()).map_err(Error::usage)?;
+    let state = RolloutState::from_annotations(annotations.as_ref())?;
     if let Some(tool) = gitops_manager(&object) {
         say(&format!(
             "warning: {} is managed by {tool}; its next sync will undo imperative changes such as this canary",

@@ -31,7 +31,7 @@ pub fn gate_of(args: &ModelReadyArgs, target_name: &str) -> Result<Option<ModelG
         body,
         args.model_ready_timeout,
     )
-    .map_err(Error::usage)
+    .map_err(Error::from)
 }
 
 /// Ask the pods of `check` (when there is a gate) until their models are ready: `Some(failure)`

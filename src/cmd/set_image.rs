@@ -109,7 +109,7 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
 }
 
 fn check(args: &SetImageArgs, yes: bool) -> Result<Settings> {
-    let assignments = parse_assignments(&args.images).map_err(Error::usage)?;
+    let assignments = parse_assignments(&args.images)?;
     let percent = |flag: &str, value: &Option<String>| -> Result<Option<IntOrPercent>> {
         value
             .as_deref()
@@ -182,8 +182,7 @@ fn edit_deployment(
     let pod_spec = wanted
         .pointer_mut("/spec/template/spec")
         .ok_or_else(|| Error::failed(format!("deployment {name:?} has no pod template spec")))?;
-    let changes = apply_images(pod_spec, &settings.assignments, &format!("deployment {name:?}"))
-        .map_err(Error::usage)?;
+    let changes = apply_images(pod_spec, &settings.assignments, &format!("deployment {name:?}"))?;
     let version = model_version(settings, &changes);
     if let Some(version) = &version {
         set_model_version_label(&mut wanted["spec"]["template"], version);

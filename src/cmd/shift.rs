@@ -28,8 +28,8 @@ use kube::Api;
 pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     crate::cmd::lifecycle::init_terminal(ctx);
     let steps = match (&args.weight, &args.steps) {
-        (Some(weight), None) => vec![parse_weight(weight).map_err(Error::usage)?],
-        (None, Some(steps)) => parse_steps(steps).map_err(Error::usage)?,
+        (Some(weight), None) => vec![parse_weight(weight)?],
+        (None, Some(steps)) => parse_steps(steps)?,
         _ => return Err(Error::usage("give either --weight W or --steps W1,W2,…")),
     };
     let checks = CheckSettings::parse(&args.checks, Some(args.interval))?;

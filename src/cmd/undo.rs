@@ -57,8 +57,7 @@ pub async fn run(ctx: &Context, args: UndoArgs) -> Result<()> {
     let (raw, deployment) = get_deployment(&cluster, &name).await?;
     refuse_during_canary(&cluster, &target, &raw, "undo").await?;
     let replica_sets = replica_sets_of(&cluster, &deployment).await?;
-    let rs =
-        undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to).map_err(Error::usage)?;
+    let rs = undo_target(&name, &replica_sets, deployment.metadata.uid.as_deref(), to)?;
     let revision = revision_of(&rs.metadata).unwrap_or_default();
     let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
     let images = template_images(Some(&template));
@@ -125,7 +124,7 @@ async fn undo_knative(
     let revisions = knative_revisions(cluster, name).await?;
     let serving = raw.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
     let created = raw.pointer("/status/latestCreatedRevisionName").and_then(Value::as_str);
-    let chosen = knative_undo_target(name, &revisions, created, serving, to).map_err(Error::usage)?;
+    let chosen = knative_undo_target(name, &revisions, created, serving, to)?;
     let number = knative_revision_number(chosen).unwrap_or_default();
     let revision = chosen.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     let traffic = raw.pointer("/spec/traffic").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -6,8 +6,26 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::image::{apply_images, ContainerChoice, ImageAssignment};
+use super::image::{apply_images, AssignmentError, ContainerChoice, ContainerError, ImageAssignment};
 use super::state::{CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, TRACK_LABEL};
+
+/// Why the canary's images cannot be set on a pod template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImagesError {
+    /// A recorded image names a container the template no longer has.
+    #[error("the pod template has no container {container:?}; containers are: {}", .containers.join(", "))]
+    NoContainer { container: String, containers: Vec<String> },
+    /// `--image` is no `[CONTAINER=]IMAGE`.
+    #[error(transparent)]
+    Assignment(#[from] AssignmentError),
+    #[error("--container {container} and --image {named}=… name different containers; give one")]
+    DifferentContainers { container: String, named: String },
+    #[error("--container {container} and --image *=… disagree; give one")]
+    ContainerAndStar { container: String },
+    /// `--image` does not fit the pod: a bare image on several containers, or an unknown name.
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+}
 
 /// Name of the canary Deployment of `model`.
 pub fn canary_name(model: &str) -> String {
@@ -64,8 +82,8 @@ pub fn template_images(template: &Value) -> BTreeMap<String, String> {
 /// Set `images` (container → image) in a pod template.
 ///
 /// # Errors
-/// The name of a container the template does not have, with the ones it has.
-pub fn set_images(template: &mut Value, images: &BTreeMap<String, String>) -> Result<(), String> {
+/// [`ImagesError::NoContainer`]: a container the template does not have, with the ones it has.
+pub fn set_images(template: &mut Value, images: &BTreeMap<String, String>) -> Result<(), ImagesError> {
     let names = container_names(template);
     for (container, image) in images {
         let mut found = false;
@@ -78,10 +96,7 @@ pub fn set_images(template: &mut Value, images: &BTreeMap<String, String>) -> Re
             }
         }
         if !found {
-            return Err(format!(
-                "the pod template has no container {container:?}; containers are: {}",
-                names.join(", ")
-            ));
+            return Err(ImagesError::NoContainer { container: container.clone(), containers: names });
         }
     }
     Ok(())
@@ -120,7 +135,7 @@ pub fn canary_deployment(
     images: &BTreeMap<String, String>,
     model_version: Option<&str>,
     replicas: i32,
-) -> Result<Value, String> {
+) -> Result<Value, ImagesError> {
     let model = stable.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let namespace = stable.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null);
     let mut template = stable["spec"]["template"].clone();
@@ -212,17 +227,18 @@ pub fn canary_images(
     image: &str,
     container: Option<&str>,
     owner: &str,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, ImagesError> {
     let mut assignment = ImageAssignment::parse(image)?;
     if let Some(name) = container {
         match &assignment.container {
             ContainerChoice::Named(named) if named != name => {
-                return Err(format!(
-                    "--container {name} and --image {named}=… name different containers; give one"
-                ));
+                return Err(ImagesError::DifferentContainers {
+                    container: name.to_string(),
+                    named: named.clone(),
+                });
             }
             ContainerChoice::All => {
-                return Err(format!("--container {name} and --image *=… disagree; give one"));
+                return Err(ImagesError::ContainerAndStar { container: name.to_string() });
             }
             _ => assignment.container = ContainerChoice::Named(name.to_string()),
         }
@@ -277,7 +293,17 @@ mod tests {
     fn unknown_container_lists_the_ones_there_are() {
         let images = BTreeMap::from([("server".to_string(), "x:1".to_string())]);
         let err = canary_deployment(&stable(), &images, None, 1).unwrap_err();
-        assert!(err.contains("no container \"server\"") && err.contains("model, proxy"), "{err}");
+        assert_eq!(
+            err,
+            ImagesError::NoContainer {
+                container: "server".into(),
+                containers: vec!["model".into(), "proxy".into()]
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the pod template has no container \"server\"; containers are: model, proxy"
+        );
     }
 
     #[test]
@@ -308,11 +334,38 @@ mod tests {
             BTreeMap::from([("model".into(), "r/m:v2".into())])
         );
         assert_eq!(canary_images(t, "r/m:v2", Some("proxy"), owner).unwrap()["proxy"], "r/m:v2");
-        assert!(canary_images(t, "r/m:v2", None, owner).unwrap_err().contains("model, proxy"));
-        assert!(canary_images(t, "nope=r/m:v2", None, owner).is_err());
-        assert!(canary_images(t, "model=r/m:v2", Some("proxy"), owner).is_err());
-        assert!(canary_images(t, "model=", None, owner).is_err());
-        assert!(canary_images(t, "model=R/M:v2", None, owner).is_err());
+        let refused =
+            |image: &str, container: Option<&str>| canary_images(t, image, container, owner).unwrap_err();
+        let bare = refused("r/m:v2", None);
+        assert!(matches!(bare, ImagesError::Container(ContainerError::NameNeeded { .. })));
+        assert!(bare.to_string().ends_with("containers are: model, proxy"), "{bare}");
+        assert!(matches!(
+            refused("nope=r/m:v2", None),
+            ImagesError::Container(ContainerError::NoSuchContainer { name, .. }) if name == "nope"
+        ));
+        assert_eq!(
+            refused("model=r/m:v2", Some("proxy")),
+            ImagesError::DifferentContainers { container: "proxy".into(), named: "model".into() }
+        );
+        assert_eq!(
+            refused("model=r/m:v2", Some("proxy")).to_string(),
+            "--container proxy and --image model=… name different containers; give one"
+        );
+        assert_eq!(
+            refused("*=r/m:v2", Some("proxy")).to_string(),
+            "--container proxy and --image *=… disagree; give one"
+        );
+        assert!(matches!(
+            refused("model=", None),
+            ImagesError::Assignment(AssignmentError::Reference {
+                source: crate::rollout::image::ReferenceError::Empty,
+                ..
+            })
+        ));
+        assert!(matches!(
+            refused("model=R/M:v2", None),
+            ImagesError::Assignment(AssignmentError::Reference { .. })
+        ));
         let single = json!({"spec": {"containers": [{"image": "a:1"}]}});
         assert_eq!(
             canary_images(&single, "a:2", None, owner).unwrap(),

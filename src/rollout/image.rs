@@ -11,6 +11,49 @@ pub const MAX_TAG_LEN: usize = 128;
 /// Longest repository name (registry and path) the reference grammar allows.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// What is wrong with an image reference; each says it in the reference grammar's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("the image is empty")]
+    Empty,
+    #[error("it contains whitespace")]
+    Whitespace,
+    #[error("the digest {digest:?} must be sha256: followed by 64 hex digits")]
+    DigestAlgorithm { digest: String },
+    #[error("the digest {digest:?} must be sha256: followed by 64 lowercase hex digits")]
+    DigestHex { digest: String },
+    #[error("the tag after ':' is empty")]
+    EmptyTag,
+    #[error("the tag is {length} characters long; at most {MAX_TAG_LEN} are allowed")]
+    TagTooLong { length: usize },
+    #[error(
+        "the tag {tag:?} may only hold letters, digits, '_', '.' and '-' and must not start with '.' or '-'"
+    )]
+    TagCharacters { tag: String },
+    #[error("the repository name is empty")]
+    EmptyName,
+    #[error("the repository name is longer than {MAX_NAME_LEN} characters")]
+    NameTooLong,
+    #[error("the registry {registry:?} has an unclosed '['")]
+    UnclosedBracket { registry: String },
+    #[error("the registry {registry:?} is not a valid IPv6 address")]
+    Ipv6 { registry: String },
+    #[error("the registry {registry:?} is not host[:port]")]
+    NotHostPort { registry: String },
+    #[error("the registry host {host:?} is not a valid host name")]
+    Host { host: String },
+    #[error("the registry port {port:?} is not a number from 0 to 65535")]
+    Port { port: String },
+    #[error("the repository path {path:?} must be lowercase")]
+    PathCase { path: String },
+    #[error("the repository path {path:?} has an empty component")]
+    EmptyPathComponent { path: String },
+    #[error(
+        "the path component {component:?} may only hold lowercase letters and digits, separated by '.', '_', '__' or '-'"
+    )]
+    PathComponent { component: String },
+}
+
 /// A checked image reference: `[registry[:port]/]path[:tag][@sha256:HEX]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
@@ -27,13 +70,13 @@ impl ImageRef {
     /// Parse and check `text` against the image reference grammar.
     ///
     /// # Errors
-    /// A phrase saying what is wrong, e.g. `the path must be lowercase`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// What is wrong, e.g. [`ReferenceError::PathCase`] (`the repository path "Fraud" must be lowercase`).
+    pub fn parse(text: &str) -> Result<Self, ReferenceError> {
         if text.is_empty() {
-            return Err("the image is empty".into());
+            return Err(ReferenceError::Empty);
         }
         if text.chars().any(char::is_whitespace) {
-            return Err("it contains whitespace".into());
+            return Err(ReferenceError::Whitespace);
         }
         let (rest, digest) = match text.split_once('@') {
             Some((rest, digest)) => {
@@ -53,10 +96,10 @@ impl ImageRef {
             None => (rest, None),
         };
         if name.is_empty() {
-            return Err("the repository name is empty".into());
+            return Err(ReferenceError::EmptyName);
         }
         if name.len() > MAX_NAME_LEN {
-            return Err(format!("the repository name is longer than {MAX_NAME_LEN} characters"));
+            return Err(ReferenceError::NameTooLong);
         }
         let (registry, path) = match name.split_once('/') {
             Some((first, path))
@@ -92,47 +135,46 @@ impl fmt::Display for ImageRef {
     }
 }
 
-fn check_digest(digest: &str) -> Result<(), String> {
+fn check_digest(digest: &str) -> Result<(), ReferenceError> {
     let hex = digest
         .strip_prefix("sha256:")
-        .ok_or_else(|| format!("the digest {digest:?} must be sha256: followed by 64 hex digits"))?;
+        .ok_or_else(|| ReferenceError::DigestAlgorithm { digest: digest.to_string() })?;
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(format!("the digest {digest:?} must be sha256: followed by 64 lowercase hex digits"));
+        return Err(ReferenceError::DigestHex { digest: digest.to_string() });
     }
     Ok(())
 }
 
-fn check_tag(tag: &str) -> Result<(), String> {
+fn check_tag(tag: &str) -> Result<(), ReferenceError> {
     if tag.is_empty() {
-        return Err("the tag after ':' is empty".into());
+        return Err(ReferenceError::EmptyTag);
     }
     if tag.len() > MAX_TAG_LEN {
-        return Err(format!("the tag is {} characters long; at most {MAX_TAG_LEN} are allowed", tag.len()));
+        return Err(ReferenceError::TagTooLong { length: tag.len() });
     }
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
     let first_ok = chars.next().is_some_and(word);
     if !first_ok || !chars.all(|c| word(c) || c == '.' || c == '-') {
-        return Err(format!(
-            "the tag {tag:?} may only hold letters, digits, '_', '.' and '-' and must not start with '.' or '-'"
-        ));
+        return Err(ReferenceError::TagCharacters { tag: tag.to_string() });
     }
     Ok(())
 }
 
-fn check_registry(registry: &str) -> Result<(), String> {
+fn check_registry(registry: &str) -> Result<(), ReferenceError> {
     let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
         // [IPv6]:port
-        let (addr, after) =
-            rest.split_once(']').ok_or_else(|| format!("the registry {registry:?} has an unclosed '['"))?;
+        let (addr, after) = rest
+            .split_once(']')
+            .ok_or_else(|| ReferenceError::UnclosedBracket { registry: registry.to_string() })?;
         if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
-            return Err(format!("the registry {registry:?} is not a valid IPv6 address"));
+            return Err(ReferenceError::Ipv6 { registry: registry.to_string() });
         }
         match after {
             "" => return Ok(()),
             _ => match after.strip_prefix(':') {
                 Some(port) => (None, Some(port)),
-                None => return Err(format!("the registry {registry:?} is not host[:port]")),
+                None => return Err(ReferenceError::NotHostPort { registry: registry.to_string() }),
             },
         }
     } else {
@@ -149,7 +191,7 @@ fn check_registry(registry: &str) -> Result<(), String> {
                 && !c.ends_with('-')
         };
         if !host.split('.').all(component_ok) {
-            return Err(format!("the registry host {host:?} is not a valid host name"));
+            return Err(ReferenceError::Host { host: host.to_string() });
         }
     }
     if let Some(port) = port {
@@ -157,24 +199,22 @@ fn check_registry(registry: &str) -> Result<(), String> {
             || !port.bytes().all(|b| b.is_ascii_digit())
             || port.parse::<u32>().map_or(true, |p| p > 65535)
         {
-            return Err(format!("the registry port {port:?} is not a number from 0 to 65535"));
+            return Err(ReferenceError::Port { port: port.to_string() });
         }
     }
     Ok(())
 }
 
-fn check_path(path: &str) -> Result<(), String> {
+fn check_path(path: &str) -> Result<(), ReferenceError> {
     if path.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!("the repository path {path:?} must be lowercase"));
+        return Err(ReferenceError::PathCase { path: path.to_string() });
     }
     for component in path.split('/') {
         if component.is_empty() {
-            return Err(format!("the repository path {path:?} has an empty component"));
+            return Err(ReferenceError::EmptyPathComponent { path: path.to_string() });
         }
         if !path_component_ok(component) {
-            return Err(format!(
-                "the path component {component:?} may only hold lowercase letters and digits, separated by '.', '_', '__' or '-'"
-            ));
+            return Err(ReferenceError::PathComponent { component: component.to_string() });
         }
     }
     Ok(())
@@ -217,6 +257,24 @@ pub enum ContainerChoice {
     Named(String),
 }
 
+/// What is wrong with the `[CONTAINER=]IMAGE` arguments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssignmentError {
+    #[error(
+        "invalid container name {name:?} in {argument:?}: use lowercase letters, digits and '-' (or * for every container)"
+    )]
+    ContainerName { name: String, argument: String },
+    #[error("invalid image reference {image:?}: {source}")]
+    Reference { image: String, source: ReferenceError },
+    #[error("more than one bare IMAGE given: name the containers with CONTAINER=IMAGE")]
+    BareImageTwice,
+    /// `container` is `*` for two `*=IMAGE`.
+    #[error("container {container:?} is given more than one image")]
+    ContainerTwice { container: String },
+    #[error("a bare IMAGE cannot be combined with others: name the containers with CONTAINER=IMAGE")]
+    BareImageWithOthers,
+}
+
 /// One `[CONTAINER=]IMAGE` argument, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageAssignment {
@@ -230,22 +288,23 @@ impl ImageAssignment {
     /// Parse `IMAGE`, `CONTAINER=IMAGE` or `*=IMAGE`.
     ///
     /// # Errors
-    /// A sentence naming the argument and what is wrong with it.
-    pub fn parse(arg: &str) -> Result<Self, String> {
+    /// [`AssignmentError::ContainerName`] or [`AssignmentError::Reference`], naming the argument.
+    pub fn parse(arg: &str) -> Result<Self, AssignmentError> {
         let (container, image) = match arg.split_once('=') {
             Some(("*", image)) => (ContainerChoice::All, image),
             Some((name, image)) => {
                 if !is_dns_label(name) {
-                    return Err(format!(
-                        "invalid container name {name:?} in {arg:?}: use lowercase letters, digits and '-' (or * for every container)"
-                    ));
+                    return Err(AssignmentError::ContainerName {
+                        name: name.to_string(),
+                        argument: arg.to_string(),
+                    });
                 }
                 (ContainerChoice::Named(name.to_string()), image)
             }
             None => (ContainerChoice::Only, arg),
         };
-        let parsed =
-            ImageRef::parse(image).map_err(|why| format!("invalid image reference {image:?}: {why}"))?;
+        let parsed = ImageRef::parse(image)
+            .map_err(|source| AssignmentError::Reference { image: image.to_string(), source })?;
         Ok(Self { container, image: parsed, text: image.to_string() })
     }
 }
@@ -254,7 +313,7 @@ impl ImageAssignment {
 ///
 /// # Errors
 /// The first bad argument, or the repeated container.
-pub fn parse_assignments(args: &[String]) -> Result<Vec<ImageAssignment>, String> {
+pub fn parse_assignments(args: &[String]) -> Result<Vec<ImageAssignment>, AssignmentError> {
     let assignments = args.iter().map(|a| ImageAssignment::parse(a)).collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::BTreeSet::new();
     for a in &assignments {
@@ -265,15 +324,13 @@ pub fn parse_assignments(args: &[String]) -> Result<Vec<ImageAssignment>, String
         };
         if !seen.insert(key.clone()) {
             return Err(match key.as_str() {
-                "" => "more than one bare IMAGE given: name the containers with CONTAINER=IMAGE".to_string(),
-                _ => format!("container {key:?} is given more than one image"),
+                "" => AssignmentError::BareImageTwice,
+                _ => AssignmentError::ContainerTwice { container: key },
             });
         }
     }
     if assignments.len() > 1 && assignments.iter().any(|a| a.container == ContainerChoice::Only) {
-        return Err(
-            "a bare IMAGE cannot be combined with others: name the containers with CONTAINER=IMAGE".into()
-        );
+        return Err(AssignmentError::BareImageWithOthers);
     }
     Ok(assignments)
 }
@@ -284,6 +341,36 @@ fn is_dns_label(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+/// An assignment that does not fit the pod it is applied to. `owner` names the object
+/// (`deployment "fraud"`); the containers are listed so the user can pick one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerError {
+    #[error(
+        "{owner} has {} containers, so name the one to update with CONTAINER=IMAGE (or *=IMAGE for all); containers are: {}",
+        .containers.len(),
+        listing(.containers, .init_containers)
+    )]
+    NameNeeded { owner: String, containers: Vec<String>, init_containers: Vec<String> },
+    #[error("{owner} has no container {name:?}; containers are: {}", listing(.containers, .init_containers))]
+    NoSuchContainer { owner: String, name: String, containers: Vec<String>, init_containers: Vec<String> },
+}
+
+/// `model, proxy (init containers: fetch)`; an unnamed container (Knative allows one) is `(unnamed)`.
+fn listing(containers: &[String], init_containers: &[String]) -> String {
+    let shown = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| if n.is_empty() { "(unnamed)" } else { n.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = shown(containers);
+    if !init_containers.is_empty() {
+        text.push_str(&format!(" (init containers: {})", shown(init_containers)));
+    }
+    text
 }
 
 /// One container whose image an assignment changes (or would set to what it already is).
@@ -313,39 +400,25 @@ pub fn container_names(pod_spec: &Value) -> (Vec<String>, Vec<String>) {
 /// `owner` names the object in messages, e.g. `deployment "fraud"`.
 ///
 /// # Errors
-/// A bare IMAGE on a pod with several containers, or an unknown container name; the message
-/// lists the containers.
+/// A bare IMAGE on a pod with several containers ([`ContainerError::NameNeeded`]), or an unknown
+/// container name ([`ContainerError::NoSuchContainer`]); both list the containers.
 pub fn apply_images(
     pod_spec: &mut Value,
     assignments: &[ImageAssignment],
     owner: &str,
-) -> Result<Vec<ImageChange>, String> {
+) -> Result<Vec<ImageChange>, ContainerError> {
     let (containers, init_containers) = container_names(pod_spec);
-    let shown = |names: &[String]| {
-        names
-            .iter()
-            .map(|n| if n.is_empty() { "(unnamed)" } else { n.as_str() })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let listing = || {
-        let mut text = shown(&containers);
-        if !init_containers.is_empty() {
-            text.push_str(&format!(" (init containers: {})", shown(&init_containers)));
-        }
-        text
-    };
     // (init?, index) -> image, in assignment order.
     let mut targets: Vec<((bool, usize), &str)> = Vec::new();
     for a in assignments {
         match &a.container {
             ContainerChoice::Only => {
                 if containers.len() != 1 {
-                    return Err(format!(
-                        "{owner} has {} containers, so name the one to update with CONTAINER=IMAGE (or *=IMAGE for all); containers are: {}",
-                        containers.len(),
-                        listing()
-                    ));
+                    return Err(ContainerError::NameNeeded {
+                        owner: owner.to_string(),
+                        containers,
+                        init_containers,
+                    });
                 }
                 targets.push(((false, 0), &a.text));
             }
@@ -359,7 +432,12 @@ pub fn apply_images(
                 } else if let Some(i) = init_containers.iter().position(|c| c == name) {
                     targets.push(((true, i), &a.text));
                 } else {
-                    return Err(format!("{owner} has no container {name:?}; containers are: {}", listing()));
+                    return Err(ContainerError::NoSuchContainer {
+                        owner: owner.to_string(),
+                        name: name.clone(),
+                        containers,
+                        init_containers,
+                    });
                 }
             }
         }
@@ -491,41 +569,82 @@ mod tests {
 
     #[test]
     fn references_that_registries_refuse() {
+        use ReferenceError as E;
         let long_tag = format!("fraud:{}", "a".repeat(129));
+        let text = |s: &str| s.to_string();
         let cases = [
-            ("", "empty"),
-            ("Fraud:v1", "lowercase"),
-            ("registry.example/Team/fraud", "lowercase"),
-            ("fraud:", "empty"),
-            ("fraud:-v1", "must not start"),
-            ("fraud:v/1", "port"),
-            (long_tag.as_str(), "at most 128"),
-            ("fraud@sha256:abc", "64"),
-            ("fraud@md5:0123", "sha256"),
-            ("registry.example:port/fraud", "port"),
-            ("registry..example/fraud", "host"),
-            ("fraud//model", "empty component"),
-            ("fraud-/model", "component"),
-            ("fra ud", "whitespace"),
-            ("fraud:v1:v2", "component"),
+            ("", E::Empty),
+            ("Fraud:v1", E::PathCase { path: text("Fraud") }),
+            ("registry.example/Team/fraud", E::PathCase { path: text("Team/fraud") }),
+            ("fraud:", E::EmptyTag),
+            ("fraud:-v1", E::TagCharacters { tag: text("-v1") }),
+            // No tag after the last '/': "fraud:v" is a registry with a port that is no number.
+            ("fraud:v/1", E::Port { port: text("v") }),
+            (long_tag.as_str(), E::TagTooLong { length: 129 }),
+            ("fraud@sha256:abc", E::DigestHex { digest: text("sha256:abc") }),
+            ("fraud@md5:0123", E::DigestAlgorithm { digest: text("md5:0123") }),
+            ("registry.example:port/fraud", E::Port { port: text("port") }),
+            ("registry..example/fraud", E::Host { host: text("registry..example") }),
+            ("[::1/fraud", E::UnclosedBracket { registry: text("[::1") }),
+            ("[xyz]:5000/fraud", E::Ipv6 { registry: text("[xyz]:5000") }),
+            ("[::1]5000/fraud", E::NotHostPort { registry: text("[::1]5000") }),
+            ("fraud//model", E::EmptyPathComponent { path: text("fraud//model") }),
+            ("fraud-/model", E::PathComponent { component: text("fraud-") }),
+            ("fra ud", E::Whitespace),
+            ("fraud:v1:v2", E::PathComponent { component: text("fraud:v1") }),
+            (":v1", E::EmptyName),
         ];
-        for (text, needle) in cases {
-            let err = ImageRef::parse(text).expect_err(text);
-            assert!(err.contains(needle), "{text}: {err}");
+        for (text, expected) in cases {
+            assert_eq!(ImageRef::parse(text).expect_err(text), expected, "{text}");
         }
         // 128 characters is the limit, inclusive.
         assert!(ImageRef::parse(&format!("fraud:{}", "a".repeat(128))).is_ok());
+        assert_eq!(ImageRef::parse(&format!("{}:v1", "a".repeat(256))), Err(E::NameTooLong));
+        // The sentences users read.
+        assert_eq!(
+            ImageRef::parse(&long_tag).unwrap_err().to_string(),
+            "the tag is 129 characters long; at most 128 are allowed"
+        );
+        assert_eq!(
+            ImageRef::parse("fraud@sha256:abc").unwrap_err().to_string(),
+            "the digest \"sha256:abc\" must be sha256: followed by 64 lowercase hex digits"
+        );
+        assert_eq!(
+            ImageRef::parse("fraud-/model").unwrap_err().to_string(),
+            "the path component \"fraud-\" may only hold lowercase letters and digits, separated by '.', '_', '__' or '-'"
+        );
     }
 
     #[test]
     fn assignments_parse_and_refuse_repeats() {
+        use AssignmentError as E;
         let a = parse_assignments(&["model=registry.example/fraud:v2".into(), "*=x:1".into()]).unwrap();
         assert_eq!(a[0].container, ContainerChoice::Named("model".into()));
         assert_eq!(a[1].container, ContainerChoice::All);
-        assert!(parse_assignments(&["a=x:1".into(), "a=x:2".into()]).unwrap_err().contains("more than one"));
-        assert!(parse_assignments(&["x:1".into(), "a=x:2".into()]).unwrap_err().contains("bare IMAGE"));
-        assert!(parse_assignments(&["Model=x:1".into()]).unwrap_err().contains("container name"));
-        assert!(parse_assignments(&["model=X:1".into()]).unwrap_err().contains("invalid image reference"));
+        let refused = |args: &[&str]| {
+            parse_assignments(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>()).unwrap_err()
+        };
+        assert_eq!(refused(&["a=x:1", "a=x:2"]), E::ContainerTwice { container: "a".into() });
+        assert_eq!(refused(&["*=x:1", "*=x:2"]), E::ContainerTwice { container: "*".into() });
+        assert_eq!(refused(&["x:1", "x:2"]), E::BareImageTwice);
+        assert_eq!(refused(&["x:1", "a=x:2"]), E::BareImageWithOthers);
+        assert_eq!(
+            refused(&["Model=x:1"]),
+            E::ContainerName { name: "Model".into(), argument: "Model=x:1".into() }
+        );
+        assert_eq!(
+            refused(&["model=X:1"]),
+            E::Reference { image: "X:1".into(), source: ReferenceError::PathCase { path: "X".into() } }
+        );
+        assert_eq!(
+            refused(&["model=X:1"]).to_string(),
+            "invalid image reference \"X:1\": the repository path \"X\" must be lowercase"
+        );
+        assert_eq!(
+            refused(&["Model=x:1"]).to_string(),
+            "invalid container name \"Model\" in \"Model=x:1\": use lowercase letters, digits and '-' (or * for every container)"
+        );
+        assert_eq!(refused(&["a=x:1", "a=x:2"]).to_string(), "container \"a\" is given more than one image");
     }
 
     fn spec() -> Value {
@@ -543,7 +662,11 @@ mod tests {
         let mut s = spec();
         let a = parse_assignments(&["fraud:v2".into()]).unwrap();
         let err = apply_images(&mut s, &a, "deployment \"fraud\"").unwrap_err();
-        assert!(err.contains("containers are: model, proxy (init containers: fetch)"), "{err}");
+        assert!(matches!(&err, ContainerError::NameNeeded { containers, .. } if containers.len() == 2));
+        assert_eq!(
+            err.to_string(),
+            "deployment \"fraud\" has 2 containers, so name the one to update with CONTAINER=IMAGE (or *=IMAGE for all); containers are: model, proxy (init containers: fetch)"
+        );
         let mut single = json!({"containers": [{"name": "model", "image": "fraud:v1"}]});
         let changes = apply_images(&mut single, &a, "d").unwrap();
         assert_eq!(changes[0].from, "fraud:v1");
@@ -594,10 +717,16 @@ mod tests {
         let err =
             apply_images(&mut s, &parse_assignments(&["server=x:1".into()]).unwrap(), "deployment \"fraud\"")
                 .unwrap_err();
+        assert!(matches!(&err, ContainerError::NoSuchContainer { name, .. } if name == "server"));
         assert_eq!(
-            err,
+            err.to_string(),
             "deployment \"fraud\" has no container \"server\"; containers are: model, proxy (init containers: fetch)"
         );
+        // An unnamed container is listed as such.
+        let mut unnamed = json!({"containers": [{"image": "a:1"}, {"image": "b:1"}]});
+        let err = apply_images(&mut unnamed, &parse_assignments(&["c:2".into()]).unwrap(), "ksvc \"s\"")
+            .unwrap_err();
+        assert!(err.to_string().ends_with("containers are: (unnamed), (unnamed)"), "{err}");
     }
 
     #[test]

@@ -36,12 +36,43 @@ pub enum Protocol {
     Http(String),
 }
 
+/// A `--model-ready` value that is no protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("the path of http:PATH must start with / and have no spaces (got {path:?}), e.g. http:/healthz")]
+    HttpPath { path: String },
+    #[error("{text:?} is not a protocol: use v2, openai or http:PATH")]
+    Unknown { text: String },
+}
+
+/// Model-readiness flags that do not go together (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("invalid --model-name {model:?}: a model name has no spaces and none of / ? # %")]
+    ModelName { model: String },
+    #[error(
+        "--warmup sends inference requests, and --model-ready {protocol} has no inference path: use --model-ready v2 or openai"
+    )]
+    WarmupWithoutInference { protocol: Protocol },
+    #[error("--warmup-body is not JSON ({source}); the warm-up requests are POSTed as application/json")]
+    WarmupBody { source: serde_json::Error },
+}
+
+/// A pod whose model server cannot be asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "pod {pod} declares no container port, so its model server cannot be asked; name the server's port `http`"
+)]
+pub struct NoPort {
+    pub pod: String,
+}
+
 impl Protocol {
     /// Parse `v2`, `openai` or `http:PATH` (PATH absolute).
     ///
     /// # Errors
-    /// A sentence naming the text and the accepted forms.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// A [`ProtocolError`] naming the text and the accepted forms.
+    pub fn parse(text: &str) -> Result<Self, ProtocolError> {
         match text {
             "v2" => Ok(Self::V2),
             "openai" => Ok(Self::OpenAi),
@@ -49,10 +80,8 @@ impl Protocol {
                 Some(path) if path.starts_with('/') && !path.chars().any(char::is_whitespace) => {
                     Ok(Self::Http(path.to_string()))
                 }
-                Some(path) => Err(format!(
-                    "the path of http:PATH must start with / and have no spaces (got {path:?}), e.g. http:/healthz"
-                )),
-                None => Err(format!("{text:?} is not a protocol: use v2, openai or http:PATH")),
+                Some(path) => Err(ProtocolError::HttpPath { path: path.to_string() }),
+                None => Err(ProtocolError::Unknown { text: text.to_string() }),
             },
         }
     }
@@ -128,29 +157,21 @@ impl ModelGate {
         warmup: Option<u32>,
         warmup_body: Option<String>,
         timeout: Duration,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, GateError> {
         let Some(protocol) = protocol else {
             return Ok(None);
         };
         let model = model_name.unwrap_or(target_name).to_string();
         if model.is_empty() || model.chars().any(|c| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%'))
         {
-            return Err(format!(
-                "invalid --model-name {model:?}: a model name has no spaces and none of / ? # %"
-            ));
+            return Err(GateError::ModelName { model });
         }
         let warmup = warmup.unwrap_or(0);
         if warmup > 0 && protocol.inference_path(&model).is_none() {
-            return Err(format!(
-                "--warmup sends inference requests, and --model-ready {protocol} has no inference path: use --model-ready v2 or openai"
-            ));
+            return Err(GateError::WarmupWithoutInference { protocol });
         }
         if let Some(body) = &warmup_body {
-            serde_json::from_str::<Value>(body).map_err(|e| {
-                format!(
-                    "--warmup-body is not JSON ({e}); the warm-up requests are POSTed as application/json"
-                )
-            })?;
+            serde_json::from_str::<Value>(body).map_err(|source| GateError::WarmupBody { source })?;
         }
         let warmup_body = warmup_body.or_else(|| protocol.default_warmup_body(&model));
         Ok(Some(Self { protocol, model, warmup, warmup_body, timeout }))
@@ -165,8 +186,8 @@ impl ModelGate {
 /// The port to ask: the container port named `http`, else the first port declared.
 ///
 /// # Errors
-/// A sentence naming the pod when it declares no port.
-pub fn pick_port(pod: &Pod) -> Result<i32, String> {
+/// [`NoPort`], naming the pod, when it declares no port.
+pub fn pick_port(pod: &Pod) -> Result<i32, NoPort> {
     let ports: Vec<_> =
         pod.spec.iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten()).collect();
     ports
@@ -174,12 +195,7 @@ pub fn pick_port(pod: &Pod) -> Result<i32, String> {
         .find(|p| p.name.as_deref() == Some("http"))
         .or_else(|| ports.first())
         .map(|p| p.container_port)
-        .ok_or_else(|| {
-            format!(
-                "pod {} declares no container port, so its model server cannot be asked; name the server's port `http`",
-                pod.metadata.name.as_deref().unwrap_or_default()
-            )
-        })
+        .ok_or_else(|| NoPort { pod: pod.metadata.name.clone().unwrap_or_default() })
 }
 
 /// What one answer to a readiness request means.
@@ -385,8 +401,16 @@ mod tests {
         assert_eq!(Protocol::parse("v2"), Ok(Protocol::V2));
         assert_eq!(Protocol::parse("openai"), Ok(Protocol::OpenAi));
         assert_eq!(Protocol::parse("http:/healthz"), Ok(Protocol::Http("/healthz".into())));
-        assert!(Protocol::parse("http:healthz").unwrap_err().contains("must start with /"));
-        assert!(Protocol::parse("grpc").unwrap_err().contains("use v2, openai or http:PATH"));
+        assert_eq!(Protocol::parse("http:healthz"), Err(ProtocolError::HttpPath { path: "healthz".into() }));
+        assert_eq!(
+            Protocol::parse("http:healthz").unwrap_err().to_string(),
+            "the path of http:PATH must start with / and have no spaces (got \"healthz\"), e.g. http:/healthz"
+        );
+        assert_eq!(Protocol::parse("grpc"), Err(ProtocolError::Unknown { text: "grpc".into() }));
+        assert_eq!(
+            Protocol::parse("grpc").unwrap_err().to_string(),
+            "\"grpc\" is not a protocol: use v2, openai or http:PATH"
+        );
         assert_eq!(Protocol::V2.ready_path("m"), "/v2/models/m/ready");
         assert_eq!(Protocol::OpenAi.ready_path("m"), "/v1/models");
         assert_eq!(Protocol::V2.inference_path("m").as_deref(), Some("/v2/models/m/infer"));
@@ -403,12 +427,30 @@ mod tests {
         assert!(g.warmup_body.unwrap().contains("\"model\":\"fraud\""));
         let http =
             ModelGate::new(Some(Protocol::Http("/h".into())), None, "f", Some(2), None, Duration::ZERO);
-        assert!(http.unwrap_err().contains("no inference path"));
-        let bad = ModelGate::new(Some(Protocol::V2), Some("a/b"), "f", None, None, Duration::ZERO);
-        assert!(bad.unwrap_err().contains("--model-name"));
+        let http = http.unwrap_err();
+        assert!(
+            matches!(&http, GateError::WarmupWithoutInference { protocol: Protocol::Http(p) } if p == "/h")
+        );
+        assert_eq!(
+            http.to_string(),
+            "--warmup sends inference requests, and --model-ready http:/h has no inference path: use --model-ready v2 or openai"
+        );
+        let bad =
+            ModelGate::new(Some(Protocol::V2), Some("a/b"), "f", None, None, Duration::ZERO).unwrap_err();
+        assert!(matches!(&bad, GateError::ModelName { model } if model == "a/b"));
+        assert_eq!(
+            bad.to_string(),
+            "invalid --model-name \"a/b\": a model name has no spaces and none of / ? # %"
+        );
         let body =
             ModelGate::new(Some(Protocol::V2), None, "f", Some(1), Some("{oops".into()), Duration::ZERO);
-        assert!(body.unwrap_err().contains("--warmup-body is not JSON"));
+        let body = body.unwrap_err();
+        assert!(matches!(body, GateError::WarmupBody { .. }));
+        assert!(
+            body.to_string()
+                .starts_with("--warmup-body is not JSON (key must be a string at line 1 column 2); "),
+            "{body}"
+        );
     }
 
     fn pod(ports: &[(&str, i32)]) -> Pod {
@@ -445,7 +487,12 @@ mod tests {
     fn the_port_named_http_else_the_first() {
         assert_eq!(pick_port(&pod(&[("metrics", 9090), ("http", 8080)])), Ok(8080));
         assert_eq!(pick_port(&pod(&[("grpc", 9000), ("", 8000)])), Ok(9000));
-        assert!(pick_port(&pod(&[])).unwrap_err().contains("declares no container port"));
+        let err = pick_port(&pod(&[])).unwrap_err();
+        assert_eq!(err, NoPort { pod: "p".into() });
+        assert_eq!(
+            err.to_string(),
+            "pod p declares no container port, so its model server cannot be asked; name the server's port `http`"
+        );
     }
 
     #[test]

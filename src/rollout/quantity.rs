@@ -5,14 +5,23 @@
 /// Kubernetes' `MilliValue` does.
 pub type Millis = i128;
 
+/// A text that is not a Kubernetes quantity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a Kubernetes quantity")]
+pub struct NotAQuantity {
+    pub text: String,
+    #[source]
+    pub source: crate::quantity::QuantityError,
+}
+
 /// Parse a quantity string into milli-units.
 ///
 /// # Errors
-/// A phrase naming the text that is not a quantity.
-pub fn parse_millis(text: &str) -> Result<Millis, String> {
+/// [`NotAQuantity`], naming the text.
+pub fn parse_millis(text: &str) -> Result<Millis, NotAQuantity> {
     crate::quantity::Quantity::parse(text)
         .map(crate::quantity::Quantity::milli_value_exact)
-        .map_err(|_| format!("{text:?} is not a Kubernetes quantity"))
+        .map_err(|source| NotAQuantity { text: text.to_string(), source })
 }
 
 /// Show a milli-unit amount of `resource` the way a user would write it (`500m`, `2`, `64Gi`).
@@ -59,6 +68,9 @@ mod tests {
         for bad in ["", "m", "1x", "1.2.3", "Gi", "1 Gi", "1e"] {
             assert!(parse_millis(bad).is_err(), "{bad}");
         }
+        let err = parse_millis("1.2.3").unwrap_err();
+        assert_eq!(err.text, "1.2.3");
+        assert_eq!(err.to_string(), "\"1.2.3\" is not a Kubernetes quantity");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::rollout::image::ImageChange;
 use crate::rollout::progress::{new_replica_set, owned_by, revision_of};
 
 pub use crate::rollout::keys::{
-    check_label_value, CHANGE_CAUSE, FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL,
+    check_label_value, LabelValueError, CHANGE_CAUSE, FIELD_MANAGER, MODEL_VERSION_LABEL, TRACK_LABEL,
 };
 
 /// `set-image model=registry.example/fraud:v2 (model v2)`.
@@ -108,17 +108,48 @@ pub fn revisions(deployment: &Deployment, replica_sets: &[ReplicaSet]) -> Vec<Re
     out
 }
 
+/// Why `undo` has no revision to go back to. `what` names the object (`deployment "fraud"`,
+/// `ksvc "sentiment"`); `revisions` are the numbers it has, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UndoError {
+    /// `--to-revision` names a revision that does not exist.
+    #[error("{what} has no revision {wanted}; its revisions are: {}", listing(.revisions))]
+    NoSuchRevision { what: String, wanted: i64, revisions: Vec<i64> },
+    #[error("{what} has no earlier revision to roll back to (revisions: {})", listing(.revisions))]
+    NoEarlier { what: String, revisions: Vec<i64> },
+    /// A ksvc whose status names no latest created revision.
+    #[error(
+        "{what} has no latest revision to roll back from (revisions: {}); pick one with --to-revision",
+        listing(.revisions)
+    )]
+    NoLatest { what: String, revisions: Vec<i64> },
+    #[error(
+        "{what} has no revision older than its latest ({latest}) to roll back to (revisions: {}); pick one with --to-revision",
+        listing(.revisions)
+    )]
+    NoOlder { what: String, latest: String, revisions: Vec<i64> },
+}
+
+/// `1, 2, 3`, or `none`.
+fn listing(revisions: &[i64]) -> String {
+    match revisions.is_empty() {
+        true => "none".to_string(),
+        false => revisions.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+    }
+}
+
 /// The ReplicaSet `undo` rolls back to: revision `to` or, as kubectl does, the highest revision
 /// below the highest one.
 ///
 /// # Errors
-/// The revision does not exist (the message lists the ones that do), or there is no earlier one.
+/// The revision does not exist ([`UndoError::NoSuchRevision`], with the ones that do), or there
+/// is no earlier one ([`UndoError::NoEarlier`]).
 pub fn undo_target<'a>(
     name: &str,
     replica_sets: &'a [ReplicaSet],
     deployment_uid: Option<&str>,
     to: Option<i64>,
-) -> Result<&'a ReplicaSet, String> {
+) -> Result<&'a ReplicaSet, UndoError> {
     let owned = Numbered::new(
         replica_sets
             .iter()
@@ -131,10 +162,7 @@ pub fn undo_target<'a>(
         Some(n) => owned.find(&what, n),
         None => {
             if owned.0.len() < 2 {
-                return Err(format!(
-                    "{what} has no earlier revision to roll back to (revisions: {})",
-                    owned.listing()
-                ));
+                return Err(UndoError::NoEarlier { what, revisions: owned.numbers() });
             }
             Ok(owned.0[owned.0.len() - 2].1)
         }
@@ -150,21 +178,18 @@ impl<'a, T> Numbered<'a, T> {
         Self(numbered)
     }
 
-    /// `1, 2, 3`, or `none`.
-    fn listing(&self) -> String {
-        match self.0.is_empty() {
-            true => "none".to_string(),
-            false => self.0.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", "),
-        }
+    /// The revision numbers, oldest first.
+    fn numbers(&self) -> Vec<i64> {
+        self.0.iter().map(|(n, _)| *n).collect()
     }
 
     /// Revision `n` of `what` (`deployment "fraud"`).
-    fn find(&self, what: &str, n: i64) -> Result<&'a T, String> {
-        self.0
-            .iter()
-            .find(|(r, _)| *r == n)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| format!("{what} has no revision {n}; its revisions are: {}", self.listing()))
+    fn find(&self, what: &str, n: i64) -> Result<&'a T, UndoError> {
+        self.0.iter().find(|(r, _)| *r == n).map(|(_, t)| *t).ok_or_else(|| UndoError::NoSuchRevision {
+            what: what.to_string(),
+            wanted: n,
+            revisions: self.numbers(),
+        })
     }
 }
 
@@ -174,14 +199,15 @@ impl<'a, T> Numbered<'a, T> {
 /// latest created.
 ///
 /// # Errors
-/// The revision does not exist (the message lists the ones that do), or there is no older one.
+/// The revision does not exist ([`UndoError::NoSuchRevision`]), the ksvc names no latest
+/// revision ([`UndoError::NoLatest`]), or there is no older one ([`UndoError::NoOlder`]).
 pub fn knative_undo_target<'a>(
     name: &str,
     revisions: &'a [Value],
     latest_created: Option<&str>,
     latest_ready: Option<&str>,
     to: Option<i64>,
-) -> Result<&'a Value, String> {
+) -> Result<&'a Value, UndoError> {
     let numbered =
         Numbered::new(revisions.iter().filter_map(|r| knative_revision_number(r).map(|n| (n, r))).collect());
     let what = format!("ksvc {name:?}");
@@ -203,17 +229,12 @@ pub fn knative_undo_target<'a>(
         }
     }
     let Some((current, _)) = latest_created.and_then(named) else {
-        return Err(format!(
-            "{what} has no latest revision to roll back from (revisions: {}); pick one with --to-revision",
-            numbered.listing()
-        ));
+        return Err(UndoError::NoLatest { what, revisions: numbered.numbers() });
     };
-    numbered.0.iter().rev().find(|(n, _)| *n < current).map(|(_, r)| *r).ok_or_else(|| {
-        format!(
-            "{what} has no revision older than its latest ({}) to roll back to (revisions: {}); pick one with --to-revision",
-            latest_created.unwrap_or("none"),
-            numbered.listing()
-        )
+    numbered.0.iter().rev().find(|(n, _)| *n < current).map(|(_, r)| *r).ok_or_else(|| UndoError::NoOlder {
+        what,
+        latest: latest_created.unwrap_or("none").to_string(),
+        revisions: numbered.numbers(),
     })
 }
 
@@ -305,7 +326,8 @@ mod knative_tests {
     #[test]
     fn undo_goes_to_the_revision_before_the_one_serving_or_the_one_asked_for() {
         let revisions = [revision("m-00003", 3), revision("m-00001", 1), revision("m-v2", 2)];
-        let name = |r: Result<&Value, String>| r.unwrap()["metadata"]["name"].as_str().unwrap().to_string();
+        let name =
+            |r: Result<&Value, UndoError>| r.unwrap()["metadata"]["name"].as_str().unwrap().to_string();
         let latest = |n: &'static str| (Some(n), Some(n));
         let target = |(created, ready): (Option<&'static str>, Option<&'static str>), to| {
             knative_undo_target("m", &revisions, created, ready, to)
@@ -315,15 +337,28 @@ mod knative_tests {
         assert_eq!(name(target(latest("m-v2"), Some(3))), "m-00003");
         // The latest failed: back to the one still serving.
         assert_eq!(name(target((Some("m-00003"), Some("m-v2")), None)), "m-v2");
+        let what = || "ksvc \"m\"".to_string();
         let err = target(latest("m-00001"), None).unwrap_err();
-        assert!(
-            err.contains("no revision older than its latest (m-00001)") && err.contains("1, 2, 3"),
-            "{err}"
+        assert_eq!(
+            err,
+            UndoError::NoOlder { what: what(), latest: "m-00001".into(), revisions: vec![1, 2, 3] }
+        );
+        assert_eq!(
+            err.to_string(),
+            "ksvc \"m\" has no revision older than its latest (m-00001) to roll back to (revisions: 1, 2, 3); pick one with --to-revision"
         );
         let err = target((None, None), None).unwrap_err();
-        assert!(err.contains("no latest revision"), "{err}");
+        assert_eq!(err, UndoError::NoLatest { what: what(), revisions: vec![1, 2, 3] });
+        assert_eq!(
+            err.to_string(),
+            "ksvc \"m\" has no latest revision to roll back from (revisions: 1, 2, 3); pick one with --to-revision"
+        );
         let err = target((None, None), Some(7)).unwrap_err();
-        assert_eq!(err, "ksvc \"m\" has no revision 7; its revisions are: 1, 2, 3");
+        assert_eq!(err, UndoError::NoSuchRevision { what: what(), wanted: 7, revisions: vec![1, 2, 3] });
+        assert_eq!(err.to_string(), "ksvc \"m\" has no revision 7; its revisions are: 1, 2, 3");
+        // Revisions without numbers are listed as none.
+        let err = knative_undo_target("m", &[], None, None, Some(1)).unwrap_err();
+        assert_eq!(err.to_string(), "ksvc \"m\" has no revision 1; its revisions are: none");
     }
 }
 
@@ -338,9 +373,13 @@ mod tests {
         for ok in ["v2", "2024-06-01", "fraud.v2_rc1", "A"] {
             check_label_value(ok).unwrap();
         }
-        for bad in ["", "-v2", "v2-", "v 2", "v2/x", &"a".repeat(64)] {
-            assert!(check_label_value(bad).is_err(), "{bad}");
+        for bad in ["-v2", "v2-", "v 2", "v2/x"] {
+            assert_eq!(check_label_value(bad), Err(LabelValueError::Characters), "{bad}");
         }
+        assert_eq!(check_label_value(""), Err(LabelValueError::Empty));
+        let long = check_label_value(&"a".repeat(64)).unwrap_err();
+        assert_eq!(long, LabelValueError::TooLong { length: 64 });
+        assert_eq!(long.to_string(), "it is 64 characters long; a label value holds at most 63");
     }
 
     #[test]
@@ -383,12 +422,15 @@ mod tests {
         let target = undo_target("fraud", &rss, Some("d-uid"), Some(1)).unwrap();
         assert_eq!(revision_of(&target.metadata), Some(1));
         assert_eq!(
-            undo_target("fraud", &rss, Some("d-uid"), Some(7)).unwrap_err(),
+            undo_target("fraud", &rss, Some("d-uid"), Some(7)).unwrap_err().to_string(),
             "deployment \"fraud\" has no revision 7; its revisions are: 1, 2, 3"
         );
-        assert!(undo_target("fraud", &rss[..1], Some("d-uid"), None)
-            .unwrap_err()
-            .contains("no earlier revision"));
+        let err = undo_target("fraud", &rss[..1], Some("d-uid"), None).unwrap_err();
+        assert_eq!(err, UndoError::NoEarlier { what: "deployment \"fraud\"".into(), revisions: vec![1] });
+        assert_eq!(
+            err.to_string(),
+            "deployment \"fraud\" has no earlier revision to roll back to (revisions: 1)"
+        );
     }
 
     #[test]

@@ -169,6 +169,15 @@ pub struct RolloutState {
     pub canary_uid: Option<String>,
 }
 
+/// A `modelroll.io/rollout` annotation that is not valid state (edited by hand, or written by a
+/// newer version).
+#[derive(Debug, thiserror::Error)]
+#[error("the {annotation} annotation is not valid modelroll state ({source}); fix or remove it", annotation = ROLLOUT_ANNOTATION)]
+pub struct InvalidState {
+    #[source]
+    pub source: serde_json::Error,
+}
+
 impl RolloutState {
     /// The annotation value: compact JSON. This is the one place the annotation is encoded.
     pub fn to_annotation(&self) -> String {
@@ -178,19 +187,17 @@ impl RolloutState {
     /// Read the state from an object's annotations; `Ok(None)` when there is no canary.
     ///
     /// # Errors
-    /// A sentence when the annotation is present but not valid state.
-    pub fn from_annotations(annotations: Option<&BTreeMap<String, String>>) -> Result<Option<Self>, String> {
+    /// [`InvalidState`] when the annotation is present but not valid state.
+    pub fn from_annotations(
+        annotations: Option<&BTreeMap<String, String>>,
+    ) -> Result<Option<Self>, InvalidState> {
         let Some(text) = annotations.and_then(|a| a.get(ROLLOUT_ANNOTATION)) else {
             return Ok(None);
         };
         if analysis_record(text).is_some() {
             return Ok(None);
         }
-        serde_json::from_str(text).map(Some).map_err(|e| {
-            format!(
-                "the {ROLLOUT_ANNOTATION} annotation is not valid modelroll state ({e}); fix or remove it"
-            )
-        })
+        serde_json::from_str(text).map(Some).map_err(|source| InvalidState { source })
     }
 
     /// Whether this record is a stale copy: it names its canary's uid, and the canary that
@@ -363,7 +370,10 @@ mod tests {
     fn broken_annotation_is_reported() {
         let annotations = BTreeMap::from([(ROLLOUT_ANNOTATION.to_string(), "{".to_string())]);
         let err = RolloutState::from_annotations(Some(&annotations)).unwrap_err();
-        assert!(err.contains("modelroll.io/rollout"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the modelroll.io/rollout annotation is not valid modelroll state (EOF while parsing an object at line 1 column 1); fix or remove it"
+        );
     }
 
     #[test]

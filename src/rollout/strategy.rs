@@ -8,6 +8,24 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 /// Kubernetes' default for both `maxSurge` and `maxUnavailable`.
 pub const DEFAULT_PERCENT: i32 = 25;
 
+/// A `maxSurge`/`maxUnavailable` value, or a pair of them, that Kubernetes refuses. `text` is
+/// the value as written (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrategyError {
+    #[error("{text:?} is not a whole number of percent")]
+    PercentNotANumber { text: String },
+    #[error("{text:?} is outside 0%..100%")]
+    PercentRange { text: String },
+    #[error("{text:?} is neither a pod count (e.g. 1) nor a percent (e.g. 25%)")]
+    NotACount { text: String },
+    #[error("{text:?} is negative")]
+    Negative { text: String },
+    #[error(
+        "maxSurge {max_surge} and maxUnavailable {max_unavailable} cannot both be zero: the rollout could never replace a pod"
+    )]
+    BothZero { max_surge: IntOrPercent, max_unavailable: IntOrPercent },
+}
+
 /// An absolute pod count or a percent of the desired replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntOrPercent {
@@ -19,22 +37,21 @@ impl IntOrPercent {
     /// Parse a flag value: `N` or `P%` (0–100).
     ///
     /// # Errors
-    /// A phrase saying what is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// A [`StrategyError`] naming the value.
+    pub fn parse(text: &str) -> Result<Self, StrategyError> {
         let text = text.trim();
+        let owned = || text.to_string();
         if let Some(number) = text.strip_suffix('%') {
             let percent: i32 =
-                number.parse().map_err(|_| format!("{text:?} is not a whole number of percent"))?;
+                number.parse().map_err(|_| StrategyError::PercentNotANumber { text: owned() })?;
             if !(0..=100).contains(&percent) {
-                return Err(format!("{text:?} is outside 0%..100%"));
+                return Err(StrategyError::PercentRange { text: owned() });
             }
             return Ok(Self::Percent(percent));
         }
-        let count: i32 = text
-            .parse()
-            .map_err(|_| format!("{text:?} is neither a pod count (e.g. 1) nor a percent (e.g. 25%)"))?;
+        let count: i32 = text.parse().map_err(|_| StrategyError::NotACount { text: owned() })?;
         if count < 0 {
-            return Err(format!("{text:?} is negative"));
+            return Err(StrategyError::Negative { text: owned() });
         }
         Ok(Self::Int(count))
     }
@@ -43,7 +60,7 @@ impl IntOrPercent {
     ///
     /// # Errors
     /// The field holds something Kubernetes itself would refuse.
-    pub fn from_int_or_string(value: &IntOrString) -> Result<Self, String> {
+    pub fn from_int_or_string(value: &IntOrString) -> Result<Self, StrategyError> {
         match value {
             IntOrString::Int(n) => Ok(Self::Int(*n)),
             IntOrString::String(s) => Self::parse(s),
@@ -115,7 +132,7 @@ impl RollingUpdate {
     /// A field Kubernetes would refuse.
     pub fn of_deployment(
         strategy: Option<&k8s_openapi::api::apps::v1::DeploymentStrategy>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, StrategyError> {
         let Some(strategy) = strategy else { return Ok(Some(Self::default())) };
         if strategy.type_.as_deref() == Some("Recreate") {
             return Ok(None);
@@ -135,21 +152,21 @@ impl RollingUpdate {
     /// Override with the flags given. Refuses both zero, as the API server's validation does.
     ///
     /// # Errors
-    /// `maxSurge` and `maxUnavailable` both zero.
+    /// [`StrategyError::BothZero`]: `maxSurge` and `maxUnavailable` both zero.
     pub fn with(
         self,
         max_surge: Option<IntOrPercent>,
         max_unavailable: Option<IntOrPercent>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StrategyError> {
         let result = Self {
             max_surge: max_surge.unwrap_or(self.max_surge),
             max_unavailable: max_unavailable.unwrap_or(self.max_unavailable),
         };
         if result.max_surge.is_zero() && result.max_unavailable.is_zero() {
-            return Err(format!(
-                "maxSurge {} and maxUnavailable {} cannot both be zero: the rollout could never replace a pod",
-                result.max_surge, result.max_unavailable
-            ));
+            return Err(StrategyError::BothZero {
+                max_surge: result.max_surge,
+                max_unavailable: result.max_unavailable,
+            });
         }
         Ok(result)
     }
@@ -194,9 +211,26 @@ mod tests {
         assert_eq!(IntOrPercent::parse("0").unwrap(), IntOrPercent::Int(0));
         assert_eq!(IntOrPercent::parse("25%").unwrap(), IntOrPercent::Percent(25));
         assert_eq!(IntOrPercent::parse("100%").unwrap(), IntOrPercent::Percent(100));
-        for bad in ["-1", "101%", "-5%", "1.5", "abc", "%", "10 %", ""] {
-            assert!(IntOrPercent::parse(bad).is_err(), "{bad}");
+        use StrategyError as E;
+        let text = |s: &str| s.to_string();
+        for (bad, expected) in [
+            ("-1", E::Negative { text: text("-1") }),
+            ("101%", E::PercentRange { text: text("101%") }),
+            ("-5%", E::PercentRange { text: text("-5%") }),
+            ("1.5", E::NotACount { text: text("1.5") }),
+            ("abc", E::NotACount { text: text("abc") }),
+            ("%", E::PercentNotANumber { text: text("%") }),
+            ("10 %", E::PercentNotANumber { text: text("10 %") }),
+            (" 1.5 ", E::NotACount { text: text("1.5") }),
+            ("", E::NotACount { text: text("") }),
+        ] {
+            assert_eq!(IntOrPercent::parse(bad), Err(expected), "{bad}");
         }
+        assert_eq!(
+            IntOrPercent::parse("1.5").unwrap_err().to_string(),
+            "\"1.5\" is neither a pod count (e.g. 1) nor a percent (e.g. 25%)"
+        );
+        assert_eq!(IntOrPercent::parse("101%").unwrap_err().to_string(), "\"101%\" is outside 0%..100%");
     }
 
     #[test]
@@ -217,9 +251,20 @@ mod tests {
     #[test]
     fn both_zero_is_refused() {
         let base = RollingUpdate::default();
-        assert!(base.with(Some(IntOrPercent::Int(0)), Some(IntOrPercent::Percent(0))).is_err());
+        let err = base.with(Some(IntOrPercent::Int(0)), Some(IntOrPercent::Percent(0))).unwrap_err();
+        assert_eq!(
+            err,
+            StrategyError::BothZero {
+                max_surge: IntOrPercent::Int(0),
+                max_unavailable: IntOrPercent::Percent(0)
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "maxSurge 0 and maxUnavailable 0% cannot both be zero: the rollout could never replace a pod"
+        );
         let base = base.with(Some(IntOrPercent::Int(0)), None).unwrap();
-        assert!(base.with(None, Some(IntOrPercent::Int(0))).is_err());
+        assert!(matches!(base.with(None, Some(IntOrPercent::Int(0))), Err(StrategyError::BothZero { .. })));
         assert_eq!(base.with(None, Some(IntOrPercent::Int(1))).unwrap(), NO_SURGE);
     }
 

@@ -3,33 +3,42 @@
 
 use std::fmt;
 
+/// What is wrong with `--contexts`; `contexts` is the flag's value (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContextsError {
+    #[error("--contexts all: the kubeconfig has no context")]
+    NoContext,
+    #[error("--contexts {contexts:?}: a context name is empty; give names separated by commas, or all")]
+    EmptyName { contexts: String },
+    #[error("--contexts {contexts:?}: context {name:?} is named twice")]
+    Twice { contexts: String, name: String },
+    #[error("--contexts: context {name:?} is not in the kubeconfig; contexts are: {}", .known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+}
+
 /// `--contexts` as given: `all`, or names separated by commas.
 ///
 /// # Errors
-/// A sentence for an empty list, an empty name or a name given twice.
-pub fn parse_contexts(text: &str, known: &[String]) -> Result<Vec<String>, String> {
+/// A [`ContextsError`]: no context for `all`, an empty name, a name given twice or one the
+/// kubeconfig does not have.
+pub fn parse_contexts(text: &str, known: &[String]) -> Result<Vec<String>, ContextsError> {
     let text = text.trim();
     if text == "all" {
         if known.is_empty() {
-            return Err("--contexts all: the kubeconfig has no context".into());
+            return Err(ContextsError::NoContext);
         }
         return Ok(known.to_vec());
     }
     let mut names: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim) {
         if name.is_empty() {
-            return Err(format!(
-                "--contexts {text:?}: a context name is empty; give names separated by commas, or all"
-            ));
+            return Err(ContextsError::EmptyName { contexts: text.to_string() });
         }
         if names.iter().any(|n| n == name) {
-            return Err(format!("--contexts {text:?}: context {name:?} is named twice"));
+            return Err(ContextsError::Twice { contexts: text.to_string(), name: name.to_string() });
         }
         if !known.iter().any(|k| k == name) {
-            return Err(format!(
-                "--contexts: context {name:?} is not in the kubeconfig; contexts are: {}",
-                known.join(", ")
-            ));
+            return Err(ContextsError::Unknown { name: name.to_string(), known: known.to_vec() });
         }
         names.push(name.to_string());
     }
@@ -120,13 +129,22 @@ mod tests {
         assert_eq!(parse_contexts("all", &known).unwrap(), known);
         assert_eq!(parse_contexts(" eu , us ", &known).unwrap(), names(&["eu", "us"]));
         let unknown = parse_contexts("eu,asia", &known).unwrap_err();
-        assert!(
-            unknown.contains("\"asia\" is not in the kubeconfig; contexts are: staging, eu, us"),
-            "{unknown}"
+        assert_eq!(unknown, ContextsError::Unknown { name: "asia".into(), known: known.clone() });
+        assert_eq!(
+            unknown.to_string(),
+            "--contexts: context \"asia\" is not in the kubeconfig; contexts are: staging, eu, us"
         );
-        assert!(parse_contexts("eu,,us", &known).unwrap_err().contains("empty"));
-        assert!(parse_contexts("eu,eu", &known).unwrap_err().contains("twice"));
-        assert!(parse_contexts("all", &[]).is_err());
+        let empty = parse_contexts(" eu,,us ", &known).unwrap_err();
+        assert_eq!(empty, ContextsError::EmptyName { contexts: "eu,,us".into() });
+        assert_eq!(
+            empty.to_string(),
+            "--contexts \"eu,,us\": a context name is empty; give names separated by commas, or all"
+        );
+        let twice = parse_contexts("eu,eu", &known).unwrap_err();
+        assert_eq!(twice, ContextsError::Twice { contexts: "eu,eu".into(), name: "eu".into() });
+        assert_eq!(twice.to_string(), "--contexts \"eu,eu\": context \"eu\" is named twice");
+        assert_eq!(parse_contexts("all", &[]), Err(ContextsError::NoContext));
+        assert_eq!(ContextsError::NoContext.to_string(), "--contexts all: the kubeconfig has no context");
     }
 
     #[test]

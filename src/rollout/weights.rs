@@ -16,39 +16,51 @@ impl Split {
     }
 }
 
+/// A weight that is not a whole number from 0 to 100; `text` as given, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid weight {text:?}: a weight is a whole number from 0 to 100")]
+pub struct WeightError {
+    pub text: String,
+}
+
+/// What is wrong with `--steps`; `steps` is the flag's value as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepsError {
+    #[error("invalid --steps {steps:?}: {source}")]
+    Weight { steps: String, source: WeightError },
+    #[error("invalid --steps {steps:?}: steps must increase ({weight} comes after {last})")]
+    NotIncreasing { steps: String, weight: u32, last: u32 },
+}
+
 /// Parse a traffic weight: an integer from 0 to 100.
 ///
 /// # Errors
-/// A sentence saying what is wrong with `text`.
-pub fn parse_weight(text: &str) -> Result<u32, String> {
+/// [`WeightError`], naming `text`.
+pub fn parse_weight(text: &str) -> Result<u32, WeightError> {
     let trimmed = text.trim();
     match trimmed.parse::<i64>() {
         Ok(w) if (0..=100).contains(&w) => Ok(w as u32),
-        Ok(_) => Err(format!("invalid weight {trimmed:?}: a weight is a whole number from 0 to 100")),
-        Err(_) => Err(format!("invalid weight {trimmed:?}: a weight is a whole number from 0 to 100")),
+        _ => Err(WeightError { text: trimmed.to_string() }),
     }
 }
 
 /// Parse `--steps W1,W2,…`: weights from 1 to 100, strictly increasing.
 ///
 /// # Errors
-/// A sentence naming the bad step.
-pub fn parse_steps(text: &str) -> Result<Vec<u32>, String> {
+/// A [`StepsError`] naming the bad step.
+pub fn parse_steps(text: &str) -> Result<Vec<u32>, StepsError> {
     let mut steps = Vec::new();
     for part in text.split(',') {
-        let weight = parse_weight(part).map_err(|e| format!("invalid --steps {text:?}: {e}"))?;
+        let weight =
+            parse_weight(part).map_err(|source| StepsError::Weight { steps: text.to_string(), source })?;
         if let Some(&last) = steps.last() {
             if weight <= last {
-                return Err(format!(
-                    "invalid --steps {text:?}: steps must increase ({weight} comes after {last})"
-                ));
+                return Err(StepsError::NotIncreasing { steps: text.to_string(), weight, last });
             }
         }
         steps.push(weight);
     }
-    if steps.is_empty() {
-        return Err(format!("invalid --steps {text:?}: give at least one weight"));
-    }
+    // Never empty: splitting gives at least one part, and an empty part is no weight.
     Ok(steps)
 }
 
@@ -170,20 +182,39 @@ mod tests {
         assert_eq!(parse_weight("100"), Ok(100));
         assert_eq!(parse_weight(" 25 "), Ok(25));
         for bad in ["-1", "101", "abc", "", "2.5", "10%"] {
-            assert!(parse_weight(bad).is_err(), "{bad}");
+            assert_eq!(parse_weight(bad), Err(WeightError { text: bad.into() }), "{bad}");
         }
-        assert!(parse_weight("101").unwrap_err().contains("0 to 100"));
+        assert_eq!(parse_weight(" 101 "), Err(WeightError { text: "101".into() }));
+        assert_eq!(
+            parse_weight("101").unwrap_err().to_string(),
+            "invalid weight \"101\": a weight is a whole number from 0 to 100"
+        );
     }
 
     #[test]
     fn steps_must_increase() {
         assert_eq!(parse_steps("10,25,50,100"), Ok(vec![10, 25, 50, 100]));
         assert_eq!(parse_steps("50"), Ok(vec![50]));
-        assert!(parse_steps("10,10").unwrap_err().contains("must increase"));
-        assert!(parse_steps("50,25").unwrap_err().contains("must increase"));
-        assert!(parse_steps("10,abc").is_err());
-        assert!(parse_steps("10,101").is_err());
-        assert!(parse_steps("").is_err());
+        let steps = |s: &str| s.to_string();
+        assert_eq!(
+            parse_steps("10,10"),
+            Err(StepsError::NotIncreasing { steps: steps("10,10"), weight: 10, last: 10 })
+        );
+        assert_eq!(
+            parse_steps("50,25").unwrap_err().to_string(),
+            "invalid --steps \"50,25\": steps must increase (25 comes after 50)"
+        );
+        let weight = |text: &str| WeightError { text: text.into() };
+        assert_eq!(
+            parse_steps("10,abc"),
+            Err(StepsError::Weight { steps: steps("10,abc"), source: weight("abc") })
+        );
+        assert_eq!(
+            parse_steps("10,101").unwrap_err().to_string(),
+            "invalid --steps \"10,101\": invalid weight \"101\": a weight is a whole number from 0 to 100"
+        );
+        // An empty flag is one empty weight.
+        assert_eq!(parse_steps(""), Err(StepsError::Weight { steps: steps(""), source: weight("") }));
     }
 
     #[test]

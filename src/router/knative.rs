@@ -278,17 +278,25 @@ impl Knative {
     }
 }
 
-/// `Some(Ok)` when a Revision is Ready, `Some(Err(reason))` when it failed, `None` while pending.
-pub fn revision_ready(revision: &Value) -> Option<std::result::Result<(), String>> {
+/// A Revision whose Ready condition is False: its reason and message, as Knative wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct RevisionFailed {
+    /// `NotReady` when the condition has none.
+    pub reason: String,
+    pub message: String,
+}
+
+/// `Some(Ok)` when a Revision is Ready, `Some(Err(failed))` when it failed, `None` while pending.
+pub fn revision_ready(revision: &Value) -> Option<std::result::Result<(), RevisionFailed>> {
     let conditions = revision.pointer("/status/conditions")?.as_array()?;
     let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
     match ready["status"].as_str() {
         Some("True") => Some(Ok(())),
-        Some("False") => Some(Err(format!(
-            "{}: {}",
-            ready["reason"].as_str().unwrap_or("NotReady"),
-            ready["message"].as_str().unwrap_or("")
-        ))),
+        Some("False") => Some(Err(RevisionFailed {
+            reason: ready["reason"].as_str().unwrap_or("NotReady").to_string(),
+            message: ready["message"].as_str().unwrap_or("").to_string(),
+        })),
         _ => None,
     }
 }
@@ -519,5 +527,22 @@ mod tests {
         );
         assert_eq!(promoted_traffic(&Value::Null, "a", "b"), Value::Null);
         assert_eq!(aborted_traffic("fraud-00001"), pinned);
+    }
+
+    #[test]
+    fn a_failed_revision_keeps_knatives_reason_and_message() {
+        let revision = |status: Value| json!({"metadata": {"name": "fraud-v2"}, "status": status});
+        let failed = revision(json!({"conditions": [{"type": "Ready", "status": "False",
+            "reason": "ContainerMissing", "message": "Unable to fetch image \"r/fraud:v9\""}]}));
+        let err = revision_ready(&failed).unwrap().unwrap_err();
+        assert_eq!(err.reason, "ContainerMissing");
+        assert_eq!(err.to_string(), "ContainerMissing: Unable to fetch image \"r/fraud:v9\"");
+        let bare = revision(json!({"conditions": [{"type": "Ready", "status": "False"}]}));
+        assert_eq!(revision_ready(&bare).unwrap().unwrap_err().to_string(), "NotReady: ");
+        let ready = revision(json!({"conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(revision_ready(&ready), Some(Ok(())));
+        let pending = revision(json!({"conditions": [{"type": "Ready", "status": "Unknown"}]}));
+        assert_eq!(revision_ready(&pending), None);
+        assert_eq!(revision_ready(&revision(json!({}))), None);
     }
 }

@@ -131,7 +131,7 @@ async fn ask_pod_inner(
     let phase = |phase: ModelPhase| {
         let _ = updates.send(Update::Phase(name.to_string(), phase));
     };
-    let port = pick_port(pod).map_err(PodFailure::Model)?;
+    let port = pick_port(pod).map_err(|e| PodFailure::Model(e.to_string()))?;
     let path = gate.ready_path();
     let mut attempt = 0;
     let mut unreachable_since: Option<Instant> = None;

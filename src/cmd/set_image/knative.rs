@@ -92,8 +92,7 @@ fn edit_knative(name: &str, before: &Value, settings: &Settings) -> Result<(Valu
     let pod_spec = wanted
         .pointer_mut("/spec/template/spec")
         .ok_or_else(|| Error::failed(format!("ksvc {name:?} has no spec.template.spec")))?;
-    let changes =
-        apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}")).map_err(Error::usage)?;
+    let changes = apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}"))?;
     let version = model_version(settings, &changes);
     if let Some(version) = &version {
         set_model_version_label(&mut wanted["spec"]["template"], version);
