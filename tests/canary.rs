@@ -630,6 +630,40 @@ async fn bad_input_changes_nothing() {
     assert!(env.deployment("m5-canary").await.is_none());
 }
 
+/// `abort` without a recorded canary removes a canary Deployment left behind (marked
+/// `modelroll.io/canary-of`, its state removed by hand); a Deployment of that name without the
+/// mark is not ours: exit 2, "no canary", and it stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_removes_a_leftover_canary_and_nothing_else() {
+    let env = Env::start(Duration::from_millis(300)).await;
+    model(&env, "stray", 1, "registry.example/stray:v1", true).await;
+    env.create(deployment("stray-canary", 1, "registry.example/stray:v2", false)).await;
+    let out = env.run(&["abort", "stray"]);
+    out.code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: deployment/stray has no canary to abort; start one with `kubectl modelroll canary deployment/stray --image IMAGE`"
+    );
+    assert!(env.deployment("stray-canary").await.is_some());
+
+    model(&env, "left", 1, "registry.example/left:v1", true).await;
+    let mut leftover = deployment("left-canary", 1, "registry.example/left:v2", false);
+    leftover["metadata"]["annotations"] = json!({"modelroll.io/canary-of": "left"});
+    env.create(leftover).await;
+    let out = env.run(&["abort", "left", "--dry-run=client"]);
+    out.success();
+    assert!(
+        out.stderr.contains("(dry run) would delete") && out.stderr.contains("left-canary"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.deployment("left-canary").await.is_some(), "a dry run deletes nothing");
+    let said = env.run_ok(&["abort", "left"]);
+    assert_eq!(said, "deployment/left: removed the leftover canary deployment left-canary\n");
+    assert!(env.deployment("left-canary").await.is_none());
+    assert!(env.deployment("left").await.is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashloop_canary_gets_no_weight() {
     let env = Env::start(Duration::from_millis(300)).await;

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::rollout::canary::canary_name;
 use crate::rollout::state::{Phase, CANARY_OF_ANNOTATION};
 use crate::router::{self, deployment_kind, End};
+use crate::settings::WriteOutput;
 use crate::write::Writer;
 
 /// Run `abort`.
@@ -33,27 +34,10 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     let result: Result<()> = async {
         let model = load(&w, &target).await?;
         let dry = w.is_dry_run();
-        let Some(mut state) = model.state.clone() else {
-            // A canary Deployment left without state (e.g. the state was removed by hand).
-            if let Target::Deployment(name) = &target {
-                let orphan = w.get(&deployment_kind(), &canary_name(name)).await?;
-                if orphan.is_some_and(|c| {
-                    c.pointer(&format!("/metadata/annotations/{}", CANARY_OF_ANNOTATION.replace('/', "~1")))
-                        .is_some()
-                }) {
-                    w.delete(&deployment_kind(), &canary_name(name)).await?;
-                    if dry {
-                        print_dry_run(&w, settings.output);
-                    } else {
-                        crate::ui::print_stdout(&format!(
-                            "{target}: removed the leftover canary deployment {}\n",
-                            canary_name(name)
-                        ));
-                    }
-                    return Ok(());
-                }
-            }
-            return Err(model.require_state("abort").unwrap_err());
+        let mut state = match model.require_state("abort") {
+            Ok(state) => state,
+            Err(_) if remove_leftover_canary(&w, &target, settings.output).await? => return Ok(()),
+            Err(no_canary) => return Err(no_canary),
         };
         let router = router::from_routing(&w, model.name(), &state.routing, &state.canary).await?;
         if state.phase != Phase::Aborting {
@@ -100,6 +84,32 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
     }
     .await;
     result.map_err(|e| next_after_interrupt(e, &w, NextStep::Finish("abort"), &target))
+}
+
+/// A canary Deployment left without state (e.g. the state was removed by hand) is deleted:
+/// `true` when there was one.
+///
+/// # Errors
+/// Exit 1 when it cannot be read or deleted.
+async fn remove_leftover_canary(w: &Writer, target: &Target, output: Option<WriteOutput>) -> Result<bool> {
+    let Target::Deployment(name) = target else {
+        return Ok(false);
+    };
+    let canary = canary_name(name);
+    let orphan = w.get(&deployment_kind(), &canary).await?;
+    let marked = orphan.is_some_and(|c| {
+        c.pointer(&format!("/metadata/annotations/{}", CANARY_OF_ANNOTATION.replace('/', "~1"))).is_some()
+    });
+    if !marked {
+        return Ok(false);
+    }
+    w.delete(&deployment_kind(), &canary).await?;
+    if w.is_dry_run() {
+        print_dry_run(w, output);
+    } else {
+        crate::ui::print_stdout(&format!("{target}: removed the leftover canary deployment {canary}\n"));
+    }
+    Ok(true)
 }
 
 /// Said once the weight is back on stable (after the write, so a refused write never claims it).
