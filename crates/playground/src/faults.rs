@@ -37,20 +37,57 @@ pub struct Faults {
     pub restart: Option<(Duration, Duration)>,
 }
 
+/// A `--faults` part that is not understood.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultsError {
+    #[error("fault {part:?} has no value; use e.g. latency=50ms,429=0.1,500=0.05,503=0.05,watch-close=30s,watch-cut=5s,409=0.1,restart=30s/5s")]
+    NoValue { part: String },
+    #[error("fault {fault}: {value:?} {source}")]
+    Chance { fault: String, value: String, source: ChanceError },
+    #[error("fault {fault}: {value:?}: {source}")]
+    Duration { fault: String, value: String, source: humantime::DurationError },
+    #[error("fault restart: {value:?} is not UP/DOWN, e.g. 30s/5s")]
+    Restart { value: String },
+    #[error(
+        "unknown fault {fault:?}; known faults: latency, 429, 500, 503, watch-close, watch-cut, 409, restart"
+    )]
+    Unknown { fault: String },
+}
+
+/// A chance that is neither a fraction nor `1/N`: the end of a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChanceError {
+    #[error("is not 1/N with N a whole number of at least 1")]
+    NotOneInN,
+    #[error("is not a fraction between 0 and 1 (or 1/N)")]
+    NotAFraction,
+}
+
 impl Faults {
     /// Parse `latency=50ms,429=0.1,500=0.05,503=0.05,watch-close=30s,watch-cut=5s,409=0.1,restart=30s/5s`.
     ///
     /// # Errors
-    /// A sentence naming the part that is not understood.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    /// A [`FaultsError`] naming the part that is not understood.
+    pub fn parse(spec: &str) -> Result<Self, FaultsError> {
         let mut faults = Self::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((key, value)) = part.split_once('=') else {
-                return Err(format!("fault {part:?} has no value; use e.g. latency=50ms,429=0.1,500=0.05,503=0.05,watch-close=30s,watch-cut=5s,409=0.1,restart=30s/5s"));
+                return Err(FaultsError::NoValue { part: part.to_string() });
             };
-            let fraction = || Chance::parse(value).map_err(|why| format!("fault {key}: {value:?} {why}"));
-            let duration =
-                || humantime::parse_duration(value).map_err(|e| format!("fault {key}: {value:?}: {e}"));
+            let fraction = || {
+                Chance::parse(value).map_err(|source| FaultsError::Chance {
+                    fault: key.into(),
+                    value: value.into(),
+                    source,
+                })
+            };
+            let duration = || {
+                humantime::parse_duration(value).map_err(|source| FaultsError::Duration {
+                    fault: key.into(),
+                    value: value.into(),
+                    source,
+                })
+            };
             match key {
                 "latency" => faults.latency = Some(duration()?),
                 "429" => faults.too_many_requests = fraction()?,
@@ -60,7 +97,7 @@ impl Faults {
                 "watch-close" => faults.watch_close = Some(duration()?),
                 "watch-cut" => faults.watch_cut = Some(duration()?).filter(|d| !d.is_zero()),
                 "restart" => {
-                    let bad = || format!("fault restart: {value:?} is not UP/DOWN, e.g. 30s/5s");
+                    let bad = || FaultsError::Restart { value: value.to_string() };
                     let (up, down) = value.split_once('/').ok_or_else(bad)?;
                     let up = humantime::parse_duration(up).map_err(|_| bad())?;
                     let down = humantime::parse_duration(down).map_err(|_| bad())?;
@@ -69,11 +106,7 @@ impl Faults {
                     }
                     faults.restart = Some((up, down));
                 }
-                other => {
-                    return Err(format!(
-                        "unknown fault {other:?}; known faults: latency, 429, 500, 503, watch-close, watch-cut, 409, restart"
-                    ))
-                }
+                other => return Err(FaultsError::Unknown { fault: other.to_string() }),
             }
         }
         Ok(faults)
@@ -143,18 +176,18 @@ impl Chance {
     /// `0.3` (a fraction between 0 and 1) or `1/3` (one in three).
     ///
     /// # Errors
-    /// The end of a sentence that says what is wrong.
-    pub fn parse(value: &str) -> Result<Self, String> {
+    /// A [`ChanceError`]: the end of a sentence that says what is wrong.
+    pub fn parse(value: &str) -> Result<Self, ChanceError> {
         if let Some((one, n)) = value.split_once('/') {
             return match (one.trim(), n.trim().parse::<u64>()) {
                 ("1", Ok(n)) if n >= 1 => Ok(Self::OneIn(n)),
-                _ => Err("is not 1/N with N a whole number of at least 1".into()),
+                _ => Err(ChanceError::NotOneInN),
             };
         }
         match value.parse::<f64>() {
             Ok(0.0) => Ok(Self::Never),
             Ok(f) if (0.0..=1.0).contains(&f) => Ok(Self::Fraction(f)),
-            _ => Err("is not a fraction between 0 and 1 (or 1/N)".into()),
+            _ => Err(ChanceError::NotAFraction),
         }
     }
 
@@ -198,8 +231,25 @@ mod tests {
         assert_eq!(f.latency, Some(Duration::from_millis(50)));
         assert_eq!(f.too_many_requests, Chance::Fraction(0.1));
         assert_eq!(f.watch_close, Some(Duration::from_secs(30)));
-        assert!(Faults::parse("429=2").is_err());
-        assert!(Faults::parse("slow=1").is_err());
+        let err = Faults::parse("429=2").unwrap_err();
+        assert!(
+            matches!(&err, FaultsError::Chance { fault, source: ChanceError::NotAFraction, .. } if fault == "429")
+        );
+        assert_eq!(err.to_string(), "fault 429: \"2\" is not a fraction between 0 and 1 (or 1/N)");
+        assert!(matches!(
+            Faults::parse("429=2/3"),
+            Err(FaultsError::Chance { source: ChanceError::NotOneInN, .. })
+        ));
+        let err = Faults::parse("slow=1").unwrap_err();
+        assert!(matches!(&err, FaultsError::Unknown { fault } if fault == "slow"));
+        assert_eq!(
+            err.to_string(),
+            "unknown fault \"slow\"; known faults: latency, 429, 500, 503, watch-close, watch-cut, 409, restart"
+        );
+        assert!(matches!(Faults::parse("latency"), Err(FaultsError::NoValue { part }) if part == "latency"));
+        assert!(matches!(Faults::parse("latency=soon"), Err(FaultsError::Duration { .. })));
+        let err = Faults::parse("restart=0s/5s").unwrap_err();
+        assert_eq!(err.to_string(), "fault restart: \"0s/5s\" is not UP/DOWN, e.g. 30s/5s");
         assert!(!Faults::default().any());
         let seq = Sequence::default();
         assert!(Faults::default().request_fault(&seq, &Method::POST, "apps", "deployments", "x").is_none());

@@ -37,8 +37,27 @@ impl StaticUser {
     }
 }
 
-/// Split one CSV line into fields (double quotes group, `""` inside quotes is a quote).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+/// A token-auth file the API server would refuse to start with; `line` counts from 1.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    /// `path` is prefixed to a line's error when the file was read from disk.
+    #[error("{}: {source}", .path.display())]
+    InFile { path: std::path::PathBuf, source: Box<TokenFileError> },
+    #[error("line {line}: a quoted field is not closed")]
+    UnclosedQuote { line: usize },
+    #[error("line {line}: expected token,user,uid[,\"group1,group2\"]")]
+    TooFewFields { line: usize },
+    #[error("line {line}: the token and the user name must not be empty")]
+    Empty { line: usize },
+    #[error("line {line}: the token of user {user:?} is used twice")]
+    TokenTwice { line: usize, user: String },
+}
+
+/// Split one CSV line into fields (double quotes group, `""` inside quotes is a quote); `None`
+/// when a quoted field is not closed.
+fn csv_fields(line: &str) -> Option<Vec<String>> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
@@ -56,19 +75,19 @@ fn csv_fields(line: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err("a quoted field is not closed".into());
+        return None;
     }
     fields.push(field);
-    Ok(fields)
+    Some(fields)
 }
 
 /// Parse a token-auth file: CSV lines `token,user,uid[,"group1,group2"]`, as kube-apiserver's
 /// `--token-auth-file` reads them (blank lines and `#` comments skipped).
 ///
 /// # Errors
-/// A sentence naming the line when a line has fewer than three fields, an empty token or
-/// user, or a token used twice.
-pub fn parse_token_auth_file(text: &str) -> Result<Vec<StaticUser>, String> {
+/// A [`TokenFileError`] naming the line when a line has fewer than three fields, an empty token
+/// or user, an unclosed quote, or a token used twice.
+pub fn parse_token_auth_file(text: &str) -> Result<Vec<StaticUser>, TokenFileError> {
     let mut users: Vec<StaticUser> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let number = i + 1;
@@ -76,16 +95,16 @@ pub fn parse_token_auth_file(text: &str) -> Result<Vec<StaticUser>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fields = csv_fields(line).map_err(|e| format!("line {number}: {e}"))?;
+        let fields = csv_fields(line).ok_or(TokenFileError::UnclosedQuote { line: number })?;
         if fields.len() < 3 {
-            return Err(format!("line {number}: expected token,user,uid[,\"group1,group2\"]"));
+            return Err(TokenFileError::TooFewFields { line: number });
         }
         let (token, name, uid) = (fields[0].trim(), fields[1].trim(), fields[2].trim());
         if token.is_empty() || name.is_empty() {
-            return Err(format!("line {number}: the token and the user name must not be empty"));
+            return Err(TokenFileError::Empty { line: number });
         }
         if users.iter().any(|u| u.token == token) {
-            return Err(format!("line {number}: the token of user {name:?} is used twice"));
+            return Err(TokenFileError::TokenTwice { line: number, user: name.to_string() });
         }
         let groups = fields
             .get(3)
@@ -100,9 +119,11 @@ pub fn parse_token_auth_file(text: &str) -> Result<Vec<StaticUser>, String> {
 ///
 /// # Errors
 /// When the file cannot be read or a line is malformed (see [`parse_token_auth_file`]).
-pub fn read_token_auth_file(path: &Path) -> Result<Vec<StaticUser>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_token_auth_file(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_token_auth_file(path: &Path) -> Result<Vec<StaticUser>, TokenFileError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| TokenFileError::Read { path: path.to_path_buf(), source })?;
+    parse_token_auth_file(&text)
+        .map_err(|e| TokenFileError::InFile { path: path.to_path_buf(), source: Box::new(e) })
 }
 
 pub(super) fn strings(value: &Value) -> impl Iterator<Item = &str> {
@@ -158,8 +179,24 @@ mod tests {
         assert_eq!(users[0].groups, vec!["ml-team", "deployers"]);
         assert!(users[1].groups.is_empty());
         assert_eq!(users[2].groups, vec!["ops"]);
-        assert!(parse_token_auth_file("t1,alice\n").unwrap_err().contains("line 1"));
-        assert!(parse_token_auth_file("t1,a,u\nt1,b,u\n").unwrap_err().contains("twice"));
-        assert!(parse_token_auth_file("t1,a,u,\"g\n").is_err());
+        let err = parse_token_auth_file("t1,alice\n").unwrap_err();
+        assert!(matches!(err, TokenFileError::TooFewFields { line: 1 }));
+        assert_eq!(err.to_string(), "line 1: expected token,user,uid[,\"group1,group2\"]");
+        let err = parse_token_auth_file("t1,a,u\nt1,b,u\n").unwrap_err();
+        assert!(matches!(&err, TokenFileError::TokenTwice { line: 2, user } if user == "b"));
+        assert_eq!(err.to_string(), "line 2: the token of user \"b\" is used twice");
+        let err = parse_token_auth_file("t1,a,u,\"g\n").unwrap_err();
+        assert!(matches!(err, TokenFileError::UnclosedQuote { line: 1 }));
+        assert_eq!(err.to_string(), "line 1: a quoted field is not closed");
+        assert!(matches!(parse_token_auth_file(" ,a,u\n"), Err(TokenFileError::Empty { line: 1 })));
+        let path = std::env::temp_dir().join(format!("tokens-{}.csv", uuid::Uuid::new_v4().simple()));
+        assert!(matches!(read_token_auth_file(&path), Err(TokenFileError::Read { .. })));
+        std::fs::write(&path, "t1,alice\n").unwrap();
+        let err = read_token_auth_file(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: line 1: expected token,user,uid[,\"group1,group2\"]", path.display())
+        );
     }
 }

@@ -234,16 +234,29 @@ pub fn builtin_types() -> Vec<ResourceType> {
     ]
 }
 
+/// Why a CRD's type cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrdError {
+    /// `field` is a path such as `spec.names.plural`.
+    #[error("{field} is required")]
+    Required { field: &'static str },
+    #[error("spec.versions[{version}].schema.openAPIV3Schema is required")]
+    NoSchema { version: String },
+    #[error("spec.versions must have at least one served version")]
+    NoServedVersion,
+}
+
 /// The type a CRD object defines, or why it cannot be served.
 ///
 /// # Errors
-/// A message when the CRD lacks names, versions or a schema for a served version.
-pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
+/// A [`CrdError`] when the CRD lacks names, versions or a schema for a served version.
+pub fn type_from_crd(crd: &Value) -> Result<ResourceType, CrdError> {
+    let required = |field: &'static str| CrdError::Required { field };
     let spec = &crd["spec"];
-    let group = spec["group"].as_str().ok_or("spec.group is required")?.to_string();
+    let group = spec["group"].as_str().ok_or_else(|| required("spec.group"))?.to_string();
     let names = &spec["names"];
-    let plural = names["plural"].as_str().ok_or("spec.names.plural is required")?.to_string();
-    let kind = names["kind"].as_str().ok_or("spec.names.kind is required")?.to_string();
+    let plural = names["plural"].as_str().ok_or_else(|| required("spec.names.plural"))?.to_string();
+    let kind = names["kind"].as_str().ok_or_else(|| required("spec.names.kind"))?.to_string();
     let singular =
         names["singular"].as_str().map(str::to_string).unwrap_or_else(|| kind.to_ascii_lowercase());
     let list_kind = names["listKind"].as_str().map(str::to_string).unwrap_or_else(|| format!("{kind}List"));
@@ -258,17 +271,17 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
     let mut status = false;
     let mut scale = None;
     let mut printer_columns = Vec::new();
-    let all_versions = spec["versions"].as_array().ok_or("spec.versions is required")?;
+    let all_versions = spec["versions"].as_array().ok_or_else(|| required("spec.versions"))?;
     // Served versions in kube-apiserver's priority order (GA, then beta, then alpha; higher
     // numbers first): the first is the preferred version discovery reports.
     let mut ordered: Vec<&Value> =
         all_versions.iter().filter(|v| v["served"].as_bool() == Some(true)).collect();
     ordered.sort_by_key(|v| version_priority(v["name"].as_str().unwrap_or("")));
     for v in ordered {
-        let name = v["name"].as_str().ok_or("spec.versions[].name is required")?.to_string();
+        let name = v["name"].as_str().ok_or_else(|| required("spec.versions[].name"))?.to_string();
         let schema = v["schema"]["openAPIV3Schema"].clone();
         if schema.is_null() {
-            return Err(format!("spec.versions[{name}].schema.openAPIV3Schema is required"));
+            return Err(CrdError::NoSchema { version: name });
         }
         if v["subresources"]["status"].is_object() {
             status = true;
@@ -295,7 +308,7 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         versions.push(name);
     }
     if versions.is_empty() {
-        return Err("spec.versions must have at least one served version".into());
+        return Err(CrdError::NoServedVersion);
     }
     Ok(ResourceType {
         group,

@@ -38,6 +38,39 @@ impl Requirement {
     }
 }
 
+/// A label selector the API server refuses, in its words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelSelectorError {
+    #[error("unable to parse requirement: found '', expected: identifier (in {text:?})")]
+    TrailingComma { text: String },
+    #[error("found '{rest}', expected: ',' or 'end of string'")]
+    ExpectedComma { rest: String },
+    #[error("unable to parse requirement: found '{found}', expected: identifier")]
+    ExpectedIdentifier { found: String },
+    #[error("unable to parse requirement: found '{found}', expected: '('")]
+    ExpectedOpenParen { found: String },
+    #[error("unable to parse requirement: found 'end of string', expected: ')'")]
+    ExpectedCloseParen,
+    /// A key that is no qualified name: the first cause the name check gives.
+    #[error("unable to parse requirement: {cause}")]
+    Key { cause: String },
+    #[error("unable to parse requirement: values[0][key]: Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")]
+    Value { value: String },
+    #[error("must be specified when `operator` is 'In' or 'NotIn'")]
+    ValuesRequired,
+    #[error("{operator:?} is not a valid label selector operator")]
+    Operator { operator: String },
+}
+
+/// A field selector the API server refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldSelectorError {
+    #[error("invalid selector: '{term}'; can't understand '{term}'")]
+    Term { term: String },
+    #[error("field label not supported: {field}")]
+    NotSupported { field: String },
+}
+
 impl LabelSelector {
     /// Whether `labels` (a JSON map, or null) satisfies every requirement.
     pub fn matches(&self, labels: &Value) -> bool {
@@ -52,8 +85,8 @@ impl LabelSelector {
     /// Parse the query form (`labelSelector=`).
     ///
     /// # Errors
-    /// The API server's message for an unparsable selector.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// A [`LabelSelectorError`] in the API server's words.
+    pub fn parse(text: &str) -> Result<Self, LabelSelectorError> {
         let mut requirements = Vec::new();
         let mut rest = text.trim();
         while !rest.is_empty() {
@@ -63,12 +96,10 @@ impl LabelSelector {
             if let Some(r) = rest.strip_prefix(',') {
                 rest = r.trim_start();
                 if rest.is_empty() {
-                    return Err(format!(
-                        "unable to parse requirement: found '', expected: identifier (in {text:?})"
-                    ));
+                    return Err(LabelSelectorError::TrailingComma { text: text.to_string() });
                 }
             } else if !rest.is_empty() {
-                return Err(format!("found '{rest}', expected: ',' or 'end of string'"));
+                return Err(LabelSelectorError::ExpectedComma { rest: rest.to_string() });
             }
         }
         for r in &requirements {
@@ -80,11 +111,11 @@ impl LabelSelector {
                 Requirement::Exists(k) | Requirement::DoesNotExist(k) => (k, vec![]),
             };
             if let Some(cause) = super::names::qualified_name_causes("key", key).first() {
-                return Err(format!("unable to parse requirement: {}", cause.message));
+                return Err(LabelSelectorError::Key { cause: cause.message.clone() });
             }
             for v in values {
                 if !super::names::is_label_value(v) {
-                    return Err(format!("unable to parse requirement: values[0][key]: Invalid value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+                    return Err(LabelSelectorError::Value { value: v.to_string() });
                 }
             }
         }
@@ -94,8 +125,8 @@ impl LabelSelector {
     /// Build from a `LabelSelector` object (`matchLabels`, `matchExpressions`).
     ///
     /// # Errors
-    /// A message for an unknown operator or missing values.
-    pub fn from_object(selector: &Value) -> Result<Self, String> {
+    /// [`LabelSelectorError::Operator`] or [`LabelSelectorError::ValuesRequired`].
+    pub fn from_object(selector: &Value) -> Result<Self, LabelSelectorError> {
         let mut requirements = Vec::new();
         if let Some(map) = selector["matchLabels"].as_object() {
             for (k, v) in map {
@@ -111,10 +142,10 @@ impl LabelSelector {
             let req = match expr["operator"].as_str().unwrap_or("") {
                 "In" if !values.is_empty() => Requirement::In(key, values),
                 "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
-                "In" | "NotIn" => return Err("must be specified when `operator` is 'In' or 'NotIn'".into()),
+                "In" | "NotIn" => return Err(LabelSelectorError::ValuesRequired),
                 "Exists" => Requirement::Exists(key),
                 "DoesNotExist" => Requirement::DoesNotExist(key),
-                other => return Err(format!("{other:?} is not a valid label selector operator")),
+                other => return Err(LabelSelectorError::Operator { operator: other.to_string() }),
             };
             requirements.push(req);
         }
@@ -126,18 +157,18 @@ fn is_key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')
 }
 
-fn parse_requirement(text: &str) -> Result<(Requirement, &str), String> {
+fn parse_requirement(text: &str) -> Result<(Requirement, &str), LabelSelectorError> {
     if let Some(rest) = text.strip_prefix('!') {
         let rest = rest.trim_start();
         let end = rest.find(|c: char| !is_key_char(c)).unwrap_or(rest.len());
         if end == 0 {
-            return Err(format!("unable to parse requirement: found '{rest}', expected: identifier"));
+            return Err(LabelSelectorError::ExpectedIdentifier { found: rest.to_string() });
         }
         return Ok((Requirement::DoesNotExist(rest[..end].to_string()), &rest[end..]));
     }
     let end = text.find(|c: char| !is_key_char(c)).unwrap_or(text.len());
     if end == 0 {
-        return Err(format!("unable to parse requirement: found '{text}', expected: identifier"));
+        return Err(LabelSelectorError::ExpectedIdentifier { found: text.to_string() });
     }
     let key = text[..end].to_string();
     let rest = text[end..].trim_start();
@@ -157,10 +188,10 @@ fn parse_requirement(text: &str) -> Result<(Requirement, &str), String> {
         if let Some(after) = rest.strip_prefix(op) {
             let after = after.trim_start();
             let Some(after) = after.strip_prefix('(') else {
-                return Err(format!("unable to parse requirement: found '{after}', expected: '('"));
+                return Err(LabelSelectorError::ExpectedOpenParen { found: after.to_string() });
             };
             let Some(close) = after.find(')') else {
-                return Err("unable to parse requirement: found 'end of string', expected: ')'".into());
+                return Err(LabelSelectorError::ExpectedCloseParen);
             };
             let values: Vec<String> =
                 after[..close].split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
@@ -222,8 +253,9 @@ impl FieldSelector {
     /// Parse `a=b,c!=d` for a resource.
     ///
     /// # Errors
-    /// `field label not supported: X` for a field the resource cannot be selected by.
-    pub fn parse(text: &str, group: &str, resource: &str) -> Result<Self, String> {
+    /// [`FieldSelectorError::NotSupported`] (`field label not supported: X`) for a field the
+    /// resource cannot be selected by; [`FieldSelectorError::Term`] for a term without `=`.
+    pub fn parse(text: &str, group: &str, resource: &str) -> Result<Self, FieldSelectorError> {
         let mut terms = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (field, value, negated) = if let Some((f, v)) = part.split_once("!=") {
@@ -233,14 +265,14 @@ impl FieldSelector {
             } else if let Some((f, v)) = part.split_once('=') {
                 (f, v, false)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(FieldSelectorError::Term { term: part.to_string() });
             };
             let field = field.trim();
             if field != "metadata.name"
                 && field != "metadata.namespace"
                 && !selectable(group, resource).contains(&field)
             {
-                return Err(format!("field label not supported: {field}"));
+                return Err(FieldSelectorError::NotSupported { field: field.to_string() });
             }
             terms.push(FieldTerm { field: field.to_string(), value: value.trim().to_string(), negated });
         }
@@ -312,8 +344,29 @@ mod tests {
         ] {
             assert_eq!(LabelSelector::parse(text).unwrap().matches(&labels), want, "{text}");
         }
-        assert!(LabelSelector::parse("app=fraud,").is_err());
-        assert!(LabelSelector::parse("a in b").is_err());
+        use LabelSelectorError as E;
+        assert_eq!(LabelSelector::parse("app=fraud,"), Err(E::TrailingComma { text: "app=fraud,".into() }));
+        assert_eq!(
+            LabelSelector::parse("app=fraud,").unwrap_err().to_string(),
+            "unable to parse requirement: found '', expected: identifier (in \"app=fraud,\")"
+        );
+        assert_eq!(LabelSelector::parse("a in b"), Err(E::ExpectedOpenParen { found: "b".into() }));
+        assert_eq!(LabelSelector::parse("a in (b"), Err(E::ExpectedCloseParen));
+        assert_eq!(LabelSelector::parse("a=b c"), Err(E::ExpectedComma { rest: "c".into() }));
+        assert_eq!(LabelSelector::parse("=b"), Err(E::ExpectedIdentifier { found: "=b".into() }));
+        assert!(matches!(LabelSelector::parse("a=-b"), Err(E::Value { value }) if value == "-b"));
+        assert!(matches!(LabelSelector::parse("-a=b"), Err(E::Key { .. })));
+        let expression = |operator: &str, values: Value| {
+            LabelSelector::from_object(
+                &json!({"matchExpressions": [{"key": "a", "operator": operator, "values": values}]}),
+            )
+        };
+        assert_eq!(expression("In", json!([])), Err(E::ValuesRequired));
+        assert_eq!(expression("Has", json!(["x"])), Err(E::Operator { operator: "Has".into() }));
+        assert_eq!(
+            expression("Has", json!(["x"])).unwrap_err().to_string(),
+            "\"Has\" is not a valid label selector operator"
+        );
     }
 
     #[test]
@@ -322,10 +375,11 @@ mod tests {
         let sel = FieldSelector::parse("spec.nodeName=n1,status.phase!=Pending", "", "pods").unwrap();
         assert!(sel.matches(&pod));
         assert!(!FieldSelector::parse("metadata.name=q", "", "pods").unwrap().matches(&pod));
-        assert_eq!(
-            FieldSelector::parse("spec.nodeName=n1", "apps", "deployments").unwrap_err(),
-            "field label not supported: spec.nodeName"
-        );
+        let err = FieldSelector::parse("spec.nodeName=n1", "apps", "deployments").unwrap_err();
+        assert_eq!(err, FieldSelectorError::NotSupported { field: "spec.nodeName".into() });
+        assert_eq!(err.to_string(), "field label not supported: spec.nodeName");
+        let err = FieldSelector::parse("spec.nodeName", "", "pods").unwrap_err();
+        assert_eq!(err.to_string(), "invalid selector: 'spec.nodeName'; can't understand 'spec.nodeName'");
     }
 
     #[test]

@@ -400,7 +400,7 @@ impl Call<'_> {
         let labels = LabelSelector::parse(self.param("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
         let fields = FieldSelector::parse(self.param("fieldSelector").unwrap_or(""), &ty.group, &ty.plural)
-            .map_err(ApiError::bad_request)?;
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok((labels, fields))
     }
 }

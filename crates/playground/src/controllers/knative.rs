@@ -52,13 +52,23 @@ pub fn format_field_errors(errors: &[FieldError]) -> String {
         .join("\n")
 }
 
+/// The Knative webhook's denial of a ksvc: every field error it found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("validation failed: {}", format_field_errors(.errors))]
+pub struct ValidationFailed {
+    pub errors: Vec<FieldError>,
+}
+
 fn error(message: impl Into<String>, path: impl Into<String>) -> FieldError {
     FieldError { message: message.into(), paths: vec![path.into()], details: String::new() }
 }
 
 /// The Knative webhook's validation of a ksvc's traffic and template name (create and update).
-/// Returns the denial message, `validation failed: …`, as the webhook words it.
-pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), String> {
+/// A denial reads `validation failed: …`, as the webhook words it.
+///
+/// # Errors
+/// [`ValidationFailed`] with the field errors.
+pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), ValidationFailed> {
     let mut errors = Vec::new();
     let name = service.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let template_name = service.pointer("/spec/template/metadata/name").and_then(Value::as_str).unwrap_or("");
@@ -141,7 +151,7 @@ pub fn validate_service(service: &Value, old: Option<&Value>) -> Result<(), Stri
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("validation failed: {}", format_field_errors(&errors)))
+        Err(ValidationFailed { errors })
     }
 }
 
@@ -448,7 +458,9 @@ mod tests {
                 ),
                 None
             ),
-            Err("validation failed: Traffic targets sum to 90, want 100: spec.traffic".into())
+            Err(ValidationFailed {
+                errors: vec![error("Traffic targets sum to 90, want 100", "spec.traffic")]
+            })
         );
     }
 
@@ -459,13 +471,13 @@ mod tests {
             {"revisionName": "model-00002", "percent": 50, "tag": "a", "latestRevision": true}
         ]));
         assert_eq!(
-            validate_service(&bad, None),
+            validate_service(&bad, None).map_err(|e| e.to_string()),
             Err("validation failed: Multiple definitions for \"a\": spec.traffic[0].tag, spec.traffic[1].tag\n\
                  may not set revisionName \"model-00002\" when latestRevision is true: spec.traffic[1].latestRevision"
                 .into())
         );
         let out_of_bounds = ksvc(json!([{"latestRevision": true, "percent": 120}]));
-        let message = validate_service(&out_of_bounds, None).unwrap_err();
+        let message = validate_service(&out_of_bounds, None).unwrap_err().to_string();
         assert!(message.contains("expected 0 <= 120 <= 100: spec.traffic[0].percent"), "{message}");
     }
 
@@ -474,14 +486,14 @@ mod tests {
         let mut s = ksvc(json!([{"latestRevision": true, "percent": 100}]));
         s["spec"]["template"]["metadata"] = json!({"name": "other-v1"});
         assert_eq!(
-            validate_service(&s, None),
+            validate_service(&s, None).map_err(|e| e.to_string()),
             Err("validation failed: invalid value: \"other-v1\" must have prefix \"model-\": spec.template.metadata.name".into())
         );
         s["spec"]["template"]["metadata"] = json!({"name": "model-v1"});
         assert_eq!(validate_service(&s, None), Ok(()));
         let mut changed = s.clone();
         changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("m:v2");
-        assert!(validate_service(&changed, Some(&s)).unwrap_err().starts_with("validation failed: Saw the following changes without a name change (-old +new): spec.template.metadata.name\n"));
+        assert!(validate_service(&changed, Some(&s)).unwrap_err().to_string().starts_with("validation failed: Saw the following changes without a name change (-old +new): spec.template.metadata.name\n"));
     }
 
     #[test]

@@ -48,13 +48,20 @@ impl KubeletTiming {
     }
 }
 
+/// A text that is no Go duration, in Go's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time: invalid duration {text:?}")]
+pub struct InvalidDuration {
+    pub text: String,
+}
+
 /// Parse a Go `time.Duration` string (`300ms`, `1.5s`, `1m30s`, `2h`) with the one duration
 /// parser of the crate, in the API server's words.
 ///
 /// # Errors
-/// A message naming the text when it is not a duration.
-pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    kube_units::duration::parse(text).map_err(|_| format!("time: invalid duration {text:?}"))
+/// [`InvalidDuration`], naming the text.
+pub fn parse_go_duration(text: &str) -> Result<Duration, InvalidDuration> {
+    kube_units::duration::parse(text).map_err(|_| InvalidDuration { text: text.to_string() })
 }
 
 /// What an image's tag makes its container do.
@@ -498,7 +505,8 @@ mod tests {
         assert_eq!(parse_go_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert!(parse_go_duration("5").is_err());
-        assert!(parse_go_duration("fast").is_err());
+        assert_eq!(parse_go_duration("fast"), Err(InvalidDuration { text: "fast".into() }));
+        assert_eq!(parse_go_duration("fast").unwrap_err().to_string(), "time: invalid duration \"fast\"");
         assert!(parse_go_duration("-1s").is_err());
     }
 

@@ -98,7 +98,7 @@ pub(super) fn register_crd(state: &mut State, crd: &Value) -> Result<(), ApiErro
             "apiextensions.k8s.io",
             "CustomResourceDefinition",
             crd["metadata"]["name"].as_str().unwrap_or(""),
-            &[crate::errors::InvalidField::invalid("spec", "", &e)],
+            &[crate::errors::InvalidField::invalid("spec", "", &e.to_string())],
         )
     })?;
     state.types.insert((ty.group.clone(), ty.plural.clone()), Arc::new(ty));

@@ -195,7 +195,7 @@ fn selector_rules(spec: &Value, kind: &str, causes: &mut Vec<InvalidField>) {
                     ));
                 }
             }
-            Err(e) => causes.push(InvalidField::invalid("spec.selector", "", &e)),
+            Err(e) => causes.push(InvalidField::invalid("spec.selector", "", &e.to_string())),
         }
     }
 }

@@ -178,7 +178,9 @@ fn fenceposts_round_surge_up_and_unavailable_down() {
     assert_eq!(resolve_fenceposts(Some(&int(1)), Some(&int(0)), 6), (1, 0));
     assert_eq!(resolve_fenceposts(Some(&pct("100%")), Some(&pct("0%")), 5), (5, 0));
     assert_eq!(resolve_fenceposts(None, None, 4), (0, 1));
-    assert!(scaled_value(&pct("abc"), 4, true).is_err());
+    let err = scaled_value(&pct("abc"), 4, true).unwrap_err();
+    assert_eq!(err, NotAPercent { text: "abc".into() });
+    assert_eq!(err.to_string(), "invalid value for IntOrString: invalid value \"abc\"");
     let recreate = {
         let mut d = deployment(4, int(1), int(1), "m:v1");
         d.spec.as_mut().unwrap().strategy =

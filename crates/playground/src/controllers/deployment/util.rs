@@ -2,18 +2,25 @@
 
 use super::*;
 
+/// An IntOrString that is neither an int nor a percentage, in intstr's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value for IntOrString: invalid value {text:?}")]
+pub struct NotAPercent {
+    pub text: String,
+}
+
 /// `intstr.GetScaledValueFromIntOrPercent`: an int as is, or `P%` of `total`, rounded up or down.
 ///
 /// # Errors
-/// A message when a string is not a percentage (API validation rejects these first).
-pub fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> Result<i32, String> {
+/// [`NotAPercent`] when a string is not a percentage (API validation rejects these first).
+pub fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> Result<i32, NotAPercent> {
     match value {
         IntOrString::Int(n) => Ok(*n),
         IntOrString::String(text) => {
             let percent: i64 = text
                 .strip_suffix('%')
                 .and_then(|p| p.parse().ok())
-                .ok_or_else(|| format!("invalid value for IntOrString: invalid value {text:?}"))?;
+                .ok_or_else(|| NotAPercent { text: text.clone() })?;
             let product = percent * i64::from(total);
             let scaled = if round_up { (product + 99).div_euclid(100) } else { product.div_euclid(100) };
             Ok(scaled as i32)
