@@ -585,3 +585,38 @@ fn a_pod_is_never_ready_before_its_ready_after() {
     // Both stamps are whole seconds: 2.5s apart can show as 2 or 3, never less.
     assert!(ready.duration_since(started).as_secs() >= 2, "ready at {ready}, started at {started}");
 }
+
+/// The kubelet's events name the container they are about in `involvedObject.fieldPath`, also
+/// when the message does not (`Error: ErrImagePull`), as a real kubelet does.
+#[test]
+fn kubelet_events_name_their_container() {
+    let pg = Playground::start();
+    let store = pg.store().clone();
+    apply(
+        &pg,
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: two
+spec:
+  containers:
+  - {name: model, image: 'model:v1'}
+  - {name: proxy, image: 'envoy:errimagepull'}
+",
+    );
+    let events = wait_until(&store, "the pull failure and the start", |s| {
+        let events = events_for(s, "two");
+        let seen = |reason: &str, message: &str| {
+            events.iter().any(|e| e["reason"] == reason && e["message"].as_str() == Some(message))
+        };
+        (seen("Failed", "Error: ErrImagePull") && seen("Started", "Started container model"))
+            .then_some(events)
+    });
+    let field_path = |message: &str| {
+        let event = events.iter().find(|e| e["message"].as_str() == Some(message)).unwrap();
+        event["involvedObject"]["fieldPath"].as_str().unwrap().to_string()
+    };
+    assert_eq!(field_path("Error: ErrImagePull"), "spec.containers{proxy}");
+    assert_eq!(field_path("Pulling image \"envoy:errimagepull\""), "spec.containers{proxy}");
+    assert_eq!(field_path("Started container model"), "spec.containers{model}");
+}

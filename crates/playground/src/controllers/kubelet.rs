@@ -357,6 +357,14 @@ pub fn terminated_status(pod: &Pod, now: Timestamp) -> PodStatus {
     status
 }
 
+/// An event the kubelet records about one container of a pod (its `involvedObject.fieldPath`
+/// names the container; the message need not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub container: String,
+    pub event: ControllerEvent,
+}
+
 /// Events the kubelet records between two instants of a pod's timeline (`from` excluded).
 pub fn events_between(
     pod: &Pod,
@@ -364,7 +372,7 @@ pub fn events_between(
     timing: &KubeletTiming,
     from: Option<Timestamp>,
     to: Timestamp,
-) -> Vec<ControllerEvent> {
+) -> Vec<ContainerEvent> {
     let mut events = Vec::new();
     let start = at(run.admitted, timing.start_delay);
     let crossed = |t: Timestamp| from.is_none_or(|f| t > f) && t <= to;
@@ -374,16 +382,12 @@ pub fn events_between(
     for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
         let image = container.image.as_deref().unwrap_or("");
         let c = &container.name;
-        let normal = |reason: &str, message: String| ControllerEvent {
-            type_: EventType::Normal,
-            reason: reason.into(),
-            message,
+        let event = |type_: EventType, reason: &str, message: String| ContainerEvent {
+            container: c.clone(),
+            event: ControllerEvent { type_, reason: reason.into(), message },
         };
-        let warning = |reason: &str, message: String| ControllerEvent {
-            type_: EventType::Warning,
-            reason: reason.into(),
-            message,
-        };
+        let normal = |reason: &str, message: String| event(EventType::Normal, reason, message);
+        let warning = |reason: &str, message: String| event(EventType::Warning, reason, message);
         // Only Started per container start (no Pulled/Created): at thousands of pods, events
         // are a large share of all writes, and Started says what matters.
         match image_behaviour(image) {
@@ -546,7 +550,7 @@ mod tests {
         assert_eq!(cond(&v.status, "ContainersReady").status, "True");
         assert_eq!(v.next_change, None);
         let events = events_between(&p, &run(), &timing, None, ms(1100));
-        let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+        let reasons: Vec<&str> = events.iter().map(|e| e.event.reason.as_str()).collect();
         assert_eq!(reasons, vec!["Started"]);
         assert!(events_between(&p, &run(), &timing, Some(ms(200)), ms(5000)).is_empty());
     }
@@ -578,7 +582,7 @@ mod tests {
         assert!(container.last_state.as_ref().unwrap().terminated.is_some());
         assert_eq!(cond(&v.status, "Ready").status, "False");
         let events = events_between(&p, &run(), &timing, Some(ms(550)), ms(700));
-        assert_eq!(events[0].reason, "BackOff");
+        assert_eq!(events[0].event.reason, "BackOff");
     }
 
     #[test]
@@ -593,6 +597,32 @@ mod tests {
         assert_eq!(
             waiting_reason(&status_at(&p, &run(), &timing, ms(60_150)).status).as_deref(),
             Some("ErrImagePull")
+        );
+    }
+
+    #[test]
+    fn each_event_names_its_container_whatever_its_message_says() {
+        let timing = KubeletTiming::new(Duration::from_millis(0));
+        let mut p = pod("model:v1");
+        let spec = p.spec.as_mut().unwrap();
+        spec.containers.push(Container {
+            name: "proxy".into(),
+            image: Some("envoy:errimagepull".into()),
+            ..Default::default()
+        });
+        let events = events_between(&p, &run(), &timing, None, ms(150));
+        let seen: Vec<(&str, &str, &str)> = events
+            .iter()
+            .map(|e| (e.container.as_str(), e.event.reason.as_str(), e.event.message.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("model", "Started", "Started container model"),
+                ("proxy", "Pulling", "Pulling image \"envoy:errimagepull\""),
+                ("proxy", "Failed", "Failed to pull image \"envoy:errimagepull\": rpc error: code = NotFound desc = failed to pull and unpack image \"envoy:errimagepull\": not found"),
+                ("proxy", "Failed", "Error: ErrImagePull"),
+            ]
         );
     }
 

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::clock::rfc3339;
 use crate::controllers::cache::Key;
 use crate::controllers::kubelet::{
-    events_between, parse_go_duration, status_at, terminated_status, PodRun, READY_AFTER_ANNOTATION,
+    events_between, parse_go_duration, status_at, terminated_status, ContainerEvent, PodRun,
+    READY_AFTER_ANNOTATION,
 };
 use crate::controllers::manager::{delay_until, to_value, Involved, KubeletPod, Manager, Work};
 use crate::controllers::scheduler::{schedule, Placement};
@@ -216,33 +217,21 @@ impl Manager {
         if let Some(state) = self.kubelet.get_mut(key) {
             state.events_until = Some(now);
         }
-        self.record_container_events(&mut involved, &pod, &node, events);
+        self.record_container_events(&mut involved, &node, events);
         if let Some(next) = view.next_change {
             self.enqueue_after(Work::Kubelet(key.clone()), delay_until(next) + Duration::from_millis(1));
         }
     }
 
+    /// Each event on the container it is about (`involvedObject.fieldPath`).
     pub(super) fn record_container_events(
         &mut self,
         involved: &mut Involved,
-        pod: &Pod,
         node: &str,
-        events: Vec<ControllerEvent>,
+        events: Vec<ContainerEvent>,
     ) {
-        let container =
-            pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()).unwrap_or_default();
-        for event in events {
-            let name = pod
-                .spec
-                .iter()
-                .flat_map(|s| s.containers.iter())
-                .find(|c| {
-                    event.message.contains(&format!("container {}", c.name))
-                        || event.message.contains(&format!("container={}", c.name))
-                })
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| container.clone());
-            involved.field_path = Some(format!("spec.containers{{{name}}}"));
+        for ContainerEvent { container, event } in events {
+            involved.field_path = Some(format!("spec.containers{{{container}}}"));
             self.record(involved, "kubelet", Some(node), &event);
         }
     }
