@@ -6,8 +6,8 @@
 use crate::cli::AbortArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    canary_selector, did, load, next_after_interrupt, print_dry_run, pull_weight, wait_deployment,
-    wait_pods_gone, write_state, Deadline, NextStep,
+    canary_selector, load, next_after_interrupt, print_dry_run, pull_weight, wait_deployment, wait_pods_gone,
+    write_state, Deadline, NextStep, Operation,
 };
 use crate::cmd::Context;
 use crate::error::Result;
@@ -15,6 +15,7 @@ use crate::rollout::canary::canary_name;
 use crate::rollout::state::{Phase, CANARY_OF_ANNOTATION};
 use crate::router::{self, deployment_kind, End};
 use crate::settings::WriteOutput;
+use crate::ui::Terminal;
 use crate::write::Writer;
 
 /// Run `abort`.
@@ -22,13 +23,14 @@ use crate::write::Writer;
 /// # Errors
 /// Exit 2 when there is no canary; exit 1 when a write is refused or waiting fails.
 pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
-    crate::cmd::lifecycle::init_terminal(ctx);
+    let terminal = Terminal::detect(ctx.global.no_color);
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
     let deadline = Deadline::after(settings.timeout);
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Requests the cluster could not answer are retried until the command\'s time is up.
     w.cluster.retry_within(settings.timeout);
+    let w = Operation::new(w, terminal);
     crate::lock::hold(&w.cluster, &target, "abort", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
@@ -91,7 +93,7 @@ pub async fn run(ctx: &Context, args: AbortArgs) -> Result<()> {
 ///
 /// # Errors
 /// Exit 1 when it cannot be read or deleted.
-async fn remove_leftover_canary(w: &Writer, target: &Target, output: Option<WriteOutput>) -> Result<bool> {
+async fn remove_leftover_canary(w: &Operation, target: &Target, output: Option<WriteOutput>) -> Result<bool> {
     let Target::Deployment(name) = target else {
         return Ok(false);
     };
@@ -113,9 +115,8 @@ async fn remove_leftover_canary(w: &Writer, target: &Target, output: Option<Writ
 }
 
 /// Said once the weight is back on stable (after the write, so a refused write never claims it).
-fn all_back(w: &Writer, target: &Target) {
-    did(
-        w,
+fn all_back(w: &Operation, target: &Target) {
+    w.did(
         &format!("{target}: all traffic back to stable"),
         &format!("{target}: would send all traffic back to stable"),
     );

@@ -9,8 +9,8 @@ use crate::cli::{CanaryArgs, OnFailure, RouterChoice};
 use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
-    self, canary_baseline, confirm, did, load, move_weight, next_after_interrupt, print_dry_run, say,
-    spec_replicas, wait_deployment, weight_text, write_state, CanaryPods, Deadline, Model, NextStep,
+    self, canary_baseline, load, move_weight, next_after_interrupt, print_dry_run, spec_replicas,
+    wait_deployment, weight_text, write_state, CanaryPods, Deadline, Model, NextStep, Operation,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ use crate::rollout::state::{
 use crate::rollout::weights::parse_weight;
 use crate::router::{self, deployment_kind, knative, Router, Selection};
 use crate::settings::WriteSettings;
+use crate::ui::Terminal;
 use crate::write::Writer;
 
 /// Run `canary`.
@@ -38,7 +39,7 @@ use crate::write::Writer;
 /// when the canary does not become ready (it gets no weight), the cluster refuses a write, or
 /// Prometheus cannot answer; exit 3 when a metric check fails during `--interval`.
 pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
-    lifecycle::init_terminal(ctx);
+    let terminal = Terminal::detect(ctx.global.no_color);
     let weight = parse_weight(&args.weight)?;
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
@@ -65,6 +66,7 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Requests the cluster could not answer are retried until the command\'s time is up.
     w.cluster.retry_within(settings.timeout);
+    let w = Operation::new(w, terminal);
     crate::lock::hold(&w.cluster, &target, "canary", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
@@ -76,7 +78,7 @@ pub async fn run(ctx: &Context, args: CanaryArgs) -> Result<()> {
                 let knative = matches!(target, Target::KnativeService(_));
                 // Before anything changes: no step without a Prometheus that answers.
                 let timeout = ctx.global.request_timeout.as_deref();
-                Some(Gate::connect(checks, &w.cluster, timeout, placeholders, knative).await?)
+                Some(Gate::connect(checks, &w.cluster, terminal, timeout, placeholders, knative).await?)
             }
             _ => None,
         };
@@ -134,7 +136,7 @@ impl Hold<'_> {
     /// As [`hold_step`].
     async fn run(
         &mut self,
-        w: &Writer,
+        w: &Operation,
         model: &Model,
         router: &dyn Router,
         state: &mut RolloutState,
@@ -193,13 +195,14 @@ fn placeholders(w: &Writer, model: &Model, args: &CanaryArgs, interval: Duration
 
 /// [`canary_version`], said once when it is not the flag's.
 fn canary_model_version(
+    w: &Operation,
     args: &CanaryArgs,
     template: &Value,
     images: &std::collections::BTreeMap<String, String>,
 ) -> ModelVersion {
     let version = canary_version(args, template, images);
     if !matches!(version, ModelVersion::Given(_)) {
-        say(&format!("canary: {}", version.describe()));
+        w.say(&format!("canary: {}", version.describe()));
     }
     version
 }
@@ -249,7 +252,7 @@ fn resume(
     }
 }
 
-fn already_running(w: &Writer, model: &Model, state: &RolloutState) {
+fn already_running(w: &Operation, model: &Model, state: &RolloutState) {
     let message = format!(
         "{}: canary {} already runs {} with weight {}%; nothing to do\n",
         model.target,
@@ -258,7 +261,7 @@ fn already_running(w: &Writer, model: &Model, state: &RolloutState) {
         state.weight
     );
     if w.is_dry_run() {
-        say(message.trim_end());
+        w.say(message.trim_end());
     } else {
         crate::ui::print_stdout(&message);
     }
@@ -267,7 +270,7 @@ fn already_running(w: &Writer, model: &Model, state: &RolloutState) {
 #[allow(clippy::too_many_arguments)] // the steps of one story; a struct would only rename them
 async fn deployment_canary(
     ctx: &Context,
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     args: &CanaryArgs,
     weight: u32,
@@ -309,7 +312,7 @@ async fn deployment_canary(
             state.images_text(),
             if first_size == 1 { "replica" } else { "replicas" }
         );
-        did(w, &format!("created {what}"), &format!("would create {what}"));
+        w.did(&format!("created {what}"), &format!("would create {what}"));
     }
     // The record names its canary by uid: a copy of it that a rollback brings back once this
     // canary is gone is recognised as stale.
@@ -363,7 +366,7 @@ async fn deployment_canary(
 /// Exit 2 when no router fits; exit 1 when declined or a write fails.
 async fn start_deployment_canary(
     ctx: &Context,
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     args: &CanaryArgs,
     images: &std::collections::BTreeMap<String, String>,
@@ -385,11 +388,11 @@ async fn start_deployment_canary(
     warn_gitops_route(w, &router.routing()).await?;
     if router.needs_track_label() && !has_stable_track(template) {
         if w.is_dry_run() {
-            say(&format!(
+            w.say(&format!(
                 "deployment {name}'s pod template would get the label modelroll.io/track=stable (its pods restart once)"
             ));
         } else {
-            confirm(
+            w.confirm(
             ctx,
             &format!(
                 "The {} router tells the tracks apart by the label modelroll.io/track; adding modelroll.io/track=stable to deployment {name}'s pod template restarts its pods once. Add it?",
@@ -413,7 +416,7 @@ async fn start_deployment_canary(
         canary: canary_name(name),
         weight: 0,
         images: images.clone(),
-        model_version: canary_model_version(args, template, images).label().map(String::from),
+        model_version: canary_model_version(w, args, template, images).label().map(String::from),
         start_time: lifecycle::now(),
         phase: Phase::Starting,
         stable_replicas: spec_replicas(&model.object),
@@ -451,7 +454,7 @@ fn no_weight(err: Error, model: &Model) -> Error {
 
 #[allow(clippy::too_many_arguments)] // the steps of one story; a struct would only rename them
 async fn knative_canary(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     args: &CanaryArgs,
     weight: u32,
@@ -477,7 +480,7 @@ async fn knative_canary(
             }
         },
         None => {
-            let state = knative_state(model, args, &images)?;
+            let state = knative_state(w, model, args, &images)?;
             write_state(w, model, Some(&state)).await?;
             state
         }
@@ -501,7 +504,7 @@ async fn knative_canary(
     };
     router.start(w, &template).await?;
     let what = format!("revision {} ({}) with no traffic", state.canary, state.images_text());
-    did(w, &format!("ksvc {name}: new {what}"), &format!("ksvc {name}: would create {what}"));
+    w.did(&format!("ksvc {name}: new {what}"), &format!("ksvc {name}: would create {what}"));
     if settings.no_wait {
         if !w.is_dry_run() {
             crate::ui::print_stdout(&format!(
@@ -537,6 +540,7 @@ async fn knative_canary(
 /// # Errors
 /// Exit 2 when the ksvc has no ready revision, or the canary's revision would be the stable one.
 fn knative_state(
+    w: &Operation,
     model: &Model,
     args: &CanaryArgs,
     images: &std::collections::BTreeMap<String, String>,
@@ -546,7 +550,7 @@ fn knative_state(
     let stable_revision = knative::stable_revision(ksvc).ok_or_else(|| {
         Error::usage(format!("ksvc {name} has no ready revision yet; wait for it before starting a canary"))
     })?;
-    let version = canary_model_version(args, &ksvc["spec"]["template"], images);
+    let version = canary_model_version(w, args, &ksvc["spec"]["template"], images);
     let revision = canary_revision_name(name, version.label(), images);
     if revision == stable_revision {
         return Err(Error::usage(format!(
@@ -572,7 +576,7 @@ fn knative_state(
 }
 
 /// Warn when the route modelroll is about to edit is synced by Argo CD or Flux.
-async fn warn_gitops_route(w: &Writer, routing: &Routing) -> Result<()> {
+async fn warn_gitops_route(w: &Operation, routing: &Routing) -> Result<()> {
     let (group, kind, name) = match routing {
         Routing::Istio(IstioRouting { virtual_service, .. }) => {
             (router::istio::GROUP, "VirtualService", virtual_service)
@@ -586,7 +590,7 @@ async fn warn_gitops_route(w: &Writer, routing: &Routing) -> Result<()> {
         return Ok(());
     };
     if let Some(tool) = w.get(&ar, name).await?.as_ref().and_then(gitops_manager) {
-        say(&format!(
+        w.say(&format!(
             "warning: {} {name} is managed by {tool}; its next sync will undo the canary's route weights",
             kind.to_ascii_lowercase()
         ));

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::cli::{AbortArgs, CheckArgs, DryRun, OnFailure, WriteArgs};
 use crate::cluster::{parse_request_timeout, Cluster, Target};
 use crate::cmd::lifecycle::{
-    canary_baseline, now, pull_weight, say, watch_canary, write_record, write_state, CanaryBaseline,
-    CanaryPods, Deadline, Model,
+    canary_baseline, now, pull_weight, watch_canary, write_record, write_state, CanaryBaseline, CanaryPods,
+    Deadline, Model, Operation,
 };
 use crate::cmd::route_guard::route_emptied;
 use crate::cmd::Context;
@@ -21,6 +21,7 @@ use crate::rollout::check::{
 use crate::rollout::state::RolloutState;
 use crate::router::Router;
 use crate::ui::step::StepBar;
+use crate::ui::Terminal;
 use crate::write::Writer;
 
 /// `--check`, `--check-file`, `--prometheus` and `--failure-limit`, checked.
@@ -77,17 +78,21 @@ pub struct Gate {
     checks: Vec<Check>,
     placeholders: Placeholders,
     pub analysis: Analysis,
+    /// Where each evaluation is said.
+    terminal: Terminal,
 }
 
 impl Gate {
     /// Connect the checks to their Prometheus, with the placeholders of this target. For a ksvc,
-    /// the ready-made checks read Knative's metrics. `-v` prints each query as it will be sent.
+    /// the ready-made checks read Knative's metrics. `-v` prints each query as it will be sent;
+    /// each evaluation is said on `terminal`.
     ///
     /// # Errors
     /// Exit 1 when no client can be built for the address.
     pub fn new(
         settings: &CheckSettings,
         cluster: &Cluster,
+        terminal: Terminal,
         request_timeout: Option<&str>,
         placeholders: Placeholders,
         knative: bool,
@@ -110,7 +115,13 @@ impl Gate {
                 check.threshold
             );
         }
-        Ok(Self { prometheus, checks, placeholders, analysis: Analysis::new(settings.failure_limit) })
+        Ok(Self {
+            prometheus,
+            checks,
+            placeholders,
+            analysis: Analysis::new(settings.failure_limit),
+            terminal,
+        })
     }
 
     /// [`Gate::new`] then [`Gate::preflight`]: the gate of a command, proved to answer before
@@ -121,11 +132,12 @@ impl Gate {
     pub async fn connect(
         settings: &CheckSettings,
         cluster: &Cluster,
+        terminal: Terminal,
         request_timeout: Option<&str>,
         placeholders: Placeholders,
         target_is_ksvc: bool,
     ) -> Result<Self> {
-        let gate = Self::new(settings, cluster, request_timeout, placeholders, target_is_ksvc)?;
+        let gate = Self::new(settings, cluster, terminal, request_timeout, placeholders, target_is_ksvc)?;
         gate.preflight().await?;
         Ok(gate)
     }
@@ -174,14 +186,17 @@ impl Gate {
         }
         let evaluation = Evaluation { time: now(), weight, checks: results };
         for line in evaluation_lines(&evaluation) {
-            say(&line);
+            crate::ui::note(self.terminal, &line);
         }
         let next = self.analysis.record(evaluation.clone());
         if next == Next::Retry {
-            say(&format!(
-                "a check failed ({} of {} tolerated by --failure-limit); holding for another interval",
-                self.analysis.failed_evaluations, self.analysis.failure_limit
-            ));
+            crate::ui::note(
+                self.terminal,
+                &format!(
+                    "a check failed ({} of {} tolerated by --failure-limit); holding for another interval",
+                    self.analysis.failed_evaluations, self.analysis.failure_limit
+                ),
+            );
         }
         Ok((evaluation, next))
     }
@@ -254,7 +269,7 @@ pub fn canary_placeholders(
 #[allow(clippy::too_many_arguments)]
 pub async fn stop_canary(
     ctx: &Context,
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     router: &dyn Router,
     state: &mut RolloutState,
@@ -269,7 +284,7 @@ pub async fn stop_canary(
     match on_failure {
         OnFailure::Abort => {
             analysis.verdict = Some(format!("Failed at {weight}%: aborted"));
-            say(&format!("{target}: a metric check failed at {weight}%: aborting the canary"));
+            w.say(&format!("{target}: a metric check failed at {weight}%: aborting the canary"));
             // The same path as `kubectl modelroll abort`, so both end the canary the same way.
             let abort = AbortArgs {
                 target: match target {
@@ -293,7 +308,7 @@ pub async fn stop_canary(
         OnFailure::Hold => {
             analysis.verdict = Some(format!("Failed at {weight}%: held at weight 0"));
             state.analysis = Some(analysis);
-            say(&format!(
+            w.say(&format!(
                 "{target}: a metric check failed at {weight}%: the canary keeps running with weight 0"
             ));
             // pull_weight records the state, the analysis with it.
@@ -326,7 +341,7 @@ pub struct Step<'a> {
 /// `step.on_failure` says); 130 on Ctrl-C.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold_step(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     router: &dyn Router,
     state: &mut RolloutState,
@@ -340,7 +355,7 @@ pub async fn hold_step(
     let weight = step.weight;
     loop {
         let detail = gate.as_ref().map(|g| g.last_values()).unwrap_or_default();
-        let bar = StepBar::new(crate::cmd::lifecycle::terminal(), weight, step.next, step.hold, detail);
+        let bar = StepBar::new(w.terminal, weight, step.next, step.hold, detail);
         // Both at once: the canary's pods, and every destination of the route that has weight.
         let verdict = tokio::select! {
             verdict = watch_canary(w, baseline, step.hold, |left| bar.tick(left)) => verdict,

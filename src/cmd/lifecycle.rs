@@ -70,7 +70,7 @@ impl Model {
 ///
 /// # Errors
 /// Exit 2 when the target does not exist or its state annotation is broken.
-pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
+pub async fn load(w: &Operation, target: &Target) -> Result<Model> {
     let kind = match target {
         Target::Deployment(_) => deployment_kind(),
         Target::KnativeService(_) => router::knative_kinds(w).await?.0,
@@ -90,7 +90,7 @@ pub async fn load(w: &Writer, target: &Target) -> Result<Model> {
     };
     let state = RolloutState::from_annotations(annotations.as_ref())?;
     if let Some(tool) = gitops_manager(&object) {
-        say(&format!(
+        w.say(&format!(
             "warning: {} is managed by {tool}; its next sync will undo imperative changes such as this canary",
             display_name(&kind, target.name())
         ));
@@ -173,49 +173,61 @@ pub fn now() -> String {
     jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
 }
 
-static TERMINAL: std::sync::OnceLock<Terminal> = std::sync::OnceLock::new();
-
-/// Look at stderr once for the command (call first in each verb).
-pub fn init_terminal(ctx: &Context) -> Terminal {
-    *TERMINAL.get_or_init(|| Terminal::detect(ctx.global.no_color))
+/// One run of a canary verb: the one writer (with its dry-run model) and the terminal the verb
+/// speaks on, looked at once when the verb starts. Every step of the lifecycle takes it. It
+/// derefs to its [`Writer`], so a step reads and writes through it as through the writer itself.
+pub struct Operation {
+    writer: Writer,
+    /// What stderr is, for progress lines, bars and questions.
+    pub terminal: Terminal,
 }
 
-/// What stderr is, as [`init_terminal`] found it.
-pub fn terminal() -> Terminal {
-    TERMINAL.get().copied().unwrap_or(Terminal::PLAIN)
-}
+impl std::ops::Deref for Operation {
+    type Target = Writer;
 
-/// A progress line on stderr: timestamped when stderr is not a terminal.
-pub fn say(message: &str) {
-    crate::ui::note(terminal(), message);
-}
-
-/// A progress line for a change, said once the write succeeded (never before it happened); under
-/// `--dry-run`, the change that would have been made, marked `(dry run)`.
-pub fn did(w: &Writer, done: &str, would: &str) {
-    if w.is_dry_run() {
-        say(&format!("(dry run) {would}"));
-    } else {
-        say(done);
+    fn deref(&self) -> &Writer {
+        &self.writer
     }
 }
 
-/// Ask before a step with a side effect; `--yes` answers for the user. Without a terminal,
-/// fails naming `--yes`.
-///
-/// # Errors
-/// Exit 1 when declined or when there is no terminal to ask on.
-pub async fn confirm(ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
-    let refused = format!(
-        "nothing was changed: {question} There is no terminal to ask on: run again with --yes {flag_hint}"
-    );
-    if ctx.global.yes {
-        say(&format!("{question} yes (--yes)"));
+impl Operation {
+    /// The run of a verb that writes through `writer` and speaks on `terminal`.
+    pub fn new(writer: Writer, terminal: Terminal) -> Self {
+        Self { writer, terminal }
     }
-    if crate::ui::prompt::confirm(terminal(), ctx.global.yes, question, &refused).await? {
-        Ok(())
-    } else {
-        Err(Error::failed("nothing was changed: declined"))
+
+    /// A progress line on stderr: timestamped when stderr is not a terminal.
+    pub fn say(&self, message: &str) {
+        crate::ui::note(self.terminal, message);
+    }
+
+    /// A progress line for a change, said once the write succeeded (never before it happened);
+    /// under `--dry-run`, the change that would have been made, marked `(dry run)`.
+    pub fn did(&self, done: &str, would: &str) {
+        if self.is_dry_run() {
+            self.say(&format!("(dry run) {would}"));
+        } else {
+            self.say(done);
+        }
+    }
+
+    /// Ask before a step with a side effect; `--yes` answers for the user. Without a terminal,
+    /// fails naming `--yes`.
+    ///
+    /// # Errors
+    /// Exit 1 when declined or when there is no terminal to ask on.
+    pub async fn confirm(&self, ctx: &Context, question: &str, flag_hint: &str) -> Result<()> {
+        let refused = format!(
+            "nothing was changed: {question} There is no terminal to ask on: run again with --yes {flag_hint}"
+        );
+        if ctx.global.yes {
+            self.say(&format!("{question} yes (--yes)"));
+        }
+        if crate::ui::prompt::confirm(self.terminal, ctx.global.yes, question, &refused).await? {
+            Ok(())
+        } else {
+            Err(Error::failed("nothing was changed: declined"))
+        }
     }
 }
 
@@ -308,7 +320,7 @@ pub fn next_after_interrupt(err: Error, w: &Writer, next: NextStep, target: &Tar
 ///
 /// # Errors
 /// Exit 1 with the reason and the pod named, on timeout or failure; 130 on Ctrl-C.
-pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadline) -> Result<()> {
+pub async fn wait_deployment(w: &Operation, name: &str, role: &str, deadline: Deadline) -> Result<()> {
     let api: Api<Deployment> = Api::namespaced(w.cluster.client.clone(), w.namespace());
     let deployment =
         api.get(name).await.map_err(|e| w.cluster.api_error(e, &format!("get deployment {name}")))?;
@@ -324,7 +336,7 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
     let title = format!("{role} deployment/{name}: waiting for its pods to be ready");
     let outcome = interruptible(
         &format!("waiting for {role} deployment {name}"),
-        follow_deployment_rollout(&w.cluster, terminal(), &deployment, &options, &title),
+        follow_deployment_rollout(&w.cluster, w.terminal, &deployment, &options, &title),
     )
     .await?;
     match outcome {
@@ -344,7 +356,7 @@ pub async fn wait_deployment(w: &Writer, name: &str, role: &str, deadline: Deadl
 /// # Errors
 /// Exit 1 when it turns Ready=False or on timeout; 130 on Ctrl-C.
 pub async fn wait_revision(
-    w: &Writer,
+    w: &Operation,
     revision_kind: &ApiResource,
     name: &str,
     deadline: Deadline,
@@ -356,9 +368,9 @@ pub async fn wait_revision(
         return Ok(());
     }
     interruptible(&format!("waiting for revision {name}"), async {
-        say(&format!("waiting for revision {name} to be ready"));
+        w.say(&format!("waiting for revision {name} to be ready"));
         crate::watch::canary::revision_ready(&w.cluster, revision_kind, name, deadline.0).await?;
-        say(&format!("revision {name} is ready"));
+        w.say(&format!("revision {name} is ready"));
         Ok(())
     })
     .await
@@ -434,9 +446,9 @@ pub async fn autoscaler(w: &Writer, deployment: &str) -> Result<Option<String>> 
 }
 
 /// Say once per command that an autoscaler owns the stable's replicas.
-fn say_autoscaled(stable: &str, live: &LiveReplicas) {
+fn say_autoscaled(w: &Operation, stable: &str, live: &LiveReplicas) {
     if let Some(autoscaler) = &live.autoscaler {
-        say(&format!(
+        w.say(&format!(
             "deployment {stable}'s replicas belong to {autoscaler}: modelroll leaves them as they are ({})",
             live.stable
         ));
@@ -452,7 +464,7 @@ fn say_autoscaled(stable: &str, live: &LiveReplicas) {
 /// # Errors
 /// Exit 1 when a track does not become ready or model-ready (weight unchanged) or a write fails.
 pub async fn move_weight(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     router: &dyn Router,
     state: &mut RolloutState,
@@ -481,8 +493,7 @@ pub async fn move_weight(
     if let Some((live, step)) = scale_down {
         if let Some(stable) = step.stable.filter(|&s| s < live.stable) {
             scale(w, model.name(), stable).await?;
-            did(
-                w,
+            w.did(
                 &format!("scaled stable deployment {} down to {stable}", model.name()),
                 &format!("would scale stable deployment {} down to {stable}", model.name()),
             );
@@ -496,13 +507,11 @@ pub async fn move_weight(
         .then(|| replica_share_note(state.stable_replicas, weight))
         .flatten();
     match share {
-        Some(note) => did(
-            w,
+        Some(note) => w.did(
             &format!("{}: canary weight {weight}% asked; {note}", model.target),
             &format!("{}: would set the canary weight to {weight}%; {note}", model.target),
         ),
-        None => did(
-            w,
+        None => w.did(
             &format!("{}: canary weight {weight}%", model.target),
             &format!("{}: would set the canary weight to {weight}%", model.target),
         ),
@@ -516,7 +525,7 @@ pub async fn move_weight(
 /// # Errors
 /// Exit 1 when the revision or its models do not become ready.
 async fn revision_capacity(
-    w: &Writer,
+    w: &Operation,
     state: &RolloutState,
     weight: u32,
     deadline: Deadline,
@@ -534,7 +543,7 @@ async fn revision_capacity(
         selector: format!("{}={}", knative::REVISION_LABEL, state.canary),
         traffic_already: false,
     };
-    require_models_ready(&w.cluster, terminal(), gate, check).await
+    require_models_ready(&w.cluster, w.terminal, gate, check).await
 }
 
 /// Capacity before a Deployment canary gets `weight`, from the live replicas: the canary scaled
@@ -544,7 +553,7 @@ async fn revision_capacity(
 /// # Errors
 /// Exit 1 when the canary is missing, or a track does not become ready.
 async fn deployment_capacity(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     state: &mut RolloutState,
     weight: u32,
@@ -561,11 +570,11 @@ async fn deployment_capacity(
     };
     let live = live_replicas(w, model.name(), &state.canary).await?;
     let step = plan(carrier, state.stable_replicas, state.weight, &live, weight);
-    say_autoscaled(model.name(), &live);
+    say_autoscaled(w, model.name(), &live);
     if carrier == Carrier::PodRatio && live.autoscaler.is_some() {
         let share = effective_weight(live.stable, step.canary);
         if share != weight {
-            say(&format!(
+            w.say(&format!(
                 "the canary gets {share}% of the pods, not {weight}%: beside stable's {} it runs at most as many; a larger share needs a mesh or gateway router",
                 live.stable
             ));
@@ -573,8 +582,7 @@ async fn deployment_capacity(
     }
     if step.canary > live.canary {
         scale(w, &state.canary, step.canary).await?;
-        did(
-            w,
+        w.did(
             &format!("scaled canary deployment {} to {} for {weight}%", state.canary, step.canary),
             &format!("would scale canary deployment {} to {} for {weight}%", state.canary, step.canary),
         );
@@ -588,13 +596,12 @@ async fn deployment_capacity(
                 selector,
                 traffic_already: carrier == Carrier::PodRatio,
             };
-            require_models_ready(&w.cluster, terminal(), gate, check).await?;
+            require_models_ready(&w.cluster, w.terminal, gate, check).await?;
         }
     }
     if let Some(stable) = step.stable.filter(|&s| s > live.stable) {
         scale(w, model.name(), stable).await?;
-        did(
-            w,
+        w.did(
             &format!("scaled stable deployment {} back to {stable}", model.name()),
             &format!("would scale stable deployment {} back to {stable}", model.name()),
         );
@@ -625,7 +632,7 @@ pub fn weight_text(router: &dyn Router, stable_replicas: i32, weight: u32) -> St
 /// # Errors
 /// When a write fails or stable does not become ready (the canary then keeps its pods).
 pub async fn pull_weight(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     router: &dyn Router,
     state: &mut RolloutState,
@@ -634,12 +641,11 @@ pub async fn pull_weight(
     let carrier = state.routing.carrier();
     if carrier == Carrier::PodRatio {
         let live = live_replicas(w, model.name(), &state.canary).await?;
-        say_autoscaled(model.name(), &live);
+        say_autoscaled(w, model.name(), &live);
         if let Some(total) = replicas_after(carrier, state.stable_replicas, state.weight, &live) {
             if total > live.stable {
                 scale(w, model.name(), total).await?;
-                did(
-                    w,
+                w.did(
                     &format!(
                         "scaled stable deployment {} back to {total} before the canary's pods go",
                         model.name()
@@ -671,13 +677,13 @@ pub fn canary_selector(canary: &Value) -> Option<String> {
 }
 
 /// Print what a dry run would write: the objects as YAML or JSON, or one line per object.
-pub fn print_dry_run(w: &Writer, output: Option<WriteOutput>) {
+pub fn print_dry_run(w: &Operation, output: Option<WriteOutput>) {
     for deleted in w.deleted() {
-        say(&format!("(dry run) would delete {deleted}"));
+        w.say(&format!("(dry run) would delete {deleted}"));
     }
     match crate::ui::output::dry_run(&w.written_with_action(), output, w.dry_run) {
         Ok(text) => crate::ui::print_stdout(&text),
-        Err(e) => say(&format!("error: {e}")),
+        Err(e) => w.say(&format!("error: {e}")),
     }
 }
 

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use crate::cli::PromoteArgs;
 use crate::cluster::Target;
 use crate::cmd::lifecycle::{
-    did, live_replicas, load, next_after_interrupt, print_dry_run, terminal, wait_deployment, wait_revision,
-    write_state, Deadline, Model, NextStep,
+    live_replicas, load, next_after_interrupt, print_dry_run, wait_deployment, wait_revision, write_state,
+    Deadline, Model, NextStep, Operation,
 };
 use crate::cmd::model_gate::require_models_ready;
 use crate::cmd::objects::typed;
@@ -24,6 +24,7 @@ use crate::rollout::model_ready::ModelGate;
 use crate::rollout::state::{Phase, RolloutState};
 use crate::rollout::strategy::RollingUpdate;
 use crate::router::{self, deployment_kind, End};
+use crate::ui::Terminal;
 use crate::watch::model::{new_pods_selector, ModelCheck};
 use crate::write::Writer;
 
@@ -32,13 +33,13 @@ use crate::write::Writer;
 /// # Errors
 /// Exit 2 when there is no canary; exit 1 when the stable rollout fails or a write is refused.
 pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
-    crate::cmd::lifecycle::init_terminal(ctx);
+    let terminal = Terminal::detect(ctx.global.no_color);
     let target = Target::parse(&args.target)?;
     let settings = args.write.settings()?;
     let model_ready = crate::cmd::model_gate::gate_of(&args.model, target.name())?;
     let deadline = Deadline::after(settings.timeout);
-    let w = Writer::new(ctx.cluster().await?, settings.dry_run);
-    // Requests the cluster could not answer are retried until the command\'s time is up.
+    let w = Operation::new(Writer::new(ctx.cluster().await?, settings.dry_run), terminal);
+    // Requests the cluster could not answer are retried until the command's time is up.
     w.cluster.retry_within(settings.timeout);
     crate::lock::hold(&w.cluster, &target, "promote", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
@@ -87,8 +88,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                         Ok(())
                     })
                     .await?;
-                    did(
-                        &w,
+                    w.did(
                         &format!("deployment {name} takes the canary's template ({})", state.images_text()),
                         &format!("would give deployment {name} the canary's template ({})", state.images_text()),
                     );
@@ -108,7 +108,7 @@ pub async fn run(ctx: &Context, args: PromoteArgs) -> Result<()> {
                             selector: new_pods_selector(&w.cluster, name).await?,
                             traffic_already: false,
                         };
-                        require_models_ready(&w.cluster, terminal(), model_ready.as_ref(), check)
+                        require_models_ready(&w.cluster, w.terminal, model_ready.as_ref(), check)
                             .await
                             .map_err(|e| not_promoted(e, &target))?;
                     }
@@ -169,7 +169,7 @@ fn take_canary_template(
 /// # Errors
 /// Exit 1 when the revision or its models are not ready (then nothing is promoted).
 async fn promote_revision(
-    w: &Writer,
+    w: &Operation,
     model: &Model,
     state: &mut RolloutState,
     deadline: Deadline,
@@ -190,7 +190,7 @@ async fn promote_revision(
             selector: format!("{}={}", router::knative::REVISION_LABEL, state.canary),
             traffic_already: false,
         };
-        require_models_ready(&w.cluster, terminal(), model_ready, check)
+        require_models_ready(&w.cluster, w.terminal, model_ready, check)
             .await
             .map_err(|e| not_promoted(e, &model.target))?;
     }
@@ -217,7 +217,7 @@ fn not_promoted(err: Error, target: &Target) -> Error {
 /// accepted the fallback), `None` to keep the Deployment's own.
 async fn plan(
     ctx: &Context,
-    w: &Writer,
+    w: &Operation,
     name: &str,
     canary: &Value,
     replicas: i32,
@@ -236,5 +236,5 @@ async fn plan(
         return Ok(None);
     };
     let pod_spec: PodSpec = typed(&template["spec"], "the canary's pod template")?;
-    plan_surge(&w.cluster, terminal(), name, &pod_spec, rolling, replicas, ctx.global.yes).await
+    plan_surge(&w.cluster, w.terminal, name, &pod_spec, rolling, replicas, ctx.global.yes).await
 }

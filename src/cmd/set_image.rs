@@ -78,7 +78,6 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
         ));
     }
     let terminal = Terminal::detect(ctx.global.no_color);
-    crate::cmd::lifecycle::init_terminal(ctx);
     let cluster = ctx.cluster().await?;
     // Requests the cluster could not answer are retried until the command's time is up.
     cluster.retry_within(settings.write.timeout);
@@ -94,8 +93,14 @@ pub async fn run(ctx: &Context, args: SetImageArgs) -> Result<()> {
                 stable: name.clone(),
                 interval,
             };
-            let gate =
-                Gate::new(checks, &cluster, ctx.global.request_timeout.as_deref(), placeholders, false)?;
+            let gate = Gate::new(
+                checks,
+                &cluster,
+                terminal,
+                ctx.global.request_timeout.as_deref(),
+                placeholders,
+                false,
+            )?;
             gate.preflight().await?;
             Some((gate, interval))
         }

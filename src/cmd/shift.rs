@@ -6,7 +6,7 @@ use crate::cluster::Target;
 use crate::cmd::gate::{canary_placeholders, hold_step, record_passed, CheckSettings, Gate, Step};
 use crate::cmd::lifecycle::{
     canary_baseline, deployment_done, live_replicas, load, move_weight, next_after_interrupt, print_dry_run,
-    say, weight_text, CanaryPods, Deadline, Model, NextStep,
+    weight_text, CanaryPods, Deadline, Model, NextStep, Operation,
 };
 use crate::cmd::Context;
 use crate::error::{Error, Result};
@@ -14,6 +14,7 @@ use crate::rollout::live::plan;
 use crate::rollout::state::{Phase, RolloutState};
 use crate::rollout::weights::{parse_steps, parse_weight};
 use crate::router::{self, knative};
+use crate::ui::Terminal;
 use crate::write::Writer;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
@@ -26,7 +27,7 @@ use kube::Api;
 /// Prometheus cannot answer (weights left as they are); exit 3 when a metric check fails (the
 /// canary aborted, or held at weight 0 with `--on-failure hold`).
 pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
-    crate::cmd::lifecycle::init_terminal(ctx);
+    let terminal = Terminal::detect(ctx.global.no_color);
     let steps = match (&args.weight, &args.steps) {
         (Some(weight), None) => vec![parse_weight(weight)?],
         (None, Some(steps)) => parse_steps(steps)?,
@@ -42,6 +43,7 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
     let w = Writer::new(ctx.cluster().await?, settings.dry_run).with_deadline(deadline.0);
     // Requests the cluster could not answer are retried until the command\'s time is up.
     w.cluster.retry_within(settings.timeout);
+    let w = Operation::new(w, terminal);
     crate::lock::hold(&w.cluster, &target, "shift", settings.dry_run).await?;
     // Every wait below answers Ctrl-C; the message ends with the command to run next.
     let result: Result<()> = async {
@@ -68,14 +70,14 @@ pub async fn run(ctx: &Context, args: ShiftArgs) -> Result<()> {
                 let knative = matches!(target, Target::KnativeService(_));
                 // Before anything changes: no step without a Prometheus that answers.
                 let timeout = ctx.global.request_timeout.as_deref();
-                Some(Gate::connect(checks, &w.cluster, timeout, placeholders, knative).await?)
+                Some(Gate::connect(checks, &w.cluster, terminal, timeout, placeholders, knative).await?)
             }
             _ => None,
         };
         let last = steps.len() - 1;
         for (i, &weight) in steps.iter().enumerate() {
             if steps.len() > 1 {
-                say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
+                w.say(&format!("step {}/{}: {weight}%", i + 1, steps.len()));
             }
             // With checks every step is held (the last one too: its weight must prove itself);
             // without, the last step of --steps is not.
