@@ -1,7 +1,8 @@
 //! Steps shared by `canary`, `shift`, `promote` and `abort`: reading the model and its recorded
 //! state, writing that state (the one place the annotation is written), scaling the tracks,
 //! waiting for a track to be ready, watching a canary through an interval, and printing what a
-//! dry run would write.
+//! dry run would write. A verb's steps share one [`Operation`]: its writer and the terminal it
+//! speaks on.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
