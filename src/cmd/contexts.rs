@@ -19,7 +19,6 @@ use std::ffi::OsString;
 use std::process::Stdio;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
@@ -199,7 +198,8 @@ struct Finished {
 impl Finished {
     /// The run's own error sentence (its last `error:` line), else its last line.
     fn reason(&self) -> String {
-        let lines: Vec<&str> = self.stderr.lines().map(strip_timestamp).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> =
+            self.stderr.lines().map(ui::strip_timestamp).filter(|l| !l.is_empty()).collect();
         let line = lines.iter().rev().find(|l| l.starts_with("error: ")).or(lines.last()).copied();
         line.map(|l| l.trim_start_matches("error: ").to_string())
             .unwrap_or_else(|| format!("exited with code {}", self.code))
@@ -223,22 +223,6 @@ async fn finish(mut child: Child) -> Finished {
     tokio::join!(read_out, read_err);
     let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(ExitCode::Failed as i32);
     Finished { code, stdout, stderr }
-}
-
-/// A plain line of a run off a terminal starts with its RFC 3339 time; shown in a bar, it need not.
-fn strip_timestamp(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let stamped = bytes.len() > 21
-        && bytes[4] == b'-'
-        && bytes[10] == b'T'
-        && bytes[19] == b'Z'
-        && bytes[20] == b' '
-        && bytes[..4].iter().all(u8::is_ascii_digit);
-    if stamped {
-        &line[21..]
-    } else {
-        line
-    }
 }
 
 /// The global connection flags of `base` (everything before the subcommand's own words is not
@@ -341,12 +325,6 @@ mod tests {
         assert!(check_prometheus_pairs(&missing, &contexts).unwrap_err().message.contains("none for \"us\""));
         let stranger = words(&["--prometheus", "eu=http://a:1,us=http://b:2,asia=http://c:3"]);
         assert!(check_prometheus_pairs(&stranger, &contexts).unwrap_err().message.contains("\"asia\""));
-    }
-
-    #[test]
-    fn plain_lines_lose_their_timestamp_in_a_bar() {
-        assert_eq!(strip_timestamp("2026-12-05T21:00:00Z rolling out"), "rolling out");
-        assert_eq!(strip_timestamp("rolling out"), "rolling out");
     }
 
     #[test]

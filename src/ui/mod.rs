@@ -58,6 +58,7 @@ pub mod progress;
 pub mod prompt;
 pub mod step;
 pub mod table;
+pub mod waves;
 
 /// What stderr is: a terminal (bars, prompts, redraws) or not (plain timestamped lines), and
 /// whether colour is on. Detect it once per command with [`Terminal::detect`].
@@ -98,4 +99,32 @@ pub fn note(terminal: Terminal, line: &str) {
 /// The current time as `2026-01-01T00:00:00Z`.
 pub fn timestamp() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A line as [`note`] prints it off a terminal, without the RFC 3339 time it starts with (a
+/// line of another run shown in a bar, or quoted in a sentence, needs none).
+pub fn strip_timestamp(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let stamped = bytes.len() > 21
+        && bytes[4] == b'-'
+        && bytes[10] == b'T'
+        && bytes[19] == b'Z'
+        && bytes[20] == b' '
+        && bytes[..4].iter().all(u8::is_ascii_digit);
+    if stamped {
+        &line[21..]
+    } else {
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_lose_their_timestamp_in_a_bar() {
+        assert_eq!(strip_timestamp("2026-12-05T21:00:00Z rolling out"), "rolling out");
+        assert_eq!(strip_timestamp("rolling out"), "rolling out");
+    }
 }

@@ -1,6 +1,7 @@
 //! `--contexts` for writes: waves, the bake, Ctrl-C between contexts, rolling back.
 
 use super::*;
+use crate::ui::waves::WaveView;
 
 /// What `set-image --rollback-on-failure` needs to undo the contexts already changed.
 pub(super) struct Rollback {
@@ -34,68 +35,6 @@ impl Rollback {
         args.extend(["undo".into(), self.target.clone().into(), "--timeout".into()]);
         args.push(format!("{}s", self.timeout.as_secs().max(1)).into());
         args
-    }
-}
-
-/// Where the output of the runs of a wave goes: bars on a terminal, prefixed lines otherwise.
-pub(super) struct WaveView {
-    terminal: Terminal,
-    multi: Option<MultiProgress>,
-    bars: BTreeMap<String, ProgressBar>,
-}
-
-impl WaveView {
-    fn new(terminal: Terminal, title: &str, contexts: &[String]) -> Self {
-        if !terminal.interactive {
-            ui::note(terminal, title);
-            return Self { terminal, multi: None, bars: BTreeMap::new() };
-        }
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        let _ = multi.println(title);
-        let style = ProgressStyle::with_template("  {spinner} {prefix:<16} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bars = contexts
-            .iter()
-            .map(|c| {
-                let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
-                bar.set_prefix(c.clone());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                (c.clone(), bar)
-            })
-            .collect();
-        Self { terminal, multi: Some(multi), bars }
-    }
-
-    fn line(&self, context: &str, line: &str) {
-        match self.bars.get(context) {
-            Some(bar) => bar.set_message(strip_timestamp(line).to_string()),
-            None => crate::ui::print_stderr_line(&format!("[{context}] {line}")),
-        }
-    }
-
-    fn done(&self, context: &str, outcome: &str) {
-        match self.bars.get(context) {
-            Some(bar) => bar.finish_with_message(outcome.to_string()),
-            None => ui::note(self.terminal, &format!("[{context}] {outcome}")),
-        }
-    }
-
-    /// A run's results (its stdout), each line named by its context.
-    fn result(&self, context: &str, stdout: &str) {
-        let text: String = stdout.lines().map(|line| format!("{context}: {line}\n")).collect();
-        match &self.multi {
-            Some(multi) => multi.suspend(|| ui::print_stdout(&text)),
-            None => ui::print_stdout(&text),
-        }
-    }
-
-    fn say(&self, line: &str) {
-        match &self.multi {
-            Some(multi) => {
-                let _ = multi.println(line);
-            }
-            None => ui::note(self.terminal, line),
-        }
     }
 }
 
