@@ -320,10 +320,6 @@ async fn set_deployment(
         };
         record_analysis(cluster, name, &gate.analysis, Some(verdict).filter(|v| !v.is_empty())).await?;
     }
-    let outcome = match outcome {
-        Checked::Rollout(outcome) => Ok(*outcome),
-        Checked::ChecksFailed(checks) => Err(checks),
-    };
     let Some(failure) = rollout_failure(cluster, terminal, name, settings, outcome).await? else {
         return Ok(());
     };
@@ -341,10 +337,14 @@ async fn rollout_failure(
     terminal: Terminal,
     name: &str,
     settings: &Settings,
-    outcome: std::result::Result<WaitOutcome, String>,
+    outcome: Checked,
 ) -> Result<Option<String>> {
+    let outcome = match outcome {
+        Checked::Rollout(outcome) => *outcome,
+        Checked::ChecksFailed(checks) => return Ok(Some(checks)),
+    };
     Ok(Some(match outcome {
-        Ok(WaitOutcome::Done(p)) => {
+        WaitOutcome::Done(p) => {
             let models = match &settings.model_ready {
                 Some(_) => {
                     let check = ModelCheck {
@@ -365,13 +365,12 @@ async fn rollout_failure(
                 Some(failure) => failure,
             }
         }
-        Ok(WaitOutcome::Failed(f, _)) => f.to_string(),
-        Ok(WaitOutcome::TimedOut(p)) => format!(
+        WaitOutcome::Failed(f, _) => f.to_string(),
+        WaitOutcome::TimedOut(p) => format!(
             "not done within {} ({})",
             humantime::format_duration(settings.write.timeout),
             p.waiting_for.unwrap_or_default()
         ),
-        Err(checks) => checks,
     }))
 }
 

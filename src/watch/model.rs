@@ -77,6 +77,17 @@ enum Update {
 }
 
 /// One request through the pod proxy: (status, body).
+/// A request through the pod proxy that got no answer; said as the cause says it.
+#[derive(Debug, thiserror::Error)]
+enum ProxyError {
+    /// The request could not be built (a path that is no URI).
+    #[error(transparent)]
+    Request(#[from] http::Error),
+    /// The API server did not answer, or its answer broke off.
+    #[error(transparent)]
+    Send(#[from] kube::Error),
+}
+
 async fn proxy(
     client: &kube::Client,
     namespace: &str,
@@ -85,18 +96,17 @@ async fn proxy(
     method: http::Method,
     path: &str,
     body: Option<&str>,
-) -> std::result::Result<(u16, Bytes), String> {
+) -> std::result::Result<(u16, Bytes), ProxyError> {
     let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
     let request = http::Request::builder()
         .method(method)
         .uri(uri)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "application/json")
-        .body(kube::client::Body::from(body.unwrap_or_default().as_bytes().to_vec()))
-        .map_err(|e| e.to_string())?;
-    let response = client.send(request).await.map_err(|e| e.to_string())?;
+        .body(kube::client::Body::from(body.unwrap_or_default().as_bytes().to_vec()))?;
+    let response = client.send(request).await?;
     let status = response.status().as_u16();
-    let body = response.into_body().collect_bytes().await.map_err(|e| e.to_string())?;
+    let body = response.into_body().collect_bytes().await?;
     Ok((status, body))
 }
 

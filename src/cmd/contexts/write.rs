@@ -197,6 +197,14 @@ pub(super) enum Baked {
     Interrupted,
 }
 
+/// What the `status --watch` of one context reports during a bake.
+enum Watched {
+    /// One redraw: the status as JSON.
+    Status(Value),
+    /// The watcher ended (a bake outlives every healthy watch): why, in its own words.
+    Ended(String),
+}
+
 /// Watch `status` of every context in `done` for `duration`; the first Degraded one (or one
 /// whose status cannot be read) ends the bake.
 pub(super) async fn bake(
@@ -214,7 +222,7 @@ pub(super) async fn bake(
     ));
     let mut args = connection_args(base);
     args.extend(["status".into(), target.into(), "--watch".into(), "-o".into(), "json".into()]);
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, std::result::Result<Value, String>)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Watched)>();
     let mut watchers = Vec::new();
     for context in done {
         let mut child = spawn(&args, context)?;
@@ -236,7 +244,7 @@ pub(super) async fn bake(
                     let mut used = 0;
                     while let Some(Ok(doc)) = stream.next() {
                         used = stream.byte_offset();
-                        let _ = tx.send((context.clone(), Ok(doc)));
+                        let _ = tx.send((context.clone(), Watched::Status(doc)));
                     }
                     text.drain(..used);
                 }
@@ -247,7 +255,7 @@ pub(super) async fn bake(
             }
             let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(1);
             let reason = Finished { code, stdout: String::new(), stderr: error }.reason();
-            let _ = tx.send((context, Err(reason)));
+            let _ = tx.send((context, Watched::Ended(reason)));
         }));
     }
     drop(tx);
@@ -263,17 +271,17 @@ pub(super) async fn bake(
                 break Baked::Interrupted;
             }
             seen = rx.recv() => match seen {
-                Some((context, Ok(status))) if status["phase"] == "Degraded" => {
+                Some((context, Watched::Status(status))) if status["phase"] == "Degraded" => {
                     let reason = status["reason"].as_str().unwrap_or("degraded").to_string();
                     break Baked::Degraded(context, format!("degraded during the bake: {reason}"));
                 }
-                Some((context, Ok(status))) => {
+                Some((context, Watched::Status(status))) => {
                     let phase = status["phase"].as_str().unwrap_or("?").to_string();
                     if phases.insert(context.clone(), phase.clone()).as_ref() != Some(&phase) {
                         view.say(&format!("[{context}] {phase}"));
                     }
                 }
-                Some((context, Err(reason))) => {
+                Some((context, Watched::Ended(reason))) => {
                     break Baked::Degraded(context, format!("its status could not be watched during the bake: {reason}"));
                 }
                 None => break Baked::Healthy,
