@@ -86,6 +86,11 @@ impl<K: Resource> Objects<K> {
         match self.places.get(&Self::key(&object)) {
             Some(&place) => self.items[place] = object,
             None => {
+                // Grown by a quarter rather than doubled: a pod summary is kilobytes, and a
+                // doubled vector of thousands of them would be mostly room.
+                if self.items.len() == self.items.capacity() {
+                    self.items.reserve_exact(self.items.len() / 4 + 16);
+                }
                 self.places.insert(Self::key(&object), self.items.len());
                 self.items.push(object);
             }
@@ -154,6 +159,12 @@ pub fn pod_summary(pod: &mut Pod) {
                 cs.image = String::new();
             }
         }
+        // Deserialized vectors hold room for four elements: a container status is most of a
+        // kilobyte, so the room left over would outweigh the rest of the summary.
+        for statuses in [&mut status.container_statuses, &mut status.init_container_statuses] {
+            statuses.iter_mut().for_each(Vec::shrink_to_fit);
+        }
+        status.conditions.iter_mut().for_each(Vec::shrink_to_fit);
     }
 }
 

@@ -298,6 +298,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_summary_keeps_no_spare_room_in_its_status_vectors() {
+        let mut p = pod("a", "1");
+        p["status"]["containerStatuses"] = json!([{"name": "model", "image": "m:v2", "imageID": "",
+            "ready": true, "restartCount": 0, "state": {"running": {}}}]);
+        // Read from bytes, as a list or a watch reads it (no length known ahead).
+        let mut pod: Pod = serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap();
+        assert!(pod.status.as_ref().unwrap().conditions.as_ref().unwrap().capacity() > 1);
+        super::super::pod_summary(&mut pod);
+        let status = pod.status.unwrap();
+        let statuses = status.container_statuses.unwrap();
+        let conditions = status.conditions.unwrap();
+        assert_eq!((statuses.len(), statuses.capacity()), (1, 1));
+        assert_eq!((conditions.len(), conditions.capacity()), (1, 1));
+    }
+
     #[tokio::test]
     async fn a_list_cut_short_is_an_error_and_is_listed_again_whole() {
         let (mut events, mut handle) = watch();
