@@ -1,9 +1,10 @@
 //! The controllers' event loop: one task applies the store's watch events to the [`Cache`],
-//! turns them into work keyed by object (deduplicated, some coalesced for a few milliseconds),
-//! and runs the reconciles one at a time. Because the store publishes each write before the
-//! write returns, draining events before every reconcile keeps the cache exactly current, so
-//! no controller acts on a stale view (no expectations needed). Timers (readiness, back-offs,
-//! progress deadlines) wake the loop; nothing polls. Which work an event queues is `routing`.
+//! turns them into work keyed by object (deduplicated; EndpointSlice and Knative work coalesced
+//! for a few milliseconds), and runs the reconciles one at a time. Because the store publishes
+//! each write before the write returns, draining events before every reconcile keeps the cache
+//! exactly current, so no controller acts on a stale view (no expectations needed). Timers
+//! (readiness, back-offs, progress deadlines) wake the loop; nothing polls. Which work an event
+//! queues is `routing`.
 
 mod routing;
 
@@ -40,8 +41,9 @@ pub enum Work {
     RetryUnschedulable,
 }
 
-/// How long pod-driven work waits to gather more changes to the same object; EndpointSlices
-/// (a whole Service's pods per sync) wait longer.
+/// How long Knative work waits to gather more changes to the same Service; EndpointSlices (a
+/// whole Service's pods per sync) wait longer. Deployments and ReplicaSets never wait: their
+/// status is what a rollout's end is read from, and the real controllers write it at once.
 const COALESCE: Duration = Duration::from_millis(20);
 const COALESCE_ENDPOINTS: Duration = Duration::from_millis(100);
 
@@ -439,8 +441,116 @@ pub fn to_value<T: serde::Serialize>(object: &T) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::DEPLOYMENTS;
+    use crate::resources::{DEPLOYMENTS, PODS, REPLICASETS};
     use crate::store::tests::deployment;
+
+    impl Manager {
+        /// Apply every published event and run every queued work, as `run` does, until nothing is
+        /// left, without firing a timer.
+        fn run_queued(&mut self, events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<WatchEvent>>) {
+            loop {
+                while let Ok(event) = events.try_recv() {
+                    self.on_event(&event);
+                }
+                let Some(work) = self.queue.pop_front() else { return };
+                self.queued.remove(&work);
+                self.reconcile(work);
+            }
+        }
+    }
+
+    fn ready(pod: &Value) -> bool {
+        pod["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    }
+
+    fn count(value: &Value) -> i64 {
+        value.as_i64().unwrap_or(0)
+    }
+
+    /// Run the manager round by round (a round: every queued work, then the next timer) until
+    /// `fraud` is rolled out. After every round, each ReplicaSet's status counts its pods as they
+    /// are and the Deployment's status sums its ReplicaSets': nothing above a pod waits for a
+    /// timer to catch up with it.
+    async fn roll_out_with_statuses_current(
+        manager: &mut Manager,
+        events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<WatchEvent>>,
+    ) {
+        let store = manager.store.clone();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            manager.run_queued(events);
+            let pods = store.list(&PODS, "default").unwrap().items;
+            let replica_sets = store.list(&REPLICASETS, "default").unwrap().items;
+            let (mut replicas, mut ready_replicas) = (0, 0);
+            for rs in &replica_sets {
+                let uid = &rs["metadata"]["uid"];
+                let active: Vec<_> = pods
+                    .iter()
+                    .filter(|p| &p["metadata"]["ownerReferences"][0]["uid"] == uid)
+                    .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                    .collect();
+                let ready_pods = active.iter().filter(|p| ready(p)).count() as i64;
+                let status = &rs["status"];
+                assert_eq!(count(&rs["spec"]["replicas"]), active.len() as i64, "scaled, not synced: {rs}");
+                assert_eq!(count(&status["replicas"]), active.len() as i64, "status behind its pods: {rs}");
+                assert_eq!(count(&status["readyReplicas"]), ready_pods, "status behind its pods: {rs}");
+                replicas += active.len() as i64;
+                ready_replicas += ready_pods;
+            }
+            let d = store.get(&DEPLOYMENTS, "default", "fraud").unwrap();
+            let status = &d["status"];
+            assert_eq!(status["observedGeneration"], d["metadata"]["generation"], "{d}");
+            assert_eq!(count(&status["replicas"]), replicas, "Deployment behind its ReplicaSets: {d}");
+            assert_eq!(
+                count(&status["readyReplicas"]),
+                ready_replicas,
+                "Deployment behind its ReplicaSets: {d}"
+            );
+            let want = count(&d["spec"]["replicas"]);
+            let rolled_out = [&status["updatedReplicas"], &status["availableReplicas"], &status["replicas"]]
+                .iter()
+                .all(|n| count(n) == want);
+            if rolled_out {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never rolled out: {d}");
+            // Wait for the manager's own next timer (the kubelet's readiness), then fire it.
+            let next = manager.timers.peek().map(|Reverse((at, _, _))| *at).expect("a timer is pending");
+            tokio::time::sleep_until(next).await;
+            manager.fire_due_timers();
+        }
+    }
+
+    /// A real deployment controller syncs a ReplicaSet on its pod's event (and on its own), and
+    /// the Deployment on the ReplicaSet's, with no wait: the write that makes a pod Ready is
+    /// followed by its ReplicaSet's status and then the Deployment's, a scale-down by the pod's
+    /// deletion and both statuses, in the same round of queued work, before any timer fires.
+    /// So a rollout is complete in the Deployment's status as soon as its last pod is Ready.
+    #[tokio::test]
+    async fn replica_set_and_deployment_statuses_follow_their_pods_with_no_timer_in_between() {
+        let store = Store::new();
+        crate::nodes::create(&store, 1, 0).unwrap();
+        let mut manager = Manager::new(store.clone(), KubeletTiming::new(Duration::from_millis(50)));
+        let mut events = store.subscribe();
+        manager.resync();
+        let mut fraud = deployment("fraud");
+        fraud["spec"]["replicas"] = json!(2);
+        store.create(&DEPLOYMENTS, fraud).unwrap();
+        roll_out_with_statuses_current(&mut manager, &mut events).await;
+        // A rolling update: new pods, old ones scaled down, one step at a time.
+        store
+            .modify(&DEPLOYMENTS, "default", "fraud", |d| {
+                d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("model:v2");
+            })
+            .unwrap();
+        roll_out_with_statuses_current(&mut manager, &mut events).await;
+        let replica_sets = store.list(&REPLICASETS, "default").unwrap().items;
+        assert_eq!(replica_sets.len(), 2);
+        let old = replica_sets.iter().find(|rs| count(&rs["spec"]["replicas"]) == 0).expect("the old one");
+        assert_eq!(old["status"]["replicas"], 0, "{old}");
+    }
 
     /// A resync lists the types one after another while writes go on: a Deployment created after
     /// the Deployments were listed but before the pods were must still reach the cache.

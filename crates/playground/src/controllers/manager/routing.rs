@@ -20,8 +20,10 @@ impl Manager {
         match (resource.group.as_ref(), resource.resource.as_ref()) {
             ("", "pods") => self.queue_for_pod(key, old, new),
             ("apps", "replicasets") => {
+                // At once, as kube-controller-manager's informers queue it: a ReplicaSet scaled
+                // down deletes its pods, and its status follows, with no wait in between.
                 if new.is_some() {
-                    self.enqueue_coalesced(Work::ReplicaSet(key.clone()));
+                    self.enqueue(Work::ReplicaSet(key.clone()));
                 }
                 if let Some(orphan) = new.filter(|n| controller_uid(n).is_none()) {
                     let owners = self.matching_owners(&key.0, orphan, true);
@@ -95,12 +97,16 @@ impl Manager {
         {
             let owners = self.matching_owners(&key.0, orphan, false);
             for owner in owners {
-                self.enqueue_coalesced(Work::ReplicaSet(owner));
+                self.enqueue(Work::ReplicaSet(owner));
             }
         }
+        // The owner's sync is queued at once (a pod turning Ready is in its ReplicaSet's status,
+        // then its Deployment's, as soon as the real controllers would write them). A burst of
+        // pod changes still costs one sync: the queue holds each work once, and every event
+        // already published is applied before the next reconcile.
         if let Some(owner) = new.or(old).and_then(controller_uid) {
             if let Some(rs) = self.cache.replica_set_by_uid.get(&owner).cloned() {
-                self.enqueue_coalesced(Work::ReplicaSet(rs));
+                self.enqueue(Work::ReplicaSet(rs));
             }
         }
         let node_of = |v: Option<&Value>| {
