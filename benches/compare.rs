@@ -4,7 +4,8 @@
 //! the binary size. Medians over several runs; ratios, since these machines are noisy.
 //!
 //! Run: `cargo bench --bench compare` (prints a table; writes `target/bench/compare.json`).
-//! `MODELROLL_BENCH_QUICK=1` uses smaller sizes and fewer runs (a smoke run).
+//! `MODELROLL_BENCH_QUICK=1` uses smaller sizes and fewer runs (a smoke run). A filter argument
+//! runs only the sections whose name contains it: `cargo bench --bench compare -- done`.
 
 // A benchmark report printed to a terminal; a closed pipe may end it.
 #![allow(clippy::disallowed_macros)]
@@ -52,7 +53,6 @@ fn main() {
         measure_child(&args[2..]);
         return;
     }
-    // `cargo bench` passes `--bench`; a filter argument is ignored (one suite).
     let quick = std::env::var_os("MODELROLL_BENCH_QUICK").is_some();
     // The 10,000-pod size takes minutes on two cores: `MODELROLL_BENCH_10K=1` adds it.
     let big = std::env::var_os("MODELROLL_BENCH_10K").is_some();
@@ -82,22 +82,38 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     let mut rows = Vec::new();
 
-    eprintln!("bench: process start");
-    rows.extend(process_start(&kubectl, sizes.runs * 2));
-    eprintln!("bench: status vs kubectl get");
-    rows.extend(runtime.block_on(status_vs_get(&kubectl, sizes.runs)));
-    eprintln!("bench: status --contexts over 5 clusters");
-    rows.extend(runtime.block_on(status_across_contexts(sizes.runs)));
-    eprintln!("bench: done-detection latency");
-    rows.extend(runtime.block_on(done_detection(&kubectl, sizes.done_runs)));
-    for &pods in &sizes.namespace_pods {
-        eprintln!("bench: {pods} pods in the namespace (set-image, status, shift)");
-        rows.extend(runtime.block_on(at_size(&kubectl, pods, sizes.runs.min(5))));
+    // `cargo bench --bench compare -- done` runs only the sections whose name contains `done`.
+    let filter = args.iter().skip(1).find(|a| !a.starts_with("--")).cloned().unwrap_or_default();
+    let wanted = |section: &str| {
+        let run = section.contains(filter.as_str());
+        if run {
+            eprintln!("bench: {section}");
+        }
+        run
+    };
+    if wanted("process start") {
+        rows.extend(process_start(&kubectl, sizes.runs * 2));
     }
-    eprintln!("bench: list -A");
-    rows.extend(runtime.block_on(list_all(&kubectl, &sizes)));
-    eprintln!("bench: playground footprint");
-    rows.extend(runtime.block_on(playground_footprint(&sizes)));
+    if wanted("status vs kubectl get") {
+        rows.extend(runtime.block_on(status_vs_get(&kubectl, sizes.runs)));
+    }
+    if wanted("status --contexts over 5 clusters") {
+        rows.extend(runtime.block_on(status_across_contexts(sizes.runs)));
+    }
+    if wanted("done-detection latency") {
+        rows.extend(runtime.block_on(done_detection(&kubectl, sizes.done_runs)));
+    }
+    for &pods in &sizes.namespace_pods {
+        if wanted(&format!("{pods} pods in the namespace (set-image, status, shift)")) {
+            rows.extend(runtime.block_on(at_size(&kubectl, pods, sizes.runs.min(5))));
+        }
+    }
+    if wanted("list -A") {
+        rows.extend(runtime.block_on(list_all(&kubectl, &sizes)));
+    }
+    if wanted("playground footprint") {
+        rows.extend(runtime.block_on(playground_footprint(&sizes)));
+    }
     rows.push(binary_size(&kubectl));
 
     let table = render(&rows);
@@ -302,8 +318,10 @@ async fn status_across_contexts(runs: usize) -> Vec<Row> {
 
 /// How long after the last pod of a rollout turns Ready on the server each waiter exits:
 /// `set-image` (which waits) and `kubectl rollout status`, started on the same rollout, over
-/// `runs` rollouts. The playground runs in this process, so the instant is read from its store's
-/// events (the Ready transition of each pod), not from either client.
+/// `runs` rollouts. The playground runs in this process, so the instants are read from its
+/// store's events (the Ready transition of each pod, the ReplicaSet and Deployment status
+/// writes that follow it), not from either client. The median of each stage is shown too, and
+/// `MODELROLL_BENCH_TIMELINE=1` prints every round's events from the last Ready on.
 async fn done_detection(kubectl: &Path, runs: usize) -> Vec<Row> {
     let pg = start(3, Duration::from_millis(400)).await;
     create_namespace(&pg.store, "bench");
@@ -311,27 +329,51 @@ async fn done_detection(kubectl: &Path, runs: usize) -> Vec<Row> {
     wait_rolled_out(&pg.store, "bench", "fraud", Duration::from_secs(60)).await;
     let kube_env = KubeEnv::new(&pg);
     run(kube_env.kubectl(kubectl, &["get", "deployment", "fraud"]));
+    let print_timeline = std::env::var_os("MODELROLL_BENCH_TIMELINE").is_some();
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
+    let (mut to_replica_set, mut to_complete) = (Vec::new(), Vec::new());
     for round in 1..=runs {
-        let last_ready = last_pod_ready(&pg.store, "bench");
+        let timeline = Timeline::follow(&pg.store, "bench");
         let image = format!("model=registry.example/fraud:v{round}");
         let mut set_image = kube_env.modelroll(&["set-image", "fraud", &image]);
-        let set_image = spawn_timed(&mut set_image);
+        let mut stderr = Stdio::null();
+        if print_timeline {
+            // Its own account of each request, with wall-clock times to set beside the events'.
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/set-image-{round}.log"));
+            let _ = std::fs::create_dir_all(path.parent().expect("target/bench"));
+            set_image.arg("-vv");
+            stderr = std::fs::File::create(&path).expect("a log").into();
+            eprintln!("set-image -vv of round {round}: {}", path.display());
+        }
+        let set_image = spawn_timed(&mut set_image, stderr);
         wait_generation_bumped(&pg.store, "bench", "fraud", Duration::from_secs(30)).await;
         let mut rollout_status = kube_env.kubectl(kubectl, &["rollout", "status", "deployment/fraud"]);
-        let rollout_status = spawn_timed(&mut rollout_status);
+        let rollout_status = spawn_timed(&mut rollout_status, Stdio::null());
         let ours_exit = set_image.join().expect("set-image waiter");
         let theirs_exit = rollout_status.join().expect("rollout status waiter");
-        let Some(ready_at) = last_ready.stop() else { continue };
-        ours.push(ours_exit.saturating_duration_since(ready_at));
-        theirs.push(theirs_exit.saturating_duration_since(ready_at));
+        let events = timeline.stop();
+        let Some(stages) = Stages::of(&events) else { continue };
+        if print_timeline {
+            eprintln!("round {round} (last pod Ready at {}):", stages.ready_wall);
+            for (at, _, what) in events.iter().filter(|(at, _, _)| *at >= stages.ready) {
+                eprintln!("  +{:7.1} ms  {what}", ms_since(stages.ready, *at));
+            }
+            eprintln!("  +{:7.1} ms  set-image exits", ms_since(stages.ready, ours_exit));
+            eprintln!("  +{:7.1} ms  kubectl rollout status exits", ms_since(stages.ready, theirs_exit));
+        }
+        to_replica_set.push(stages.replica_set.saturating_duration_since(stages.ready));
+        to_complete.push(stages.complete.saturating_duration_since(stages.ready));
+        ours.push(ours_exit.saturating_duration_since(stages.ready));
+        theirs.push(theirs_exit.saturating_duration_since(stages.ready));
     }
     pg.stop();
     let worst = |times: &[Duration]| times.iter().max().copied().unwrap_or_default();
     let (our_worst, their_worst) = (worst(&ours), worst(&theirs));
     let n = ours.len();
     let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let (to_replica_set, to_complete) = (median(&mut to_replica_set), median(&mut to_complete));
     vec![
         Row {
             measure: format!(
@@ -351,51 +393,133 @@ async fn done_detection(kubectl: &Path, runs: usize) -> Vec<Row> {
             goal: "≤ 200 ms".into(),
             met: Some(our_worst <= Duration::from_millis(200)),
         },
+        Row {
+            measure: format!(
+                "done-detection stages on the server, median of {n}: last pod Ready → its ReplicaSet's \
+                 status → Deployment status complete"
+            ),
+            modelroll: format!("{} → {}", ms(to_replica_set), ms(to_complete)),
+            kubectl: "(same server)".into(),
+            ratio: "-".into(),
+            goal: "-".into(),
+            met: None,
+        },
     ]
 }
 
-/// The last instant a pod of `namespace` turned Ready, from the store's events, until stopped.
-struct LastReady {
+/// The events of one namespace in the store, with the instant each was seen, until stopped.
+struct Timeline {
     task: tokio::task::JoinHandle<()>,
-    last: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+    events: std::sync::Arc<std::sync::Mutex<Vec<(Instant, jiff::Timestamp, TimelineEvent)>>>,
 }
 
-impl LastReady {
-    fn stop(self) -> Option<Instant> {
-        self.task.abort();
-        *self.last.lock().expect("the last-ready lock")
+/// What the done-detection stages are read from: one store event, summarized.
+#[derive(Debug, Clone)]
+enum TimelineEvent {
+    /// A pod turned Ready.
+    PodReady(String),
+    /// A ReplicaSet was written (its status: replicas, ready, available).
+    ReplicaSet(String, Value),
+    /// The Deployment was written; whether its status says the rollout is complete.
+    Deployment(String, bool),
+    Other(String),
+}
+
+impl std::fmt::Display for TimelineEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimelineEvent::PodReady(name) => write!(f, "pod {name} Ready"),
+            TimelineEvent::ReplicaSet(name, status) => write!(f, "replicaset {name} status {status}"),
+            TimelineEvent::Deployment(name, complete) => {
+                write!(f, "deployment {name}{}", if *complete { " complete" } else { "" })
+            }
+            TimelineEvent::Other(what) => f.write_str(what),
+        }
     }
+}
+
+impl Timeline {
+    fn follow(store: &Store, namespace: &str) -> Timeline {
+        let mut live = store.subscribe();
+        let namespace = namespace.to_string();
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let event = match live.recv().await {
+                    Ok(event) => event,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let at = Instant::now();
+                if event.namespace != namespace {
+                    continue;
+                }
+                let name = event.name.clone();
+                let summary = match event.resource.as_str() {
+                    "pods"
+                        if pod_is_ready(&event.object)
+                            && !event.previous.as_deref().is_some_and(pod_is_ready) =>
+                    {
+                        TimelineEvent::PodReady(name)
+                    }
+                    "replicasets" => {
+                        let s = &event.object["status"];
+                        let status = json!([s["replicas"], s["readyReplicas"], s["availableReplicas"]]);
+                        TimelineEvent::ReplicaSet(name, status)
+                    }
+                    "deployments" => TimelineEvent::Deployment(name, rolled_out(&event.object)),
+                    resource => TimelineEvent::Other(format!("{resource} {name} {:?}", event.event_type)),
+                };
+                seen.lock().expect("the timeline lock").push((at, jiff::Timestamp::now(), summary));
+            }
+        });
+        Timeline { task, events }
+    }
+
+    fn stop(self) -> Vec<(Instant, jiff::Timestamp, TimelineEvent)> {
+        self.task.abort();
+        std::mem::take(&mut *self.events.lock().expect("the timeline lock"))
+    }
+}
+
+/// The instants of one rollout's last stages on the server.
+struct Stages {
+    /// The last pod turned Ready.
+    ready: Instant,
+    ready_wall: jiff::Timestamp,
+    /// The first ReplicaSet write after it.
+    replica_set: Instant,
+    /// The Deployment's status first said the rollout is complete.
+    complete: Instant,
+}
+
+impl Stages {
+    fn of(events: &[(Instant, jiff::Timestamp, TimelineEvent)]) -> Option<Stages> {
+        let complete = events.iter().position(|(_, _, e)| matches!(e, TimelineEvent::Deployment(_, true)))?;
+        let ready =
+            events[..complete].iter().rposition(|(_, _, e)| matches!(e, TimelineEvent::PodReady(_)))?;
+        let replica_set = events[ready..complete]
+            .iter()
+            .find(|(_, _, e)| matches!(e, TimelineEvent::ReplicaSet(..)))
+            .map_or(events[complete].0, |(at, _, _)| *at);
+        Some(Stages {
+            ready: events[ready].0,
+            ready_wall: events[ready].1,
+            replica_set,
+            complete: events[complete].0,
+        })
+    }
+}
+
+fn ms_since(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
 }
 
 fn pod_is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"]
         .as_array()
         .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-fn last_pod_ready(store: &Store, namespace: &str) -> LastReady {
-    let mut events = store.subscribe();
-    let namespace = namespace.to_string();
-    let last = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let seen = last.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if event.resource != "pods" || event.namespace != namespace {
-                        continue;
-                    }
-                    let was = event.previous.as_deref().is_some_and(pod_is_ready);
-                    if pod_is_ready(&event.object) && !was {
-                        *seen.lock().expect("the last-ready lock") = Some(Instant::now());
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-    LastReady { task, last }
 }
 
 /// One size: a namespace of `pods` pods (a filler Deployment and the model, with a tenth of
@@ -906,9 +1030,8 @@ fn run(mut command: impl std::borrow::BorrowMut<Command>) -> (i32, String, Strin
 }
 
 /// Start `command` and return a thread that yields the instant it exited.
-fn spawn_timed(command: &mut Command) -> std::thread::JoinHandle<Instant> {
-    let mut child =
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+fn spawn_timed(command: &mut Command, stderr: Stdio) -> std::thread::JoinHandle<Instant> {
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).spawn().expect("spawn");
     std::thread::spawn(move || {
         let _ = child.wait();
         Instant::now()
