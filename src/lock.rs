@@ -9,7 +9,7 @@
 //! blocks the model until `renewTime + leaseDurationSeconds`. Reads never take it, nor do dry
 //! runs. What to decide about a lease is in [`crate::rollout::lock`].
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -35,6 +35,19 @@ struct Held {
     name: String,
     identity: String,
     renewer: tokio::task::JoinHandle<()>,
+    /// The version of the lease this process last wrote, kept current by the renewer.
+    written: LastWritten,
+}
+
+/// The resourceVersion and uid of the lease as this process last wrote it: the preconditions of
+/// a delete that needs no read first (any later write by anyone fails it).
+type LastWritten = Arc<Mutex<Option<Preconditions>>>;
+
+fn preconditions(lease: &Lease) -> Preconditions {
+    Preconditions {
+        resource_version: lease.metadata.resource_version.clone(),
+        uid: lease.metadata.uid.clone(),
+    }
 }
 
 /// Take the operation lease of `target` for `operation` (`shift`), or refuse with a sentence
@@ -90,13 +103,16 @@ pub async fn hold(cluster: &Cluster, target: &Target, operation: &str, dry_run: 
             }
         };
         match written {
-            Ok(written) => {
-                let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity.clone(), written));
+            Ok(lease) => {
+                let written = Arc::new(Mutex::new(Some(preconditions(&lease))));
+                let renewer =
+                    tokio::spawn(renew(api.clone(), name.clone(), identity.clone(), lease, written.clone()));
                 let previous = HELD.lock().unwrap_or_else(PoisonError::into_inner).replace(Held {
                     api,
                     name,
                     identity,
                     renewer,
+                    written,
                 });
                 if let Some(previous) = previous {
                     previous.renewer.abort();
@@ -124,6 +140,17 @@ pub async fn release() {
     // Bounded: an unreachable API server must not keep the command from ending; after this
     // long the lease has expired anyway.
     let released = tokio::time::timeout(LEASE_DURATION, async {
+        // The version last written is still ours unless someone wrote since (a renewal cut
+        // short by the abort above, a takeover): one request, the command's last. A conflict
+        // reads the lease first, as below.
+        let written = held.written.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(preconditions) = written {
+            let params = DeleteParams { preconditions: Some(preconditions), ..DeleteParams::default() };
+            match held.api.delete(&held.name, &params).await {
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                _ => return,
+            }
+        }
         for _ in 0..WRITE_ATTEMPTS {
             let Ok(Some(current)) = held.api.get_opt(&held.name).await else { return };
             if current.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
@@ -154,15 +181,17 @@ pub async fn release() {
 /// holder. A renewal is one request: a PUT of `lease` (as this process last wrote it) carrying its
 /// resourceVersion, so it cannot overwrite anyone else's write. A conflict means the lease was
 /// written since: it is read, and renewed at once if it is still ours (someone edited its labels,
-/// or our last renewal was applied though its answer was lost); otherwise renewing stops.
-async fn renew(api: Api<Lease>, name: String, identity: String, mut lease: Lease) {
+/// or our last renewal was applied though its answer was lost); otherwise renewing stops. What
+/// it writes is recorded in `written`, for [`release`].
+async fn renew(api: Api<Lease>, name: String, identity: String, mut lease: Lease, written: LastWritten) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         for _ in 0..WRITE_ATTEMPTS {
             lease.spec.get_or_insert_with(LeaseSpec::default).renew_time = Some(MicroTime(Timestamp::now()));
             match api.replace(&name, &PostParams::default(), &lease).await {
-                Ok(written) => {
-                    lease = written;
+                Ok(renewed) => {
+                    *written.lock().unwrap_or_else(PoisonError::into_inner) = Some(preconditions(&renewed));
+                    lease = renewed;
                     break;
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
@@ -280,7 +309,8 @@ fn holder() -> String {
 
 #[cfg(test)]
 mod tests {
-    //! Request-level: what renewing sends (tower-test mock API server, as in `crate::write`).
+    //! Request-level: what renewing and releasing send (tower-test mock API server, as in
+    //! `crate::write`).
     use super::*;
     use http::{Method, Request, Response};
     use kube::client::Body;
@@ -297,6 +327,8 @@ mod tests {
         })
     }
 
+    type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
     fn respond(code: u16, body: &Value) -> Response<Body> {
         Response::builder().status(code).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
     }
@@ -307,7 +339,14 @@ mod tests {
         let api: Api<Lease> = Api::namespaced(kube::Client::new(service, "ml"), "ml");
         let created: Lease = serde_json::from_value(lease_json("1", "me")).unwrap();
         let start = tokio::time::Instant::now();
-        let renewer = tokio::spawn(renew(api, "modelroll-deployment-fraud".into(), "me".into(), created));
+        let written: LastWritten = Arc::new(Mutex::new(None));
+        let renewer = tokio::spawn(renew(
+            api,
+            "modelroll-deployment-fraud".into(),
+            "me".into(),
+            created,
+            written.clone(),
+        ));
         let mut seen = Vec::new();
         let mut next = async |code: u16, answer: Value| {
             let (request, send) = handle.next_request().await.expect("a request");
@@ -344,5 +383,69 @@ mod tests {
                 (Method::GET, String::new(), 4 * every),
             ]
         );
+        // What release would delete: the version last written by this process.
+        let last = written.lock().unwrap().clone().expect("a renewal was recorded");
+        assert_eq!(last.resource_version.as_deref(), Some("8"));
+    }
+
+    /// Answer the next request, which must be `method` on the lease; returns its JSON body.
+    async fn expect(handle: &mut Handle, method: Method, code: u16, answer: &Value) -> Value {
+        let (request, send) = handle.next_request().await.expect("a request");
+        assert_eq!((request.method(), request.uri().path()), (&method, PATH));
+        let body = request.into_body().collect_bytes().await.unwrap();
+        send.send_response(respond(code, answer));
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    }
+
+    /// Hold the lease as `hold` leaves it, last written at `resource_version`, over a mock API.
+    fn held(resource_version: &str) -> Handle {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let api = Api::namespaced(kube::Client::new(service, "ml"), "ml");
+        let written = Some(Preconditions {
+            resource_version: Some(resource_version.to_string()),
+            uid: Some("lease-uid".into()),
+        });
+        *HELD.lock().unwrap() = Some(Held {
+            api,
+            name: "modelroll-deployment-fraud".into(),
+            identity: "me".into(),
+            renewer: tokio::spawn(std::future::pending()),
+            written: Arc::new(Mutex::new(written)),
+        });
+        handle
+    }
+
+    /// The command's last request is one DELETE of the version it last wrote (no read first);
+    /// when that version is no longer the lease's (a renewal landed after all), the lease is
+    /// read and deleted at its new version if it is still ours. One test: HELD is process-wide.
+    #[tokio::test]
+    async fn release_deletes_the_version_it_wrote_and_reads_only_after_a_conflict() {
+        let success = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
+        let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "reason": "Conflict", "code": 409, "message": "the object has been modified"});
+
+        let mut handle = held("7");
+        let answer = success.clone();
+        let server = tokio::spawn(async move {
+            let body = expect(&mut handle, Method::DELETE, 200, &answer).await;
+            assert_eq!(body["preconditions"], json!({"resourceVersion": "7", "uid": "lease-uid"}));
+            assert!(handle.next_request().await.is_none(), "one request in all");
+        });
+        release().await;
+        server.await.unwrap();
+
+        let mut handle = held("7");
+        let server = tokio::spawn(async move {
+            expect(&mut handle, Method::DELETE, 409, &conflict).await;
+            let mut lease = lease_json("9", "me");
+            lease["metadata"]["uid"] = json!("lease-uid");
+            expect(&mut handle, Method::GET, 200, &lease).await;
+            let body = expect(&mut handle, Method::DELETE, 200, &success).await;
+            assert_eq!(body["preconditions"], json!({"resourceVersion": "9", "uid": "lease-uid"}));
+            assert!(handle.next_request().await.is_none(), "nothing after the delete");
+        });
+        release().await;
+        server.await.unwrap();
+        assert!(HELD.lock().unwrap().is_none());
     }
 }
