@@ -7,20 +7,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Send `-v` logs to stderr: `-v` shows modelroll's steps, `-vv` every API request, `-vvv` kube's
 /// own logs too. Below `-vvv` other crates stay quiet: a failure is reported once, as our error.
 pub fn init_logging(verbose: u8, no_color: bool) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = match verbose {
-        0 => "modelroll=warn",
-        1 => "modelroll=debug",
-        2 => "modelroll=trace",
-        _ => "warn,modelroll=trace,kube_client=debug,kube=debug",
+        0 => Targets::new().with_target("modelroll", LevelFilter::WARN),
+        1 => Targets::new().with_target("modelroll", LevelFilter::DEBUG),
+        2 => Targets::new().with_target("modelroll", LevelFilter::TRACE),
+        _ => Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target("modelroll", LevelFilter::TRACE)
+            .with_target("kube_client", LevelFilter::DEBUG)
+            .with_target("kube", LevelFilter::DEBUG),
     };
     let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // A failed write is dropped; reporting it would `eprintln!` into the same closed pipe.
         .log_internal_errors(false)
-        .with_ansi(ansi)
-        .try_init();
+        .with_ansi(ansi);
+    let _ = tracing_subscriber::registry().with(log).with(filter).try_init();
 }
 
 /// Set once a write to stdout failed (a closed pipe: `| head`): later results are dropped.
