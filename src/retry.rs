@@ -125,6 +125,25 @@ fn transient(err: &BoxError) -> bool {
     false
 }
 
+/// Whether the connection was refused (as opposed to cut or reset once made).
+fn refused(err: &BoxError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        // As in `transient`: an io::Error's `source()` skips the error it wraps.
+        let wrapped = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        cause = match wrapped {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    false
+}
+
 /// The retry policy of every request (see the module documentation).
 #[derive(Clone)]
 pub struct RetryPolicy {
@@ -166,7 +185,8 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for RetryPolicy {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
             Ok(_) => return None,
-            Err(err) if transient(err) && self.budget.answered() => None,
+            // A refused connection before any answer: nothing is listening there.
+            Err(err) if transient(err) && (self.budget.answered() || !refused(err)) => None,
             Err(_) => return None,
         };
         self.attempt += 1;
@@ -249,7 +269,7 @@ mod tests {
         Request::get("/api/v1/namespaces/ml/pods").body(Body::empty()).unwrap()
     }
 
-    fn refused() -> Result<Response<()>, BoxError> {
+    fn refused_connection() -> Result<Response<()>, BoxError> {
         Err(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)))
     }
 
@@ -261,13 +281,22 @@ mod tests {
     async fn a_refused_connection_is_retried_only_once_the_server_has_answered() {
         let budget = RetryBudget::default();
         // Never answered: a wrong port or a cluster that is down, told at once.
-        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused()).is_none());
+        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused_connection()).is_none());
         // Any answer of the same client, even a refusal, shows the server is there...
         assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut answer(404)).is_none());
         // ...so a refused connection now is a restart, waited out.
-        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused()).is_some());
+        assert!(RetryPolicy::new(budget.clone()).retry(&mut get(), &mut refused_connection()).is_some());
         // Another client has heard nothing.
-        assert!(RetryPolicy::new(RetryBudget::default()).retry(&mut get(), &mut refused()).is_none());
+        assert!(RetryPolicy::new(RetryBudget::default())
+            .retry(&mut get(), &mut refused_connection())
+            .is_none());
+        // A connection cut once made (a load balancer, a TLS handshake cut off) is retried at once.
+        let mut reset: Result<Response<()>, BoxError> =
+            Err(Box::new(std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionReset))));
+        assert!(RetryPolicy::new(RetryBudget::default()).retry(&mut get(), &mut reset).is_some());
+        let mut wrapped: Result<Response<()>, BoxError> =
+            Err(Box::new(std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))));
+        assert!(RetryPolicy::new(RetryBudget::default()).retry(&mut get(), &mut wrapped).is_none());
     }
 
     #[tokio::test]

@@ -243,7 +243,7 @@ impl Demo<'_> {
             NAMESPACE,
             "version",
         ]);
-        Context { global: cli.global }
+        Context::new(cli.global)
     }
 
     /// Run one of our commands in-process, after printing it as a reader would type it.

@@ -29,15 +29,22 @@ use crate::error::Result;
 /// What every command gets: the global flags, and a way to connect.
 pub struct Context {
     pub global: GlobalArgs,
+    /// The one connection of this command line: a command run by another (the abort after a
+    /// failed metric check) shares its connections and what its retries know of the server.
+    cluster: tokio::sync::OnceCell<Cluster>,
 }
 
 impl Context {
-    /// Connect to the cluster named by the global flags.
+    pub fn new(global: GlobalArgs) -> Self {
+        Self { global, cluster: tokio::sync::OnceCell::new() }
+    }
+
+    /// Connect to the cluster named by the global flags (once; later calls share it).
     ///
     /// # Errors
     /// See [`Cluster::connect`].
     pub async fn cluster(&self) -> Result<Cluster> {
-        Cluster::connect(&self.global).await
+        self.cluster.get_or_try_init(|| Cluster::connect(&self.global)).await.cloned()
     }
 }
 
@@ -46,7 +53,7 @@ impl Context {
 /// # Errors
 /// The command's error, carrying its exit code.
 pub async fn run(cli: Cli) -> Result<()> {
-    let ctx = Context { global: cli.global };
+    let ctx = Context::new(cli.global);
     if ctx.global.contexts.is_some() {
         return contexts::run(&ctx, cli.command).await;
     }

@@ -410,7 +410,9 @@ async fn roll_back(
             "the rollout of deployment/{name} failed: {failure}; the new pods stay as they are: undo it with `kubectl modelroll undo {ns}{name}`"
         )));
     }
-    // Roll back to what ran before, with the same display.
+    // Roll back to what ran before, with the same display, and a --timeout of its own for its
+    // requests' retries as for its wait (the rollout's may be spent: it timed out).
+    cluster.retry_within(settings.write.timeout);
     let previous =
         previous_revision.map(|r| format!("revision {r}")).unwrap_or_else(|| "the previous revision".into());
     let restored = restore_template(

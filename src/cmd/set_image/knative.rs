@@ -253,6 +253,8 @@ pub(super) async fn set_knative(
         }
         Some(failure) => {
             if settings.rollback_on_failure && written.changed {
+                // The rollback's requests get a --timeout of their own, as its wait does.
+                cluster.retry_within(settings.write.timeout);
                 let back = rollback_knative(
                     cluster,
                     terminal,
