@@ -86,11 +86,23 @@ pub fn jittered(wait: Duration) -> Duration {
     wait.mul_f64(rand::random_range(0.5..=1.0))
 }
 
+/// The error and its causes, outermost first. An io::Error's `source()` skips the error it wraps
+/// (TLS and timeout connectors wrap the refused connection's io::Error in another one), so the
+/// wrapped one is looked at first.
+fn causes(err: &BoxError) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    let outermost: &(dyn std::error::Error + 'static) = err.as_ref();
+    std::iter::successors(Some(outermost), |current| {
+        match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        }
+    })
+}
+
 /// Whether a failed request (no answer at all) may be tried again: the connection was refused,
 /// reset or closed before the answer, as when the API server restarts.
 fn transient(err: &BoxError) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
-    while let Some(current) = cause {
+    for current in causes(err) {
         if current.is::<RequestTimedOut>() {
             // The user's --request-timeout: theirs to decide, not ours to stretch.
             return false;
@@ -114,34 +126,17 @@ fn transient(err: &BoxError) -> bool {
                 return true;
             }
         }
-        // An io::Error's `source()` skips the error it wraps (TLS and timeout connectors wrap the
-        // refused connection's io::Error in another one): look inside it first.
-        let wrapped = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        cause = match wrapped {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => current.source(),
-        };
     }
     false
 }
 
 /// Whether the connection was refused (as opposed to cut or reset once made).
 fn refused(err: &BoxError) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
-    while let Some(current) = cause {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
-            }
-        }
-        // As in `transient`: an io::Error's `source()` skips the error it wraps.
-        let wrapped = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        cause = match wrapped {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => current.source(),
-        };
-    }
-    false
+    causes(err).any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// The retry policy of every request (see the module documentation).
