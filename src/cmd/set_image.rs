@@ -184,14 +184,12 @@ fn edit_deployment(
     strategy: Option<RollingUpdate>,
 ) -> Result<(Value, Vec<ImageChange>)> {
     let mut wanted = before.clone();
-    let pod_spec = wanted
-        .pointer_mut("/spec/template/spec")
-        .ok_or_else(|| Error::failed(format!("deployment {name:?} has no pod template spec")))?;
-    let changes = apply_images(pod_spec, &settings.assignments, &format!("deployment {name:?}"))?;
-    let version = model_version(settings, &changes);
-    if let Some(version) = &version {
-        set_model_version_label(&mut wanted["spec"]["template"], version);
-    }
+    let (changes, version) = set_template_images(
+        &mut wanted,
+        &format!("deployment {name:?}"),
+        "has no pod template spec",
+        settings,
+    )?;
     if let Some(s) = strategy {
         wanted["spec"]["strategy"] = json!({
             "type": "RollingUpdate",
@@ -208,6 +206,29 @@ fn edit_deployment(
         wanted["metadata"]["annotations"][CHANGE_CAUSE] = json!(cause);
     }
     Ok((wanted, changes))
+}
+
+/// The images of `--image` assignments and the model-version label, set on `object`'s pod
+/// template (a Deployment's or a ksvc's, both at `spec.template`); `what` names the object and
+/// `missing` ends the sentence when it has no pod spec.
+///
+/// # Errors
+/// Exit 2 for an unknown container; exit 1 for an object without a pod spec.
+fn set_template_images(
+    object: &mut Value,
+    what: &str,
+    missing: &str,
+    settings: &Settings,
+) -> Result<(Vec<ImageChange>, Option<ModelVersion>)> {
+    let pod_spec = object
+        .pointer_mut("/spec/template/spec")
+        .ok_or_else(|| Error::failed(format!("{what} {missing}")))?;
+    let changes = apply_images(pod_spec, &settings.assignments, what)?;
+    let version = model_version(settings, &changes);
+    if let Some(version) = &version {
+        set_model_version_label(&mut object["spec"]["template"], version);
+    }
+    Ok((changes, version))
 }
 
 /// The Deployment's rolling-update strategy as written, and as the flags override it.

@@ -4,12 +4,12 @@
 use kube::api::Api;
 use serde_json::{json, Value};
 
-use super::{images_title, model_version, set_model_version_label, Settings};
+use super::{images_title, set_template_images, Settings};
 use crate::cluster::{Cluster, Target};
 use crate::cmd::model_gate::model_failure;
 use crate::cmd::objects::{get_knative_service, namespace_flag, refuse_during_canary, update_one};
 use crate::error::{Error, Result};
-use crate::rollout::image::{apply_images, ImageChange, ModelVersion};
+use crate::rollout::image::{ImageChange, ModelVersion};
 use crate::rollout::revision::{change_cause, CHANGE_CAUSE};
 use crate::rollout::status::knative_traffic;
 use crate::settings::DryRun;
@@ -89,14 +89,8 @@ async fn rollback_knative(
 /// Exit 2 for an unknown container; exit 1 for a ksvc without a pod template.
 fn edit_knative(name: &str, before: &Value, settings: &Settings) -> Result<(Value, Vec<ImageChange>)> {
     let mut wanted = before.clone();
-    let pod_spec = wanted
-        .pointer_mut("/spec/template/spec")
-        .ok_or_else(|| Error::failed(format!("ksvc {name:?} has no spec.template.spec")))?;
-    let changes = apply_images(pod_spec, &settings.assignments, &format!("ksvc {name:?}"))?;
-    let version = model_version(settings, &changes);
-    if let Some(version) = &version {
-        set_model_version_label(&mut wanted["spec"]["template"], version);
-    }
+    let (changes, version) =
+        set_template_images(&mut wanted, &format!("ksvc {name:?}"), "has no spec.template.spec", settings)?;
     if wanted["spec"] != before["spec"] {
         // A revision name pinned in the template would collide with the existing revision.
         if let Some(meta) = wanted["spec"]["template"]["metadata"].as_object_mut() {
