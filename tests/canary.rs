@@ -515,11 +515,7 @@ async fn replicas_router_shifts_by_pod_ratio_without_losing_capacity() {
         while let Some(Ok(event)) = stream.next().await {
             match event {
                 Event::Apply(p) | Event::InitApply(p) => {
-                    let is_ready = p.metadata.deletion_timestamp.is_none()
-                        && p.status
-                            .as_ref()
-                            .and_then(|s| s.conditions.as_ref())
-                            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                    let is_ready = p.metadata.deletion_timestamp.is_none() && common::pod_ready(&p);
                     ready.insert(p.metadata.name.unwrap(), is_ready);
                 }
                 Event::Delete(p) => {
@@ -710,12 +706,7 @@ async fn no_canary_weight_before_the_canary_is_ready() {
                         .list(&ListParams::default().labels(&format!("app=m7,{TRACK}=canary")))
                         .await
                         .unwrap();
-                    return canary.items.iter().all(|p| {
-                        p.status
-                            .as_ref()
-                            .and_then(|s| s.conditions.as_ref())
-                            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                    }) && !canary.items.is_empty();
+                    return canary.items.iter().all(|p| common::pod_ready(p)) && !canary.items.is_empty();
                 }
             }
         }

@@ -226,12 +226,7 @@ fn set_image_rolls_out_with_plain_progress_and_records_the_change() {
         .filter(|p| {
             p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some("registry.example/fraud:v2")
         })
-        .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
+        .filter(|p| common::pod_ready(p))
         .count();
     assert_eq!(v2_ready, 3);
 

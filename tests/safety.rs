@@ -785,15 +785,7 @@ async fn revision_pods(env: &Env, revision: &str) -> (usize, usize) {
     let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), NS);
     let pods = api.list(&ListParams::default().labels(&selector)).await.unwrap().items;
     let live: Vec<_> = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
-    let ready = live
-        .iter()
-        .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .count();
+    let ready = live.iter().filter(|p| common::pod_ready(p)).count();
     (pods.len(), ready)
 }
 

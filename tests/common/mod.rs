@@ -365,6 +365,14 @@ fn run(mut command: Command, input: Option<&str>, timeout: Duration, what: &str)
 
 /// Wait until `condition` holds, checking every 20ms; panic naming `what` after `timeout`.
 #[track_caller]
+/// Whether the pod's Ready condition is True (as kubectl and the controllers read it).
+pub fn pod_ready(p: &k8s_openapi::api::core::v1::Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 pub fn wait_for(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
@@ -465,13 +473,7 @@ impl ReadyPods {
             let mut listing: BTreeMap<String, bool> = BTreeMap::new();
             while let Some(event) = stream.next().await {
                 let Ok(event) = event else { continue };
-                let ready_of = |p: &Pod| {
-                    p.metadata.deletion_timestamp.is_none()
-                        && p.status
-                            .as_ref()
-                            .and_then(|s| s.conditions.as_ref())
-                            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                };
+                let ready_of = |p: &Pod| p.metadata.deletion_timestamp.is_none() && pod_ready(p);
                 let mut counts = shared.lock().unwrap();
                 match event {
                     Event::Init => listing.clear(),
