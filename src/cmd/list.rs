@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
@@ -16,6 +15,7 @@ use crate::cmd::Context;
 use crate::error::Result;
 use crate::rollout::canary::template_images;
 use crate::rollout::live::route_weight;
+use crate::rollout::pod::PodSummary;
 use crate::rollout::progress::owned_by;
 use crate::rollout::state::{
     Phase, RolloutState, CANARY_OF_ANNOTATION, MODEL_VERSION_LABEL, ROLLOUT_ANNOTATION, TRACK_LABEL,
@@ -99,14 +99,14 @@ fn owned_by_a_revision(d: &Value) -> bool {
 
 /// The phase `status` gives Deployment `d` without a canary (Healthy, Progressing, Degraded,
 /// Paused), from its own ReplicaSets and their pods among those listed: the same function.
-fn status_phase(d: &Value, replica_sets: &[ReplicaSet], pods: &[Pod], now: jiff::Timestamp) -> String {
+fn status_phase(d: &Value, replica_sets: &[ReplicaSet], pods: &[PodSummary], now: jiff::Timestamp) -> String {
     let Ok(deployment) = serde_json::from_value::<Deployment>(d.clone()) else {
         return "Unknown".to_string();
     };
     let uid = deployment.metadata.uid.clone();
     let own: Vec<ReplicaSet> =
         replica_sets.iter().filter(|rs| owned_by(&rs.metadata, uid.as_deref())).cloned().collect();
-    let own_pods: Vec<Pod> = pods
+    let own_pods: Vec<PodSummary> = pods
         .iter()
         .filter(|p| own.iter().any(|rs| owned_by(&p.metadata, rs.metadata.uid.as_deref())))
         .cloned()
@@ -120,7 +120,7 @@ fn status_phase(d: &Value, replica_sets: &[ReplicaSet], pods: &[Pod], now: jiff:
 pub fn deployment_rows(
     deployments: &[Value],
     replica_sets: &[ReplicaSet],
-    pods: &[Pod],
+    pods: &[PodSummary],
     now: jiff::Timestamp,
 ) -> Vec<ModelRow> {
     let by_key: BTreeMap<(String, String), &Value> = deployments
@@ -293,9 +293,12 @@ fn needs_replica_sets(d: &Value, now: jiff::Timestamp) -> bool {
 /// Any other failure of the lists.
 async fn phase_objects(
     cluster: &crate::cluster::Cluster,
-    replica_sets: Api<ReplicaSet>,
-    pods: Api<Pod>,
-) -> Result<(Vec<ReplicaSet>, Vec<Pod>)> {
+    namespace: Option<&str>,
+) -> Result<(Vec<ReplicaSet>, Vec<PodSummary>)> {
+    let replica_sets: Api<ReplicaSet> = match namespace {
+        Some(namespace) => Api::namespaced(cluster.client.clone(), namespace),
+        None => Api::all(cluster.client.clone()),
+    };
     let replica_sets = match replica_sets.list(&ListParams::default()).await {
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 403 => {
@@ -308,8 +311,8 @@ async fn phase_objects(
         }
         Err(e) => return Err(cluster.api_error(e, "list replicasets")),
     };
-    let pods = match pods.list(&ListParams::default()).await {
-        Ok(list) => list.items,
+    let pods = match crate::watch::list_summaries(&cluster.client, namespace, None).await {
+        Ok(pods) => pods,
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list pods");
             crate::ui::print_stderr_line(&format!("warning: phases do not see the pods: {}", denied.message));
@@ -354,26 +357,9 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
     let (replica_sets, pods) = match rolling.len() {
         0 => (Vec::new(), Vec::new()),
         // All in one namespace: that namespace's lists, not the cluster's.
-        1 => {
-            let namespace = rolling.iter().next().copied().unwrap_or_default();
-            phase_objects(
-                &cluster,
-                Api::namespaced(client.clone(), namespace),
-                Api::namespaced(client.clone(), namespace),
-            )
-            .await?
-        }
-        _ if args.all_namespaces => {
-            phase_objects(&cluster, Api::all(client.clone()), Api::all(client.clone())).await?
-        }
-        _ => {
-            phase_objects(
-                &cluster,
-                Api::namespaced(client.clone(), &cluster.namespace),
-                Api::namespaced(client.clone(), &cluster.namespace),
-            )
-            .await?
-        }
+        1 => phase_objects(&cluster, rolling.iter().next().copied()).await?,
+        _ if args.all_namespaces => phase_objects(&cluster, None).await?,
+        _ => phase_objects(&cluster, Some(&cluster.namespace)).await?,
     };
     let mut rows = deployment_rows(&values, &replica_sets, &pods, now);
     // The weight on the live route, for canaries whose router carries it on one (few: one read each).

@@ -3,12 +3,12 @@
 //! and Knative Services and Revisions. Each read is one API request.
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::rollout::pod::PodSummary;
 use crate::settings::DryRun;
 use crate::watch::{knative_revision_resource, knative_service_resource};
 use crate::write::{display_name, Update, Writer};
@@ -187,17 +187,14 @@ pub async fn replica_sets_of(cluster: &Cluster, deployment: &Deployment) -> Resu
     Ok(api.list(&params).await.map_err(|e| cluster.api_error(e, "list replicasets"))?.items)
 }
 
-/// The pods matching a label selector (one request).
+/// The pods matching a label selector (one request), as summaries.
 ///
 /// # Errors
 /// The list is refused.
-pub async fn pods_matching(cluster: &Cluster, selector: &str) -> Result<Vec<Pod>> {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    Ok(api
-        .list(&ListParams::default().labels(selector))
+pub async fn pods_matching(cluster: &Cluster, selector: &str) -> Result<Vec<PodSummary>> {
+    crate::watch::list_summaries(&cluster.client, Some(&cluster.namespace), Some(selector))
         .await
-        .map_err(|e| cluster.api_error(e, "list pods"))?
-        .items)
+        .map_err(|e| cluster.api_error(e, "list pods"))
 }
 
 /// Get Knative Service `name` (raw).

@@ -7,15 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::Event;
 use kube::runtime::WatchStreamExt;
 
 use crate::cluster::Target;
 use crate::error::{Error, Result};
 use crate::rollout::live::{common_labels, held_route_to_nothing, route_to_nothing, Destination};
-use crate::rollout::progress::pod_ready;
 use crate::router::{RouteDestination, Router};
 use crate::write::Writer;
 
@@ -32,7 +29,6 @@ fn selector_text(labels: &BTreeMap<String, String>) -> String {
 /// # Errors
 /// When the route's objects or the pods cannot be read.
 pub async fn ready_destinations(w: &Writer, router: &dyn Router) -> Result<Vec<Destination>> {
-    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
     let mut destinations = Vec::new();
     for RouteDestination { track, what, selector } in router.destinations(w).await? {
         let text = selector_text(&selector);
@@ -40,12 +36,11 @@ pub async fn ready_destinations(w: &Writer, router: &dyn Router) -> Result<Vec<D
         let ready = if selector.is_empty() {
             0
         } else {
-            pods.list(&ListParams::default().labels(&text))
+            crate::watch::list_summaries(&w.cluster.client, Some(w.namespace()), Some(&text))
                 .await
                 .map_err(|e| w.cluster.api_error(e, "list the pods of the route's destinations"))?
-                .items
                 .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_ready(p))
+                .filter(|p| p.metadata.deletion_timestamp.is_none() && p.ready())
                 .count()
         };
         destinations.push(Destination { track, selects: format!("{what} ({text})"), ready });
@@ -88,13 +83,10 @@ pub async fn route_emptied(w: &Writer, router: &dyn Router, canary_weight: u32) 
     }
     let selectors: Vec<_> = first.into_iter().map(|d| d.selector).collect();
     let common = selector_text(&common_labels(&selectors));
-    let pods: Api<Pod> = Api::namespaced(w.cluster.client.clone(), w.namespace());
-    let config = if common.is_empty() {
-        watcher::Config::default()
-    } else {
-        watcher::Config::default().labels(&common)
-    };
-    let mut events = watcher::watcher(pods, config).backoff(crate::watch::rewatch_backoff()).boxed();
+    let selector = (!common.is_empty()).then_some(common);
+    let mut events = crate::watch::watch_summaries(w.cluster.client.clone(), w.namespace(), selector)
+        .backoff(crate::watch::rewatch_backoff())
+        .boxed();
     let mut reread = tokio::time::interval(REREAD_ROUTES);
     loop {
         tokio::select! {

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod live;
 pub mod lock;
 pub mod model_ready;
+pub mod pod;
 pub mod progress;
 pub mod quantity;
 pub mod revision;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+use crate::rollout::pod::{ContainerSummary, PodStatusSummary, PodSummary};
 
 /// Label the deployment controller adds to ReplicaSets and pods.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -209,15 +210,6 @@ pub fn revision_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Object
     meta.annotations.as_ref()?.get(REVISION_ANNOTATION)?.parse().ok()
 }
 
-/// Whether a pod's Ready condition is True.
-pub fn pod_ready(pod: &Pod) -> bool {
-    ready_condition(pod).is_some_and(|c| c.status == "True")
-}
-
-fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
-    pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")
-}
-
 /// Classify the rollout. `unschedulable_timeout`: how long a new pod may stay Unschedulable.
 // Stays long on purpose (clippy::too_many_lines): it is kubectl's `rollout status` decision
 // table plus the fail-fast rules, read top to bottom in the order they apply; split, the order
@@ -225,7 +217,7 @@ fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodConditio
 pub fn classify(
     deployment: &Deployment,
     replica_sets: &[ReplicaSet],
-    pods: &[Pod],
+    pods: &[PodSummary],
     now: Timestamp,
     unschedulable_timeout: Duration,
 ) -> RolloutProgress {
@@ -302,7 +294,7 @@ pub fn classify(
     }
 
     // Pods of the new revision.
-    let mut new_pods: Vec<&Pod> = match new_rs {
+    let mut new_pods: Vec<&PodSummary> = match new_rs {
         Some(rs) => pods.iter().filter(|p| owned_by(&p.metadata, rs.metadata.uid.as_deref())).collect(),
         None => Vec::new(),
     };
@@ -310,10 +302,10 @@ pub fn classify(
     let mut ready_durations = Vec::new();
     for pod in &new_pods {
         let name = pod.metadata.name.clone().unwrap_or_default();
-        if pod_ready(pod) {
+        if pod.ready() {
             if let (Some(created), Some(ready_at)) = (
                 pod.metadata.creation_timestamp.as_ref(),
-                ready_condition(pod).and_then(|c| c.last_transition_time.as_ref()),
+                pod.ready_condition().and_then(|c| c.last_transition_time.as_ref()),
             ) {
                 ready_durations.push(elapsed(created.0, ready_at.0));
             }
@@ -334,7 +326,7 @@ pub fn classify(
         let waves = u32::try_from((remaining + in_flight - 1) / in_flight).unwrap_or(0);
         let oldest_in_flight = new_pods
             .iter()
-            .filter(|p| !pod_ready(p))
+            .filter(|p| !p.ready())
             .filter_map(|p| p.metadata.creation_timestamp.as_ref())
             .map(|t| elapsed(t.0, now))
             .max()
@@ -386,14 +378,15 @@ fn pod_failure(
 }
 
 /// What a not-ready pod is doing, and since when.
-pub fn pod_phase(pod: &Pod) -> (PodPhase, Option<Timestamp>) {
+pub fn pod_phase(pod: &PodSummary) -> (PodPhase, Option<Timestamp>) {
     let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
     if let Some(deleted) = &pod.metadata.deletion_timestamp {
         return (PodPhase::Terminating, Some(deleted.0));
     }
-    let status = pod.status.clone().unwrap_or_default();
+    let unknown = PodStatusSummary::default();
+    let status = pod.status.as_ref().unwrap_or(&unknown);
     let scheduled = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled");
-    let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+    let bound = pod.node_name.is_some();
     if !bound && scheduled.is_none_or(|c| c.status != "True") {
         let since = scheduled.and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0).or(created);
         return (
@@ -405,7 +398,7 @@ pub fn pod_phase(pod: &Pod) -> (PodPhase, Option<Timestamp>) {
         );
     }
     // Init containers first, then the main containers: the first that is not running tells.
-    let statuses: Vec<&ContainerStatus> = status
+    let statuses: Vec<&ContainerSummary> = status
         .init_container_statuses
         .iter()
         .flatten()
@@ -473,7 +466,7 @@ pub(crate) mod fixtures {
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus, ReplicaSetSpec, ReplicaSetStatus};
     use k8s_openapi::api::core::v1::{
         Container, ContainerState, ContainerStateRunning, ContainerStateWaiting, PodCondition, PodSpec,
-        PodStatus, PodTemplateSpec,
+        PodTemplateSpec,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
 
@@ -558,16 +551,16 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn pod(name: &str, rs_uid: &str, created: i64) -> Pod {
-        Pod {
+    pub fn pod(name: &str, rs_uid: &str, created: i64) -> PodSummary {
+        PodSummary {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 owner_references: owner(rs_uid),
                 creation_timestamp: Some(Time(at(created))),
                 ..Default::default()
             },
-            spec: Some(PodSpec { node_name: Some("n1".into()), ..Default::default() }),
-            status: Some(PodStatus {
+            node_name: Some("n1".into()),
+            status: Some(PodStatusSummary {
                 phase: Some("Pending".into()),
                 conditions: Some(vec![PodCondition {
                     type_: "PodScheduled".into(),
@@ -579,7 +572,7 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn ready(mut p: Pod, at_secs: i64) -> Pod {
+    pub fn ready(mut p: PodSummary, at_secs: i64) -> PodSummary {
         let status = p.status.as_mut().unwrap();
         status.phase = Some("Running".into());
         status.conditions.as_mut().unwrap().push(PodCondition {
@@ -588,7 +581,7 @@ pub(crate) mod fixtures {
             last_transition_time: Some(Time(at(at_secs))),
             ..Default::default()
         });
-        status.container_statuses = Some(vec![ContainerStatus {
+        status.container_statuses = Some(vec![ContainerSummary {
             name: "model".into(),
             ready: true,
             state: Some(ContainerState {
@@ -600,10 +593,10 @@ pub(crate) mod fixtures {
         p
     }
 
-    pub fn running(mut p: Pod, started: i64) -> Pod {
+    pub fn running(mut p: PodSummary, started: i64) -> PodSummary {
         let status = p.status.as_mut().unwrap();
         status.phase = Some("Running".into());
-        status.container_statuses = Some(vec![ContainerStatus {
+        status.container_statuses = Some(vec![ContainerSummary {
             name: "model".into(),
             image_id: "sha256:x".into(),
             state: Some(ContainerState {
@@ -615,9 +608,9 @@ pub(crate) mod fixtures {
         p
     }
 
-    pub fn waiting(mut p: Pod, reason: &str, restarts: i32) -> Pod {
+    pub fn waiting(mut p: PodSummary, reason: &str, restarts: i32) -> PodSummary {
         let status = p.status.as_mut().unwrap();
-        status.container_statuses = Some(vec![ContainerStatus {
+        status.container_statuses = Some(vec![ContainerSummary {
             name: "model".into(),
             restart_count: restarts,
             state: Some(ContainerState {
@@ -632,8 +625,8 @@ pub(crate) mod fixtures {
         p
     }
 
-    pub fn unschedulable(mut p: Pod, since: i64) -> Pod {
-        p.spec.as_mut().unwrap().node_name = None;
+    pub fn unschedulable(mut p: PodSummary, since: i64) -> PodSummary {
+        p.node_name = None;
         p.status.as_mut().unwrap().conditions = Some(vec![PodCondition {
             type_: "PodScheduled".into(),
             status: "False".into(),

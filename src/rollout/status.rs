@@ -4,11 +4,11 @@
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rollout::progress::{classify, owned_by, pod_phase, pod_ready, PodPhase, PodProgress};
+use crate::rollout::pod::PodSummary;
+use crate::rollout::progress::{classify, owned_by, pod_phase, PodPhase, PodProgress};
 use crate::rollout::revision::{revisions, Revision, CHANGE_CAUSE, MODEL_VERSION_LABEL};
 use crate::rollout::strategy::RollingUpdate;
 
@@ -222,7 +222,7 @@ pub fn deployment_status(
     namespace: &str,
     deployment: &Deployment,
     replica_sets: &[ReplicaSet],
-    pods: &[Pod],
+    pods: &[PodSummary],
     now: Timestamp,
 ) -> ModelStatus {
     let name = deployment.metadata.name.clone().unwrap_or_default();
@@ -269,17 +269,17 @@ pub fn deployment_status(
     // revision of their ReplicaSet.
     let owned: Vec<&ReplicaSet> =
         replica_sets.iter().filter(|rs| owned_by(&rs.metadata, deployment.metadata.uid.as_deref())).collect();
-    let owner_rs = |pod: &Pod| -> Option<&ReplicaSet> {
+    let owner_rs = |pod: &PodSummary| -> Option<&ReplicaSet> {
         let refs = pod.metadata.owner_references.as_ref()?;
         owned
             .iter()
             .copied()
             .find(|rs| refs.iter().any(|o| Some(o.uid.as_str()) == rs.metadata.uid.as_deref()))
     };
-    let own_pods: Vec<Pod> = pods.iter().filter(|p| owner_rs(p).is_some()).cloned().collect();
+    let own_pods = pods.iter().filter(|p| owner_rs(p).is_some());
     let rs_revision =
-        |pod: &Pod| owner_rs(pod).and_then(|rs| crate::rollout::progress::revision_of(&rs.metadata));
-    let problems = problem_pods(&own_pods, rs_revision, now);
+        |pod: &PodSummary| owner_rs(pod).and_then(|rs| crate::rollout::progress::revision_of(&rs.metadata));
+    let problems = problem_pods(own_pods, rs_revision, now);
     ModelStatus {
         api_version: STATUS_API_VERSION.into(),
         kind: "ModelStatus".into(),
@@ -324,10 +324,14 @@ pub fn needs_pods(deployment: &Deployment, replica_sets: &[ReplicaSet]) -> bool 
 }
 
 /// Pods that are not ready, oldest first, with what they are doing.
-pub fn problem_pods(pods: &[Pod], revision: impl Fn(&Pod) -> Option<i64>, now: Timestamp) -> Vec<PodProblem> {
+pub fn problem_pods<'a>(
+    pods: impl IntoIterator<Item = &'a PodSummary>,
+    revision: impl Fn(&PodSummary) -> Option<i64>,
+    now: Timestamp,
+) -> Vec<PodProblem> {
     let mut out: Vec<(Option<Timestamp>, PodProblem)> = pods
-        .iter()
-        .filter(|p| !pod_ready(p))
+        .into_iter()
+        .filter(|p| !p.ready())
         .filter(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded")))
         .map(|p| {
             let (phase, since) = pod_phase(p);
@@ -404,21 +408,14 @@ pub fn knative_traffic(ksvc: &Value) -> Vec<(String, i64, Option<String>)> {
 }
 
 /// Every Revision of a Knative Service as a row, newest first, with its pods and traffic.
-pub fn knative_revision_rows(ksvc: &Value, revisions: &[Value], pods: &[Pod]) -> Vec<RevisionStatus> {
+pub fn knative_revision_rows(ksvc: &Value, revisions: &[Value], pods: &[PodSummary]) -> Vec<RevisionStatus> {
     let traffic = knative_traffic(ksvc);
     let latest_ready = ksvc.pointer("/status/latestReadyRevisionName").and_then(Value::as_str);
     // Terminating pods serve nothing: a revision's ready count leaves them out.
-    let pods_of = |rev: &str| -> Vec<&Pod> {
+    let pods_of = |rev: &str| -> Vec<&PodSummary> {
         pods.iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .filter(|p| {
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("serving.knative.dev/revision"))
-                    .map(String::as_str)
-                    == Some(rev)
-            })
+            .filter(|p| p.label("serving.knative.dev/revision") == Some(rev))
             .collect()
     };
     let mut rows: Vec<RevisionStatus> = revisions
@@ -437,7 +434,7 @@ pub fn knative_revision_rows(ksvc: &Value, revisions: &[Value], pods: &[Pod]) ->
                 .and_then(Value::as_str)
                 .map(str::to_string);
             let replicas = pods_of(&rev_name).len();
-            let ready_pods = pods_of(&rev_name).into_iter().filter(|p| pod_ready(p)).count();
+            let ready_pods = pods_of(&rev_name).into_iter().filter(|p| p.ready()).count();
             RevisionStatus {
                 revision: generation,
                 name: rev_name.clone(),
@@ -469,7 +466,7 @@ pub fn knative_status(
     namespace: &str,
     ksvc: &Value,
     revisions: &[Value],
-    pods: &[Pod],
+    pods: &[PodSummary],
     now: Timestamp,
 ) -> ModelStatus {
     let name = ksvc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -496,9 +493,9 @@ pub fn knative_status(
         .filter(|r| r.replicas > 0 || r.traffic_percent.is_some_and(|p| p > 0) || r.current)
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse((r.revision, r.created)));
-    let revision_of_pod = |p: &Pod| {
-        let rev = p.metadata.labels.as_ref()?.get("serving.knative.dev/revision")?;
-        rows.iter().find(|r| &r.name == rev)?.revision
+    let revision_of_pod = |p: &PodSummary| {
+        let rev = p.label("serving.knative.dev/revision")?;
+        rows.iter().find(|r| r.name == rev)?.revision
     };
     let problems = problem_pods(pods, revision_of_pod, now);
     // Knative calls a revision scaled to zero Ready, and keeps calling it so while it scales up

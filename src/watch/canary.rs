@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
 use kube::runtime::watcher::{self, Event};
@@ -17,12 +16,12 @@ use tokio::time::Instant;
 use super::{label_selector, rewatch_backoff};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::rollout::progress::pod_ready;
+use crate::rollout::pod::PodSummary;
 use crate::router::knative;
 
 /// Why a pod of a track is failing, if it is: image pull errors, config errors, crash loops.
-pub fn pod_problem(pod: &Pod) -> Option<String> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
+pub fn pod_problem(pod: &PodSummary) -> Option<String> {
+    let name = pod.name();
     let status = pod.status.as_ref()?;
     if status.phase.as_deref() == Some("Failed") {
         return Some(format!("pod {name} failed"));
@@ -52,13 +51,6 @@ pub fn pod_problem(pod: &Pod) -> Option<String> {
         }
     }
     None
-}
-
-fn restarts(pod: &Pod) -> i32 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map_or(0, |c| c.iter().map(|c| c.restart_count).sum())
 }
 
 /// What the canary's pods are selected by while watching them through an interval.
@@ -92,16 +84,12 @@ pub async fn canary_baseline(cluster: &Cluster, pods_of: &CanaryPods) -> Result<
         }
         CanaryPods::Revision(name) => format!("{}={name}", knative::REVISION_LABEL),
     };
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let list = pods
-        .list(&kube::api::ListParams::default().labels(&selector))
+    let pods = super::list_summaries(&client, Some(&ns), Some(&selector))
         .await
-        .map_err(|e| cluster.api_error(e, "list the canary's pods"))?;
-    let pods = list
-        .items
+        .map_err(|e| cluster.api_error(e, "list the canary's pods"))?
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .map(|p| (p.metadata.name.clone().unwrap_or_default(), (restarts(p), pod_ready(p))))
+        .map(|p| (p.name(), (p.restarts(), p.ready())))
         .collect();
     Ok(CanaryBaseline { selector, pods })
 }
@@ -123,13 +111,10 @@ pub async fn revision_ready(
         watcher::watcher(revisions, watcher::Config::default().fields(&format!("metadata.name={name}")))
             .backoff(rewatch_backoff())
             .boxed();
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    let mut pod_events = watcher::watcher(
-        pods,
-        watcher::Config::default().labels(&format!("{}={name}", knative::REVISION_LABEL)),
-    )
-    .backoff(rewatch_backoff())
-    .boxed();
+    let mut pod_events =
+        super::watch_summaries(client, &ns, Some(format!("{}={name}", knative::REVISION_LABEL)))
+            .backoff(rewatch_backoff())
+            .boxed();
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => {
@@ -171,10 +156,10 @@ pub async fn hold(
     hold: Duration,
     mut tick: impl FnMut(Duration),
 ) -> Result<Option<String>> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let mut events = watcher::watcher(pods, watcher::Config::default().labels(&baseline.selector))
-        .backoff(rewatch_backoff())
-        .boxed();
+    let mut events =
+        super::watch_summaries(cluster.client.clone(), &cluster.namespace, Some(baseline.selector.clone()))
+            .backoff(rewatch_backoff())
+            .boxed();
     // Per pod: restarts and readiness as first known (a pod may be replaced, never degrade).
     let mut baseline = baseline.pods;
     let end = Instant::now() + hold;
@@ -188,11 +173,11 @@ pub async fn hold(
                     if p.metadata.deletion_timestamp.is_some() {
                         continue;
                     }
-                    let name = p.metadata.name.clone().unwrap_or_default();
+                    let name = p.name();
                     if let Some(problem) = pod_problem(&p) {
                         return Ok(Some(problem));
                     }
-                    let (restarts_now, ready_now) = (restarts(&p), pod_ready(&p));
+                    let (restarts_now, ready_now) = (p.restarts(), p.ready());
                     match baseline.get(&name) {
                         Some(&(r, _)) if restarts_now > r => {
                             return Ok(Some(format!("pod {name} restarted ({restarts_now} restarts)")));
@@ -218,10 +203,10 @@ pub async fn hold(
 /// # Errors
 /// Exit 1 at `deadline`, or when the pods cannot be watched.
 pub async fn pods_gone(cluster: &Cluster, selector: &str, deadline: Instant) -> Result<()> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let mut events = watcher::watcher(pods, watcher::Config::default().labels(selector))
-        .backoff(rewatch_backoff())
-        .boxed();
+    let mut events =
+        super::watch_summaries(cluster.client.clone(), &cluster.namespace, Some(selector.to_string()))
+            .backoff(rewatch_backoff())
+            .boxed();
     let mut alive: BTreeMap<String, ()> = BTreeMap::new();
     let mut listed = false;
     loop {

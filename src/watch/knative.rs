@@ -1,13 +1,13 @@
 //! Waits on a Knative Service's rollouts: its new revision ready (with the same fail-fast rules
 //! as a Deployment's pods), or, for an abort, the template from before the canary served again.
 
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ApiResource, DynamicObject};
 
 use super::{interrupted, observe_knative, Step, WaitOptions, WaitOutcome};
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
-use crate::rollout::progress::{pod_phase, pod_ready, Failure, PodProgress, RolloutProgress};
+use crate::rollout::pod::PodSummary;
+use crate::rollout::progress::{pod_phase, Failure, PodProgress, RolloutProgress};
 use crate::rollout::status::knative_min_scale;
 
 /// The Knative Service API resource.
@@ -40,7 +40,7 @@ fn knative_progress(
     generation: i64,
     expected: Option<&str>,
     revisions: &[DynamicObject],
-    pods: &[Pod],
+    pods: &[PodSummary],
     now: jiff::Timestamp,
     options: &WaitOptions,
 ) -> RolloutProgress {
@@ -56,17 +56,16 @@ fn knative_progress(
             .and_then(|c| c.iter().find(|c| c["type"] == type_))
             .cloned()
     };
-    let revision_label =
-        |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("serving.knative.dev/revision")).cloned();
+
     // A terminating pod serves nothing (its endpoint is no longer ready), though its Ready
     // condition may still say True: a revision scaled to zero a moment ago is not "ready again"
     // because of the pods it is losing.
-    let new_pods: Vec<&Pod> = pods
+    let new_pods: Vec<&PodSummary> = pods
         .iter()
-        .filter(|p| latest_created.is_some() && revision_label(p).as_deref() == latest_created)
+        .filter(|p| latest_created.is_some() && p.label("serving.knative.dev/revision") == latest_created)
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .collect();
-    let ready = i32::try_from(new_pods.iter().filter(|p| pod_ready(p)).count()).unwrap_or(0);
+    let ready = i32::try_from(new_pods.iter().filter(|p| p.ready()).count()).unwrap_or(0);
     let all_new = i32::try_from(new_pods.len()).unwrap_or(0);
     let mut progress = RolloutProgress {
         desired: all_new.max(1),
@@ -80,7 +79,7 @@ fn knative_progress(
     };
     let mut pod_lines: Vec<(Option<jiff::Timestamp>, PodProgress)> = new_pods
         .iter()
-        .filter(|p| !pod_ready(p))
+        .filter(|p| !p.ready())
         .map(|p| {
             let (phase, since) = pod_phase(p);
             (
@@ -222,22 +221,13 @@ async fn confirmed(
         .get_opt(latest)
         .await
         .map_err(|e| cluster.api_error(e, &format!("get revision {latest}")))?;
-    let pods: kube::Api<Pod> = kube::Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let selector = format!("serving.knative.dev/revision={latest}");
-    let pods = pods
-        .list(&kube::api::ListParams::default().labels(&selector))
+    let pods = super::list_summaries(&cluster.client, Some(&cluster.namespace), Some(&selector))
         .await
         .map_err(|e| cluster.api_error(e, &format!("list the pods of revision {latest}")))?;
     let revisions: Vec<DynamicObject> = revision.into_iter().collect();
-    let progress = knative_progress(
-        ksvc,
-        generation,
-        expected,
-        &revisions,
-        &pods.items,
-        jiff::Timestamp::now(),
-        options,
-    );
+    let progress =
+        knative_progress(ksvc, generation, expected, &revisions, &pods, jiff::Timestamp::now(), options);
     Ok(progress.done())
 }
 
@@ -346,6 +336,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
 
     fn ksvc(generation: i64, observed: i64, created: &str, ready: &str, config_ready: &str) -> DynamicObject {
@@ -430,12 +421,13 @@ mod tests {
         let p = knative_progress(&taken, 2, Some("s-00001"), &[min_scale], &[], now, &options());
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for the pods of revision s-00001 (0/3 ready)"));
         // The pod it is losing from its scale to zero, Ready but terminating, does not count.
-        let leaving: Pod = serde_json::from_value(json!({
+        let leaving: PodSummary = serde_json::from_value::<Pod>(json!({
             "metadata": {"name": "s-00001-deployment-x", "labels": {"serving.knative.dev/revision": "s-00001"},
                          "deletionTimestamp": "2026-01-01T00:00:00Z"},
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
         }))
-        .unwrap();
+        .unwrap()
+        .into();
         let p = knative_progress(
             &taken,
             2,

@@ -21,13 +21,14 @@ use std::time::Duration;
 
 use futures::{stream, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Resource;
 use serde::de::DeserializeOwned;
+
+pub use pods::{list_summaries, watch_summaries};
 
 pub use knative::{
     knative_revision_resource, knative_service_resource, wait_for_knative_revision, wait_knative_serving,
@@ -36,6 +37,7 @@ pub use knative::{
 
 use crate::cluster::Cluster;
 use crate::error::{Error, ExitCode, Result};
+use crate::rollout::pod::PodSummary;
 use crate::rollout::progress::{classify, Failure, RolloutProgress};
 
 /// How long to wait, and for what.
@@ -72,22 +74,42 @@ struct Objects<K> {
     places: HashMap<String, usize>,
 }
 
-impl<K: Resource> Objects<K> {
+/// What an object is known by in a [`Cache`]: its uid, or its name if it has none.
+trait Keyed {
+    fn key(&self) -> String;
+}
+
+fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.uid.clone().or_else(|| meta.name.clone()).unwrap_or_default()
+}
+
+impl<K: Resource> Keyed for K {
+    fn key(&self) -> String {
+        key_of(self.meta())
+    }
+}
+
+impl Keyed for PodSummary {
+    fn key(&self) -> String {
+        key_of(&self.metadata)
+    }
+}
+
+impl<K: Keyed> Objects<K> {
     fn new() -> Self {
         Self { items: Vec::new(), places: HashMap::new() }
     }
 
     fn key(object: &K) -> String {
-        let meta = object.meta();
-        meta.uid.clone().or_else(|| meta.name.clone()).unwrap_or_default()
+        object.key()
     }
 
     fn insert(&mut self, object: K) {
         match self.places.get(&Self::key(&object)) {
             Some(&place) => self.items[place] = object,
             None => {
-                // Grown by a quarter rather than doubled: a pod summary is kilobytes, and a
-                // doubled vector of thousands of them would be mostly room.
+                // Grown by a quarter rather than doubled: a doubled vector of thousands of pod
+                // summaries would be mostly room.
                 if self.items.len() == self.items.capacity() {
                     self.items.reserve_exact(self.items.len() / 4 + 16);
                 }
@@ -106,7 +128,7 @@ impl<K: Resource> Objects<K> {
     }
 }
 
-impl<K: Resource> Cache<K> {
+impl<K: Keyed> Cache<K> {
     fn new() -> Self {
         Self { objects: Objects::new(), buffer: None, ready: false }
     }
@@ -129,45 +151,6 @@ impl<K: Resource> Cache<K> {
     }
 }
 
-/// What the observers keep of a pod: what progress and status read (names, labels, owners,
-/// times, the node it is bound to, conditions and container states), without its spec, its
-/// annotations and managedFields. A rollout of thousands of pods holds a small summary of each.
-pub fn pod_summary(pod: &mut Pod) {
-    let meta = &mut pod.metadata;
-    meta.annotations = None;
-    meta.managed_fields = None;
-    meta.finalizers = None;
-    meta.generate_name = None;
-    let node_name = pod.spec.take().and_then(|s| s.node_name);
-    pod.spec = Some(k8s_openapi::api::core::v1::PodSpec { node_name, ..Default::default() });
-    if let Some(status) = pod.status.as_mut() {
-        status.host_ip = None;
-        status.host_ips = None;
-        status.pod_ip = None;
-        status.pod_ips = None;
-        status.qos_class = None;
-        status.resource_claim_statuses = None;
-        status.ephemeral_container_statuses = None;
-        for statuses in [&mut status.container_statuses, &mut status.init_container_statuses] {
-            for cs in statuses.iter_mut().flatten() {
-                cs.allocated_resources = None;
-                cs.allocated_resources_status = None;
-                cs.resources = None;
-                cs.volume_mounts = None;
-                cs.user = None;
-                cs.container_id = None;
-                cs.image = String::new();
-            }
-        }
-        // Deserialized vectors hold room for four elements: a container status is most of a
-        // kilobyte, so the room left over would outweigh the rest of the summary.
-        for statuses in [&mut status.container_statuses, &mut status.init_container_statuses] {
-            statuses.iter_mut().for_each(Vec::shrink_to_fit);
-        }
-        status.conditions.iter_mut().for_each(Vec::shrink_to_fit);
-    }
-}
-
 /// One event of an observer's three watches: the object itself, the objects it owns (ReplicaSets,
 /// Revisions), and their pods.
 // Clippy sizes `O` and `C` at zero here; in use all three variants hold objects of like size.
@@ -175,7 +158,7 @@ pub fn pod_summary(pod: &mut Pod) {
 enum Change<O, C> {
     Object(Event<O>),
     Owned(Event<C>),
-    Pod(Event<Pod>),
+    Pod(Event<PodSummary>),
 }
 
 /// How soon a watch is re-established after an error (a stream cut mid-way, an API server
@@ -365,7 +348,7 @@ impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watch<K> {
 pub async fn observe_deployment<T>(
     cluster: &Cluster,
     deployment: &Deployment,
-    on_change: impl FnMut(Option<&Deployment>, &[ReplicaSet], &[Pod]) -> Result<Step<T>>,
+    on_change: impl FnMut(Option<&Deployment>, &[ReplicaSet], &[PodSummary]) -> Result<Step<T>>,
 ) -> Result<T> {
     let name = deployment.metadata.name.clone().unwrap_or_default();
     let by_labels = watcher::Config::default().labels(&label_selector(deployment)?);
@@ -390,7 +373,7 @@ pub async fn observe_deployment<T>(
 pub async fn observe_knative<T>(
     cluster: &Cluster,
     name: &str,
-    on_change: impl FnMut(Option<&DynamicObject>, &[DynamicObject], &[Pod]) -> Result<Step<T>>,
+    on_change: impl FnMut(Option<&DynamicObject>, &[DynamicObject], &[PodSummary]) -> Result<Step<T>>,
 ) -> Result<T> {
     let by_service = watcher::Config::default().labels(&format!("serving.knative.dev/service={name}"));
     let services = Watch {
@@ -415,22 +398,25 @@ async fn observe<O, C, T>(
     object: &str,
     objects: Watch<O>,
     owned: Watch<C>,
-    mut on_change: impl FnMut(Option<&O>, &[C], &[Pod]) -> Result<Step<T>>,
+    mut on_change: impl FnMut(Option<&O>, &[C], &[PodSummary]) -> Result<Step<T>>,
 ) -> Result<T>
 where
     O: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     C: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let pods =
-        pods::summaries(cluster.client.clone(), &cluster.namespace, owned.config.label_selector.clone())
-            .backoff(rewatch_backoff())
-            .map(|r| r.map(Change::Pod).map_err(|e| (e, "watch pods")))
-            .boxed();
+    let pods = pods::watch_summaries(
+        cluster.client.clone(),
+        &cluster.namespace,
+        owned.config.label_selector.clone(),
+    )
+    .backoff(rewatch_backoff())
+    .map(|r| r.map(Change::Pod).map_err(|e| (e, "watch pods")))
+    .boxed();
     let mut events =
         stream::select_all(vec![objects.changes(Change::Object), owned.changes(Change::Owned), pods]);
     let mut object_cache = Cache::<O>::new();
     let mut owned_cache = Cache::<C>::new();
-    let mut pod_cache = Cache::<Pod>::new();
+    let mut pod_cache = Cache::<PodSummary>::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

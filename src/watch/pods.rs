@@ -1,6 +1,6 @@
 //! The pods of a rollout, watched so that memory grows by one summary per pod and not by list
 //! pages: the initial list is one request read item by item as it arrives
-//! ([`crate::stream_list`]), each pod cut down to its summary ([`super::pod_summary`]) at once;
+//! ([`crate::stream_list`]), each pod cut down to its summary ([`PodSummary`]) at once;
 //! then a watch from the list's resourceVersion, with bookmarks. A watch that ends or is cut
 //! resumes from the last resourceVersion seen; one the API server can no longer resume (410 Gone)
 //! lists again the same way.
@@ -18,6 +18,7 @@ use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::runtime::watcher::{Error, Event};
 use kube::Resource;
 
+use crate::rollout::pod::PodSummary;
 use crate::stream_list::{self, Listed};
 
 /// How long one watch request lasts on the server (kube's and client-go's default), and how
@@ -31,11 +32,11 @@ const SILENT_FOR: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 5);
 /// starts again with `Init`. Errors are yielded as kube's watcher yields them and the stream
 /// goes on (re-watching, or re-listing after 410 Gone) when polled again: pace it with
 /// [`kube::runtime::WatchStreamExt::backoff`].
-pub fn summaries(
+pub fn watch_summaries(
     client: kube::Client,
     namespace: &str,
     label_selector: Option<String>,
-) -> impl Stream<Item = Result<Event<Pod>, Error>> + Send {
+) -> impl Stream<Item = Result<Event<PodSummary>, Error>> + Send {
     let watch = PodWatch {
         api: Api::namespaced(client.clone(), namespace),
         client,
@@ -46,6 +47,35 @@ pub fn summaries(
         let (event, state) = watch.next(state).await;
         Some((event, (watch, state)))
     })
+}
+
+/// The summaries of the pods in `namespace` (`None`: in all namespaces) that `label_selector`
+/// selects (`None`: all), listed in one request and each cut to its summary as it arrives: the
+/// whole list is never held.
+///
+/// # Errors
+/// The list is refused, or its body is not a list of pods or is cut short.
+pub async fn list_summaries(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    label_selector: Option<&str>,
+) -> kube::Result<Vec<PodSummary>> {
+    let mut pods = Vec::new();
+    stream_list::for_each_item(client, list_request(namespace, label_selector)?, |pod: Pod| {
+        pods.push(PodSummary::from(pod));
+    })
+    .await?;
+    Ok(pods)
+}
+
+/// A list of pods: one request, no pages (a page would be parsed whole), of the most recent state
+/// (no resourceVersion), as kube's watcher asks for it by default.
+fn list_request(
+    namespace: Option<&str>,
+    label_selector: Option<&str>,
+) -> kube::Result<http::Request<Vec<u8>>> {
+    let params = ListParams { label_selector: label_selector.map(str::to_string), ..ListParams::default() };
+    kube::core::Request::new(Pod::url_path(&(), namespace)).list(&params).map_err(kube::Error::BuildRequest)
 }
 
 struct PodWatch {
@@ -72,7 +102,7 @@ enum State {
 
 impl PodWatch {
     /// The next event, and the state after it (steps that yield nothing are taken in a loop).
-    async fn next(&self, mut state: State) -> (Result<Event<Pod>, Error>, State) {
+    async fn next(&self, mut state: State) -> (Result<Event<PodSummary>, Error>, State) {
         loop {
             state = match state {
                 State::Unlisted => match self.list().await {
@@ -80,9 +110,8 @@ impl PodWatch {
                     Err(e) => return (Err(Error::InitialListFailed(e)), State::Unlisted),
                 },
                 State::Listing(mut items) => match items.next().await {
-                    Some(Ok(Listed::Item(mut pod))) => {
-                        super::pod_summary(&mut pod);
-                        return (Ok(Event::InitApply(pod)), State::Listing(items));
+                    Some(Ok(Listed::Item(pod))) => {
+                        return (Ok(Event::InitApply(pod.into())), State::Listing(items));
                     }
                     Some(Ok(Listed::End(metadata))) => {
                         match metadata.resource_version.filter(|v| !v.is_empty()) {
@@ -118,18 +147,22 @@ impl PodWatch {
                     };
                     match event {
                         Some(Ok(WatchEvent::Added(mut pod) | WatchEvent::Modified(mut pod))) => {
-                            let Some(resource_version) = pod.meta().resource_version.clone() else {
+                            let Some(resource_version) = pod.meta_mut().resource_version.take() else {
                                 return (Err(Error::NoResourceVersion), State::Unlisted);
                             };
-                            super::pod_summary(&mut pod);
-                            return (Ok(Event::Apply(pod)), State::Watching { resource_version, events });
+                            return (
+                                Ok(Event::Apply(pod.into())),
+                                State::Watching { resource_version, events },
+                            );
                         }
                         Some(Ok(WatchEvent::Deleted(mut pod))) => {
-                            let Some(resource_version) = pod.meta().resource_version.clone() else {
+                            let Some(resource_version) = pod.meta_mut().resource_version.take() else {
                                 return (Err(Error::NoResourceVersion), State::Unlisted);
                             };
-                            super::pod_summary(&mut pod);
-                            return (Ok(Event::Delete(pod)), State::Watching { resource_version, events });
+                            return (
+                                Ok(Event::Delete(pod.into())),
+                                State::Watching { resource_version, events },
+                            );
                         }
                         Some(Ok(WatchEvent::Bookmark(bookmark))) => {
                             State::Watching { resource_version: bookmark.metadata.resource_version, events }
@@ -154,13 +187,9 @@ impl PodWatch {
         }
     }
 
-    /// Start the list: one request, no pages (a page would be parsed whole), of the most recent
-    /// state (no resourceVersion), as kube's watcher asks for it by default.
+    /// Start the list (see [`list_request`]).
     async fn list(&self) -> kube::Result<Items> {
-        let params = ListParams { label_selector: self.label_selector.clone(), ..ListParams::default() };
-        let request = kube::core::Request::new(Pod::url_path(&(), Some(&self.namespace)))
-            .list(&params)
-            .map_err(kube::Error::BuildRequest)?;
+        let request = list_request(Some(&self.namespace), self.label_selector.as_deref())?;
         Ok(stream_list::items(&self.client, request).await?.boxed())
     }
 
@@ -182,7 +211,7 @@ mod tests {
     use serde_json::{json, Value};
 
     type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-    type Summaries = Pin<Box<dyn Stream<Item = Result<Event<Pod>, Error>> + Send>>;
+    type Summaries = Pin<Box<dyn Stream<Item = Result<Event<PodSummary>, Error>> + Send>>;
 
     const PODS: &str = "/api/v1/namespaces/ml/pods";
 
@@ -218,12 +247,12 @@ mod tests {
     fn watch() -> (Summaries, Handle) {
         let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let client = kube::Client::new(service, "ml");
-        (summaries(client, "ml", Some("app=fraud".into())).boxed(), handle)
+        (watch_summaries(client, "ml", Some("app=fraud".into())).boxed(), handle)
     }
 
     /// The names of what a stream yields, e.g. `init a b done`.
-    fn named(event: &Result<Event<Pod>, Error>) -> String {
-        let name = |pod: &Pod| pod.metadata.name.clone().unwrap_or_default();
+    fn named(event: &Result<Event<PodSummary>, Error>) -> String {
+        let name = PodSummary::name;
         match event {
             Ok(Event::Init) => "init".into(),
             Ok(Event::InitApply(p)) => format!("listed {}", name(p)),
@@ -266,8 +295,8 @@ mod tests {
         let mut seen = take(&mut events, 4).await;
         // Each pod is a summary from the moment it is listed.
         let Some(Ok(Event::Apply(a))) = events.next().await else { panic!("the change of a") };
-        assert!(a.metadata.annotations.is_none() && a.spec.as_ref().unwrap().containers.is_empty());
-        assert_eq!(a.spec.unwrap().node_name.as_deref(), Some("gpu-1"));
+        assert!(a.metadata.annotations.is_none());
+        assert_eq!(a.node_name.as_deref(), Some("gpu-1"));
         seen.push("apply a".into());
         seen.extend(take(&mut events, 5).await);
         assert_eq!(
@@ -296,22 +325,6 @@ mod tests {
             assert!(query.contains("labelSelector=app%3Dfraud"), "{query}");
             assert!(query.ends_with(&format!("resourceVersion={version}")), "{query}");
         }
-    }
-
-    #[test]
-    fn a_summary_keeps_no_spare_room_in_its_status_vectors() {
-        let mut p = pod("a", "1");
-        p["status"]["containerStatuses"] = json!([{"name": "model", "image": "m:v2", "imageID": "",
-            "ready": true, "restartCount": 0, "state": {"running": {}}}]);
-        // Read from bytes, as a list or a watch reads it (no length known ahead).
-        let mut pod: Pod = serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap();
-        assert!(pod.status.as_ref().unwrap().conditions.as_ref().unwrap().capacity() > 1);
-        super::super::pod_summary(&mut pod);
-        let status = pod.status.unwrap();
-        let statuses = status.container_statuses.unwrap();
-        let conditions = status.conditions.unwrap();
-        assert_eq!((statuses.len(), statuses.capacity()), (1, 1));
-        assert_eq!((conditions.len(), conditions.capacity()), (1, 1));
     }
 
     #[tokio::test]
