@@ -672,14 +672,18 @@ async fn list_all(kubectl: &Path, sizes: &Sizes) -> Vec<Row> {
     let our_requests = count_requests(&pg, || run(kube_env.modelroll(&["list", "-A"])));
     let their_requests =
         count_requests(&pg, || run(kube_env.kubectl(kubectl, &["get", "deployments", "-A"])));
+    let our_rss = spawn_measured(&mut kube_env.modelroll(&["list", "-A"])).join().expect("list -A");
+    let their_rss = spawn_measured(&mut kube_env.kubectl(kubectl, &["get", "deployments", "-A"]))
+        .join()
+        .expect("kubectl get");
     pg.stop();
     vec![Row {
         measure: format!(
-            "list -A ({} models × {} pods) vs kubectl get deployments -A: wall, requests",
+            "list -A ({} models × {} pods) vs kubectl get deployments -A: wall, requests, peak RSS",
             sizes.list_models, sizes.pods_per_model
         ),
-        modelroll: format!("{}, {our_requests} req", ms(ours)),
-        kubectl: format!("{}, {their_requests} req", ms(theirs)),
+        modelroll: format!("{}, {our_requests} req, {}", ms(ours), mb(our_rss.max_rss_kb)),
+        kubectl: format!("{}, {their_requests} req, {}", ms(theirs), mb(their_rss.max_rss_kb)),
         ratio: ratio(ours.as_secs_f64(), theirs.as_secs_f64()),
         goal: "≤ 3 requests".into(),
         met: Some(our_requests <= 3),
