@@ -543,7 +543,7 @@ async fn at_size(kubectl: &Path, pods: i32, runs: usize) -> Vec<Row> {
     let size = format!("{pods} pods, model of {replicas}");
 
     // set-image, waiting, with kubectl rollout status following the same rollout.
-    let renewals = LeaseRenewals::count(&pg.store, "bench", "modelroll-deployment-model");
+    let renewals_before = lease_renewals(&pg, "bench", "modelroll-deployment-model");
     let before = pg.requests.snapshot();
     let started = Instant::now();
     let mut ours =
@@ -558,7 +558,7 @@ async fn at_size(kubectl: &Path, pods: i32, runs: usize) -> Vec<Row> {
     let theirs = theirs.join().expect("rollout status");
     let their_time = theirs_started.elapsed();
     let (our_requests, their_requests) = split_requests(&before, &pg.requests.snapshot());
-    let renewals = renewals.stop().await;
+    let renewals = lease_renewals(&pg, "bench", "modelroll-deployment-model") - renewals_before;
     rows.push(Row {
         measure: format!("{size}: set-image (waiting) vs kubectl rollout status: peak RSS"),
         modelroll: mb(ours.max_rss_kb),
@@ -918,47 +918,12 @@ async fn wait_all_ready(store: &Store, pods: usize, limit: Duration) {
     }
 }
 
-/// The renewals of one Lease, counted from the store's events (each renewal is one write of it,
-/// after the write that created it): they are per time, not per pod, so the requests of a
-/// rollout are shown with them apart.
-struct LeaseRenewals {
-    task: tokio::task::JoinHandle<String>,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl LeaseRenewals {
-    fn count(store: &Store, namespace: &str, name: &str) -> Self {
-        let mut events = store.subscribe();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel();
-        let (namespace, name) = (namespace.to_string(), name.to_string());
-        let task = tokio::spawn(async move {
-            let (mut renewals, mut lagged) = (0, false);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    event = events.recv() => match event {
-                        Ok(e) if e.resource == "leases" && e.namespace == namespace && e.name == name
-                            && e.event_type == modelroll::playground::store::EventType::Modified => renewals += 1,
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => lagged = true,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    },
-                }
-            }
-            // Events missed by a lagging receiver may hide renewals: say so rather than undercount.
-            if lagged {
-                format!("≥ {renewals}")
-            } else {
-                renewals.to_string()
-            }
-        });
-        Self { task, stop }
-    }
-
-    async fn stop(self) -> String {
-        let _ = self.stop.send(());
-        self.task.await.expect("the renewal counter")
-    }
+/// The renewals of one Lease: the writes (PUT) of it sent to the API server, after the write that
+/// created it (a POST). They are per time, not per pod, so the requests of a rollout are shown
+/// with them apart.
+fn lease_renewals(pg: &Playground, namespace: &str, name: &str) -> u64 {
+    let path = format!("PUT /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}");
+    pg.requests.writes().get(&path).copied().unwrap_or(0)
 }
 
 fn count_requests(pg: &Playground, action: impl FnOnce() -> (i32, String, String)) -> u64 {

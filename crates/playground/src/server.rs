@@ -48,10 +48,12 @@ pub struct User {
     pub rbac: bool,
 }
 
-/// Requests served, per client (User-Agent).
+/// Requests served, per client (User-Agent), and writes per method and path.
 #[derive(Debug, Default)]
 pub struct RequestCounter {
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Writes (every method but GET), by `METHOD path`: e.g. how often one Lease was renewed.
+    writes: Mutex<BTreeMap<String, u64>>,
     /// Faults injected so far, by kind (`429`, `500`, `watch-cut`, `restart`...).
     injected: Mutex<BTreeMap<String, u64>>,
     /// Numbers the resource requests, for the `1/N` faults.
@@ -62,6 +64,18 @@ impl RequestCounter {
     fn add(&self, agent: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         *counts.entry(agent.to_string()).or_default() += 1;
+    }
+
+    fn add_write(&self, method: &Method, path: &str) {
+        if method != Method::GET {
+            let mut writes = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+            *writes.entry(format!("{method} {path}")).or_default() += 1;
+        }
+    }
+
+    /// Writes so far, by `METHOD path` (`PUT /apis/coordination.k8s.io/v1/namespaces/ml/leases/x`).
+    pub fn writes(&self) -> BTreeMap<String, u64> {
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Requests so far, by User-Agent.
@@ -83,6 +97,7 @@ impl RequestCounter {
     /// Forget all counts.
     pub fn reset(&self) {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -143,6 +158,7 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         .to_string();
     server.requests.add(&agent);
     let path = request.uri().path().to_string();
+    server.requests.add_write(request.method(), &path);
     if path == "/playground/requests" {
         return json_response(StatusCode::OK, &json!(server.requests.snapshot()));
     }
@@ -439,5 +455,20 @@ mod tests {
         assert_eq!((t.resource.as_str(), t.subresource.as_deref()), ("namespaces", Some("status")));
         let t = parse_target(&["api", "v1", "pods"]).unwrap();
         assert_eq!((t.resource.as_str(), t.namespace.as_str()), ("pods", ""));
+    }
+
+    #[test]
+    fn writes_are_counted_by_method_and_path_and_reads_are_not() {
+        let counter = RequestCounter::default();
+        let lease = "/apis/coordination.k8s.io/v1/namespaces/ml/leases/x";
+        counter.add_write(&Method::GET, lease);
+        counter.add_write(&Method::POST, "/apis/coordination.k8s.io/v1/namespaces/ml/leases");
+        counter.add_write(&Method::PUT, lease);
+        counter.add_write(&Method::PUT, lease);
+        let writes = counter.writes();
+        assert_eq!(writes.get(&format!("PUT {lease}")), Some(&2));
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        counter.reset();
+        assert!(counter.writes().is_empty());
     }
 }
