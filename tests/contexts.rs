@@ -52,6 +52,25 @@ impl Fleet {
         }
     }
 
+    /// Add context `name` to the fleet's kubeconfig: the cluster of `of`, as `user` (one of the
+    /// users that playground was started with), in namespace `default`.
+    fn add_user_context(&self, name: &str, of: &str, user: &modelroll::playground::rbac::StaticUser) {
+        let text = std::fs::read_to_string(self.pg(of).user_kubeconfig(user, "default")).unwrap();
+        let theirs: Value = serde_yaml::from_str(&text).expect("the user's kubeconfig");
+        let mut ours: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&self.kubeconfig).unwrap()).unwrap();
+        let mut cluster = theirs["clusters"][0].clone();
+        cluster["name"] = name.into();
+        let mut person = theirs["users"][0].clone();
+        person["name"] = name.into();
+        ours["clusters"].as_array_mut().unwrap().push(cluster);
+        ours["users"].as_array_mut().unwrap().push(person);
+        ours["contexts"].as_array_mut().unwrap().push(
+            serde_json::json!({"name": name, "context": {"cluster": name, "user": name, "namespace": "default"}}),
+        );
+        std::fs::write(&self.kubeconfig, serde_yaml::to_string(&ours).unwrap()).unwrap();
+    }
+
     fn pg(&self, context: &str) -> &Playground {
         let index = self.names.iter().position(|n| *n == context).expect("a context of the fleet");
         self.playgrounds[index].as_ref().expect("that playground is running")
@@ -303,6 +322,97 @@ fn reads_query_every_context_and_name_the_one_that_is_down() {
     assert_eq!(items[1]["context"], "eu");
     assert!(items[1]["error"].as_str().unwrap().contains("cannot reach"), "{}", items[1]);
     assert_eq!(items[2]["target"]["name"], "fraud");
+}
+
+/// Reads run in one process, a connection per context: a context whose user may read nothing
+/// is a row (and an item) naming what was denied, beside the contexts that answered, and one
+/// that is down beside them; the exit code is 1.
+#[test]
+fn reads_name_what_each_context_denied_or_could_not_reach() {
+    let nobody = modelroll::playground::rbac::StaticUser::new("nobody", &[]);
+    let mut fleet = Fleet::start(&[
+        ("staging", options(300, 2)),
+        ("eu", common::Options { users: vec![nobody.clone()], ..options(300, 2) }),
+        ("us", options(300, 2)),
+    ]);
+    for context in ["staging", "eu", "us"] {
+        fleet.deploy(context, "registry.example/fraud:v1");
+        // A change cause of modelroll's makes it a model `list` shows.
+        fleet
+            .pg(context)
+            .kubectl(&[
+                "annotate",
+                "deployment",
+                "fraud",
+                "kubernetes.io/change-cause=set-image model=registry.example/fraud:v1",
+            ])
+            .success();
+    }
+    fleet.add_user_context("eu-nobody", "eu", &nobody);
+    fleet.stop("us");
+    let denied = "forbidden by RBAC: User \"nobody\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"default\"";
+
+    let out = fleet.run(&["status", "fraud", "--contexts", "staging,eu,eu-nobody,us"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 5, "a header and a row per context:\n{}", out.stdout);
+    assert!(rows[0].starts_with("CONTEXT") && rows[0].ends_with("REASON"), "{}", out.stdout);
+    for (row, context) in rows[1..3].iter().zip(["staging", "eu"]) {
+        assert!(
+            row.starts_with(&format!("{context} "))
+                && ["deployment/fraud", "Healthy", "2/2", "registry.example/fraud:v1"]
+                    .iter()
+                    .all(|c| row.contains(c)),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(
+        rows[3].starts_with("eu-nobody ") && rows[3].contains(&format!("error: {denied}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[4].starts_with("us ") && rows[4].contains("error: cannot reach the API server"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("the command failed in context(s) eu-nobody, us"), "{}", out.stderr);
+
+    let out = fleet.run(&["list", "--contexts", "eu-nobody,staging", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let list: Value = serde_json::from_str(&out.stdout).expect("one JSON list");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    assert_eq!(items[0]["context"], "eu-nobody");
+    assert_eq!(items[0]["exitCode"], 1);
+    assert!(
+        items[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("forbidden by RBAC: User \"nobody\" cannot list resource \"deployments\""),
+        "{}",
+        items[0]
+    );
+    assert_eq!(items[1]["context"], "staging");
+    assert_eq!(items[1]["name"], "deployment/fraud");
+    assert_eq!(items[1]["phase"], "Healthy");
+
+    let out = fleet.run(&["history", "fraud", "--contexts", "staging,eu-nobody"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert!(rows[0].starts_with("CONTEXT") && rows[0].contains("REVISION"), "{}", out.stdout);
+    assert!(
+        rows[1].starts_with("staging ") && rows[1].contains("registry.example/fraud:v1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[2].starts_with("eu-nobody ") && rows[2].contains(&format!("error: {denied}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
 }
 
 #[test]

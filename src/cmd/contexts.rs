@@ -1,13 +1,15 @@
-//! `--contexts`: one command across several kubeconfig contexts. Each context is served by this
-//! same binary run again with `--context C` (its own connection, namespace, lock and Ctrl-C
-//! handling, exactly as a single-context run), and this module puts the runs together:
+//! `--contexts`: one command across several kubeconfig contexts.
 //!
-//! - reads (`status`, `list`, `history`) run in every context at once and print one table with
-//!   `CONTEXT` first (`-o json|yaml`: one `List`, each item with `.context`); a context that
-//!   fails is a row with its error;
-//! - writes go in waves in the order given, `--wave-size` contexts at a time, then `--bake`
-//!   watching every context changed so far; the first failure stops the waves (no later context
-//!   is touched), `set-image --rollback-on-failure` undoes the contexts already changed, and the
+//! - reads (`status`, `list`, `history`) run in this process, in every context at once, each
+//!   context with a connection of its own made as `--context C` makes it (its cluster, user,
+//!   namespace and retries), through the same read as the command alone (`status::read`, …);
+//!   they print one table with `CONTEXT` first (`-o json|yaml`: one `List`, each item with
+//!   `.context`); a context that fails is a row with its error;
+//! - writes are served by this same binary run again with `--context C` per context (its own
+//!   connection, namespace, lock, display and Ctrl-C handling, exactly as a single-context run)
+//!   and go in waves in the order given, `--wave-size` contexts at a time, then `--bake` watching
+//!   every context changed so far; the first failure stops the waves (no later context is
+//!   touched), `set-image --rollback-on-failure` undoes the contexts already changed, and the
 //!   last lines say which contexts have the change and which do not.
 //!
 //! The exit code is the worst of the contexts'. Running the same command again continues: each
@@ -19,13 +21,13 @@ use std::ffi::OsString;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
 use tokio::sync::mpsc;
 
-use crate::cli::{Command, GlobalArgs, ReadOutput};
-use crate::cluster::load_kubeconfig;
+use crate::cli::{Command, GlobalArgs};
+use crate::cluster::{load_kubeconfig, Target};
 use crate::cmd::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::rollout::waves::{self, Outcome};
@@ -34,7 +36,6 @@ use crate::ui::{self, Terminal};
 mod read;
 mod write;
 
-use read::{read, Read};
 use write::{write, Rollback};
 
 /// The flags of this module, removed from the command line of each context's run.
@@ -55,9 +56,11 @@ pub async fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Status(args) if args.watch => {
             Err(Error::usage("status --watch follows one context: drop --watch or --contexts"))
         }
-        Command::Status(args) => read(&contexts, &base, Read::Status, args.output).await,
-        Command::List(args) => read(&contexts, &base, Read::List, args.output).await,
-        Command::History(args) => read(&contexts, &base, Read::History, args.output).await,
+        Command::Status(args) => read::status(global, &contexts, &Target::parse(&args.target)?, args.output).await,
+        Command::List(args) => read::list(global, &contexts, args.all_namespaces, args.output).await,
+        Command::History(args) => {
+            read::history(global, &contexts, &Target::parse(&args.target)?, args.output).await
+        }
         Command::SetImage(args) => {
             let rollback = args.rollback_on_failure.then(|| Rollback {
                 target: args.target.clone(),

@@ -32,8 +32,32 @@ pub struct ModelHistory {
 /// Exit 2 when the target does not exist; exit 1 when the cluster refuses.
 pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
+    let history = read(ctx, &target).await?;
+    let now = jiff::Timestamp::now();
+    let text = match args.output {
+        ReadOutput::Json => output::json(&history)?,
+        ReadOutput::Yaml => output::yaml(&history)?,
+        ReadOutput::Table | ReadOutput::Wide if history.revisions.is_empty() => no_revisions(&target),
+        ReadOutput::Table => table::history_table(&history.revisions, now, false),
+        ReadOutput::Wide => table::history_table(&history.revisions, now, true),
+    };
+    ui::print_stdout(&text);
+    Ok(())
+}
+
+/// What `history` prints for a model without revisions.
+pub fn no_revisions(target: &Target) -> String {
+    format!("{target} has no revisions yet\n")
+}
+
+/// The revisions of `target` in the cluster of `ctx` (what `history` prints, and each context's
+/// rows of `history --contexts`).
+///
+/// # Errors
+/// Exit 2 when the target does not exist; exit 1 when the cluster refuses or cannot be reached.
+pub async fn read(ctx: &Context, target: &Target) -> Result<ModelHistory> {
     let cluster = ctx.cluster().await?;
-    let (kind, rows) = match &target {
+    let (kind, rows) = match target {
         Target::Deployment(name) => {
             let (_, deployment) = get_deployment(&cluster, name).await?;
             let replica_sets = replica_sets_of(&cluster, &deployment).await?;
@@ -50,7 +74,7 @@ pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<()> {
             ("KnativeService", rows)
         }
     };
-    let history = ModelHistory {
+    Ok(ModelHistory {
         api_version: STATUS_API_VERSION.into(),
         kind: "ModelHistory".into(),
         target: TargetRef {
@@ -59,17 +83,5 @@ pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<()> {
             namespace: cluster.namespace.clone(),
         },
         revisions: rows,
-    };
-    let now = jiff::Timestamp::now();
-    let text = match args.output {
-        ReadOutput::Json => output::json(&history)?,
-        ReadOutput::Yaml => output::yaml(&history)?,
-        ReadOutput::Table | ReadOutput::Wide if history.revisions.is_empty() => {
-            format!("{target} has no revisions yet\n")
-        }
-        ReadOutput::Table => table::history_table(&history.revisions, now, false),
-        ReadOutput::Wide => table::history_table(&history.revisions, now, true),
-    };
-    ui::print_stdout(&text);
-    Ok(())
+    })
 }

@@ -22,6 +22,7 @@ use crate::rollout::state::{
 };
 use crate::rollout::status::deployment_status;
 use crate::rollout::weights::effective_weight;
+use crate::ui::table::Cells;
 
 /// One row of `list`.
 #[derive(Debug, Clone, Serialize)]
@@ -241,6 +242,11 @@ pub fn ksvc_rows(services: &[Value]) -> Vec<ModelRow> {
 
 /// The rows as a kubectl-style table, with NAMESPACE first for `-A`.
 pub fn table(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> String {
+    cells(rows, all_namespaces, now).render()
+}
+
+/// The cells of [`table`].
+pub fn cells(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> Cells {
     let mut headers = vec![];
     if all_namespaces {
         headers.push("NAMESPACE");
@@ -272,7 +278,7 @@ pub fn table(rows: &[ModelRow], all_namespaces: bool, now: jiff::Timestamp) -> S
             cells
         })
         .collect();
-    crate::ui::table::render(&headers, &cells)
+    Cells { headers, rows: cells }
 }
 
 /// Whether Deployment `d` is a model whose phase `list` must take from its ReplicaSets and pods:
@@ -286,14 +292,33 @@ fn needs_replica_sets(d: &Value, now: jiff::Timestamp) -> bool {
     status_phase(d, &[], &[], now) == crate::rollout::status::Phase::Progressing.to_string()
 }
 
+/// What `list` found in one cluster: the models, where it looked, and what it was not allowed
+/// to see (the rows are then read from less).
+#[derive(Debug)]
+pub struct Listing {
+    pub rows: Vec<ModelRow>,
+    /// `namespace ml`, or `any namespace` with `-A`.
+    pub place: String,
+    /// What could not be read, one sentence each (shown as `warning: …`).
+    pub warnings: Vec<String>,
+}
+
+impl Listing {
+    /// What `list` says when it found no model.
+    pub fn nothing_found(&self) -> String {
+        format!("No models under modelroll's care in {}.", self.place)
+    }
+}
+
 /// The ReplicaSets and pods of a listing, for the phases. Refused: the phases are read from the
-/// Deployments alone, with a warning.
+/// Deployments alone, and `warnings` says so.
 ///
 /// # Errors
 /// Any other failure of the lists.
 async fn phase_objects(
     cluster: &crate::cluster::Cluster,
     namespace: Option<&str>,
+    warnings: &mut Vec<String>,
 ) -> Result<(Vec<ReplicaSet>, Vec<PodSummary>)> {
     let replica_sets: Api<ReplicaSet> = match namespace {
         Some(namespace) => Api::namespaced(cluster.client.clone(), namespace),
@@ -303,10 +328,7 @@ async fn phase_objects(
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list replicasets");
-            crate::ui::print_stderr_line(&format!(
-                "warning: phases are read from the Deployments alone: {}",
-                denied.message
-            ));
+            warnings.push(format!("phases are read from the Deployments alone: {}", denied.message));
             Vec::new()
         }
         Err(e) => return Err(cluster.api_error(e, "list replicasets")),
@@ -315,7 +337,7 @@ async fn phase_objects(
         Ok(pods) => pods,
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list pods");
-            crate::ui::print_stderr_line(&format!("warning: phases do not see the pods: {}", denied.message));
+            warnings.push(format!("phases do not see the pods: {}", denied.message));
             Vec::new()
         }
         Err(e) => return Err(cluster.api_error(e, "list pods")),
@@ -337,9 +359,36 @@ fn deployments_api(cluster: &crate::cluster::Cluster, all_namespaces: bool) -> A
 /// # Errors
 /// Exit 1 when Deployments cannot be listed.
 pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
+    let listing = read(ctx, args.all_namespaces).await?;
+    for warning in &listing.warnings {
+        crate::ui::print_stderr_line(&format!("warning: {warning}"));
+    }
+    let text = match args.output {
+        ReadOutput::Table | ReadOutput::Wide if listing.rows.is_empty() => {
+            crate::ui::print_stderr_line(&listing.nothing_found());
+            String::new()
+        }
+        ReadOutput::Table | ReadOutput::Wide => {
+            table(&listing.rows, args.all_namespaces, jiff::Timestamp::now())
+        }
+        // A `List` as `kubectl get -o json` prints one, so the same tools read both.
+        ReadOutput::Json => crate::ui::output::json(&ModelList::of(listing.rows))?,
+        ReadOutput::Yaml => crate::ui::output::yaml(&ModelList::of(listing.rows))?,
+    };
+    crate::ui::print_stdout(&text);
+    Ok(())
+}
+
+/// The models under modelroll's care in the cluster of `ctx`, in its namespace or in all (what
+/// `list` prints, and each context's rows of `list --contexts`), sorted by namespace and name.
+///
+/// # Errors
+/// Exit 1 when Deployments cannot be listed.
+pub async fn read(ctx: &Context, all_namespaces: bool) -> Result<Listing> {
     let cluster = ctx.cluster().await?;
     let client = cluster.client.clone();
-    let list = deployments_api(&cluster, args.all_namespaces)
+    let mut warnings = Vec::new();
+    let list = deployments_api(&cluster, all_namespaces)
         .list(&ListParams::default())
         .await
         .map_err(|e| cluster.api_error(e, "list deployments"))?;
@@ -357,9 +406,9 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
     let (replica_sets, pods) = match rolling.len() {
         0 => (Vec::new(), Vec::new()),
         // All in one namespace: that namespace's lists, not the cluster's.
-        1 => phase_objects(&cluster, rolling.iter().next().copied()).await?,
-        _ if args.all_namespaces => phase_objects(&cluster, None).await?,
-        _ => phase_objects(&cluster, Some(&cluster.namespace)).await?,
+        1 => phase_objects(&cluster, rolling.iter().next().copied(), &mut warnings).await?,
+        _ if all_namespaces => phase_objects(&cluster, None, &mut warnings).await?,
+        _ => phase_objects(&cluster, Some(&cluster.namespace), &mut warnings).await?,
     };
     let mut rows = deployment_rows(&values, &replica_sets, &pods, now);
     // The weight on the live route, for canaries whose router carries it on one (few: one read each).
@@ -384,7 +433,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
     // Knative Services, listed straight away: a 404 says Knative is not installed (one request,
     // where asking discovery first took two).
     let ksvc = crate::watch::knative_service_resource();
-    let api: Api<DynamicObject> = if args.all_namespaces {
+    let api: Api<DynamicObject> = if all_namespaces {
         Api::all_with(client.clone(), &ksvc)
     } else {
         Api::namespaced_with(client.clone(), &cluster.namespace, &ksvc)
@@ -399,34 +448,14 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<()> {
         // Allowed to see Deployments but not Knative Services: list what can be seen.
         Err(kube::Error::Api(status)) if status.code == 403 => {
             let denied = cluster.api_error(kube::Error::Api(status), "list ksvc");
-            crate::ui::print_stderr_line(&format!(
-                "warning: Knative Services are not listed: {}",
-                denied.message
-            ));
+            warnings.push(format!("Knative Services are not listed: {}", denied.message));
         }
         Err(e) => return Err(cluster.api_error(e, "list ksvc")),
     }
     rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    let text = match args.output {
-        ReadOutput::Table | ReadOutput::Wide => {
-            if rows.is_empty() {
-                let place = if args.all_namespaces {
-                    "any namespace".to_string()
-                } else {
-                    format!("namespace {}", cluster.namespace)
-                };
-                crate::ui::print_stderr_line(&format!("No models under modelroll's care in {place}."));
-                String::new()
-            } else {
-                table(&rows, args.all_namespaces, jiff::Timestamp::now())
-            }
-        }
-        // A `List` as `kubectl get -o json` prints one, so the same tools read both.
-        ReadOutput::Json => crate::ui::output::json(&ModelList::of(rows))?,
-        ReadOutput::Yaml => crate::ui::output::yaml(&ModelList::of(rows))?,
-    };
-    crate::ui::print_stdout(&text);
-    Ok(())
+    let place =
+        if all_namespaces { "any namespace".to_string() } else { format!("namespace {}", cluster.namespace) };
+    Ok(Listing { rows, place, warnings })
 }
 
 #[cfg(test)]

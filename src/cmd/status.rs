@@ -33,15 +33,27 @@ use crate::watch::{observe_deployment, observe_knative, Step};
 /// is interrupted.
 pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
-    let cluster = ctx.cluster().await?;
     if args.watch {
+        let cluster = ctx.cluster().await?;
         // Ctrl-C is how a watch ends: exit 130 (CLI.md's "interrupted") without an error line.
         return crate::interruptible("watching the status", watch(&cluster, &target, args.output))
             .await
             .map_err(|e| if e.code == ExitCode::Interrupted { Error::interrupted_quietly() } else { e });
     }
     let now = jiff::Timestamp::now();
-    let status = match &target {
+    let status = read(ctx, &target, now).await?;
+    ui::print_stdout(&render(&status, args.output, now)?);
+    Ok(())
+}
+
+/// The status of `target` in the cluster of `ctx` at `now` (what `status` prints, and each
+/// context's row of `status --contexts`).
+///
+/// # Errors
+/// Exit 2 when the target does not exist; exit 1 when the cluster refuses or cannot be reached.
+pub async fn read(ctx: &Context, target: &Target, now: jiff::Timestamp) -> Result<ModelStatus> {
+    let cluster = ctx.cluster().await?;
+    Ok(match target {
         Target::Deployment(name) => {
             let (_, deployment) = get_deployment(&cluster, name).await?;
             let replica_sets = replica_sets_of(&cluster, &deployment).await?;
@@ -89,9 +101,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<()> {
             }
             status
         }
-    };
-    ui::print_stdout(&render(&status, args.output, now)?);
-    Ok(())
+    })
 }
 
 /// The status in the `-o` format.

@@ -28,6 +28,21 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A table's headers and rows before they are rendered: what `list` and `history` show, which
+/// `--contexts` puts side by side after a CONTEXT column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cells {
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Cells {
+    /// The table as [`render`] prints it.
+    pub fn render(&self) -> String {
+        render(&self.headers, &self.rows)
+    }
+}
+
 /// `5m`, `2h`, `3d`: kubectl's AGE column, or `-` when unknown.
 pub fn age(created: Option<Timestamp>, now: Timestamp) -> String {
     let Some(created) = created else { return "-".into() };
@@ -130,6 +145,11 @@ pub fn status_screen(status: &ModelStatus, now: Timestamp, wide: bool) -> String
 /// The `history` table, oldest revision first, the current one marked. With traffic (Knative),
 /// a TRAFFIC column; `wide` adds the ReplicaSet / Revision name.
 pub fn history_table(revisions: &[RevisionStatus], now: Timestamp, wide: bool) -> String {
+    history_cells(revisions, now, wide).render()
+}
+
+/// The cells of [`history_table`].
+pub fn history_cells(revisions: &[RevisionStatus], now: Timestamp, wide: bool) -> Cells {
     let has_traffic = revisions.iter().any(|r| r.traffic_percent.is_some());
     let mut headers = vec!["REVISION", "IMAGE(S)", "MODEL-VERSION", "CHANGE-CAUSE", "CREATED", "REPLICAS"];
     if has_traffic {
@@ -162,35 +182,7 @@ pub fn history_table(revisions: &[RevisionStatus], now: Timestamp, wide: bool) -
             row
         })
         .collect();
-    render(&headers, &rows)
-}
-
-/// Read back a table [`render`] printed: the headers, and each row cut at the columns the header
-/// line starts (cells are left-aligned and never wider than their column). Lines after a blank
-/// line are not part of the table.
-pub fn parse(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut lines = text.lines().take_while(|l| !l.trim().is_empty());
-    let Some(header) = lines.next() else { return (Vec::new(), Vec::new()) };
-    let chars: Vec<char> = header.chars().collect();
-    let starts: Vec<usize> = (0..chars.len())
-        .filter(|&i| chars[i] != ' ' && (i == 0 || (i >= 3 && chars[i - 3..i].iter().all(|c| *c == ' '))))
-        .collect();
-    let cut = |line: &str| -> Vec<String> {
-        let chars: Vec<char> = line.chars().collect();
-        starts
-            .iter()
-            .enumerate()
-            .map(|(n, &start)| {
-                let end = starts.get(n + 1).copied().unwrap_or(chars.len()).min(chars.len());
-                chars
-                    .get(start.min(chars.len())..end)
-                    .map(|c| c.iter().collect::<String>())
-                    .unwrap_or_default()
-            })
-            .map(|cell| cell.trim().to_string())
-            .collect()
-    };
-    (cut(header), lines.map(cut).collect())
+    Cells { headers, rows }
 }
 
 /// `2m10s` style, for messages.
@@ -207,18 +199,6 @@ mod tests {
         let out =
             render(&["NAME", "READY"], &[vec!["fraud".into(), "3/3".into()], vec!["x".into(), "1/1".into()]]);
         assert_eq!(out, "NAME    READY\nfraud   3/3\nx       1/1\n");
-    }
-
-    #[test]
-    fn rendered_tables_read_back() {
-        let rows = vec![
-            vec!["fraud".into(), "Canary (10%)".into(), "".into(), "registry.example/fraud:v2".into()],
-            vec!["x".into(), "Healthy".into(), "3/3".into(), "-".into()],
-        ];
-        let text = render(&["NAME", "PHASE", "READY", "IMAGE(S)"], &rows);
-        let (headers, parsed) = parse(&format!("{text}\nnot a row\n"));
-        assert_eq!(headers, vec!["NAME", "PHASE", "READY", "IMAGE(S)"]);
-        assert_eq!(parsed, rows);
     }
 
     #[test]

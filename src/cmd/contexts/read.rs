@@ -1,242 +1,377 @@
-//! `--contexts` for reads: every context at once, one table with CONTEXT first, or one List.
+//! `--contexts` for reads: every context at once, in this process, each through a connection of
+//! its own made as `--context C` makes it; one table with CONTEXT first, or one List.
 
-use super::*;
-use crate::ui::{output, table};
+use std::future::Future;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Read {
-    Status,
-    List,
-    History,
-}
+use serde::Serialize;
+use serde_json::{json, Value};
 
-pub(super) async fn read(
+use super::exit_error;
+use crate::cli::{GlobalArgs, ReadOutput};
+use crate::cluster::Target;
+use crate::cmd::history::ModelHistory;
+use crate::cmd::list::Listing;
+use crate::cmd::{history, list, status, Context};
+use crate::error::{Error, Result};
+use crate::rollout::status::{ModelStatus, RevisionStatus, Track};
+use crate::rollout::waves;
+use crate::ui::table::{self, Cells};
+use crate::ui::{self, output};
+
+/// `status` in every context: one row each.
+pub(super) async fn status(
+    global: &GlobalArgs,
     contexts: &[String],
-    base: &[OsString],
-    read: Read,
+    target: &Target,
     output: ReadOutput,
 ) -> Result<()> {
-    // `status` becomes one row per context, built from its JSON; `list` and `history` keep their
-    // own columns, read back from their tables.
-    let as_json = matches!(output, ReadOutput::Json | ReadOutput::Yaml) || read == Read::Status;
-    let mut args = without_output(base);
-    if as_json {
-        args.extend(["-o".into(), "json".into()]);
-    } else if output == ReadOutput::Wide {
-        args.extend(["-o".into(), "wide".into()]);
+    let now = jiff::Timestamp::now();
+    let found = in_each(global, contexts, |ctx| async move { status::read(&ctx, target, now).await }).await;
+    let text = match output {
+        ReadOutput::Json | ReadOutput::Yaml => one_list(contexts, &found, |status| vec![status], output)?,
+        ReadOutput::Table | ReadOutput::Wide => status_table(contexts, &found),
+    };
+    answer(contexts, &found, &text)
+}
+
+/// `list` in every context: its rows, each after its context.
+pub(super) async fn list(
+    global: &GlobalArgs,
+    contexts: &[String],
+    all_namespaces: bool,
+    output: ReadOutput,
+) -> Result<()> {
+    let found = in_each(global, contexts, |ctx| async move { list::read(&ctx, all_namespaces).await }).await;
+    for (context, listing) in contexts.iter().zip(&found) {
+        for warning in listing.iter().flat_map(|l| &l.warnings) {
+            ui::print_stderr_line(&format!("[{context}] warning: {warning}"));
+        }
     }
-    let runs: Vec<_> = contexts
-        .iter()
-        .map(|context| {
-            let args = args.clone();
-            async move {
-                match spawn(&args, context) {
-                    Ok(child) => finish(child).await,
-                    Err(e) => {
-                        Finished { code: e.code as i32, stdout: String::new(), stderr: format!("error: {e}") }
-                    }
-                }
-            }
-        })
-        .collect();
-    let results = futures::future::join_all(runs).await;
-    let code = waves::worst_exit(results.iter().map(|r| r.code));
+    let now = jiff::Timestamp::now();
     let text = match output {
         ReadOutput::Json | ReadOutput::Yaml => {
-            let mut items = Vec::new();
-            for (context, run) in contexts.iter().zip(&results) {
-                items.extend(json_items(context, run));
-            }
-            let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-            if output == ReadOutput::Json {
-                output::json(&list)?
-            } else {
-                output::yaml(&list)?
+            one_list(contexts, &found, |listing: &Listing| listing.rows.iter().collect(), output)?
+        }
+        ReadOutput::Table | ReadOutput::Wide => {
+            let parts = cells_of(&found, |listing| list::cells(&listing.rows, all_namespaces, now));
+            match merged_table(contexts, &parts) {
+                Some(text) => text,
+                None => {
+                    // No model anywhere: say so as `list` itself says it, for the first context.
+                    let first = found.iter().flatten().next();
+                    ui::print_stderr_line(&first.map(Listing::nothing_found).unwrap_or_default());
+                    String::new()
+                }
             }
         }
-        ReadOutput::Table | ReadOutput::Wide if read == Read::Status => status_table(contexts, &results),
-        ReadOutput::Table | ReadOutput::Wide => merged_table(contexts, &results),
     };
-    ui::print_stdout(&text);
-    match code {
-        0 => Ok(()),
-        code => {
-            let failed: Vec<&str> =
-                contexts.iter().zip(&results).filter(|(_, r)| r.code != 0).map(|(c, _)| c.as_str()).collect();
-            Err(exit_error(code, format!("the command failed in context(s) {}", failed.join(", "))))
-        }
-    }
+    answer(contexts, &found, &text)
 }
 
-pub(super) fn is_output_flag(arg: &OsString) -> bool {
-    let text = arg.to_string_lossy();
-    text.starts_with("--output=") || (text.starts_with("-o") && text.len() > 2)
-}
-
-/// `base` without its `-o`/`--output` flag, whichever way it was written.
-pub(super) fn without_output(base: &[OsString]) -> Vec<OsString> {
-    let mut kept = Vec::new();
-    let mut skip = false;
-    for arg in base {
-        if std::mem::take(&mut skip) {
-            continue;
+/// `history` in every context: its revisions, each after its context.
+pub(super) async fn history(
+    global: &GlobalArgs,
+    contexts: &[String],
+    target: &Target,
+    output: ReadOutput,
+) -> Result<()> {
+    let found = in_each(global, contexts, |ctx| async move { history::read(&ctx, target).await }).await;
+    let now = jiff::Timestamp::now();
+    let text = match output {
+        ReadOutput::Json | ReadOutput::Yaml => one_list(contexts, &found, |history| vec![history], output)?,
+        ReadOutput::Table | ReadOutput::Wide => {
+            let wide = output == ReadOutput::Wide;
+            let parts = cells_of(&found, |history: &ModelHistory| {
+                table::history_cells(&history.revisions, now, wide)
+            });
+            // No revision anywhere: say so as `history` itself says it.
+            merged_table(contexts, &parts).unwrap_or_else(|| history::no_revisions(target))
         }
-        let text = arg.to_string_lossy();
-        if text == "-o" || text == "--output" {
-            skip = true;
-            continue;
-        }
-        if !is_output_flag(arg) {
-            kept.push(arg.clone());
-        }
-    }
-    kept
-}
-
-/// The items one context contributes to the merged `-o json|yaml` list.
-pub(super) fn json_items(context: &str, run: &Finished) -> Vec<Value> {
-    if run.code != 0 {
-        return vec![json!({"context": context, "error": run.reason(), "exitCode": run.code})];
-    }
-    let parsed: Value = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
-    let items = match parsed {
-        Value::Array(items) => items,
-        Value::Object(ref map) if map.get("kind").and_then(Value::as_str) == Some("List") => {
-            map.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
-        }
-        Value::Null => Vec::new(),
-        other => vec![other],
     };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(mut map) => {
-                map.insert("context".into(), json!(context));
-                Value::Object(map)
-            }
-            other => json!({"context": context, "value": other}),
-        })
-        .collect()
+    answer(contexts, &found, &text)
 }
 
-/// `list` and `history` tables side by side: CONTEXT first, then the command's own columns.
-/// A context that failed is a row whose last column is its error.
-pub(super) fn merged_table(contexts: &[String], results: &[Finished]) -> String {
-    let mut headers: Vec<String> = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for run in results.iter().filter(|r| r.code == 0) {
-        let (h, _) = table::parse(&run.stdout);
-        if h.len() > headers.len() {
-            headers = h;
+/// `read` run in every context at once, each with the connection a run with `--context C`
+/// would make (its cluster, user and namespace; `-n` and the other flags as given).
+async fn in_each<T, F, Fut>(global: &GlobalArgs, contexts: &[String], read: F) -> Vec<Result<T>>
+where
+    F: Fn(Context) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let reads = contexts.iter().map(|context| {
+        read(Context::new(GlobalArgs { context: Some(context.clone()), contexts: None, ..global.clone() }))
+    });
+    futures::future::join_all(reads).await
+}
+
+/// Print the merged `text`; the exit code is the worst of the contexts'.
+fn answer<T>(contexts: &[String], found: &[Result<T>], text: &str) -> Result<()> {
+    ui::print_stdout(text);
+    let code = waves::worst_exit(found.iter().map(exit_code));
+    if code == 0 {
+        return Ok(());
+    }
+    let failed: Vec<&str> =
+        contexts.iter().zip(found).filter(|(_, f)| f.is_err()).map(|(c, _)| c.as_str()).collect();
+    Err(exit_error(code, format!("the command failed in context(s) {}", failed.join(", "))))
+}
+
+fn exit_code<T>(found: &Result<T>) -> i32 {
+    found.as_ref().map_or_else(|e| e.code as i32, |_| 0)
+}
+
+/// A context's error as its row and item say it: the sentence a run in that context alone ends with.
+fn reason(error: &Error) -> String {
+    if error.message.is_empty() {
+        format!("exited with code {}", error.code as i32)
+    } else {
+        error.message.clone()
+    }
+}
+
+/// `-o json|yaml`: one `List` of what each context found, each item with `.context`; a context
+/// that failed is an item with its `error` and `exitCode`.
+fn one_list<'a, T, S: Serialize + 'a>(
+    contexts: &[String],
+    found: &'a [Result<T>],
+    items: impl Fn(&'a T) -> Vec<&'a S>,
+    format: ReadOutput,
+) -> Result<String> {
+    let mut list = Vec::new();
+    for (context, found) in contexts.iter().zip(found) {
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                list.push(json!({"context": context, "error": reason(e), "exitCode": e.code as i32}));
+                continue;
+            }
+        };
+        for item in items(found) {
+            let value = serde_json::to_value(item)
+                .map_err(|e| Error::failed(format!("cannot render JSON: {e}")).with_source(e))?;
+            list.push(match value {
+                Value::Object(mut map) => {
+                    map.insert("context".into(), json!(context));
+                    Value::Object(map)
+                }
+                other => json!({"context": context, "value": other}),
+            });
+        }
+    }
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": list});
+    if format == ReadOutput::Yaml {
+        output::yaml(&list)
+    } else {
+        output::json(&list)
+    }
+}
+
+/// Each context's part of a `list` or `history` table, or its error.
+fn cells_of<T>(found: &[Result<T>], cells: impl Fn(&T) -> Cells) -> Vec<Result<Cells, &Error>> {
+    found.iter().map(|f| f.as_ref().map(&cells)).collect()
+}
+
+/// `list` and `history` tables side by side: CONTEXT first, then the command's own columns (the
+/// most any context has). A context that failed is a row whose last column is its error. `None`
+/// when every context answered and none has a row.
+fn merged_table(contexts: &[String], parts: &[Result<Cells, &Error>]) -> Option<String> {
+    let mut headers: &[&str] = &[];
+    for part in parts.iter().flatten().filter(|p| !p.rows.is_empty()) {
+        if part.headers.len() > headers.len() {
+            headers = &part.headers;
         }
     }
     if headers.is_empty() {
-        if results.iter().all(|r| r.code == 0) {
-            // Nothing to list anywhere: say so as the command itself says it.
-            let said: Vec<String> = results.iter().map(|r| r.stderr.trim().to_string()).collect();
-            crate::ui::print_stderr_line(&said.iter().find(|s| !s.is_empty()).cloned().unwrap_or_default());
-            return String::new();
+        if parts.iter().all(Result::is_ok) {
+            return None;
         }
-        headers = vec!["ERROR".into()];
+        headers = &["ERROR"];
     }
-    for (context, run) in contexts.iter().zip(results) {
-        if run.code != 0 {
-            let mut row = vec![context.clone()];
-            row.extend(std::iter::repeat_n(String::new(), headers.len() - 1));
-            row.push(format!("error: {}", run.reason()));
-            rows.push(row);
-            continue;
-        }
-        let (_, parsed) = table::parse(&run.stdout);
-        for cells in parsed {
-            let mut row = vec![context.clone()];
-            row.extend(cells);
-            row.resize(headers.len() + 1, String::new());
-            rows.push(row);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (context, part) in contexts.iter().zip(parts) {
+        match part {
+            Ok(part) => {
+                for cells in &part.rows {
+                    let mut row = vec![context.clone()];
+                    row.extend(cells.iter().cloned());
+                    row.resize(headers.len() + 1, String::new());
+                    rows.push(row);
+                }
+            }
+            Err(e) => rows.push(error_row(context, headers.len() + 1, e)),
         }
     }
     let mut all_headers = vec!["CONTEXT"];
-    all_headers.extend(headers.iter().map(String::as_str));
-    table::render(&all_headers, &rows)
+    all_headers.extend(headers);
+    Some(table::render(&all_headers, &rows))
 }
 
-/// `status` in several contexts: one row each, from its JSON.
-pub(super) fn status_table(contexts: &[String], results: &[Finished]) -> String {
-    let headers =
-        ["CONTEXT", "NAMESPACE", "MODEL", "PHASE", "READY", "IMAGE(S)", "MODEL-VERSION", "CANARY", "REASON"];
-    let rows = contexts
+/// The row of a context that failed: its name, blank cells, and its error last.
+fn error_row(context: &str, width: usize, error: &Error) -> Vec<String> {
+    let mut row = vec![context.to_string()];
+    row.resize(width - 1, String::new());
+    row.push(format!("error: {}", reason(error)));
+    row
+}
+
+const STATUS_HEADERS: [&str; 9] =
+    ["CONTEXT", "NAMESPACE", "MODEL", "PHASE", "READY", "IMAGE(S)", "MODEL-VERSION", "CANARY", "REASON"];
+
+/// `status` in several contexts: one row each.
+fn status_table(contexts: &[String], found: &[Result<ModelStatus>]) -> String {
+    let rows: Vec<Vec<String>> = contexts
         .iter()
-        .zip(results)
-        .map(|(context, run)| {
-            if run.code != 0 {
-                let mut row = vec![context.clone()];
-                row.extend(std::iter::repeat_n(String::new(), headers.len() - 2));
-                row.push(format!("error: {}", run.reason()));
-                return row;
-            }
-            let status: Value = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
-            status_row(context, &status)
+        .zip(found)
+        .map(|(context, found)| match found {
+            Ok(status) => status_row(context, status),
+            Err(e) => error_row(context, STATUS_HEADERS.len(), e),
         })
-        .collect::<Vec<_>>();
-    table::render(&headers, &rows)
+        .collect();
+    table::render(&STATUS_HEADERS, &rows)
 }
 
-pub(super) fn status_row(context: &str, status: &Value) -> Vec<String> {
-    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let kind = if status["target"]["kind"] == "KnativeService" { "ksvc" } else { "deployment" };
-    let revisions = status["revisions"].as_array().cloned().unwrap_or_default();
-    let stable = revisions
+/// A context's row of `status --contexts`: where, the phase, the stable revision (the one
+/// marked stable, else the current one) and the canary with its traffic.
+fn status_row(context: &str, status: &ModelStatus) -> Vec<String> {
+    let kind = if status.target.kind == "KnativeService" { "ksvc" } else { "deployment" };
+    let stable = status
+        .revisions
         .iter()
-        .find(|r| r["track"] == "stable")
-        .or_else(|| revisions.iter().find(|r| r["current"] == true))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let canary = revisions.iter().find(|r| r["track"] == "canary");
-    let images = |r: &Value| -> String {
-        let list: Vec<String> =
-            r["images"].as_array().into_iter().flatten().map(|i| text(&i["image"])).collect();
+        .find(|r| r.track == Some(Track::Stable))
+        .or_else(|| status.revisions.iter().find(|r| r.current));
+    let canary = status.revisions.iter().find(|r| r.track == Some(Track::Canary));
+    let images = |revision: Option<&RevisionStatus>| -> String {
+        let list: Vec<&str> =
+            revision.into_iter().flat_map(|r| &r.images).map(|i| i.image.as_str()).collect();
         if list.is_empty() {
             "-".into()
         } else {
             list.join(",")
         }
     };
-    let canary_text = canary
-        .map(|c| match c["trafficPercent"].as_i64() {
-            Some(w) => format!("{} ({w}%)", images(c)),
-            None => images(c),
-        })
-        .unwrap_or_else(|| "-".into());
+    let canary_text = match canary.and_then(|c| c.traffic_percent) {
+        Some(weight) => format!("{} ({weight}%)", images(canary)),
+        None => images(canary),
+    };
     vec![
         context.to_string(),
-        text(&status["target"]["namespace"]),
-        format!("{kind}/{}", text(&status["target"]["name"])),
-        text(&status["phase"]),
-        format!("{}/{}", status["replicas"]["ready"], status["replicas"]["desired"]),
-        images(&stable),
-        stable["modelVersion"].as_str().unwrap_or("-").to_string(),
+        status.target.namespace.clone(),
+        format!("{kind}/{}", status.target.name),
+        status.phase.to_string(),
+        format!("{}/{}", status.replicas.ready, status.replicas.desired),
+        images(stable),
+        stable.and_then(|r| r.model_version.clone()).unwrap_or_else(|| "-".into()),
         canary_text,
-        status["reason"].as_str().unwrap_or("").to_string(),
+        status.reason.clone().unwrap_or_default(),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::status::{ContainerImage, Phase, ReplicaCounts, TargetRef};
+
+    fn revision(track: Track, image: &str, traffic: Option<i64>, current: bool) -> RevisionStatus {
+        RevisionStatus {
+            revision: Some(1),
+            name: format!("fraud-{image}"),
+            track: Some(track),
+            images: vec![ContainerImage { container: "model".into(), image: image.into() }],
+            model_version: (track == Track::Stable).then(|| "v1".to_string()),
+            replicas: 3,
+            ready: 3,
+            traffic_percent: traffic,
+            change_cause: None,
+            created: None,
+            current,
+        }
+    }
+
+    fn status(revisions: Vec<RevisionStatus>) -> ModelStatus {
+        ModelStatus {
+            api_version: "modelroll.io/v1".into(),
+            kind: "ModelStatus".into(),
+            target: TargetRef { kind: "Deployment".into(), name: "fraud".into(), namespace: "ml".into() },
+            phase: Phase::Canary,
+            reason: None,
+            strategy: None,
+            replicas: ReplicaCounts { desired: 3, updated: 3, ready: 3, available: 3 },
+            revisions,
+            problems: Vec::new(),
+            canary: None,
+            analysis: None,
+        }
+    }
 
     #[test]
     fn a_status_row_shows_stable_and_canary() {
-        let status = json!({
-            "target": {"kind": "Deployment", "name": "fraud", "namespace": "ml"},
-            "phase": "Canary", "replicas": {"ready": 3, "desired": 3},
-            "revisions": [
-                {"track": "stable", "images": [{"image": "r/fraud:v1"}], "modelVersion": "v1", "current": true},
-                {"track": "canary", "images": [{"image": "r/fraud:v2"}], "trafficPercent": 10, "current": false}
-            ]
-        });
+        let status = status(vec![
+            revision(Track::Stable, "r/fraud:v1", None, true),
+            revision(Track::Canary, "r/fraud:v2", Some(10), false),
+        ]);
         assert_eq!(
             status_row("eu", &status),
             vec!["eu", "ml", "deployment/fraud", "Canary", "3/3", "r/fraud:v1", "v1", "r/fraud:v2 (10%)", ""]
+        );
+    }
+
+    #[test]
+    fn a_context_that_failed_is_a_row_with_its_error_and_an_item_with_its_code() {
+        let contexts = vec!["staging".to_string(), "eu".to_string()];
+        let found: Vec<Result<ModelStatus>> = vec![
+            Ok(status(vec![revision(Track::Stable, "r/fraud:v1", None, true)])),
+            Err(Error::failed("cannot reach the API server https://127.0.0.1:1 (context \"eu\")")),
+        ];
+        let text = status_table(&contexts, &found);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("CONTEXT   NAMESPACE   MODEL"), "{text}");
+        assert!(lines[1].starts_with("staging   ml          deployment/fraud   Canary"), "{text}");
+        assert!(
+            lines[2].starts_with("eu ")
+                && lines[2]
+                    .ends_with("error: cannot reach the API server https://127.0.0.1:1 (context \"eu\")"),
+            "{text}"
+        );
+        assert!(answer(&contexts, &found, "").is_err_and(|e| e.code == crate::error::ExitCode::Failed
+            && e.message == "the command failed in context(s) eu"));
+
+        let list: Value =
+            serde_json::from_str(&one_list(&contexts, &found, |s| vec![s], ReadOutput::Json).unwrap())
+                .unwrap();
+        assert_eq!(list["kind"], "List");
+        assert_eq!(list["items"][0]["context"], "staging");
+        assert_eq!(list["items"][0]["target"]["name"], "fraud");
+        assert_eq!(
+            list["items"][1],
+            json!({"context": "eu", "exitCode": 1, "error": "cannot reach the API server https://127.0.0.1:1 (context \"eu\")"})
+        );
+    }
+
+    #[test]
+    fn tables_side_by_side_take_the_widest_columns_and_pad_the_others() {
+        let contexts = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let narrow =
+            Cells { headers: vec!["REVISION", "IMAGE(S)"], rows: vec![vec!["1".into(), "x:v1".into()]] };
+        let wide = Cells {
+            headers: vec!["REVISION", "IMAGE(S)", "TRAFFIC"],
+            rows: vec![vec!["1".into(), "y:v1".into(), "100%".into()]],
+        };
+        let denied = Error::failed("forbidden by RBAC: User \"carol\" cannot list resource \"replicasets\"");
+        let parts = vec![Ok(narrow), Ok(wide), Err(&denied)];
+        assert_eq!(
+            merged_table(&contexts, &parts).unwrap(),
+            "CONTEXT   REVISION   IMAGE(S)   TRAFFIC\n\
+             a         1          x:v1\n\
+             b         1          y:v1       100%\n\
+             c                               error: forbidden by RBAC: User \"carol\" cannot list resource \"replicasets\"\n"
+        );
+        // Nothing anywhere: the caller says so as the command does.
+        let empty = || Cells { headers: vec!["NAME"], rows: Vec::new() };
+        assert_eq!(merged_table(&contexts[..2], &[Ok(empty()), Ok(empty())]), None);
+        // Nothing, and a context that failed: its error alone.
+        assert_eq!(
+            merged_table(&contexts[..2], &[Ok(empty()), Err(&denied)]).unwrap().lines().next(),
+            Some("CONTEXT   ERROR")
         );
     }
 }
