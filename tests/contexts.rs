@@ -326,7 +326,8 @@ fn reads_query_every_context_and_name_the_one_that_is_down() {
 
 /// Reads run in one process, a connection per context: a context whose user may read nothing
 /// is a row (and an item) naming what was denied, beside the contexts that answered, and one
-/// that is down beside them; the exit code is 1.
+/// that is down beside them; the exit code is 1. Once allowed the Deployments alone, its rows
+/// show and its warning names it.
 #[test]
 fn reads_name_what_each_context_denied_or_could_not_reach() {
     let nobody = modelroll::playground::rbac::StaticUser::new("nobody", &[]);
@@ -413,6 +414,24 @@ fn reads_name_what_each_context_denied_or_could_not_reach() {
         out.stdout
     );
     assert_eq!(rows.len(), 3, "{}", out.stdout);
+
+    // Allowed the Deployments but not the Knative Services: the rows it may see, and a warning
+    // that says in which context what was not listed.
+    let eu = fleet.pg("eu");
+    eu.kubectl(&["create", "role", "deployment-reader", "--verb=get,list", "--resource=deployments"])
+        .success();
+    eu.kubectl(&["create", "rolebinding", "nobody-reads", "--role=deployment-reader", "--user=nobody"])
+        .success();
+    let out = fleet.run(&["list", "--contexts", "staging,eu-nobody"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
+    assert!(rows[2].starts_with("eu-nobody ") && rows[2].contains("deployment/fraud"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("[eu-nobody] warning: Knative Services are not listed: forbidden by RBAC: User \"nobody\" cannot list resource \"services\""),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
