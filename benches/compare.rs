@@ -919,7 +919,8 @@ async fn wait_all_ready(store: &Store, pods: usize, limit: Duration) {
 }
 
 /// The renewals of one Lease: the writes (PUT) of it sent to the API server, after the write that
-/// created it (a POST). They are per time, not per pod, so the requests of a rollout are shown
+/// created it (a POST). Attempts are counted, so a retried one counts twice; the bench injects no
+/// faults and runs one command at a time, so each is one renewal. They are per time, not per pod, so the requests of a rollout are shown
 /// with them apart.
 fn lease_renewals(pg: &Playground, namespace: &str, name: &str) -> u64 {
     let path = format!("PUT /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}");

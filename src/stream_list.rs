@@ -104,6 +104,10 @@ struct ItemSplitter {
     escaped: bool,
     /// The last string seen at depth 1 (a key of the document), while it is short.
     key: Vec<u8>,
+    /// At depth 1, the next string is a key (after `{` or `,`), not a value (after `:`).
+    expect_key: bool,
+    /// The document has a key `items` (a list, however empty; `null` included).
+    has_items: bool,
     /// Inside the document's `items` array.
     in_items: bool,
     /// The bytes of the item being read.
@@ -135,6 +139,9 @@ impl ItemSplitter {
                     self.escaped = true;
                 } else if byte == b'"' {
                     self.in_string = false;
+                    if self.depth == 1 && self.expect_key && self.key == b"items" {
+                        self.has_items = true;
+                    }
                 } else if self.depth == 1 && self.key.len() <= KEY_LIMIT {
                     self.key.push(byte);
                 }
@@ -153,6 +160,7 @@ impl ItemSplitter {
                             return Err(malformed("the response is not one JSON object"));
                         }
                         self.started = true;
+                        self.expect_key = true;
                     }
                     if self.depth == 1 && byte == b'[' && self.key == b"items" {
                         self.in_items = true;
@@ -168,6 +176,8 @@ impl ItemSplitter {
                         self.item.push(byte);
                     }
                 }
+                b':' if self.depth == 1 => self.expect_key = false,
+                b',' if self.depth == 1 => self.expect_key = true,
                 b'}' | b']' => {
                     self.depth = self.depth.saturating_sub(1);
                     if self.in_items && self.depth == 2 && in_item {
@@ -188,6 +198,9 @@ impl ItemSplitter {
     fn finish(&self) -> serde_json::Result<ListMeta> {
         if !self.started || self.depth != 0 || self.in_string {
             return Err(malformed("the list ended before its closing brace (the response was cut short)"));
+        }
+        if !self.has_items {
+            return Err(malformed("the response is not a list: it has no items"));
         }
         if self.metadata.is_empty() {
             return Ok(ListMeta::default());
@@ -272,5 +285,19 @@ mod tests {
         }
         let mut splitter = ItemSplitter::default();
         assert!(splitter.feed(br#"{"items":[]}{"items":[]}"#, |_| {}).is_err(), "two documents");
+    }
+
+    #[test]
+    fn a_document_without_items_is_not_an_empty_list() {
+        // A Status, an object, or a proxy's page: whole documents, and no list.
+        for body in [
+            r#"{"kind":"Status","status":"Failure","message":"items"}"#,
+            r#"{"kind":"Pod","metadata":{"name":"items"},"spec":{"items":[]}}"#,
+            r#"{"kind":"items","list":[]}"#,
+        ] {
+            let mut splitter = ItemSplitter::default();
+            splitter.feed(body.as_bytes(), |_| {}).unwrap();
+            assert!(splitter.finish().is_err(), "{body} was taken for an empty list");
+        }
     }
 }

@@ -95,7 +95,7 @@ pub async fn route_emptied(w: &Writer, router: &dyn Router, canary_weight: u32) 
                 Some(Ok(Event::Apply(_) | Event::Delete(_) | Event::InitDone)) => {}
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
-                    tracing::debug!("watch of the route's pods: {e}");
+                    crate::watch::check_watch_error(&w.cluster, e, "watch the pods of the route's destinations")?;
                     continue;
                 }
                 None => return Err(Error::failed("the watch of the route's pods ended")),

@@ -1,7 +1,8 @@
 //! What the rollout code keeps of a pod: [`PodSummary`], the fields that progress, status and
 //! the waits read, and nothing else. A rollout of thousands of pods holds one summary per pod
-//! for as long as it runs; a k8s-openapi `Pod` is kilobytes inline (its spec alone, empty) before
-//! anything it points to, a summary a few hundred bytes.
+//! for as long as it runs: a k8s-openapi `Pod` is 2,176 bytes inline (most of it its spec, even
+//! empty) before anything it points to, a summary 480, and about 1–1.5 KB with what it points to
+//! (one container).
 
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Pod, PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -63,7 +64,7 @@ impl From<Pod> for PodSummary {
 
 impl From<PodStatus> for PodStatusSummary {
     fn from(status: PodStatus) -> Self {
-        // Collected vectors keep room for four elements: shrunk, so that no summary carries room.
+        // Shrunk, so that no summary carries room it will never fill.
         let containers = |statuses: Option<Vec<ContainerStatus>>| {
             statuses.map(|s| {
                 let mut kept: Vec<ContainerSummary> = s.into_iter().map(ContainerSummary::from).collect();

@@ -130,16 +130,18 @@ pub async fn revision_ready(
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of revision {name}: {e}"),
+                Some(Err(e)) => super::check_watch_error(cluster, e, &format!("watch revision {name}"))?,
                 None => return Err(Error::failed(format!("the watch of revision {name} ended"))),
             },
-            event = pod_events.next() => {
-                if let Some(Ok(Event::Apply(p) | Event::InitApply(p))) = event {
+            event = pod_events.next() => match event {
+                Some(Ok(Event::Apply(p) | Event::InitApply(p))) => {
                     if let Some(problem) = pod_problem(&p) {
                         return Err(Error::failed(format!("revision {name} cannot become ready: {problem}")));
                     }
                 }
-            }
+                Some(Err(e)) => super::check_watch_error(cluster, e, &format!("watch the pods of revision {name}"))?,
+                _ => {}
+            },
         }
     }
 }
@@ -191,7 +193,7 @@ pub async fn hold(
                     entry.1 |= ready_now;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
+                Some(Err(e)) => super::check_watch_error(cluster, e, "watch the canary's pods")?,
                 None => return Err(Error::failed("the watch of the canary's pods ended")),
             },
         }
@@ -222,9 +224,53 @@ pub async fn pods_gone(cluster: &Cluster, selector: &str, deadline: Instant) -> 
                 Some(Ok(Event::InitApply(p) | Event::Apply(p))) => { alive.insert(p.metadata.name.unwrap_or_default(), ()); }
                 Some(Ok(Event::Delete(p))) => { alive.remove(&p.metadata.name.unwrap_or_default()); }
                 Some(Ok(Event::InitDone)) => listed = true,
-                Some(Err(e)) => tracing::debug!("watch of canary pods: {e}"),
+                Some(Err(e)) => super::check_watch_error(cluster, e, "watch the canary's pods")?,
                 None => return Err(Error::failed("the watch of the canary's pods ended")),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Request-level, against a tower-test mock API server (as in `super::super::pods`' tests).
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+    use serde_json::json;
+
+    fn forbidden() -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "pods is forbidden: User \"alice\" cannot watch resource \"pods\" in API group \"\" in the namespace \"ml\""
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hold_whose_pods_cannot_be_watched_stops_naming_what_was_denied() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let cluster = Cluster::of_client(kube::Client::new(service, "ml"), "ml");
+        let server = tokio::spawn(async move {
+            let (request, send) = handle.next_request().await.expect("the list of the canary's pods");
+            assert_eq!(request.uri().path(), "/api/v1/namespaces/ml/pods");
+            send.send_response(Response::builder().status(403).body(Body::from(forbidden())).unwrap());
+        });
+        let baseline = CanaryBaseline { selector: "app=fraud,track=canary".into(), pods: BTreeMap::new() };
+        // Before, a refused watch was logged and the hold "passed quietly" at its end.
+        let held = tokio::time::timeout(
+            Duration::from_secs(30),
+            hold(&cluster, baseline, Duration::from_secs(20), |_| {}),
+        )
+        .await
+        .expect("the hold stops at once, not at its end");
+        let error = held.expect_err("a refused watch fails the hold");
+        assert_eq!(error.code, crate::error::ExitCode::Failed);
+        assert!(
+            error.message.starts_with(r#"forbidden by RBAC: User "alice" cannot watch resource "pods""#),
+            "{}",
+            error.message
+        );
+        server.await.unwrap();
     }
 }

@@ -191,7 +191,10 @@ impl kube::runtime::utils::Backoff for RewatchBackoff {
 
 /// A watcher error: fatal (exit 1, with the sentence) when the API server refuses us, otherwise
 /// retried by the watcher's backoff.
-fn check_watch_error(cluster: &Cluster, err: watcher::Error, what: &str) -> Result<()> {
+///
+/// # Errors
+/// 401, 403 or 404: exit 1 naming `what` was refused.
+pub fn check_watch_error(cluster: &Cluster, err: watcher::Error, what: &str) -> Result<()> {
     let api = match &err {
         watcher::Error::InitialListFailed(e)
         | watcher::Error::WatchStartFailed(e)
