@@ -74,6 +74,15 @@ struct Objects<K> {
     places: HashMap<String, usize>,
 }
 
+/// Push `item`, growing `items` by a quarter rather than doubling it when it is full: a doubled
+/// vector of thousands of pod summaries would be up to half room.
+fn push_grown_by_a_quarter<T>(items: &mut Vec<T>, item: T) {
+    if items.len() == items.capacity() {
+        items.reserve_exact(items.len() / 4 + 16);
+    }
+    items.push(item);
+}
+
 /// What an object is known by in a [`Cache`]: its uid, or its name if it has none.
 trait Keyed {
     fn key(&self) -> String;
@@ -108,13 +117,8 @@ impl<K: Keyed> Objects<K> {
         match self.places.get(&Self::key(&object)) {
             Some(&place) => self.items[place] = object,
             None => {
-                // Grown by a quarter rather than doubled: a doubled vector of thousands of pod
-                // summaries would be mostly room.
-                if self.items.len() == self.items.capacity() {
-                    self.items.reserve_exact(self.items.len() / 4 + 16);
-                }
                 self.places.insert(Self::key(&object), self.items.len());
-                self.items.push(object);
+                push_grown_by_a_quarter(&mut self.items, object);
             }
         }
     }
@@ -440,5 +444,37 @@ where
         if let Step::Stop(result) = on_change(current, owned_cache.list(), pod_cache.list())? {
             return Ok(result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vector_of_summaries_grows_by_a_quarter_and_a_cache_keeps_each_pod_once() {
+        let mut items = Vec::new();
+        for i in 0..10_000 {
+            push_grown_by_a_quarter(&mut items, i);
+            assert!(items.capacity() <= items.len() * 5 / 4 + 16, "{} for {}", items.capacity(), items.len());
+        }
+        let pod = |name: &str, uid: &str| PodSummary {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(name.into()),
+                uid: Some(uid.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut cache = Cache::new();
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(pod("a", "1")));
+        cache.apply(Event::InitApply(pod("b", "2")));
+        cache.apply(Event::InitDone);
+        cache.apply(Event::Apply(pod("a2", "1")));
+        cache.apply(Event::Delete(pod("b", "2")));
+        cache.apply(Event::Apply(pod("c", "3")));
+        let names: Vec<String> = cache.list().iter().map(PodSummary::name).collect();
+        assert_eq!(names, ["a2", "c"]);
     }
 }
