@@ -261,9 +261,10 @@ impl Manager {
         let mut floors = HashMap::new();
         for ty in self.store.types() {
             let resource = ty.preferred();
-            let Ok(list) = self.store.list(&resource, "") else { continue };
+            // One object at a time: Events, kept as JSON, are parsed only while applied.
+            let Ok(list) = self.store.list_page(&resource, "", None, None, 0) else { continue };
             floors.insert((resource.group.to_string(), resource.resource.to_string()), list.resource_version);
-            for object in list.items {
+            for object in (0..list.len()).map(|i| list.object(i)) {
                 let key = (
                     object["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
                     object["metadata"]["name"].as_str().unwrap_or("").to_string(),

@@ -5,14 +5,6 @@ use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 
-pub(super) fn object_key(object: &Value) -> String {
-    format!(
-        "{}/{}",
-        object["metadata"]["namespace"].as_str().unwrap_or(""),
-        object["metadata"]["name"].as_str().unwrap_or("")
-    )
-}
-
 pub(super) fn encode_continue(rv: u64, after: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -3,9 +3,9 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::continue_token::{decode_continue, encode_continue, object_key};
+use super::continue_token::{decode_continue, encode_continue};
 use super::{json_response, Call};
 use crate::errors::ApiError;
 use crate::resources::{ResourceRef, ResourceType};
@@ -27,30 +27,26 @@ impl Call<'_> {
         let (labels, fields) = self.selectors(ty)?;
         let limit: usize = self.param("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
         let cont = self.param("continue").map(decode_continue).transpose()?;
-        let list = self.server.store.list_matching(resource, &self.target.namespace, |o| {
-            labels.matches(&o["metadata"]["labels"]) && fields.matches(o)
-        })?;
-        let mut items = list.items;
-        if let Some((_, after)) = &cont {
-            items.retain(|o| object_key(o) > *after);
-        }
-        let mut metadata = json!({"resourceVersion": list.resource_version.to_string()});
+        let mut selects = |o: &Value| labels.matches(&o["metadata"]["labels"]) && fields.matches(o);
+        let filter: Option<&mut dyn FnMut(&Value) -> bool> =
+            if labels.requirements.is_empty() && fields.terms.is_empty() { None } else { Some(&mut selects) };
+        let after = cont.as_ref().map(|(_, after)| after.as_str());
+        let page = self.server.store.list_page(resource, &self.target.namespace, filter, after, limit)?;
+        let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
         if let Some((rv, _)) = &cont {
             metadata["resourceVersion"] = json!(rv.to_string());
         }
-        if limit > 0 && items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            let last = object_key(items.last().expect("limit > 0 keeps an item"));
-            let rv = cont.as_ref().map_or(list.resource_version, |(rv, _)| *rv);
+        if limit > 0 && page.remaining > 0 {
+            let last = page.last_key().expect("limit > 0 keeps an item");
+            let rv = cont.as_ref().map_or(page.resource_version, |(rv, _)| *rv);
             metadata["continue"] = json!(encode_continue(rv, &last));
-            metadata["remainingItemCount"] = json!(remaining);
+            metadata["remainingItemCount"] = json!(page.remaining);
         }
         if self.wants_table() {
-            let table = tables::table(ty, &items, Some(metadata), &self.query);
+            let table = tables::table(ty, &page.objects(), Some(metadata), &self.query);
             return Ok(json_response(StatusCode::OK, &table));
         }
-        let mut out = Vec::with_capacity(256 + items.len() * 1024);
+        let mut out = Vec::with_capacity(256 + page.len() * 1024);
         out.extend_from_slice(
             format!(
                 "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
@@ -60,11 +56,15 @@ impl Call<'_> {
             )
             .as_bytes(),
         );
-        for (i, item) in items.iter().enumerate() {
+        for i in 0..page.len() {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, &**item).map_err(|e| ApiError::internal(e.to_string()))?;
+            match page.kept_json(i) {
+                Some(json) => out.extend_from_slice(&json),
+                None => serde_json::to_writer(&mut out, &*page.object(i))
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            }
         }
         out.extend_from_slice(b"]}");
         Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], out).into_response())

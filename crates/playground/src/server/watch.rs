@@ -78,14 +78,7 @@ impl Render {
     fn line(&self, event_type: &str, object: &Arc<Value>, event: Option<&WatchEvent>) -> Bytes {
         if let Some(event) = event.filter(|_| self.table.is_none()) {
             if object["apiVersion"].as_str() == Some(self.wanted_api_version.as_str()) {
-                let json = event.object_json();
-                let mut line = Vec::with_capacity(json.len() + 40);
-                line.extend_from_slice(b"{\"type\":\"");
-                line.extend_from_slice(event_type.as_bytes());
-                line.extend_from_slice(b"\",\"object\":");
-                line.extend_from_slice(&json);
-                line.extend_from_slice(b"}\n");
-                return Bytes::from(line);
+                return json_line(event_type, &event.object_json());
             }
         }
         let mut line = match &self.table {
@@ -106,6 +99,17 @@ impl Render {
         line.push(b'\n');
         Bytes::from(line)
     }
+}
+
+/// One line of the stream around an object's JSON, as serde_json would write it.
+fn json_line(event_type: &str, json: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(json.len() + 40);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(event_type.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(json);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 /// The task behind one watch: its initial state, then live events, until the client goes, the
@@ -186,10 +190,17 @@ impl WatchEvents {
     async fn initial_state(&self, start: Option<u64>) -> Option<u64> {
         let Some(rv) = start else {
             let filter = &self.filter;
-            let list =
-                self.store.list_matching(&filter.resource, &filter.namespace, |o| filter.selects(o)).ok()?;
-            for item in &list.items {
-                self.tx.send(self.render.line("ADDED", item, None)).await.ok()?;
+            let mut selects = |o: &Value| filter.selects(o);
+            let everything = filter.labels.requirements.is_empty() && filter.fields.terms.is_empty();
+            let selects: Option<&mut dyn FnMut(&Value) -> bool> =
+                if everything { None } else { Some(&mut selects) };
+            let list = self.store.list_page(&filter.resource, &filter.namespace, selects, None, 0).ok()?;
+            for i in 0..list.len() {
+                let line = match list.kept_json(i).filter(|_| self.render.table.is_none()) {
+                    Some(json) => json_line("ADDED", &json),
+                    None => self.render.line("ADDED", &list.object(i), None),
+                };
+                self.tx.send(line).await.ok()?;
             }
             if self.send_initial && self.bookmarks {
                 let mut bookmark = self.bookmark(list.resource_version);

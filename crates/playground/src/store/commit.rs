@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{EventType, Shared, State, WatchEvent};
+use super::{kept_serialized, EventType, Shared, State, Stored, WatchEvent};
 use crate::errors::ApiError;
 use crate::resources::{self, ResourceType};
 
@@ -24,8 +24,17 @@ pub(super) fn commit(
     let mut object = object.expect("commit needs an object");
     object["metadata"]["resourceVersion"] = json!(rv.to_string());
     let object = Arc::new(object);
+    // A serialized object's JSON is also what watches send: made once, for both.
+    let json = std::sync::OnceLock::new();
+    let stored = if kept_serialized(ty) {
+        let bytes = bytes::Bytes::from(serde_json::to_vec(&*object).expect("a JSON value serializes"));
+        let _ = json.set(bytes.clone());
+        Stored::Serialized(bytes)
+    } else {
+        Stored::Parsed(object.clone())
+    };
     let objects = state.objects.entry((ty.group.clone(), ty.plural.clone())).or_default();
-    let previous = objects.insert(key.clone(), object.clone());
+    let previous = objects.insert(key.clone(), stored).map(|p| p.object());
     log_event(
         shared,
         state,
@@ -38,7 +47,7 @@ pub(super) fn commit(
             resource_version: rv,
             object: object.clone(),
             previous,
-            json: std::sync::OnceLock::new(),
+            json,
         },
     );
     object
@@ -55,7 +64,7 @@ pub(super) fn remove(
     state.resource_version += 1;
     let rv = state.resource_version;
     let objects = state.objects.entry((ty.group.clone(), ty.plural.clone())).or_default();
-    let previous = objects.remove(key);
+    let previous = objects.remove(key).map(|p| p.object());
     let mut object = match (last, &previous) {
         (Some(v), _) => v,
         (None, Some(p)) => (**p).clone(),

@@ -34,8 +34,11 @@ impl Store {
             let namespace = if ty.namespaced { namespace } else { "" };
             let key = (namespace.to_string(), name.to_string());
             let mut state = self.lock();
-            let Some(current) =
-                state.objects.get(&(ty.group.clone(), ty.plural.clone())).and_then(|o| o.get(&key)).cloned()
+            let Some(current) = state
+                .objects
+                .get(&(ty.group.clone(), ty.plural.clone()))
+                .and_then(|o| o.get(&key))
+                .map(|o| o.object())
             else {
                 return Err(ApiError::not_found(&ty.group, &ty.plural, name));
             };

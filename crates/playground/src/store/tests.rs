@@ -123,3 +123,147 @@ fn namespaces_must_exist_and_pods_terminate_gracefully() {
     store.delete(&resources::NAMESPACES, "", "ml", &DeleteOptions::default()).unwrap();
     assert!(store.list(&PODS, "ml").unwrap().items.is_empty());
 }
+
+/// A core/v1 Event about pod `pod` in `default`, as the controllers record one.
+fn pod_event(name: &str, pod: &str, reason: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": "default", "uid": "u-1"},
+        "reason": reason, "message": format!("{reason} {pod}"), "type": "Normal",
+        "source": {"component": "kubelet", "host": "node-1"},
+        "firstTimestamp": "2026-12-06T06:00:00Z", "lastTimestamp": "2026-12-06T06:00:00Z", "count": 1,
+        "reportingComponent": "kubelet", "reportingInstance": "node-1",
+    })
+}
+
+fn is_serialized(store: &Store, resource: &ResourceRef, key: (&str, &str)) -> bool {
+    let state = store.lock();
+    let objects = &state.objects[&(resource.group.to_string(), resource.resource.to_string())];
+    matches!(objects[&(key.0.to_string(), key.1.to_string())], Stored::Serialized(_))
+}
+
+/// Events are kept as JSON; reads, lists, watch events and writes see exactly the object a
+/// parsed copy would give, byte for byte, and conflicts are still detected.
+#[test]
+fn events_kept_as_json_read_back_byte_identical() {
+    let store = Store::new();
+    let mut live = store.subscribe();
+    let created = store.create(&resources::EVENTS, pod_event("p.1", "p", "Scheduled")).unwrap();
+    assert!(is_serialized(&store, &resources::EVENTS, ("default", "p.1")));
+    assert!(!is_serialized(&store, &resources::NAMESPACES, ("", "default")));
+    let bytes = serde_json::to_vec(&created).unwrap();
+    assert_eq!(serde_json::to_vec(&store.get(&resources::EVENTS, "default", "p.1").unwrap()).unwrap(), bytes);
+    let listed = store.list(&resources::EVENTS, "default").unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(serde_json::to_vec(&*listed.items[0]).unwrap(), bytes);
+    let added = live.try_recv().unwrap();
+    assert_eq!(added.event_type, EventType::Added);
+    assert_eq!(&added.object_json()[..], &bytes[..]);
+
+    let counted = store.modify(&resources::EVENTS, "default", "p.1", |e| e["count"] = json!(2)).unwrap();
+    assert_eq!(counted["count"], 2);
+    assert_ne!(counted["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+    let modified = live.try_recv().unwrap();
+    assert_eq!(modified.event_type, EventType::Modified);
+    assert_eq!(modified.previous.as_deref(), Some(&created));
+    assert_eq!(*modified.object, counted);
+    assert_eq!(&modified.object_json()[..], &serde_json::to_vec(&counted).unwrap()[..]);
+
+    // An update carrying the resourceVersion read before the count went up is stale.
+    let mut stale = created.clone();
+    stale["message"] = json!("edited");
+    assert_eq!(store.update(&resources::EVENTS, stale).unwrap_err().code, 409);
+    assert_eq!(store.get(&resources::EVENTS, "default", "p.1").unwrap(), counted);
+
+    store.delete(&resources::EVENTS, "default", "p.1", &DeleteOptions::default()).unwrap();
+    let deleted = live.try_recv().unwrap();
+    assert_eq!(deleted.event_type, EventType::Deleted);
+    assert_eq!(deleted.previous.as_deref(), Some(&counted));
+    assert_eq!(store.get(&resources::EVENTS, "default", "p.1").unwrap_err().code, 404);
+}
+
+/// A watch resumed from a resourceVersion gets every change after it and nothing before, JSON
+/// kept objects included, until the log no longer reaches back: then 410 Gone.
+#[test]
+fn a_watch_resumed_from_an_old_resource_version_gets_every_later_event() {
+    let store = Store::with_log_capacity(16);
+    store.create(&resources::EVENTS, pod_event("p.1", "p", "Scheduled")).unwrap();
+    let from = store.resource_version();
+    let second = store.create(&resources::EVENTS, pod_event("p.2", "p", "Started")).unwrap();
+    let counted = store.modify(&resources::EVENTS, "default", "p.1", |e| e["count"] = json!(2)).unwrap();
+    let configmap =
+        store.create(&CONFIGMAPS, json!({"metadata": {"name": "c", "namespace": "default"}})).unwrap();
+    let events = store.events_since(from).unwrap();
+    let seen: Vec<(EventType, &str, u64)> =
+        events.iter().map(|e| (e.event_type, e.name.as_str(), e.resource_version)).collect();
+    let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(
+        seen,
+        [
+            (EventType::Added, "p.2", rv(&second)),
+            (EventType::Modified, "p.1", rv(&counted)),
+            (EventType::Added, "c", rv(&configmap)),
+        ]
+    );
+    assert_eq!(*events[0].object, second);
+    assert_eq!(*events[1].object, counted);
+    assert!(store.events_since(store.resource_version()).unwrap().is_empty());
+    for i in 0..20 {
+        store.create(&resources::EVENTS, pod_event(&format!("q.{i}"), "q", "Started")).unwrap();
+    }
+    assert_eq!(store.events_since(from).unwrap_err().code, 410);
+    assert_eq!(store.events_since(store.resource_version() - 5).unwrap().len(), 5);
+}
+
+/// Pages of a list, JSON-kept Events or parsed objects alike, add up to the whole list in order,
+/// each page counting what follows it; a filter is applied before the limit; an Event's kept
+/// JSON is byte for byte what serializing its object gives.
+#[test]
+fn list_pages_add_up_to_the_list() {
+    let store = Store::new();
+    for i in 0..5 {
+        store
+            .create(&resources::EVENTS, pod_event(&format!("p.{i}"), "p", ["Scheduled", "Started"][i % 2]))
+            .unwrap();
+        store
+            .create(&CONFIGMAPS, json!({"metadata": {"name": format!("c{i}"), "namespace": "default"}}))
+            .unwrap();
+    }
+    let started = |o: &Value| o["reason"] == "Started";
+    for (resource, filter, expected) in [
+        (&resources::EVENTS, None, vec!["p.0", "p.1", "p.2", "p.3", "p.4"]),
+        (&resources::EVENTS, Some(started), vec!["p.1", "p.3"]),
+        (&CONFIGMAPS, None, vec!["c0", "c1", "c2", "c3", "c4"]),
+    ] {
+        let whole = store.list(resource, "default").unwrap().items;
+        let mut names = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut keep = filter;
+            let keep = keep.as_mut().map(|f| f as &mut dyn FnMut(&Value) -> bool);
+            let page = store.list_page(resource, "default", keep, after.as_deref(), 2).unwrap();
+            for i in 0..page.len() {
+                let object = page.object(i);
+                if let Some(json) = page.kept_json(i) {
+                    assert_eq!(&json[..], &serde_json::to_vec(&*object).unwrap()[..]);
+                }
+                if filter.is_none() {
+                    assert_eq!(
+                        Some(&object),
+                        whole.iter().find(|o| o["metadata"]["name"] == object["metadata"]["name"])
+                    );
+                }
+                names.push(object["metadata"]["name"].as_str().unwrap().to_string());
+            }
+            assert_eq!(page.remaining, expected.len() - names.len(), "{names:?}");
+            if page.remaining == 0 {
+                break;
+            }
+            after = page.last_key();
+        }
+        assert_eq!(names, expected);
+    }
+    assert_eq!(store.list_page(&resources::EVENTS, "default", None, None, 0).unwrap().len(), 5);
+    assert!(store.list_page(&resources::EVENTS, "other", None, None, 0).unwrap().is_empty());
+}

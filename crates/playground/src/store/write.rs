@@ -57,7 +57,7 @@ impl Store {
             let ns = state.objects.get(&ns_key).and_then(|o| o.get(&(String::new(), namespace.clone())));
             match ns {
                 None => return Err(ApiError::not_found("", "namespaces", &namespace)),
-                Some(ns) if !ns["metadata"]["deletionTimestamp"].is_null() => {
+                Some(ns) if !ns.object()["metadata"]["deletionTimestamp"].is_null() => {
                     let name = object["metadata"]["name"].as_str().unwrap_or("");
                     return Err(ApiError::forbidden(
                         &ty.group,
@@ -271,7 +271,7 @@ impl Store {
                 let state = self.lock();
                 state.objects.get(&(ty.group.clone(), ty.plural.clone())).and_then(|o| o.get(&key)).cloned()
             };
-            let Some(current) = current else {
+            let Some(current_commit) = current else {
                 if create_if_missing && subresource == Subresource::Main {
                     let mut object = compute(None)?;
                     if object["metadata"]["name"].as_str().unwrap_or("").is_empty() {
@@ -288,6 +288,7 @@ impl Store {
                 }
                 return Err(ApiError::not_found(&ty.group, &ty.plural, name));
             };
+            let current = current_commit.object();
             let current_rv = current["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
             if let Some(rv) = precondition {
                 if rv != current_rv {
@@ -334,7 +335,7 @@ impl Store {
             let still =
                 state.objects.get(&(ty.group.clone(), ty.plural.clone())).and_then(|o| o.get(&key)).cloned();
             match still {
-                Some(still) if Arc::ptr_eq(&still, &current) => {}
+                Some(still) if still.same_commit(&current_commit) => {}
                 _ if precondition.is_some() => return Err(ApiError::conflict(&ty.group, &ty.plural, name)),
                 _ => continue,
             }
