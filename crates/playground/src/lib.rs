@@ -221,6 +221,8 @@ impl Playground {
         } else {
             tokio::task::JoinSet::new()
         };
+        // Events go an hour after their last write, as kube-apiserver's `--event-ttl` has them.
+        controllers.spawn(expire_events(store.clone()));
         // The model servers' clocks start when pods turn Ready, whoever made them so.
         controllers.spawn(model_server::record_readiness(store.clone(), model_servers));
         // The traffic's metrics on a plain-HTTP port of their own: scraping the API server's
@@ -281,6 +283,15 @@ impl Playground {
 impl Drop for Playground {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Delete expired Events every few seconds (see [`Store::expire_events`]).
+async fn expire_events(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        store.expire_events(std::time::Instant::now());
     }
 }
 

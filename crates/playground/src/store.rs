@@ -25,6 +25,7 @@ pub use read::Page;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -197,9 +198,14 @@ impl Stored {
     }
 }
 
+/// Whether `ty` is core/v1 Event, which expires (see [`Store::expire_events`]).
+fn is_event(ty: &ResourceType) -> bool {
+    ty.group.is_empty() && ty.plural == "events"
+}
+
 /// Whether the store keeps objects of `ty` serialized (see [`Stored`]).
 fn kept_serialized(ty: &ResourceType) -> bool {
-    ty.group.is_empty() && ty.plural == "events"
+    is_event(ty)
 }
 
 struct State {
@@ -210,6 +216,12 @@ struct State {
     log_capacity: usize,
     /// Events with a resourceVersion at or below this one may have left the log.
     compacted: u64,
+    /// How long an Event outlives its last write (kube-apiserver's `--event-ttl`).
+    event_ttl: Duration,
+    /// When each Event expires, and the Events in the order they expire (an entry whose Event
+    /// was written again since is skipped when its time comes).
+    event_expires: HashMap<(String, String), Instant>,
+    event_expiry: VecDeque<(Instant, (String, String))>,
 }
 
 struct Shared {
@@ -236,6 +248,9 @@ impl Default for Store {
         Self::new()
     }
 }
+
+/// How long an Event is kept after its last write: kube-apiserver's default `--event-ttl`.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 
 /// How many events the watch log keeps (older watches get 410 Gone and re-list, as from a real
 /// API server's watch cache). 1024 keeps 2,000 pods with 50 watches under 200 MB (the bench).
@@ -264,6 +279,9 @@ impl Store {
                     log: VecDeque::new(),
                     log_capacity: capacity.max(16),
                     compacted: 0,
+                    event_ttl: DEFAULT_EVENT_TTL,
+                    event_expires: HashMap::new(),
+                    event_expiry: VecDeque::new(),
                 }),
                 live,
                 admission: RwLock::new(Vec::new()),
@@ -346,6 +364,33 @@ impl Store {
     /// `RecvError::Lagged`; it can catch up with [`Store::events_since`].
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<WatchEvent>> {
         self.shared.live.subscribe()
+    }
+
+    /// Delete the Events whose time to live has passed at `now` (each is a DELETED watch event
+    /// with a resourceVersion of its own, as when etcd expires an Event's lease). Returns how
+    /// many were deleted.
+    pub fn expire_events(&self, now: Instant) -> usize {
+        let mut state = self.lock();
+        let Some(ty) = state.types.get(&(String::new(), "events".to_string())).cloned() else { return 0 };
+        let mut expired = 0;
+        while let Some((at, _)) = state.event_expiry.front() {
+            if *at > now {
+                break;
+            }
+            let Some((at, key)) = state.event_expiry.pop_front() else { break };
+            // Written again since: a later entry of the queue holds its time.
+            if state.event_expires.get(&key) == Some(&at) {
+                commit::remove(&self.shared, &mut state, &ty, &key, None);
+                expired += 1;
+            }
+        }
+        expired
+    }
+
+    /// Keep Events for `ttl` after their last write instead of [`DEFAULT_EVENT_TTL`] (set it
+    /// before the first Event is written: the expiry queue is kept in write order).
+    pub fn set_event_ttl(&self, ttl: Duration) {
+        self.lock().event_ttl = ttl;
     }
 
     /// Every logged event after `resource_version`, oldest first.

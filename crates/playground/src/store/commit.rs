@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{kept_serialized, EventType, Shared, State, Stored, WatchEvent};
+use super::{is_event, kept_serialized, EventType, Shared, State, Stored, WatchEvent};
 use crate::errors::ApiError;
 use crate::resources::{self, ResourceType};
 
@@ -35,6 +35,11 @@ pub(super) fn commit(
     };
     let objects = state.objects.entry((ty.group.clone(), ty.plural.clone())).or_default();
     let previous = objects.insert(key.clone(), stored).map(|p| p.object());
+    if is_event(ty) {
+        let expires = std::time::Instant::now() + state.event_ttl;
+        state.event_expires.insert(key.clone(), expires);
+        state.event_expiry.push_back((expires, key.clone()));
+    }
     log_event(
         shared,
         state,
@@ -65,6 +70,9 @@ pub(super) fn remove(
     let rv = state.resource_version;
     let objects = state.objects.entry((ty.group.clone(), ty.plural.clone())).or_default();
     let previous = objects.remove(key).map(|p| p.object());
+    if is_event(ty) {
+        state.event_expires.remove(key);
+    }
     let mut object = match (last, &previous) {
         (Some(v), _) => v,
         (None, Some(p)) => (**p).clone(),

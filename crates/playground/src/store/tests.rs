@@ -216,6 +216,33 @@ fn a_watch_resumed_from_an_old_resource_version_gets_every_later_event() {
     assert_eq!(store.events_since(store.resource_version() - 5).unwrap().len(), 5);
 }
 
+/// Events go `--event-ttl` after their last write, each a DELETED watch event of its own; a
+/// rewrite (the event recorder's count + 1) gives an Event its full time again; other kinds stay.
+#[test]
+fn events_expire_an_hour_after_their_last_write() {
+    use std::time::Instant;
+    let store = Store::new();
+    store.create(&CONFIGMAPS, json!({"metadata": {"name": "c", "namespace": "default"}})).unwrap();
+    store.create(&resources::EVENTS, pod_event("p.1", "p", "Scheduled")).unwrap();
+    store.create(&resources::EVENTS, pod_event("p.2", "p", "Started")).unwrap();
+    let written = Instant::now();
+    while Instant::now() <= written {}
+    store.modify(&resources::EVENTS, "default", "p.2", |e| e["count"] = json!(2)).unwrap();
+    assert_eq!(store.expire_events(written), 0);
+    let before = store.resource_version();
+    let mut live = store.subscribe();
+    assert_eq!(store.expire_events(written + DEFAULT_EVENT_TTL), 1);
+    let deleted = live.try_recv().unwrap();
+    assert_eq!((deleted.event_type, deleted.name.as_str()), (EventType::Deleted, "p.1"));
+    assert_eq!(deleted.resource_version, before + 1);
+    assert_eq!(store.get(&resources::EVENTS, "default", "p.1").unwrap_err().code, 404);
+    assert_eq!(store.get(&resources::EVENTS, "default", "p.2").unwrap()["count"], 2);
+    assert_eq!(store.expire_events(Instant::now() + DEFAULT_EVENT_TTL), 1);
+    assert!(store.list(&resources::EVENTS, "").unwrap().items.is_empty());
+    assert!(store.get(&CONFIGMAPS, "default", "c").is_ok());
+    assert_eq!(store.expire_events(Instant::now() + 2 * DEFAULT_EVENT_TTL), 0);
+}
+
 /// Pages of a list, JSON-kept Events or parsed objects alike, add up to the whole list in order,
 /// each page counting what follows it; a filter is applied before the limit; an Event's kept
 /// JSON is byte for byte what serializing its object gives.
