@@ -709,7 +709,8 @@ async fn playground_footprint(sizes: &Sizes) -> Vec<Row> {
     }
     let client = client_for(&kubeconfig).await;
     let result = fill_and_watch(&client, sizes, child.id()).await;
-    let (rss_kb, list_time) = result.as_ref().copied().unwrap_or((proc_rss_kb(child.id()), Duration::ZERO));
+    let (rss_kb, list_time, peak_kb) =
+        result.as_ref().copied().unwrap_or((proc_rss_kb(child.id()), Duration::ZERO, 0));
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -727,6 +728,14 @@ async fn playground_footprint(sizes: &Sizes) -> Vec<Row> {
             met: None,
         },
         Row {
+            measure: format!("playground peak RSS (VmHWM), once all {pods} pods are Ready"),
+            modelroll: mb(peak_kb),
+            kubectl: "-".into(),
+            ratio: "-".into(),
+            goal: "report".into(),
+            met: None,
+        },
+        Row {
             measure: format!("playground: LIST of all {pods} pods (one request, full objects)"),
             modelroll: ms(list_time),
             kubectl: "-".into(),
@@ -741,7 +750,7 @@ async fn fill_and_watch(
     client: &kube::Client,
     sizes: &Sizes,
     playground_pid: u32,
-) -> Result<(u64, Duration), String> {
+) -> Result<(u64, Duration, u64), String> {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{Namespace, Pod};
     use kube::api::{Api, ListParams, PostParams, WatchParams};
@@ -790,7 +799,21 @@ async fn fill_and_watch(
     if listed.items.len() < want {
         return Err(format!("the LIST returned {} of {want} pods", listed.items.len()));
     }
-    Ok((rss_kb, list_time))
+    // The RSS above is read while pods are still starting; the high-water mark comes later, once
+    // every pod has gone Ready (statuses written, Events recorded). Readiness is read from the
+    // Deployments' status, so the wait lists no pods (a LIST's response would count in the peak).
+    loop {
+        let list = deployments.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+        let ready: i32 = list.items.iter().filter_map(|d| d.status.as_ref()?.ready_replicas).sum();
+        if ready as usize >= want {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{ready} of {want} pods Ready after 10m"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok((rss_kb, list_time, proc_hwm_kb(playground_pid)))
 }
 
 fn binary_size(kubectl: &Path) -> Row {
@@ -1066,11 +1089,19 @@ fn measure_child(command: &[String]) {
 }
 
 fn proc_rss_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmRSS:")
+}
+
+fn proc_hwm_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmHWM:")
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|n| n.parse().ok())
         })
