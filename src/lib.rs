@@ -63,7 +63,10 @@ pub fn main_entry() -> i32 {
     // worker threads; every other command is a client that waits on the network, and one thread
     // (one allocator arena, no idle workers) is the smallest footprint that answers as fast.
     let serves = matches!(cli.command, cli::Command::Playground(_) | cli::Command::Demo(_));
-    let runtime = match new_runtime(serves) {
+    // A read with `--contexts` talks to every cluster at once: their handshakes and answers are
+    // worked on by every core.
+    let across_contexts = cli.global.contexts.is_some();
+    let runtime = match new_runtime(serves || across_contexts) {
         Ok(runtime) => runtime,
         Err(err) => {
             ui::print_stderr_line(&format!("error: cannot start the async runtime: {err}"));

@@ -26,7 +26,11 @@ pub(super) async fn status(
     output: ReadOutput,
 ) -> Result<()> {
     let now = jiff::Timestamp::now();
-    let found = in_each(global, contexts, |ctx| async move { status::read(&ctx, target, now).await }).await;
+    let found = in_each(global, contexts, |ctx| {
+        let target = target.clone();
+        async move { status::read(&ctx, &target, now).await }
+    })
+    .await;
     let text = match output {
         ReadOutput::Json | ReadOutput::Yaml => one_list(contexts, &found, |status| vec![status], output)?,
         ReadOutput::Table | ReadOutput::Wide => status_table(contexts, &found),
@@ -75,7 +79,11 @@ pub(super) async fn history(
     target: &Target,
     output: ReadOutput,
 ) -> Result<()> {
-    let found = in_each(global, contexts, |ctx| async move { history::read(&ctx, target).await }).await;
+    let found = in_each(global, contexts, |ctx| {
+        let target = target.clone();
+        async move { history::read(&ctx, &target).await }
+    })
+    .await;
     let now = jiff::Timestamp::now();
     let text = match output {
         ReadOutput::Json | ReadOutput::Yaml => one_list(contexts, &found, |history| vec![history], output)?,
@@ -91,17 +99,31 @@ pub(super) async fn history(
     answer(contexts, &found, &text)
 }
 
-/// `read` run in every context at once, each with the connection a run with `--context C`
-/// would make (its cluster, user and namespace; `-n` and the other flags as given).
+/// `read` run in every context at once, each a task of its own (so that they share the cores),
+/// with the connection a run with `--context C` would make (its cluster, user and namespace;
+/// `-n` and the other flags as given).
 async fn in_each<T, F, Fut>(global: &GlobalArgs, contexts: &[String], read: F) -> Vec<Result<T>>
 where
     F: Fn(Context) -> Fut,
-    Fut: Future<Output = Result<T>>,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
-    let reads = contexts.iter().map(|context| {
-        read(Context::new(GlobalArgs { context: Some(context.clone()), contexts: None, ..global.clone() }))
-    });
-    futures::future::join_all(reads).await
+    let reads: Vec<_> = contexts
+        .iter()
+        .map(|context| {
+            let global = GlobalArgs { context: Some(context.clone()), contexts: None, ..global.clone() };
+            tokio::spawn(read(Context::new(global)))
+        })
+        .collect();
+    let mut found = Vec::with_capacity(reads.len());
+    for (context, read) in contexts.iter().zip(reads) {
+        found.push(
+            read.await.unwrap_or_else(|e| {
+                Err(Error::failed(format!("the read in context {context:?} stopped: {e}")))
+            }),
+        );
+    }
+    found
 }
 
 /// Print the merged `text`; the exit code is the worst of the contexts'.
