@@ -1,8 +1,9 @@
 //! `--contexts`: one command across several kubeconfig contexts.
 //!
-//! - reads (`status`, `list`, `history`) run in this process, in every context at once, each
-//!   context with a connection of its own made as `--context C` makes it (its cluster, user,
-//!   namespace and retries), through the same read as the command alone (`status::read`, …);
+//! - reads (`status`, `list`, `history`) run in this process, in every context at once (a task
+//!   each, on worker threads), each context with a connection of its own made as `--context C`
+//!   makes it (its cluster, user, namespace and retries), through the same read as the command
+//!   alone (`status::read`, …);
 //!   they print one table with `CONTEXT` first (`-o json|yaml`: one `List`, each item with
 //!   `.context`); a context that fails is a row with its error;
 //! - writes are served by this same binary run again with `--context C` per context (its own
