@@ -18,7 +18,10 @@ pub struct Page {
     pub resource_version: u64,
     /// How many objects (passing the filter) come after this page.
     pub remaining: usize,
-    items: Vec<((String, String), Stored)>,
+    items: Vec<Stored>,
+    /// `namespace/name` of the last item (the items themselves carry no key: a watch of every
+    /// pod holds its page while it sends it).
+    last_key: Option<String>,
     ty: Arc<ResourceType>,
     version: String,
 }
@@ -36,12 +39,12 @@ impl Page {
 
     /// The `namespace/name` of the page's last object (what a continue token starts after).
     pub fn last_key(&self) -> Option<String> {
-        self.items.last().map(|((ns, name), _)| format!("{ns}/{name}"))
+        self.last_key.clone()
     }
 
     /// Object `i`, as a reader of the requested version sees it.
     pub fn object(&self, i: usize) -> Arc<Value> {
-        present(&self.items[i].1.object(), &self.ty, &self.version)
+        present(&self.items[i].object(), &self.ty, &self.version)
     }
 
     /// Every object, as [`Page::object`] gives them.
@@ -53,7 +56,7 @@ impl Page {
     /// change (a kind served in one version): the bytes serde_json would write for
     /// [`Page::object`].
     pub fn kept_json(&self, i: usize) -> Option<Bytes> {
-        match &self.items[i].1 {
+        match &self.items[i] {
             Stored::Serialized(json) if self.ty.versions.len() == 1 => Some(json.clone()),
             _ => None,
         }
@@ -119,11 +122,13 @@ impl Store {
                 ns.bytes().chain(std::iter::once(b'/')).chain(name.bytes()).cmp(after.bytes()).is_gt()
             })
         };
-        let (ty, mut candidates, mut remaining, resource_version) = {
+        let key_text = |(ns, name): &(String, String)| format!("{ns}/{name}");
+        let (ty, mut candidates, mut remaining, mut last_key, resource_version) = {
             let state = self.lock();
             let ty = lookup(&state, resource)?;
             let mut candidates = Vec::new();
             let mut remaining = 0;
+            let mut last = None;
             if let Some(objects) = state.objects.get(&(ty.group.clone(), ty.plural.clone())) {
                 let iter: Box<dyn Iterator<Item = (&(String, String), &Stored)>> =
                     if ty.namespaced && !namespace.is_empty() {
@@ -137,26 +142,44 @@ impl Store {
                     if filter.is_none() && candidates.len() >= limit {
                         remaining += 1;
                     } else {
-                        candidates.push((key.clone(), stored.clone()));
+                        candidates.push(stored.clone());
+                        last = Some(key);
                     }
                 }
             }
-            (ty, candidates, remaining, state.resource_version)
+            (ty, candidates, remaining, last.map(key_text), state.resource_version)
         };
         if let Some(filter) = filter.as_mut() {
             let mut kept = Vec::new();
-            for (key, stored) in candidates {
-                if filter(&stored.object()) {
+            for stored in candidates {
+                let object = stored.object();
+                if filter(&object) {
                     if kept.len() < limit {
-                        kept.push((key, stored));
+                        let meta = &object["metadata"];
+                        let key = (
+                            meta["namespace"].as_str().unwrap_or("").to_string(),
+                            meta["name"].as_str().unwrap_or("").to_string(),
+                        );
+                        last_key = Some(key_text(&key));
+                        kept.push(stored);
                     } else {
                         remaining += 1;
                     }
                 }
             }
+            if kept.is_empty() {
+                last_key = None;
+            }
             candidates = kept;
         }
-        Ok(Page { resource_version, remaining, items: candidates, ty, version: resource.version.to_string() })
+        Ok(Page {
+            resource_version,
+            remaining,
+            items: candidates,
+            last_key,
+            ty,
+            version: resource.version.to_string(),
+        })
     }
 
     /// As [`Store::list`], keeping only objects for which `keep` is true.

@@ -257,10 +257,10 @@ fn list_pages_add_up_to_the_list() {
             .create(&CONFIGMAPS, json!({"metadata": {"name": format!("c{i}"), "namespace": "default"}}))
             .unwrap();
     }
-    let started = |o: &Value| o["reason"] == "Started";
+    let scheduled = |o: &Value| o["reason"] == "Scheduled";
     for (resource, filter, expected) in [
         (&resources::EVENTS, None, vec!["p.0", "p.1", "p.2", "p.3", "p.4"]),
-        (&resources::EVENTS, Some(started), vec!["p.1", "p.3"]),
+        (&resources::EVENTS, Some(scheduled), vec!["p.0", "p.2", "p.4"]),
         (&CONFIGMAPS, None, vec!["c0", "c1", "c2", "c3", "c4"]),
     ] {
         let whole = store.list(resource, "default").unwrap().items;
