@@ -7,9 +7,9 @@ use axum::body::Body;
 use proptest::prelude::*;
 use tower::ServiceExt;
 
-const TOKEN: &str = "admin-token";
+pub(super) const TOKEN: &str = "admin-token";
 
-fn api_server() -> Arc<ApiServer> {
+pub(super) fn api_server() -> Arc<ApiServer> {
     let store = Store::new();
     store.create(&DEPLOYMENTS, crate::store::tests::deployment("fraud")).unwrap();
     store
@@ -55,7 +55,7 @@ fn send(
     Some(response.status())
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 

@@ -117,11 +117,11 @@ impl Store {
         limit: usize,
     ) -> Result<Page, ApiError> {
         let limit = if limit == 0 { usize::MAX } else { limit };
-        let comes_after = |(ns, name): &(String, String)| {
-            after.is_none_or(|after| {
-                ns.bytes().chain(std::iter::once(b'/')).chain(name.bytes()).cmp(after.bytes()).is_gt()
-            })
-        };
+        // Compared as the store orders keys, (namespace, name): compared as text, `a-b/x` would
+        // come before `a/y` (`-` sorts before `/`), and a page across namespaces would skip them.
+        let after = after.map(|after| after.split_once('/').unwrap_or(("", after)));
+        let comes_after =
+            |(ns, name): &(String, String)| after.is_none_or(|after| (ns.as_str(), name.as_str()) > after);
         let key_text = |(ns, name): &(String, String)| format!("{ns}/{name}");
         let (ty, mut candidates, mut remaining, mut last_key, resource_version) = {
             let state = self.lock();

@@ -294,3 +294,40 @@ fn list_pages_add_up_to_the_list() {
     assert_eq!(store.list_page(&resources::EVENTS, "default", None, None, 0).unwrap().len(), 5);
     assert!(store.list_page(&resources::EVENTS, "other", None, None, 0).unwrap().is_empty());
 }
+
+#[test]
+fn pages_across_namespaces_skip_and_repeat_nothing() {
+    // `a-b/…` sorts before `a/…` as text (`-` before `/`) but after it as (namespace, name).
+    let store = Store::new();
+    let mut expected = Vec::new();
+    for namespace in ["a", "a-b", "a0", "b"] {
+        store.create(&resources::NAMESPACES, json!({"metadata": {"name": namespace}})).unwrap();
+        for i in 0..3 {
+            let name = format!("c{i}");
+            store.create(&CONFIGMAPS, json!({"metadata": {"name": name, "namespace": namespace}})).unwrap();
+            expected.push(format!("{namespace}/{name}"));
+        }
+    }
+    expected.sort_by(|x, y| x.split_once('/').cmp(&y.split_once('/')));
+    for limit in [1, 2, 4, 5] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list_page(&CONFIGMAPS, "", None, after.as_deref(), limit).unwrap();
+            for i in 0..page.len() {
+                let meta = &page.object(i)["metadata"];
+                seen.push(format!(
+                    "{}/{}",
+                    meta["namespace"].as_str().unwrap(),
+                    meta["name"].as_str().unwrap()
+                ));
+            }
+            assert_eq!(page.remaining, expected.len() - seen.len(), "pages of {limit}: {seen:?}");
+            if page.remaining == 0 {
+                break;
+            }
+            after = page.last_key();
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+}
