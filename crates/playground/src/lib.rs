@@ -286,12 +286,16 @@ impl Drop for Playground {
     }
 }
 
-/// Delete expired Events every few seconds (see [`Store::expire_events`]).
+/// Delete expired Events every few seconds (see [`Store::expire_events`]), a hundred at a time
+/// with a pause between, so that watchers keep up with a burst.
 async fn expire_events(store: Store) {
+    const BATCH: usize = 100;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        store.expire_events(std::time::Instant::now());
+        while store.expire_events(std::time::Instant::now(), BATCH) == BATCH {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 

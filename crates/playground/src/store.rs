@@ -366,14 +366,19 @@ impl Store {
         self.shared.live.subscribe()
     }
 
-    /// Delete the Events whose time to live has passed at `now` (each is a DELETED watch event
-    /// with a resourceVersion of its own, as when etcd expires an Event's lease). Returns how
-    /// many were deleted.
-    pub fn expire_events(&self, now: Instant) -> usize {
+    /// Delete the Events whose time to live has passed at `now`, at most `most` of them (each is
+    /// a DELETED watch event with a resourceVersion of its own, as when etcd expires an Event's
+    /// lease). Returns how many were deleted: `most` means there may be more.
+    ///
+    /// Bounded so that the caller can pace a burst (the Events of thousands of pods created
+    /// together come due together): the watch log and the live channel are shared by every
+    /// kind, and thousands of deletions at once would put every watch, of pods too, past them.
+    pub fn expire_events(&self, now: Instant, most: usize) -> usize {
         let mut state = self.lock();
         let Some(ty) = state.types.get(&(String::new(), "events".to_string())).cloned() else { return 0 };
         let mut expired = 0;
-        while let Some((at, _)) = state.event_expiry.front() {
+        while expired < most {
+            let Some((at, _)) = state.event_expiry.front() else { break };
             if *at > now {
                 break;
             }

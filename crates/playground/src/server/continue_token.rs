@@ -20,7 +20,9 @@ pub(super) fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok((value["rv"].as_u64().ok_or_else(bad)?, value["start"].as_str().ok_or_else(bad)?.to_string()))
+    // Every key served is `namespace/name` (`/name` when cluster-scoped).
+    let start = value["start"].as_str().filter(|s| s.contains('/')).ok_or_else(bad)?;
+    Ok((value["rv"].as_u64().ok_or_else(bad)?, start.to_string()))
 }
 
 #[cfg(test)]
@@ -32,5 +34,7 @@ mod tests {
         let token = encode_continue(42, "ml/fraud");
         assert_eq!(decode_continue(&token).unwrap(), (42, "ml/fraud".to_string()));
         assert!(decode_continue("garbage!").is_err());
+        // A start that is no key the server gave (a crafted token) is refused, not read from the top.
+        assert_eq!(decode_continue(&encode_continue(42, "fraud")).unwrap_err().code, 400);
     }
 }

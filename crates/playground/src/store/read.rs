@@ -119,7 +119,7 @@ impl Store {
         let limit = if limit == 0 { usize::MAX } else { limit };
         // Compared as the store orders keys, (namespace, name): compared as text, `a-b/x` would
         // come before `a/y` (`-` sorts before `/`), and a page across namespaces would skip them.
-        let after = after.map(|after| after.split_once('/').unwrap_or(("", after)));
+        let after = after.and_then(|after| after.split_once('/'));
         let comes_after =
             |(ns, name): &(String, String)| after.is_none_or(|after| (ns.as_str(), name.as_str()) > after);
         let key_text = |(ns, name): &(String, String)| format!("{ns}/{name}");

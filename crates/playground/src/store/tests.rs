@@ -228,19 +228,37 @@ fn events_expire_an_hour_after_their_last_write() {
     let written = Instant::now();
     while Instant::now() <= written {}
     store.modify(&resources::EVENTS, "default", "p.2", |e| e["count"] = json!(2)).unwrap();
-    assert_eq!(store.expire_events(written), 0);
+    assert_eq!(store.expire_events(written, usize::MAX), 0);
     let before = store.resource_version();
     let mut live = store.subscribe();
-    assert_eq!(store.expire_events(written + DEFAULT_EVENT_TTL), 1);
+    assert_eq!(store.expire_events(written + DEFAULT_EVENT_TTL, usize::MAX), 1);
     let deleted = live.try_recv().unwrap();
     assert_eq!((deleted.event_type, deleted.name.as_str()), (EventType::Deleted, "p.1"));
     assert_eq!(deleted.resource_version, before + 1);
     assert_eq!(store.get(&resources::EVENTS, "default", "p.1").unwrap_err().code, 404);
     assert_eq!(store.get(&resources::EVENTS, "default", "p.2").unwrap()["count"], 2);
-    assert_eq!(store.expire_events(Instant::now() + DEFAULT_EVENT_TTL), 1);
+    assert_eq!(store.expire_events(Instant::now() + DEFAULT_EVENT_TTL, usize::MAX), 1);
     assert!(store.list(&resources::EVENTS, "").unwrap().items.is_empty());
     assert!(store.get(&CONFIGMAPS, "default", "c").is_ok());
-    assert_eq!(store.expire_events(Instant::now() + 2 * DEFAULT_EVENT_TTL), 0);
+    assert_eq!(store.expire_events(Instant::now() + 2 * DEFAULT_EVENT_TTL, usize::MAX), 0);
+}
+
+/// A burst of Events come due together is deleted a bounded number at a time, oldest first.
+#[test]
+fn expired_events_go_at_most_so_many_at_a_time() {
+    use std::time::Instant;
+    let store = Store::new();
+    for i in 0..5 {
+        store.create(&resources::EVENTS, pod_event(&format!("p.{i}"), "p", "Scheduled")).unwrap();
+    }
+    let later = Instant::now() + DEFAULT_EVENT_TTL + std::time::Duration::from_secs(1);
+    assert_eq!(store.expire_events(later, 2), 2);
+    let left = store.list(&resources::EVENTS, "default").unwrap().items;
+    let names: Vec<&str> = left.iter().map(|e| e["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["p.2", "p.3", "p.4"]);
+    assert_eq!(store.expire_events(later, 2), 2);
+    assert_eq!(store.expire_events(later, 2), 1);
+    assert_eq!(store.expire_events(later, 2), 0);
 }
 
 /// Pages of a list, JSON-kept Events or parsed objects alike, add up to the whole list in order,
