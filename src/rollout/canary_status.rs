@@ -270,35 +270,23 @@ pub fn canary_lines(canary: &Value) -> String {
 mod tests {
     use super::*;
     use crate::rollout::state::{IstioRouting, ReplicasRouting};
-    use crate::rollout::status::{ReplicaCounts, TargetRef};
     use std::collections::BTreeMap;
 
     fn status() -> ModelStatus {
-        ModelStatus {
-            api_version: "modelroll.io/v1alpha1".into(),
-            kind: "ModelStatus".into(),
-            target: TargetRef { kind: "Deployment".into(), name: "fraud".into(), namespace: "ml".into() },
-            phase: Phase::Healthy,
-            reason: None,
-            strategy: None,
-            replicas: ReplicaCounts { desired: 3, updated: 3, ready: 3, available: 3 },
-            revisions: vec![RevisionStatus {
-                revision: Some(1),
-                name: "fraud-abc".into(),
-                track: None,
-                images: vec![],
-                model_version: None,
-                replicas: 3,
-                ready: 3,
-                traffic_percent: None,
-                change_cause: None,
-                created: None,
-                current: true,
-            }],
-            problems: vec![],
-            canary: None,
-            analysis: None,
-        }
+        let revision = RevisionStatus {
+            revision: Some(1),
+            name: "fraud-abc".into(),
+            track: None,
+            images: vec![],
+            model_version: None,
+            replicas: 3,
+            ready: 3,
+            traffic_percent: None,
+            change_cause: None,
+            created: None,
+            current: true,
+        };
+        crate::rollout::status::model_status(Phase::Healthy, vec![revision])
     }
 
     fn state(routing: Routing) -> RolloutState {

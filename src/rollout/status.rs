@@ -553,6 +553,24 @@ fn unserved_traffic(rows: &[RevisionStatus], revisions: &[Value]) -> Option<Stri
     })
 }
 
+/// A `ModelStatus` for tests: Deployment `ml/fraud`, 3 replicas all ready, with `revisions`.
+#[cfg(test)]
+pub(crate) fn model_status(phase: Phase, revisions: Vec<RevisionStatus>) -> ModelStatus {
+    ModelStatus {
+        api_version: STATUS_API_VERSION.into(),
+        kind: "ModelStatus".into(),
+        target: TargetRef { kind: "Deployment".into(), name: "fraud".into(), namespace: "ml".into() },
+        phase,
+        reason: None,
+        strategy: None,
+        replicas: ReplicaCounts { desired: 3, updated: 3, ready: 3, available: 3 },
+        revisions,
+        problems: Vec::new(),
+        canary: None,
+        analysis: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,7 +291,7 @@ fn status_row(context: &str, status: &ModelStatus) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::status::{ContainerImage, Phase, ReplicaCounts, TargetRef};
+    use crate::rollout::status::{ContainerImage, Phase};
 
     fn revision(track: Track, image: &str, traffic: Option<i64>, current: bool) -> RevisionStatus {
         RevisionStatus {
@@ -310,19 +310,7 @@ mod tests {
     }
 
     fn status(revisions: Vec<RevisionStatus>) -> ModelStatus {
-        ModelStatus {
-            api_version: "modelroll.io/v1".into(),
-            kind: "ModelStatus".into(),
-            target: TargetRef { kind: "Deployment".into(), name: "fraud".into(), namespace: "ml".into() },
-            phase: Phase::Canary,
-            reason: None,
-            strategy: None,
-            replicas: ReplicaCounts { desired: 3, updated: 3, ready: 3, available: 3 },
-            revisions,
-            problems: Vec::new(),
-            canary: None,
-            analysis: None,
-        }
+        crate::rollout::status::model_status(Phase::Canary, revisions)
     }
 
     #[test]
