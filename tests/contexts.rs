@@ -155,6 +155,15 @@ fn read_until(reader: &mut impl BufRead, needle: &str) -> String {
     panic!("no line with {needle:?} within {DEADLINE:?}; it printed:\n{seen}");
 }
 
+/// A row of a merged table: it is `context`'s (its first column) and shows each of `parts`.
+fn assert_row(row: &str, context: &str, parts: &[&str], out: &Output) {
+    assert!(
+        row.starts_with(&format!("{context} ")) && parts.iter().all(|p| row.contains(p)),
+        "row of {context} with {parts:?}:\n{}",
+        out.stdout
+    );
+}
+
 fn wait_exit(child: &mut std::process::Child) -> i32 {
     let deadline = Instant::now() + DEADLINE;
     loop {
@@ -359,25 +368,10 @@ fn reads_name_what_each_context_denied_or_could_not_reach() {
     assert_eq!(rows.len(), 5, "a header and a row per context:\n{}", out.stdout);
     assert!(rows[0].starts_with("CONTEXT") && rows[0].ends_with("REASON"), "{}", out.stdout);
     for (row, context) in rows[1..3].iter().zip(["staging", "eu"]) {
-        assert!(
-            row.starts_with(&format!("{context} "))
-                && ["deployment/fraud", "Healthy", "2/2", "registry.example/fraud:v1"]
-                    .iter()
-                    .all(|c| row.contains(c)),
-            "{}",
-            out.stdout
-        );
+        assert_row(row, context, &["deployment/fraud", "Healthy", "2/2", "registry.example/fraud:v1"], &out);
     }
-    assert!(
-        rows[3].starts_with("eu-nobody ") && rows[3].contains(&format!("error: {denied}")),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        rows[4].starts_with("us ") && rows[4].contains("error: cannot reach the API server"),
-        "{}",
-        out.stdout
-    );
+    assert_row(rows[3], "eu-nobody", &[&format!("error: {denied}")], &out);
+    assert_row(rows[4], "us", &["error: cannot reach the API server"], &out);
     assert!(out.stderr.contains("the command failed in context(s) eu-nobody, us"), "{}", out.stderr);
 
     let out = fleet.run(&["list", "--contexts", "eu-nobody,staging", "-o", "json"]);
@@ -403,16 +397,8 @@ fn reads_name_what_each_context_denied_or_could_not_reach() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let rows: Vec<&str> = out.stdout.lines().collect();
     assert!(rows[0].starts_with("CONTEXT") && rows[0].contains("REVISION"), "{}", out.stdout);
-    assert!(
-        rows[1].starts_with("staging ") && rows[1].contains("registry.example/fraud:v1"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        rows[2].starts_with("eu-nobody ") && rows[2].contains(&format!("error: {denied}")),
-        "{}",
-        out.stdout
-    );
+    assert_row(rows[1], "staging", &["registry.example/fraud:v1"], &out);
+    assert_row(rows[2], "eu-nobody", &[&format!("error: {denied}")], &out);
     assert_eq!(rows.len(), 3, "{}", out.stdout);
 
     // Allowed the Deployments but not the Knative Services: the rows it may see, and a warning
@@ -426,7 +412,7 @@ fn reads_name_what_each_context_denied_or_could_not_reach() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let rows: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(rows.len(), 3, "{}", out.stdout);
-    assert!(rows[2].starts_with("eu-nobody ") && rows[2].contains("deployment/fraud"), "{}", out.stdout);
+    assert_row(rows[2], "eu-nobody", &["deployment/fraud"], &out);
     assert!(
         out.stderr.contains("[eu-nobody] warning: Knative Services are not listed: forbidden by RBAC: User \"nobody\" cannot list resource \"services\""),
         "{}",
